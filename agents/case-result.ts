@@ -1,0 +1,88 @@
+/**
+ * Turns what both agents measured in one case into the contract's CaseResult: the latency
+ * summary and encoded histogram, throughput as the receiver counted it, CPU per message on each
+ * side, placement, and a status with its reason.
+ */
+import * as hdr from 'hdr-histogram-js';
+import type { CaseResult, CaseSpec, CpuCost, Placement, RunSettings } from './contract/schema.js';
+import type { ResponderReport } from './control.js';
+import type { CpuSpent, InitiatorOutcome } from './measure/loop.js';
+
+type Details = Record<string, number | string | boolean>;
+
+/** A result with nothing measured, for skipped and failed cases. */
+export function emptyResult(spec: CaseSpec, settings: RunSettings, status: 'skipped' | 'failed', reason: string, details: Details = {}): CaseResult {
+  return { ...spec, status, reason, durationMs: 0, messages: 0, bytes: 0, errors: 0, verify: settings.verify, details };
+}
+
+function cpuCost(spent: CpuSpent, messages: number): CpuCost {
+  const totalUs = spent.userUs + spent.systemUs;
+  return { userUs: spent.userUs, systemUs: spent.systemUs, perMessageUs: messages > 0 ? totalUs / messages : 0 };
+}
+
+function prefixed(prefix: string, details: Details): Details {
+  return Object.fromEntries(Object.entries(details).map(([k, v]) => [`${prefix}.${k}`, v]));
+}
+
+const round = (x: number, digits = 3) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+/** Everything measured in a case that ran to its end. */
+export interface MeasuredCase {
+  readonly spec: CaseSpec;
+  readonly settings: RunSettings;
+  readonly initiator: InitiatorOutcome;
+  readonly initiatorPlacement: Placement;
+  readonly initiatorDetails: Details;
+  readonly responder: ResponderReport;
+  /** Facts the channel decided before the case (e.g. queue depth). */
+  readonly plannedDetails: Details;
+}
+
+/** Builds the result of a case that ran; it fails when any message failed verification. */
+export function measuredResult(m: MeasuredCase): CaseResult {
+  const { spec, initiator, responder } = m;
+  const latency = spec.mode === 'latency';
+  const messages = latency ? initiator.messages : responder.messages;
+  const errors = initiator.errors + responder.errors;
+  const result: CaseResult = {
+    ...spec,
+    status: 'ok',
+    durationMs: round(initiator.durationMs),
+    messages,
+    bytes: initiator.bytes + responder.bytes,
+    errors,
+    verify: m.settings.verify,
+    cpu: { initiator: cpuCost(initiator.cpu, messages), responder: cpuCost(responder.cpu, messages) },
+    placement: { initiator: m.initiatorPlacement, responder: responder.placement },
+    details: { ...m.plannedDetails, ...prefixed('initiator', m.initiatorDetails), ...prefixed('responder', responder.details) },
+  };
+  if (latency && initiator.histogram) {
+    const h = initiator.histogram;
+    result.latencyNs = {
+      p50: h.getValueAtPercentile(50),
+      p90: h.getValueAtPercentile(90),
+      p99: h.getValueAtPercentile(99),
+      p999: h.getValueAtPercentile(99.9),
+      max: h.maxValue,
+      mean: round(h.mean, 1),
+      count: h.totalCount,
+    };
+    result.histogram = hdr.encodeIntoCompressedBase64(h);
+  } else if (!latency) {
+    // The receiver's rate between its first and last timed message: n-1 intervals.
+    const messagesPerSec = responder.messages > 1 && responder.spanMs > 0 ? ((responder.messages - 1) * 1000) / responder.spanMs : 0;
+    result.throughput = { messagesPerSec: round(messagesPerSec, 1), bytesPerSec: Math.round(messagesPerSec * spec.sizeBytes) };
+    if (responder.messages < 2) {
+      result.status = 'failed';
+      result.reason = `only ${responder.messages} timed message(s) reached the responder; use a longer --duration`;
+    } else if (responder.messages !== initiator.sent) {
+      result.status = 'failed';
+      result.reason = `the initiator sent ${initiator.sent} timed messages but the responder received ${responder.messages}`;
+    }
+  }
+  if (errors > 0) {
+    result.status = 'failed';
+    result.reason = `${errors} message(s) failed verification (first: ${initiator.firstError ?? responder.firstError})`;
+  }
+  return result;
+}

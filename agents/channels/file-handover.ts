@@ -1,0 +1,162 @@
+/**
+ * `file` and `tmpfs-file`: messages handed over as files in the shared volume, the way a log
+ * shipper or a spooling sidecar would. Each direction has a directory of {@link WINDOW} message
+ * names, used in turn, and a staging directory on the same filesystem.
+ *
+ * How the reader knows a message is complete: the writer writes the whole message to a staging
+ * file, closes it and then rename()s it to its final name. rename is atomic within a filesystem,
+ * so a final name only ever shows a complete message. The reader learns of it through inotify
+ * (IN_MOVED_TO), reads it and unlinks it; the writer reuses a name only after that unlink
+ * (IN_DELETE), which bounds the messages in flight to the window. Nothing is fsync()ed: the
+ * hand-over goes through the page cache, as a sidecar's would.
+ */
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import * as libc from '../native/libc.js';
+import { Errno, NativeError, check } from '../native/libc.js';
+import { filesystemType } from '../kernel-limits.js';
+import { PeerError, type Channel, type ChannelContext, type Endpoint, type Feasibility, type Hosted, type JoinParams } from './channel.js';
+
+/** Messages a writer may have in flight per direction. */
+const WINDOW = 8;
+const O_RDONLY = 0;
+const O_WRONLY = 1;
+const O_CREAT = 0o100;
+const O_TRUNC = 0o1000;
+const O_CLOEXEC = 0o2000000;
+const IN_NONBLOCK = 0o4000;
+const IN_CLOEXEC = 0o2000000;
+const IN_MOVED_TO = 0x80;
+const IN_DELETE = 0x200;
+const F_OK = 0;
+const POLLIN = 1;
+
+/** Null-terminated path, made once so the loop passes bytes rather than building strings. */
+const cPath = (path: string): Buffer => Buffer.from(`${path}\0`);
+
+class Direction {
+  readonly finals: Buffer[] = [];
+  readonly staging: Buffer[] = [];
+  constructor(readonly dir: string, stagingDir: string) {
+    for (let i = 0; i < WINDOW; i++) {
+      this.finals.push(cPath(join(dir, `m${i}`)));
+      this.staging.push(cPath(join(stagingDir, `m${i}`)));
+    }
+  }
+}
+
+class FileEndpoint implements Endpoint {
+  private readonly inotifyFd: number;
+  private readonly pollfd: Int32Array;
+  private readonly drain = Buffer.alloc(4096);
+  private sent = 0;
+  private received = 0;
+  private waits = 0;
+  private closed = false;
+
+  constructor(
+    private readonly outgoing: Direction,
+    private readonly incoming: Direction,
+    private readonly fsType: string,
+    private readonly peer: string,
+    private readonly peerTimeoutMs: number,
+  ) {
+    this.inotifyFd = check(libc.inotifyInit1(IN_NONBLOCK | IN_CLOEXEC), 'inotify_init1');
+    check(libc.inotifyAddWatch(this.inotifyFd, incoming.dir, IN_MOVED_TO), 'inotify_add_watch', incoming.dir);
+    check(libc.inotifyAddWatch(this.inotifyFd, outgoing.dir, IN_DELETE), 'inotify_add_watch', outgoing.dir);
+    this.pollfd = new Int32Array([this.inotifyFd, POLLIN]);
+  }
+
+  send(message: Buffer): void {
+    const slot = this.sent % WINDOW;
+    const final = this.outgoing.finals[slot]!;
+    // The name is free once the reader has unlinked the message that last used it.
+    let startMs = 0;
+    while (libc.access(final, F_OK) === 0) startMs = this.waitForEvent(startMs, 'read');
+    const staging = this.outgoing.staging[slot]!;
+    const fd = check(libc.open(staging, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600), 'open');
+    const written = libc.write(fd, message, message.length);
+    libc.close(fd);
+    if (written !== message.length) throw new NativeError('write', written < 0 ? libc.lastErrno() : Errno.ENOSPC);
+    check(libc.rename(staging, final), 'rename');
+    this.sent++;
+  }
+
+  receive(into: Buffer): number {
+    const final = this.incoming.finals[this.received % WINDOW]!;
+    let startMs = 0;
+    let fd: number;
+    while ((fd = libc.open(final, O_RDONLY | O_CLOEXEC, 0)) < 0) {
+      if (libc.lastErrno() !== Errno.ENOENT) throw new NativeError('open', libc.lastErrno());
+      startMs = this.waitForEvent(startMs, 'send');
+    }
+    const n = libc.read(fd, into, into.length);
+    libc.close(fd);
+    if (n < 0) throw new NativeError('read', libc.lastErrno());
+    check(libc.unlink(final), 'unlink');
+    this.received++;
+    return n;
+  }
+
+  /** Sleeps until the directories change (or the peer timeout passes); returns the wait's start. */
+  private waitForEvent(startMs: number, peerAction: string): number {
+    const nowMs = Date.now();
+    const since = startMs === 0 ? nowMs : startMs;
+    const leftMs = this.peerTimeoutMs - (nowMs - since);
+    if (leftMs <= 0) throw new PeerError(`the ${this.peer} did not ${peerAction} a message file within ${this.peerTimeoutMs} ms`);
+    this.waits++;
+    if (check(libc.poll(this.pollfd, 1, leftMs), 'poll') > 0) {
+      while (libc.read(this.inotifyFd, this.drain, this.drain.length) > 0);
+    }
+    return since;
+  }
+
+  details(): Record<string, number | string | boolean> {
+    return { fsType: this.fsType, window: WINDOW, inotifyWaits: this.waits };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    libc.close(this.inotifyFd);
+  }
+}
+
+function fileHandoverChannel(id: 'file' | 'tmpfs-file', dirOf: (ctx: ChannelContext) => string): Channel {
+  const layout = (ctx: ChannelContext) => {
+    const root = join(dirOf(ctx), `podbench-${ctx.spec.index}`);
+    const a = new Direction(join(root, 'a'), join(root, 'a-staging'));
+    const b = new Direction(join(root, 'b'), join(root, 'b-staging'));
+    return { root, a, b, fsType: filesystemType(dirOf(ctx)) };
+  };
+  return {
+    id,
+    feasibility(ctx): Feasibility {
+      const fsType = filesystemType(dirOf(ctx));
+      if (id === 'tmpfs-file' && fsType !== 'tmpfs') return { details: { fsType, warning: `the memory volume is ${fsType}, not tmpfs` } };
+      return { details: { fsType } };
+    },
+    host(ctx): Hosted {
+      const { root, a, b, fsType } = layout(ctx);
+      for (const sub of ['a', 'a-staging', 'b', 'b-staging']) mkdirSync(join(root, sub), { recursive: true });
+      let endpoint: Endpoint | undefined;
+      return {
+        params: { root },
+        accept: () => (endpoint = new FileEndpoint(b, a, fsType, 'initiator', ctx.peerTimeoutMs)),
+        dispose() {
+          endpoint?.close();
+          rmSync(root, { recursive: true, force: true });
+        },
+      };
+    },
+    join(ctx, _params: JoinParams): Endpoint {
+      const { a, b, fsType } = layout(ctx);
+      return new FileEndpoint(a, b, fsType, 'responder', ctx.peerTimeoutMs);
+    },
+  };
+}
+
+/** Files on the disk-backed shared volume. */
+export const fileChannel = fileHandoverChannel('file', (ctx) => ctx.dirs.disk);
+/** Files on the memory-backed shared volume. */
+export const tmpfsFileChannel = fileHandoverChannel('tmpfs-file', (ctx) => ctx.dirs.tmpfs);

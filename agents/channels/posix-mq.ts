@@ -1,0 +1,115 @@
+/**
+ * `mq`: two POSIX message queues, one each way. Every wait is bounded with the timed calls.
+ * The queue depth is the largest the limits allow up to {@link WANTED_DEPTH}: fs.mqueue.msg_max,
+ * and RLIMIT_MSGQUEUE, which caps the bytes of all queues of the user.
+ */
+import * as libc from '../native/libc.js';
+import { Errno, NativeError } from '../native/libc.js';
+import { AbsoluteDeadline } from '../native/deadline.js';
+import { PeerError, type Channel, type ChannelContext, type Endpoint, type Feasibility, type Hosted, type JoinParams } from './channel.js';
+
+const O_RDWR = 2;
+const O_CREAT = 0o100;
+const O_EXCL = 0o200;
+const O_CLOEXEC = 0o2000000;
+const WANTED_DEPTH = 64;
+/** Kernel bookkeeping per queued message (struct msg_msg and tree node), rounded up. */
+const PER_MESSAGE_OVERHEAD_BYTES = 128;
+
+function depthFor(ctx: ChannelContext): Feasibility {
+  const { mqMsgsizeMaxBytes: sizeMax, mqMsgMax: depthMax, rlimitMsgqueueBytes: rlimit } = ctx.limits;
+  const size = ctx.spec.sizeBytes;
+  if (sizeMax !== null && size > sizeMax) {
+    return { skip: `fs.mqueue.msgsize_max is ${sizeMax} bytes, below the ${size}-byte message (raise it with the pod sysctl fs.mqueue.msgsize_max)` };
+  }
+  let depth = Math.min(WANTED_DEPTH, depthMax ?? WANTED_DEPTH);
+  if (rlimit !== null) depth = Math.min(depth, Math.floor(rlimit / 2 / (size + PER_MESSAGE_OVERHEAD_BYTES)));
+  if (depth < 1) {
+    return { skip: `RLIMIT_MSGQUEUE is ${rlimit} bytes, too little for two queues of ${size}-byte messages` };
+  }
+  return { details: { queueDepth: depth } };
+}
+
+class QueueEndpoint implements Endpoint {
+  private readonly deadline: AbsoluteDeadline;
+  private closed = false;
+
+  constructor(
+    private readonly outgoing: number,
+    private readonly incoming: number,
+    private readonly peer: string,
+    private readonly peerTimeoutMs: number,
+    private readonly depth: number,
+  ) {
+    this.deadline = new AbsoluteDeadline(peerTimeoutMs);
+  }
+
+  send(message: Buffer): void {
+    this.deadline.arm();
+    if (libc.mqTimedSend(this.outgoing, message, message.length, 0, this.deadline.timespec) !== 0) this.fail('mq_timedsend', 'read');
+  }
+
+  receive(into: Buffer): number {
+    this.deadline.arm();
+    const n = libc.mqTimedReceive(this.incoming, into, into.length, null, this.deadline.timespec);
+    if (n < 0) this.fail('mq_timedreceive', 'send');
+    return n;
+  }
+
+  private fail(call: string, peerAction: string): never {
+    const errno = libc.lastErrno();
+    if (errno === Errno.ETIMEDOUT) throw new PeerError(`the ${this.peer} did not ${peerAction} within ${this.peerTimeoutMs} ms (POSIX queue)`);
+    throw new NativeError(call, errno);
+  }
+
+  details(): Record<string, number | string | boolean> {
+    return { queueDepth: this.depth };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    libc.mqClose(this.outgoing);
+    libc.mqClose(this.incoming);
+  }
+}
+
+const names = (ctx: ChannelContext) => [`/podbench-${ctx.runId}-${ctx.spec.index}-a`, `/podbench-${ctx.runId}-${ctx.spec.index}-b`] as const;
+
+/** POSIX message queues. */
+export const mqChannel: Channel = {
+  id: 'mq',
+  feasibility: depthFor,
+  host(ctx): Hosted {
+    const plan = depthFor(ctx);
+    if ('skip' in plan) throw new Error(plan.skip);
+    const depth = Number(plan.details.queueDepth);
+    const [a, b] = names(ctx);
+    const opened: number[] = [];
+    const dispose = () => {
+      for (const q of opened.splice(0)) libc.mqClose(q);
+      libc.mqUnlink(a);
+      libc.mqUnlink(b);
+    };
+    try {
+      for (const name of [a, b]) {
+        ctx.journal.record('mq', name);
+        opened.push(libc.mqOpen(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, depth, ctx.spec.sizeBytes));
+      }
+    } catch (err) {
+      dispose();
+      throw err;
+    }
+    return {
+      params: { a, b, depth },
+      // The responder reads queue a and writes queue b; its own descriptors are closed by dispose.
+      accept: () => new QueueEndpoint(libc.mqOpen(b, O_RDWR | O_CLOEXEC, 0, 0), libc.mqOpen(a, O_RDWR | O_CLOEXEC, 0, 0), 'initiator', ctx.peerTimeoutMs, depth),
+      dispose,
+    };
+  },
+  join(ctx, params: JoinParams): Endpoint {
+    const outgoing = libc.mqOpen(String(params.a), O_RDWR | O_CLOEXEC, 0, 0);
+    const incoming = libc.mqOpen(String(params.b), O_RDWR | O_CLOEXEC, 0, 0);
+    return new QueueEndpoint(outgoing, incoming, 'responder', ctx.peerTimeoutMs, Number(params.depth));
+  },
+};

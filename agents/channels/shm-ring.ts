@@ -1,0 +1,229 @@
+/**
+ * `shm` and `shm-spin`: two single-producer single-consumer rings (one each way) in one POSIX
+ * shared-memory object. A ring is a power-of-two number of fixed slots and two 32-bit counters,
+ * `head` (messages published) and `tail` (messages consumed), each on its own cache line.
+ *
+ * Waiting (`shm`) is an eventcount on the counter the waiter watches: the waiter raises its
+ * `waiting` flag, re-reads the counter, and only then sleeps on it with FUTEX_WAIT(counter, seen).
+ * The other side advances the counter and calls FUTEX_WAKE only when the flag is up. Both steps are
+ * atomic read-modify-writes (full barriers), so either the waiter sees the new counter or the waker
+ * sees the flag: no lost wake-up, and no system call while the peer is busy (wake-ups batch).
+ * `shm-spin` polls the counter instead and never enters the kernel.
+ */
+import * as libc from '../native/libc.js';
+import { check, relativeTimespec, type Mapping } from '../native/libc.js';
+import { PeerError, type Channel, type ChannelContext, type Endpoint, type Feasibility, type Hosted, type JoinParams } from './channel.js';
+
+const O_RDWR = 2;
+const O_CREAT = 0o100;
+const O_EXCL = 0o200;
+const CACHE_LINE = 64;
+/** Bytes of ring memory aimed for, so large messages still get a few slots. */
+const RING_TARGET_BYTES = 4 * 1024 * 1024;
+const MAX_SLOTS = 256;
+/** Spins between clock checks in spin mode. */
+const SPINS_PER_CHECK = 4096;
+
+// Word offsets (Int32) inside a ring's control block.
+const HEAD = 0;
+const CONSUMER_WAITING = 1;
+const TAIL = CACHE_LINE / 4;
+const PRODUCER_WAITING = TAIL + 1;
+const CONTROL_BYTES = 2 * CACHE_LINE;
+const SLOT_HEADER_BYTES = CACHE_LINE; // holds the message length
+
+/** The geometry of the two rings for one message size. */
+interface Layout {
+  readonly slots: number;
+  readonly slotStrideBytes: number;
+  readonly ringBytes: number;
+  readonly totalBytes: number;
+}
+
+function layoutFor(sizeBytes: number): Layout {
+  const slotStrideBytes = SLOT_HEADER_BYTES + Math.ceil(sizeBytes / CACHE_LINE) * CACHE_LINE;
+  let slots = 2;
+  while (slots * 2 <= MAX_SLOTS && slots * 2 * slotStrideBytes <= RING_TARGET_BYTES) slots *= 2;
+  const ringBytes = CONTROL_BYTES + slots * slotStrideBytes;
+  return { slots, slotStrideBytes, ringBytes, totalBytes: 2 * ringBytes };
+}
+
+/** One direction of the pair, seen from one side. */
+class Ring {
+  readonly control: Int32Array;
+  readonly headAddress: number;
+  readonly tailAddress: number;
+  readonly lengths: Int32Array[] = [];
+  readonly slots: Buffer[] = [];
+
+  constructor(mapping: Mapping, offsetBytes: number, layout: Layout, sizeBytes: number) {
+    this.control = new Int32Array(mapping.buffer, offsetBytes, CONTROL_BYTES / 4);
+    this.headAddress = mapping.address + offsetBytes + HEAD * 4;
+    this.tailAddress = mapping.address + offsetBytes + TAIL * 4;
+    for (let i = 0; i < layout.slots; i++) {
+      const slotOffset = offsetBytes + CONTROL_BYTES + i * layout.slotStrideBytes;
+      this.lengths.push(new Int32Array(mapping.buffer, slotOffset, 1));
+      this.slots.push(Buffer.from(mapping.buffer, slotOffset + SLOT_HEADER_BYTES, sizeBytes));
+    }
+  }
+}
+
+class RingEndpoint implements Endpoint {
+  private readonly mask: number;
+  private readonly timeout: BigInt64Array;
+  private sent = 0;
+  private received = 0;
+  private wakeups = 0;
+  private sleeps = 0;
+  private closed = false;
+
+  constructor(
+    private readonly mapping: Mapping,
+    private readonly outgoing: Ring,
+    private readonly incoming: Ring,
+    slots: number,
+    private readonly spin: boolean,
+    private readonly peer: string,
+    private readonly peerTimeoutMs: number,
+  ) {
+    this.mask = slots - 1;
+    this.timeout = relativeTimespec(peerTimeoutMs);
+  }
+
+  send(message: Buffer): void {
+    const ring = this.outgoing;
+    const seq = this.sent;
+    // Wait for a free slot: the consumer's tail must be within `slots` of our head.
+    if (((seq - Atomics.load(ring.control, TAIL)) | 0) > this.mask) this.await(ring, TAIL, PRODUCER_WAITING, ring.tailAddress, (seq - this.mask - 1) | 0, 'read');
+    const slot = seq & this.mask;
+    ring.slots[slot]!.set(message);
+    ring.lengths[slot]![0] = message.length;
+    this.sent = (seq + 1) | 0;
+    Atomics.add(ring.control, HEAD, 1);
+    if (Atomics.load(ring.control, CONSUMER_WAITING) !== 0) {
+      this.wakeups++;
+      libc.futexWake(ring.headAddress, 1);
+    }
+  }
+
+  receive(into: Buffer): number {
+    const ring = this.incoming;
+    const seq = this.received;
+    if (Atomics.load(ring.control, HEAD) === seq) this.await(ring, HEAD, CONSUMER_WAITING, ring.headAddress, seq, 'send');
+    const slot = seq & this.mask;
+    const length = ring.lengths[slot]![0]!;
+    into.set(ring.slots[slot]!);
+    this.received = (seq + 1) | 0;
+    Atomics.add(ring.control, TAIL, 1);
+    if (Atomics.load(ring.control, PRODUCER_WAITING) !== 0) {
+      this.wakeups++;
+      libc.futexWake(ring.tailAddress, 1);
+    }
+    return length;
+  }
+
+  /** Blocks until `control[word]` differs from `seen`, by spinning or by the eventcount. */
+  private await(ring: Ring, word: number, flag: number, address: number, seen: number, peerAction: string): void {
+    const control = ring.control;
+    const startMs = Date.now();
+    if (this.spin) {
+      let spins = 0;
+      while (Atomics.load(control, word) === seen) {
+        if (++spins === SPINS_PER_CHECK) {
+          spins = 0;
+          if (Date.now() - startMs > this.peerTimeoutMs) this.timedOut(peerAction);
+        }
+      }
+      return;
+    }
+    for (;;) {
+      Atomics.exchange(control, flag, 1);
+      if (Atomics.load(control, word) !== seen) break;
+      this.sleeps++;
+      // Woken, timed out, interrupted or the word already moved: all re-check the counter.
+      libc.futexWait(address, seen, this.timeout);
+      if (Date.now() - startMs >= this.peerTimeoutMs && Atomics.load(control, word) === seen) this.timedOut(peerAction);
+    }
+    Atomics.store(control, flag, 0);
+  }
+
+  private timedOut(peerAction: string): never {
+    throw new PeerError(`the ${this.peer} did not ${peerAction} within ${this.peerTimeoutMs} ms (shared-memory ring)`);
+  }
+
+  details(): Record<string, number | string | boolean> {
+    return { ringSlots: this.mask + 1, futexWakes: this.wakeups, futexWaits: this.sleeps };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.mapping.unmap();
+  }
+}
+
+function shmName(ctx: ChannelContext): string {
+  return `/podbench-${ctx.runId}-${ctx.spec.index}`;
+}
+
+function openMapping(name: string, flags: number, layout: Layout, create: boolean): Mapping {
+  const fd = check(libc.shmOpen(name, flags, 0o600), 'shm_open', name);
+  try {
+    if (create) check(libc.ftruncate(fd, layout.totalBytes), 'ftruncate', name);
+    return libc.mapShared(fd, layout.totalBytes, name);
+  } finally {
+    libc.close(fd);
+  }
+}
+
+/** Ring A carries initiator → responder, ring B responder → initiator. */
+function endpointFor(mapping: Mapping, layout: Layout, ctx: ChannelContext, spin: boolean, role: 'initiator' | 'responder'): Endpoint {
+  const a = new Ring(mapping, 0, layout, ctx.spec.sizeBytes);
+  const b = new Ring(mapping, layout.ringBytes, layout, ctx.spec.sizeBytes);
+  return role === 'initiator'
+    ? new RingEndpoint(mapping, a, b, layout.slots, spin, 'responder', ctx.peerTimeoutMs)
+    : new RingEndpoint(mapping, b, a, layout.slots, spin, 'initiator', ctx.peerTimeoutMs);
+}
+
+function shmRingChannel(spin: boolean): Channel {
+  return {
+    id: spin ? 'shm-spin' : 'shm',
+    feasibility(ctx): Feasibility {
+      const layout = layoutFor(ctx.spec.sizeBytes);
+      const free = ctx.limits.devShmFreeBytes;
+      if (free !== null && free < layout.totalBytes) {
+        return { skip: `/dev/shm has ${free} bytes free; the two rings need ${layout.totalBytes} (raise the pod's /dev/shm size)` };
+      }
+      return { details: { ringSlots: layout.slots, shmBytes: layout.totalBytes } };
+    },
+    host(ctx): Hosted {
+      const layout = layoutFor(ctx.spec.sizeBytes);
+      const name = shmName(ctx);
+      ctx.journal.record('shm', name);
+      const mapping = openMapping(name, O_RDWR | O_CREAT | O_EXCL, layout, true);
+      let endpoint: Endpoint | undefined;
+      let disposed = false;
+      return {
+        params: { name },
+        accept: () => (endpoint = endpointFor(mapping, layout, ctx, spin, 'responder')),
+        dispose() {
+          if (disposed) return;
+          disposed = true;
+          if (endpoint) endpoint.close();
+          else mapping.unmap();
+          libc.shmUnlink(name);
+        },
+      };
+    },
+    join(ctx, params: JoinParams): Endpoint {
+      const layout = layoutFor(ctx.spec.sizeBytes);
+      const mapping = openMapping(String(params.name), O_RDWR, layout, false);
+      return endpointFor(mapping, layout, ctx, spin, 'initiator');
+    },
+  };
+}
+
+/** The ring with futex sleeping. */
+export const shmChannel = shmRingChannel(false);
+/** The ring with busy-polling. */
+export const shmSpinChannel = shmRingChannel(true);

@@ -1,0 +1,174 @@
+/**
+ * `tcp` and `uds`: one stream socket carrying fixed-size messages both ways, driven through
+ * blocking libc calls so a round trip costs one send and one recv (MSG_WAITALL), as in C.
+ * Waits are bounded by SO_RCVTIMEO/SO_SNDTIMEO; a dead peer shows as EOF or a reset at once.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import * as libc from '../native/libc.js';
+import { Errno, NativeError, check } from '../native/libc.js';
+import { PeerError, type Channel, type ChannelContext, type Endpoint, type Hosted, type JoinParams } from './channel.js';
+
+const AF_UNIX = 1;
+const AF_INET = 2;
+const SOCK_STREAM_CLOEXEC = 1 | 0x80000;
+const SOL_SOCKET = 1;
+const SO_REUSEADDR = 2;
+const SO_RCVTIMEO = 20;
+const SO_SNDTIMEO = 21;
+const IPPROTO_TCP = 6;
+const TCP_NODELAY = 1;
+const MSG_NOSIGNAL = 0x4000;
+const MSG_WAITALL = 0x100;
+const POLLIN = 1;
+const SUN_PATH_MAX = 107;
+
+type Family = 'tcp' | 'uds';
+
+function inetAddress(port: number): Buffer {
+  const addr = Buffer.alloc(16);
+  addr.writeUInt16LE(AF_INET, 0);
+  addr.writeUInt16BE(port, 2);
+  addr.set([127, 0, 0, 1], 4);
+  return addr;
+}
+
+function unixAddress(path: string): Buffer {
+  if (Buffer.byteLength(path) > SUN_PATH_MAX) {
+    throw new Error(`Unix socket path ${path} is longer than the ${SUN_PATH_MAX} bytes the kernel allows; use a shorter shared directory`);
+  }
+  const addr = Buffer.alloc(110);
+  addr.writeUInt16LE(AF_UNIX, 0);
+  addr.write(path, 2);
+  return addr;
+}
+
+function setTimeouts(fd: number, timeoutMs: number): void {
+  const tv = new BigInt64Array([BigInt(Math.floor(timeoutMs / 1000)), BigInt((timeoutMs % 1000) * 1000)]);
+  const bytes = new Uint8Array(tv.buffer);
+  check(libc.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, bytes, 16), 'setsockopt(SO_RCVTIMEO)');
+  check(libc.setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, bytes, 16), 'setsockopt(SO_SNDTIMEO)');
+}
+
+function setIntOption(fd: number, level: number, name: number, value: number, label: string): void {
+  check(libc.setsockopt(fd, level, name, new Int32Array([value]), 4), `setsockopt(${label})`);
+}
+
+class SocketEndpoint implements Endpoint {
+  private open = true;
+
+  constructor(
+    private readonly fd: number,
+    private readonly family: Family,
+    private readonly peer: string,
+    private readonly timeoutMs: number,
+  ) {
+    if (family === 'tcp') setIntOption(fd, IPPROTO_TCP, TCP_NODELAY, 1, 'TCP_NODELAY');
+    setTimeouts(fd, timeoutMs);
+  }
+
+  send(message: Buffer): void {
+    let sent = libc.send(this.fd, message, message.length, MSG_NOSIGNAL);
+    // A blocking send queues everything unless a timeout or signal cut it short.
+    while (sent !== message.length) {
+      if (sent < 0) this.fail('send');
+      sent += Math.max(0, libc.send(this.fd, message.subarray(sent), message.length - sent, MSG_NOSIGNAL));
+    }
+  }
+
+  receive(into: Buffer): number {
+    let got = libc.recv(this.fd, into, into.length, MSG_WAITALL);
+    while (got !== into.length) {
+      if (got <= 0) this.fail('recv', got === 0);
+      const more = libc.recv(this.fd, into.subarray(got), into.length - got, MSG_WAITALL);
+      if (more <= 0) this.fail('recv', more === 0);
+      got += more;
+    }
+    return got;
+  }
+
+  private fail(call: string, eof = false): never {
+    const errno = eof ? 0 : libc.lastErrno();
+    if (eof || errno === Errno.ECONNRESET || errno === Errno.EPIPE) throw new PeerError(`the ${this.peer} closed the ${this.family} connection`);
+    if (errno === Errno.EAGAIN) throw new PeerError(`the ${this.peer} did not ${call === 'send' ? 'read' : 'answer'} within ${this.timeoutMs} ms`);
+    throw new NativeError(call, errno);
+  }
+
+  details(): Record<string, number | string | boolean> {
+    return {};
+  }
+
+  close(): void {
+    if (!this.open) return;
+    this.open = false;
+    libc.close(this.fd);
+  }
+}
+
+function hostSocket(family: Family, ctx: ChannelContext): Hosted {
+  const path = join(ctx.dirs.disk, `podbench-${ctx.spec.index}.sock`);
+  const fd = check(libc.socket(family === 'tcp' ? AF_INET : AF_UNIX, SOCK_STREAM_CLOEXEC, 0), 'socket');
+  let params: JoinParams;
+  try {
+    if (family === 'tcp') {
+      setIntOption(fd, SOL_SOCKET, SO_REUSEADDR, 1, 'SO_REUSEADDR');
+      check(libc.bind(fd, inetAddress(0), 16), 'bind', '127.0.0.1:0');
+      const bound = Buffer.alloc(16);
+      check(libc.getsockname(fd, bound, new Int32Array([16])), 'getsockname');
+      params = { port: bound.readUInt16BE(2) };
+    } else {
+      if (existsSync(path)) libc.unlink(path);
+      check(libc.bind(fd, unixAddress(path), 110), 'bind', path);
+      params = { path };
+    }
+    check(libc.listen(fd, 1), 'listen');
+  } catch (err) {
+    libc.close(fd);
+    throw err;
+  }
+  let listening = true;
+  const dispose = () => {
+    if (!listening) return;
+    listening = false;
+    libc.close(fd);
+    if (family === 'uds') libc.unlink(path);
+  };
+  return {
+    params,
+    accept() {
+      const pollfd = new Int32Array([fd, POLLIN]);
+      const ready = check(libc.poll(pollfd, 1, ctx.peerTimeoutMs), 'poll');
+      if (ready === 0) throw new PeerError(`the initiator did not connect to the ${family} socket within ${ctx.peerTimeoutMs} ms`);
+      const conn = check(libc.accept(fd, null, null), 'accept');
+      dispose();
+      return new SocketEndpoint(conn, family, 'initiator', ctx.peerTimeoutMs);
+    },
+    dispose,
+  };
+}
+
+function joinSocket(family: Family, ctx: ChannelContext, params: JoinParams): Endpoint {
+  const fd = check(libc.socket(family === 'tcp' ? AF_INET : AF_UNIX, SOCK_STREAM_CLOEXEC, 0), 'socket');
+  try {
+    const addr = family === 'tcp' ? inetAddress(Number(params.port)) : unixAddress(String(params.path));
+    check(libc.connect(fd, addr, addr.length), 'connect', family === 'tcp' ? `127.0.0.1:${params.port}` : String(params.path));
+    return new SocketEndpoint(fd, family, 'responder', ctx.peerTimeoutMs);
+  } catch (err) {
+    libc.close(fd);
+    throw err;
+  }
+}
+
+function streamSocketChannel(family: Family): Channel {
+  return {
+    id: family,
+    feasibility: () => ({ details: {} }),
+    host: (ctx) => hostSocket(family, ctx),
+    join: (ctx, params) => joinSocket(family, ctx, params),
+  };
+}
+
+/** TCP over 127.0.0.1 with TCP_NODELAY. */
+export const tcpChannel = streamSocketChannel('tcp');
+/** A Unix stream socket whose file lives in the shared volume. */
+export const udsChannel = streamSocketChannel('uds');

@@ -1,0 +1,131 @@
+/**
+ * `sysv-mq`: two System V message queues, one each way. msgsnd/msgrcv have no timeout, so while a
+ * case runs an interrupt timer makes them return EINTR now and then, and the endpoint gives up
+ * once the peer has been silent for the peer timeout.
+ */
+import * as libc from '../native/libc.js';
+import { Errno, NativeError, check } from '../native/libc.js';
+import { startInterruptTimer } from '../native/interrupt-timer.js';
+import { PeerError, type Channel, type ChannelContext, type Endpoint, type Feasibility, type Hosted, type JoinParams } from './channel.js';
+
+const IPC_CREAT = 0o1000;
+const IPC_EXCL = 0o2000;
+const IPC_RMID = 0;
+/** `long mtype` in front of every System V message. */
+const MTYPE_BYTES = 8;
+const INTERRUPT_INTERVAL_MS = 250;
+
+function feasibility(ctx: ChannelContext): Feasibility {
+  const { sysvMsgmaxBytes: msgmax, sysvMsgmnbBytes: msgmnb } = ctx.limits;
+  const size = ctx.spec.sizeBytes;
+  if (msgmax !== null && size > msgmax) {
+    return { skip: `kernel.msgmax is ${msgmax} bytes, below the ${size}-byte message (raise it with the pod sysctl kernel.msgmax)` };
+  }
+  if (msgmnb !== null && size > msgmnb) {
+    return { skip: `kernel.msgmnb is ${msgmnb} bytes, below the ${size}-byte message (raise it with the pod sysctl kernel.msgmnb)` };
+  }
+  return { details: { queueBytes: msgmnb ?? 0 } };
+}
+
+/** Keys known before the queues exist, so the journal can name them first. */
+function keysFor(ctx: ChannelContext): [number, number] {
+  let h = 0x811c9dc5;
+  for (const ch of `${ctx.runId}/${ctx.spec.index}`) h = Math.imul(h ^ ch.charCodeAt(0), 0x01000193);
+  const base = (h >>> 2) | 1; // positive, non-zero, leaves room for base + 1
+  return [base, base + 1];
+}
+
+class SysvEndpoint implements Endpoint {
+  private readonly sendFrame: Buffer;
+  private readonly receiveFrame: Buffer;
+  private readonly receiveBody: Buffer;
+  private readonly stopTimer: () => void;
+  private closed = false;
+
+  constructor(
+    private readonly outgoing: number,
+    private readonly incoming: number,
+    sizeBytes: number,
+    private readonly peer: string,
+    private readonly peerTimeoutMs: number,
+  ) {
+    this.sendFrame = Buffer.alloc(MTYPE_BYTES + sizeBytes);
+    this.sendFrame.writeBigInt64LE(1n, 0);
+    this.receiveFrame = Buffer.alloc(MTYPE_BYTES + sizeBytes);
+    this.receiveBody = this.receiveFrame.subarray(MTYPE_BYTES);
+    this.stopTimer = startInterruptTimer(INTERRUPT_INTERVAL_MS);
+  }
+
+  send(message: Buffer): void {
+    message.copy(this.sendFrame, MTYPE_BYTES);
+    let startMs = 0;
+    while (libc.msgsnd(this.outgoing, this.sendFrame, message.length, 0) !== 0) {
+      startMs = this.retryOrFail('msgsnd', 'read', startMs);
+    }
+  }
+
+  receive(into: Buffer): number {
+    let startMs = 0;
+    let n: number;
+    while ((n = libc.msgrcv(this.incoming, this.receiveFrame, into.length, 0, 0)) < 0) {
+      startMs = this.retryOrFail('msgrcv', 'send', startMs);
+    }
+    if (n === into.length) into.set(this.receiveBody);
+    else this.receiveBody.copy(into, 0, 0, n);
+    return n;
+  }
+
+  /** After EINTR, returns when the wait started; throws once the peer timeout has passed. */
+  private retryOrFail(call: string, peerAction: string, startMs: number): number {
+    const errno = libc.lastErrno();
+    if (errno === Errno.EIDRM) throw new PeerError(`the ${this.peer} removed the System V queue`);
+    if (errno !== Errno.EINTR) throw new NativeError(call, errno);
+    const nowMs = Date.now();
+    if (startMs === 0) return nowMs;
+    if (nowMs - startMs >= this.peerTimeoutMs) throw new PeerError(`the ${this.peer} did not ${peerAction} within ${this.peerTimeoutMs} ms (System V queue)`);
+    return startMs;
+  }
+
+  details(): Record<string, number | string | boolean> {
+    return {};
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopTimer();
+  }
+}
+
+/** System V message queues. */
+export const sysvMqChannel: Channel = {
+  id: 'sysv-mq',
+  feasibility,
+  host(ctx): Hosted {
+    const keys = keysFor(ctx);
+    const ids: number[] = [];
+    let endpoint: Endpoint | undefined;
+    const dispose = () => {
+      endpoint?.close();
+      for (const id of ids.splice(0)) libc.msgctl(id, IPC_RMID, null);
+    };
+    try {
+      for (const key of keys) {
+        ctx.journal.record('sysv-mq', String(key));
+        ids.push(check(libc.msgget(key, IPC_CREAT | IPC_EXCL | 0o600), 'msgget', `key ${key}`));
+      }
+    } catch (err) {
+      dispose();
+      throw err;
+    }
+    const [a, b] = ids as [number, number];
+    return {
+      params: { a, b },
+      accept: () => (endpoint = new SysvEndpoint(b, a, ctx.spec.sizeBytes, 'initiator', ctx.peerTimeoutMs)),
+      dispose,
+    };
+  },
+  join(ctx, params: JoinParams): Endpoint {
+    return new SysvEndpoint(Number(params.a), Number(params.b), ctx.spec.sizeBytes, 'responder', ctx.peerTimeoutMs);
+  },
+};

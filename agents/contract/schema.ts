@@ -1,0 +1,204 @@
+/**
+ * The contract between orchestrator and agents: the plan the agents run, the tagged lines the
+ * initiator prints, and the results document. Defined once with TypeBox, which gives both the
+ * TypeScript types and the JSON Schema (shipped as results.schema.json) from one definition, and
+ * validated at both ends.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { CHANNEL_IDS, MODE_IDS } from './channels.js';
+
+/** Bumped on any incompatible change to the plan, the agent lines or the results document. */
+export const SCHEMA_VERSION = 1;
+
+export const ChannelIdSchema = Type.Union(CHANNEL_IDS.map((id) => Type.Literal(id)));
+export const ModeIdSchema = Type.Union(MODE_IDS.map((id) => Type.Literal(id)));
+export const PinSchema = Type.Union([Type.Literal('same'), Type.Literal('split'), Type.Literal('none')]);
+export const VerifySchema = Type.Union([Type.Literal('sample'), Type.Literal('full')]);
+
+/** One case to measure: a channel in a mode at a message size. */
+export const CaseSpecSchema = Type.Object({
+  index: Type.Integer({ minimum: 0, description: 'position in the plan' }),
+  channel: ChannelIdSchema,
+  mode: ModeIdSchema,
+  sizeBytes: Type.Integer({ minimum: 16, description: 'whole message on the wire, 16-byte header included' }),
+  repeat: Type.Integer({ minimum: 0, description: 'which repetition of this channel/mode/size (0-based)' }),
+});
+export type CaseSpec = Static<typeof CaseSpecSchema>;
+
+/** How every case is run. */
+export const RunSettingsSchema = Type.Object({
+  durationMs: Type.Number({ exclusiveMinimum: 0 }),
+  warmupMs: Type.Number({ minimum: 0 }),
+  verify: VerifySchema,
+  pin: PinSchema,
+  connectTimeoutMs: Type.Number({ exclusiveMinimum: 0, description: 'rendezvous deadline' }),
+  peerTimeoutMs: Type.Number({ exclusiveMinimum: 0, description: 'longest wait for the peer inside a case' }),
+});
+export type RunSettings = Static<typeof RunSettingsSchema>;
+
+/** What both agents are given: the run id, settings and cases. */
+export const PlanSchema = Type.Object({
+  schemaVersion: Type.Literal(SCHEMA_VERSION),
+  runId: Type.String({ pattern: '^[a-z0-9]{4,32}$' }),
+  settings: RunSettingsSchema,
+  cases: Type.Array(CaseSpecSchema),
+});
+export type Plan = Static<typeof PlanSchema>;
+
+/** Where an agent ran during a case: the CPUs it may use and the one it was on. */
+export const PlacementSchema = Type.Object({
+  allowedCpus: Type.Array(Type.Integer()),
+  cpuAtStart: Type.Integer(),
+  cpuAtEnd: Type.Integer(),
+});
+export type Placement = Static<typeof PlacementSchema>;
+
+/** CPU time an agent spent in the timed part of a case. */
+export const CpuCostSchema = Type.Object({
+  userUs: Type.Number(),
+  systemUs: Type.Number(),
+  perMessageUs: Type.Number({ description: '(user + system) / messages' }),
+});
+export type CpuCost = Static<typeof CpuCostSchema>;
+
+export const LatencySummarySchema = Type.Object({
+  p50: Type.Number(),
+  p90: Type.Number(),
+  p99: Type.Number(),
+  p999: Type.Number(),
+  max: Type.Number(),
+  mean: Type.Number(),
+  count: Type.Integer({ description: 'round trips recorded in the histogram' }),
+});
+export type LatencySummary = Static<typeof LatencySummarySchema>;
+
+export const ThroughputSchema = Type.Object({
+  bytesPerSec: Type.Number(),
+  messagesPerSec: Type.Number(),
+});
+
+const CaseStatusSchema = Type.Union([Type.Literal('ok'), Type.Literal('skipped'), Type.Literal('failed')]);
+
+/** A finished case, as the initiator reports it and the results document stores it. */
+export const CaseResultSchema = Type.Object({
+  ...CaseSpecSchema.properties,
+  status: CaseStatusSchema,
+  reason: Type.Optional(Type.String({ description: 'why the case was skipped or failed' })),
+  durationMs: Type.Number({ description: 'timed part, warm-up excluded' }),
+  messages: Type.Integer({ description: 'timed messages (round trips in latency mode) verified by the receiver' }),
+  bytes: Type.Integer({ description: 'payload bytes the receiver verified in the timed part' }),
+  errors: Type.Integer({ description: 'messages that failed verification (sequence, length or checksum)' }),
+  verify: VerifySchema,
+  latencyNs: Type.Optional(LatencySummarySchema),
+  histogram: Type.Optional(Type.String({ description: 'HdrHistogram, compressed and base64-encoded (round trip, ns)' })),
+  throughput: Type.Optional(ThroughputSchema),
+  cpu: Type.Optional(Type.Object({ initiator: CpuCostSchema, responder: CpuCostSchema })),
+  placement: Type.Optional(Type.Object({ initiator: PlacementSchema, responder: PlacementSchema })),
+  details: Type.Optional(
+    Type.Record(Type.String(), Type.Union([Type.Number(), Type.String(), Type.Boolean()]), {
+      description: 'channel facts that shape the number, e.g. queue depth, futex wake-ups, filesystem type',
+    }),
+  ),
+});
+export type CaseResult = Static<typeof CaseResultSchema>;
+
+/** Where the agents ran: the facts that decide the numbers. */
+export const EnvironmentSchema = Type.Object({
+  hostname: Type.String(),
+  kernel: Type.String(),
+  arch: Type.String(),
+  cpuModel: Type.String(),
+  cpuCount: Type.Integer(),
+  memoryBytes: Type.Number(),
+  nodeVersion: Type.String(),
+  cgroup: Type.Object({
+    cpuLimitCores: Type.Union([Type.Number(), Type.Null()]),
+    memoryLimitBytes: Type.Union([Type.Number(), Type.Null()]),
+  }),
+  devShmBytes: Type.Union([Type.Number(), Type.Null()]),
+  limits: Type.Record(Type.String(), Type.Union([Type.Number(), Type.Null()]), {
+    description: 'kernel IPC limits: fs.mqueue.*, kernel.msg*, RLIMIT_MSGQUEUE',
+  }),
+  dirs: Type.Record(Type.String(), Type.Object({ path: Type.String(), fsType: Type.String() })),
+});
+export type Environment = Static<typeof EnvironmentSchema>;
+
+/** The cost of the measurement itself, measured in the agent with tinybench. */
+export const HarnessFloorSchema = Type.Object({
+  clockReadNs: Type.Number(),
+  histogramRecordNs: Type.Number(),
+  ffiCallNs: Type.Number(),
+  payloadCopyNs: Type.Record(Type.String(), Type.Number(), { description: 'by message size in bytes' }),
+});
+export type HarnessFloor = Static<typeof HarnessFloorSchema>;
+
+/** One tagged line on the initiator's stdout. */
+export const AgentEventSchema = Type.Union([
+  Type.Object({ type: Type.Literal('hello'), schemaVersion: Type.Integer(), runId: Type.String() }),
+  Type.Object({ type: Type.Literal('environment'), environment: EnvironmentSchema }),
+  Type.Object({ type: Type.Literal('floor'), floor: HarnessFloorSchema }),
+  Type.Object({ type: Type.Literal('case-start'), case: CaseSpecSchema }),
+  Type.Object({ type: Type.Literal('case'), result: CaseResultSchema }),
+  Type.Object({ type: Type.Literal('done') }),
+  Type.Object({ type: Type.Literal('fatal'), message: Type.String() }),
+]);
+export type AgentEvent = Static<typeof AgentEventSchema>;
+
+/** The prefix that marks a line of the initiator's stdout as an {@link AgentEvent}. */
+export const EVENT_TAG = '@@podbench ';
+
+/** The results document (results.json). */
+export const ResultsDocumentSchema = Type.Object(
+  {
+    schemaVersion: Type.Literal(SCHEMA_VERSION),
+    run: Type.Object({
+      id: Type.String(),
+      startedAt: Type.String({ format: 'date-time' }),
+      finishedAt: Type.Optional(Type.String({ format: 'date-time' })),
+      podbenchVersion: Type.String(),
+      target: Type.String(),
+      label: Type.Optional(Type.String()),
+      settings: RunSettingsSchema,
+      plannedCases: Type.Integer(),
+      complete: Type.Boolean({ description: 'false while running or when interrupted' }),
+      incompleteReason: Type.Optional(Type.String()),
+    }),
+    environment: Type.Optional(EnvironmentSchema),
+    harnessFloor: Type.Optional(HarnessFloorSchema),
+    cases: Type.Array(CaseResultSchema),
+  },
+  { $id: 'https://podbench.dev/schema/results-v1.json', title: 'podbench results' },
+);
+export type ResultsDocument = Static<typeof ResultsDocumentSchema>;
+
+/** A value that does not match its schema: `message` lists the first problems with their paths. */
+export class ContractError extends Error {
+  constructor(what: string, problems: string) {
+    super(`${what} does not match the podbench schema: ${problems}`);
+    this.name = 'ContractError';
+  }
+}
+
+/** A compiled validator that throws {@link ContractError} naming what was validated. */
+export interface Validator<T> {
+  (value: unknown, what: string): T;
+}
+
+function validator<S extends TSchema>(schema: S): Validator<Static<S>> {
+  let compiled: TypeCheck<S> | undefined;
+  return (value, what) => {
+    compiled ??= TypeCompiler.Compile(schema);
+    if (compiled.Check(value)) return value;
+    const problems = [...compiled.Errors(value)]
+      .slice(0, 3)
+      .map((e) => `${e.path || '/'} ${e.message}`)
+      .join('; ');
+    throw new ContractError(what, problems);
+  };
+}
+
+export const validatePlan = validator(PlanSchema);
+export const validateAgentEvent = validator(AgentEventSchema);
+export const validateCaseResult = validator(CaseResultSchema);
+export const validateResultsDocument = validator(ResultsDocumentSchema);

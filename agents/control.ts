@@ -1,0 +1,170 @@
+/**
+ * The control connection between the two agents: JSON lines over a Unix socket in the shared
+ * volume (present in every target). It carries the rendezvous, "open case N", the join
+ * parameters and the responder's counts — never anything inside a timed loop.
+ *
+ * Rendezvous: the responder listens, the initiator keeps trying to connect; either may start
+ * first, and each gives up at its deadline with a message saying what it waited for.
+ */
+import { existsSync, unlinkSync } from 'node:fs';
+import net from 'node:net';
+import type { JoinParams } from './channels/channel.js';
+import type { CpuSpent } from './measure/loop.js';
+import type { Placement } from './contract/schema.js';
+
+/** What the responder reports after a case. */
+export interface ResponderReport {
+  readonly messages: number;
+  readonly bytes: number;
+  readonly errors: number;
+  readonly firstError?: string;
+  readonly spanMs: number;
+  readonly cpu: CpuSpent;
+  readonly placement: Placement;
+  readonly details: Record<string, number | string | boolean>;
+}
+
+/** Messages on the control connection. */
+export type ControlMessage =
+  | { type: 'hello'; runId: string; schemaVersion: number }
+  | { type: 'open'; index: number }
+  | { type: 'ready'; index: number; params: JoinParams }
+  | { type: 'report'; index: number; report: ResponderReport }
+  | { type: 'failed'; index: number; reason: string }
+  | { type: 'bye' };
+
+/** The control connection closed or said nothing in time. */
+export class ControlError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ControlError';
+  }
+}
+
+/** A connected control socket with line framing and a queue of received messages. */
+export class ControlConnection {
+  private buffered = '';
+  private readonly queue: ControlMessage[] = [];
+  private waiter: { resolve: (m: ControlMessage) => void; reject: (e: Error) => void } | undefined;
+  private closedReason: string | undefined;
+
+  private constructor(private readonly socket: net.Socket, private readonly peer: string) {
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => this.onData(chunk));
+    socket.on('error', (err) => this.onClose(`${err.message}`));
+    socket.on('close', () => this.onClose('connection closed'));
+  }
+
+  /** Initiator: connects, retrying until `deadlineMs` (epoch ms). */
+  static async connect(path: string, deadlineMs: number, timeoutMs: number): Promise<ControlConnection> {
+    for (;;) {
+      try {
+        const socket = await new Promise<net.Socket>((resolve, reject) => {
+          const s = net.createConnection(path, () => resolve(s));
+          s.once('error', reject);
+        });
+        return new ControlConnection(socket, 'responder');
+      } catch {
+        if (Date.now() >= deadlineMs) {
+          throw new ControlError(`the responder did not open its control socket ${path} within ${timeoutMs} ms (--connect-timeout); is the responder running and sharing the volume?`);
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  }
+
+  /** Responder: listens on `path` and accepts one initiator before `deadlineMs`. */
+  static async accept(path: string, deadlineMs: number, timeoutMs: number): Promise<ControlConnection> {
+    if (existsSync(path)) unlinkSync(path);
+    const server = net.createServer();
+    try {
+      return await new Promise<ControlConnection>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new ControlError(`no initiator connected to ${path} within ${timeoutMs} ms (--connect-timeout)`)),
+          Math.max(0, deadlineMs - Date.now()),
+        );
+        server.once('connection', (socket) => {
+          clearTimeout(timer);
+          resolve(new ControlConnection(socket, 'initiator'));
+        });
+        server.once('error', (err) => {
+          clearTimeout(timer);
+          reject(err);
+        });
+        server.listen(path);
+      });
+    } finally {
+      server.close();
+      if (existsSync(path)) unlinkSync(path);
+    }
+  }
+
+  /** Whether the peer is gone, and why. */
+  get closed(): string | undefined {
+    return this.closedReason;
+  }
+
+  /** Sends a message; resolves once it is handed to the kernel (before a blocking loop starts). */
+  send(message: ControlMessage): Promise<void> {
+    if (this.closedReason) return Promise.reject(new ControlError(`the ${this.peer} is gone (${this.closedReason})`));
+    return new Promise((resolve, reject) => this.socket.write(`${JSON.stringify(message)}\n`, (err) => (err ? reject(err) : resolve())));
+  }
+
+  /** The next message, or a ControlError when the peer closes or `timeoutMs` (may be Infinity) passes. */
+  receive(timeoutMs: number): Promise<ControlMessage> {
+    const next = this.queue.shift();
+    if (next) return Promise.resolve(next);
+    if (this.closedReason) return Promise.reject(new ControlError(`the ${this.peer} is gone (${this.closedReason})`));
+    return new Promise((resolve, reject) => {
+      const timer = Number.isFinite(timeoutMs)
+        ? setTimeout(() => {
+            this.waiter = undefined;
+            reject(new ControlError(`the ${this.peer} sent nothing on the control connection within ${timeoutMs} ms`));
+          }, timeoutMs)
+        : undefined;
+      this.waiter = {
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+    });
+  }
+
+  /** Lets pending socket events (data, close) be processed, e.g. after a blocking loop. */
+  async settle(): Promise<void> {
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setTimeout(r, 20));
+  }
+
+  close(): void {
+    this.socket.end();
+    this.socket.destroy();
+  }
+
+  private onData(chunk: string): void {
+    this.buffered += chunk;
+    let nl: number;
+    while ((nl = this.buffered.indexOf('\n')) >= 0) {
+      const line = this.buffered.slice(0, nl);
+      this.buffered = this.buffered.slice(nl + 1);
+      if (!line) continue;
+      const message = JSON.parse(line) as ControlMessage;
+      const waiter = this.waiter;
+      this.waiter = undefined;
+      if (waiter) waiter.resolve(message);
+      else this.queue.push(message);
+    }
+  }
+
+  private onClose(reason: string): void {
+    this.closedReason ??= reason;
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.reject(new ControlError(`the ${this.peer} is gone (${reason})`));
+  }
+}

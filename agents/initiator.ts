@@ -1,0 +1,101 @@
+/**
+ * The initiator: meets the responder, runs every case of the plan in order and prints one tagged
+ * line per event on stdout (see {@link EVENT_TAG}) for the orchestrator.
+ */
+import { emptyResult, measuredResult } from './case-result.js';
+import { channelFor } from './channels/registry.js';
+import type { Endpoint } from './channels/channel.js';
+import { ControlConnection, type ControlMessage } from './control.js';
+import { EVENT_TAG, SCHEMA_VERSION, type AgentEvent, type CaseResult, type CaseSpec } from './contract/schema.js';
+import { collectEnvironment } from './environment.js';
+import { measureHarnessFloor } from './harness-floor.js';
+import { runInitiator, type InitiatorOutcome } from './measure/loop.js';
+import { MessageCodec } from './measure/message.js';
+import { startPlacement } from './placement.js';
+import { reasonOf, type RunContext } from './run-context.js';
+
+/** Prints one event line; stdout to a pipe is synchronous on Linux, so lines are never torn. */
+export function emit(event: AgentEvent): void {
+  process.stdout.write(`${EVENT_TAG}${JSON.stringify(event)}\n`);
+}
+
+/** Slack on top of the case itself before the responder's report is overdue. */
+const REPORT_GRACE_MS = 2000;
+
+async function runCase(run: RunContext, control: ControlConnection, spec: CaseSpec, pinNote: string | undefined): Promise<CaseResult> {
+  const { settings } = run.plan;
+  const ctx = run.channelContext(spec);
+  const channel = channelFor(spec.channel);
+  const feasibility = channel.feasibility(ctx);
+  if ('skip' in feasibility) return emptyResult(spec, settings, 'skipped', feasibility.skip);
+  const plannedDetails = pinNote ? { ...feasibility.details, pin: pinNote } : feasibility.details;
+
+  await control.send({ type: 'open', index: spec.index });
+  const ready = await control.receive(settings.peerTimeoutMs + settings.connectTimeoutMs);
+  if (ready.type === 'failed') return emptyResult(spec, settings, 'failed', ready.reason, plannedDetails);
+  if (ready.type !== 'ready' || ready.index !== spec.index) throw new Error(`unexpected control message ${ready.type} while opening case ${spec.index}`);
+
+  const placement = startPlacement();
+  let endpoint: Endpoint | undefined;
+  let outcome: InitiatorOutcome | undefined;
+  let loopError: unknown;
+  let initiatorDetails = {};
+  try {
+    endpoint = channel.join(ctx, ready.params);
+    outcome = runInitiator(endpoint, new MessageCodec(spec.sizeBytes, settings.verify), spec.mode, settings);
+    initiatorDetails = endpoint.details();
+  } catch (err) {
+    loopError = err;
+  } finally {
+    endpoint?.close();
+  }
+  const initiatorPlacement = placement.finish();
+
+  // The responder always answers for the case (a report, or why it failed) unless it is gone.
+  let answer: ControlMessage;
+  try {
+    answer = await control.receive(settings.peerTimeoutMs + settings.warmupMs + settings.durationMs + REPORT_GRACE_MS);
+  } catch (err) {
+    const why = loopError ? `${reasonOf(loopError)}; ` : '';
+    return emptyResult(spec, settings, 'failed', `${why}${reasonOf(err)}`, plannedDetails);
+  }
+  if (loopError || !outcome) {
+    const responderSide = answer.type === 'failed' ? ` (responder: ${answer.reason})` : '';
+    return emptyResult(spec, settings, 'failed', `${reasonOf(loopError)}${responderSide}`, plannedDetails);
+  }
+  if (answer.type === 'failed') return emptyResult(spec, settings, 'failed', `responder: ${answer.reason}`, plannedDetails);
+  if (answer.type !== 'report' || answer.index !== spec.index) throw new Error(`unexpected control message ${answer.type} after case ${spec.index}`);
+  return measuredResult({ spec, settings, initiator: outcome, initiatorPlacement, initiatorDetails, responder: answer.report, plannedDetails });
+}
+
+/** Runs the whole plan; returns the exit code (0 when every case got a result). */
+export async function initiate(run: RunContext, pinNote: string | undefined): Promise<number> {
+  const { plan } = run;
+  const { settings } = plan;
+  emit({ type: 'hello', schemaVersion: SCHEMA_VERSION, runId: plan.runId });
+  emit({ type: 'environment', environment: collectEnvironment(run.limits, { disk: run.dirs.disk, tmpfs: run.dirs.tmpfs }) });
+  emit({ type: 'floor', floor: await measureHarnessFloor() });
+
+  const control = await ControlConnection.connect(run.controlPath, Date.now() + settings.connectTimeoutMs, settings.connectTimeoutMs);
+  try {
+    await control.send({ type: 'hello', runId: plan.runId, schemaVersion: SCHEMA_VERSION });
+    const hello = await control.receive(settings.connectTimeoutMs);
+    if (hello.type !== 'hello' || hello.runId !== plan.runId) throw new Error('the responder belongs to another run');
+
+    for (const spec of plan.cases) {
+      emit({ type: 'case-start', case: spec });
+      emit({ type: 'case', result: await runCase(run, control, spec, pinNote) });
+      if (control.closed) {
+        const left = plan.cases.length - spec.index - 1;
+        emit({ type: 'fatal', message: `the responder is gone (${control.closed}); ${left} case(s) not run` });
+        return 1;
+      }
+    }
+    await control.send({ type: 'bye' });
+    emit({ type: 'done' });
+    return 0;
+  } finally {
+    control.close();
+    run.journal.removeAll();
+  }
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+/**
+ * The agent program: one binary, two roles. Runs in each container of the pod (or as a local
+ * process) with the plan in PODBENCH_PLAN (JSON) or --plan-file, and the shared directories.
+ *
+ *   podbench-agent --role initiator|responder --disk-dir DIR --tmpfs-dir DIR
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { validatePlan, type Plan } from './contract/schema.js';
+import { initiate, emit } from './initiator.js';
+import { readKernelLimits } from './kernel-limits.js';
+import { applyPin } from './placement.js';
+import { disposeCurrentChannel, respond } from './responder.js';
+import { RunContext, reasonOf } from './run-context.js';
+
+function readPlan(planFile: string | undefined): Plan {
+  const text = planFile ? readFileSync(planFile, 'utf8') : process.env.PODBENCH_PLAN;
+  if (!text) throw new Error('no plan: set PODBENCH_PLAN or pass --plan-file');
+  return validatePlan(JSON.parse(text), 'the plan');
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      role: { type: 'string' },
+      'disk-dir': { type: 'string' },
+      'tmpfs-dir': { type: 'string' },
+      'plan-file': { type: 'string' },
+    },
+  });
+  const role = values.role;
+  if (role !== 'initiator' && role !== 'responder') throw new Error('--role must be initiator or responder');
+  const disk = values['disk-dir'];
+  const tmpfs = values['tmpfs-dir'];
+  if (!disk || !tmpfs) throw new Error('--disk-dir and --tmpfs-dir are required');
+  const plan = readPlan(values['plan-file']);
+  const run = new RunContext(plan, { disk, tmpfs }, readKernelLimits());
+
+  // A signal ends the run; whatever this agent created goes with it. (Handlers run between
+  // blocking calls, so at the latest when the case in progress returns.)
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      disposeCurrentChannel();
+      run.journal.removeAll();
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    });
+  }
+  const pinNote = applyPin(plan.settings.pin, role);
+  return role === 'initiator' ? initiate(run, pinNote) : respond(run);
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    const message = reasonOf(err);
+    if (process.argv.includes('initiator')) emit({ type: 'fatal', message });
+    process.stderr.write(`podbench-agent: ${message}\n`);
+    process.exitCode = 1;
+  },
+);

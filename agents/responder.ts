@@ -1,0 +1,67 @@
+/**
+ * The responder: listens for the initiator, and for each case hosts the channel, hands over the
+ * join parameters, runs its side of the loop and reports what it counted.
+ */
+import { channelFor } from './channels/registry.js';
+import type { Endpoint, Hosted } from './channels/channel.js';
+import { ControlConnection, type ControlMessage } from './control.js';
+import { SCHEMA_VERSION } from './contract/schema.js';
+import { runResponder } from './measure/loop.js';
+import { MessageCodec } from './measure/message.js';
+import { startPlacement } from './placement.js';
+import { reasonOf, type RunContext } from './run-context.js';
+
+/** The channel of the case in progress, so a signal handler can remove it. */
+let current: Hosted | undefined;
+
+/** Removes the channel of the case in progress, if any (for signal handlers). */
+export function disposeCurrentChannel(): void {
+  current?.dispose();
+  current = undefined;
+}
+
+async function serveCase(run: RunContext, control: ControlConnection, index: number): Promise<ControlMessage> {
+  const spec = run.plan.cases[index];
+  if (!spec) return { type: 'failed', index, reason: `the plan has no case ${index}` };
+  const ctx = run.channelContext(spec);
+  try {
+    current = channelFor(spec.channel).host(ctx);
+  } catch (err) {
+    return { type: 'failed', index, reason: `responder could not create the channel: ${reasonOf(err)}` };
+  }
+  await control.send({ type: 'ready', index, params: current.params });
+  const placement = startPlacement();
+  let endpoint: Endpoint | undefined;
+  try {
+    endpoint = current.accept();
+    const outcome = runResponder(endpoint, new MessageCodec(spec.sizeBytes, run.plan.settings.verify), spec.mode);
+    return { type: 'report', index, report: { ...outcome, placement: placement.finish(), details: endpoint.details() } };
+  } catch (err) {
+    return { type: 'failed', index, reason: reasonOf(err) };
+  } finally {
+    endpoint?.close();
+    disposeCurrentChannel();
+  }
+}
+
+/** Runs the responder until the initiator says bye; returns the exit code. */
+export async function respond(run: RunContext): Promise<number> {
+  const { settings, runId } = run.plan;
+  const control = await ControlConnection.accept(run.controlPath, Date.now() + settings.connectTimeoutMs, settings.connectTimeoutMs);
+  try {
+    const hello = await control.receive(settings.connectTimeoutMs);
+    if (hello.type !== 'hello' || hello.runId !== runId || hello.schemaVersion !== SCHEMA_VERSION) {
+      throw new Error(`the initiator belongs to another run or podbench version (got ${JSON.stringify(hello)})`);
+    }
+    await control.send({ type: 'hello', runId, schemaVersion: SCHEMA_VERSION });
+    for (;;) {
+      const message = await control.receive(Number.POSITIVE_INFINITY);
+      if (message.type === 'bye') return 0;
+      if (message.type !== 'open') throw new Error(`unexpected control message ${message.type}`);
+      await control.send(await serveCase(run, control, message.index));
+    }
+  } finally {
+    control.close();
+    run.journal.removeAll();
+  }
+}

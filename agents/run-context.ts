@@ -1,0 +1,48 @@
+/**
+ * What both agent roles share about a run: the plan, where the shared directories are, the
+ * names derived from the run id, and how a case's channel context is made.
+ */
+import { join } from 'node:path';
+import type { ChannelContext } from './channels/channel.js';
+import type { CaseSpec, Plan } from './contract/schema.js';
+import type { KernelLimits } from './kernel-limits.js';
+import { ObjectJournal } from './object-journal.js';
+
+/** The directories both agents share: a disk-backed one and a memory-backed one. */
+export interface SharedDirs {
+  readonly disk: string;
+  readonly tmpfs: string;
+}
+
+/** One agent's view of the run. */
+export class RunContext {
+  readonly journal: ObjectJournal;
+  readonly controlPath: string;
+
+  constructor(readonly plan: Plan, readonly dirs: SharedDirs, readonly limits: KernelLimits) {
+    this.journal = new ObjectJournal(journalPath(dirs.disk, plan.runId));
+    this.controlPath = join(dirs.disk, `podbench-${plan.runId}.ctl`);
+  }
+
+  /** The context a channel gets for one case. */
+  channelContext(spec: CaseSpec): ChannelContext {
+    return {
+      runId: this.plan.runId,
+      spec,
+      dirs: this.dirs,
+      peerTimeoutMs: this.plan.settings.peerTimeoutMs,
+      journal: this.journal,
+      limits: this.limits,
+    };
+  }
+}
+
+/** Where a run's object journal lives in the shared disk directory. */
+export function journalPath(diskDir: string, runId: string): string {
+  return join(diskDir, `podbench-${runId}.objects`);
+}
+
+/** A one-line reason from anything thrown. */
+export function reasonOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
