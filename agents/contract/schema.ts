@@ -4,9 +4,14 @@
  * TypeScript types and the JSON Schema (shipped as results.schema.json) from one definition, and
  * validated at both ends.
  */
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { FormatRegistry, Type, type Static, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { CHANNEL_IDS, MODE_IDS } from './channels.js';
+
+// TypeBox checks formats only when told how; JSON Schema tools know date-time already.
+if (!FormatRegistry.Has('date-time')) {
+  FormatRegistry.Set('date-time', (value) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(value));
+}
 
 /** Bumped on any incompatible change to the plan, the agent lines or the results document. */
 export const SCHEMA_VERSION = 1;

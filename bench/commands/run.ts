@@ -1,0 +1,131 @@
+/**
+ * `podbench run`: plan → target → stream the initiator's events into results.json as they come
+ * → stop and clean up → print the results. Every exit path (done, agent failure, Ctrl-C) goes
+ * through the same stop, and results.json always says whether the run is complete.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CaseSpec, Plan } from '../../agents/contract/schema.js';
+import { renderTable } from '../../reports/table.js';
+import { INTERRUPTED_EXIT_CODE, RunError, UsageError } from '../errors.js';
+import { buildPlan, caseLabel, plannedSeconds } from '../plan.js';
+import { Progress } from '../progress.js';
+import { ResultsFile } from '../results-file.js';
+import type { RunOptions } from '../run-options.js';
+import { LocalTarget } from '../targets/local.js';
+import type { Target } from '../targets/target.js';
+import { formatDuration } from '../units.js';
+import { PODBENCH_VERSION } from '../version.js';
+
+/** Where the run's output goes. */
+export interface RunIo {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WriteStream;
+  readonly debug: boolean;
+}
+
+function chooseTarget(options: RunOptions, io: RunIo, progress: Progress): Target {
+  const onAgentLine = io.debug ? (role: string, line: string) => io.stderr.write(`[${role}] ${line}\n`) : undefined;
+  if (options.target === 'auto') progress.note('target: local (auto: podbench has no cluster target yet, so the agents run as local processes)');
+  return new LocalTarget({ onAgentLine });
+}
+
+function defaultOutDir(plan: Plan): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return join('podbench-results', `${stamp}-${plan.runId}`);
+}
+
+function printPlan(plan: Plan, options: RunOptions, io: RunIo): void {
+  if (options.output === 'json') {
+    io.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
+    return;
+  }
+  const s = plan.settings;
+  io.stdout.write(
+    `${plan.cases.length} cases on target ${options.target}, each ${formatDuration(s.warmupMs)} warm-up + ${formatDuration(s.durationMs)} timed ` +
+      `(at least ${Math.ceil(plannedSeconds(plan))} s); verify ${s.verify}, pin ${s.pin}\n`,
+  );
+  for (const c of plan.cases) io.stdout.write(`  ${String(c.index + 1).padStart(3)}  ${caseLabel(c, options.repeat)}\n`);
+}
+
+function notMeasured(plan: Plan, done: ReadonlySet<number>): CaseSpec[] {
+  return plan.cases.filter((c) => !done.has(c.index));
+}
+
+function listCases(cases: readonly CaseSpec[], repeats: number): string {
+  const shown = cases.slice(0, 5).map((c) => caseLabel(c, repeats)).join(', ');
+  return cases.length > 5 ? `${shown} and ${cases.length - 5} more` : shown;
+}
+
+/** Runs the benchmark; resolves when everything is written and cleaned up. */
+export async function runCommand(options: RunOptions, io: RunIo): Promise<void> {
+  const plan = buildPlan(options);
+  if (options.dryRun) return printPlan(plan, options, io);
+
+  const outDir = options.outDir ?? defaultOutDir(plan);
+  if (existsSync(join(outDir, 'results.json'))) {
+    throw new UsageError(`--out-dir ${outDir} already holds a results.json; choose a new directory or remove it`);
+  }
+  const progress = new Progress(plan, io.stderr);
+  const target = chooseTarget(options, io, progress);
+  const results = new ResultsFile(outDir, { plan, target: target.name, podbenchVersion: PODBENCH_VERSION, label: options.label });
+  progress.note(`${plan.cases.length} cases, at least ${Math.ceil(plannedSeconds(plan))} s; results: ${results.path}`);
+
+  const pair = await target.start(plan);
+  let interrupted: string | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupted = signal;
+    progress.note(`${signal}: stopping the agents and cleaning up…`);
+    void pair.stop(true);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const measured = new Set<number>();
+  let fatal: string | undefined;
+  let sawDone = false;
+  let agentFailure: string | undefined;
+  try {
+    for await (const event of pair.events) {
+      if (event.type === 'environment') results.setEnvironment(event.environment);
+      else if (event.type === 'floor') results.setHarnessFloor(event.floor);
+      else if (event.type === 'case-start') progress.caseStarted(event.case);
+      else if (event.type === 'case') {
+        results.addCase(event.result);
+        measured.add(event.result.index);
+        progress.caseFinished(event.result);
+      } else if (event.type === 'fatal') fatal = event.message;
+      else if (event.type === 'done') sawDone = true;
+    }
+  } catch (err) {
+    fatal = err instanceof Error ? err.message : String(err);
+    await pair.stop(true);
+  } finally {
+    agentFailure = await pair.stop(false);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+
+  const missing = notMeasured(plan, measured);
+  const why = interrupted ? `interrupted by ${interrupted}` : (fatal ?? agentFailure ?? (sawDone ? undefined : 'the initiator stopped without finishing'));
+  if (missing.length > 0 || why) results.finish(why ?? `${missing.length} case(s) not measured`);
+  else results.finish();
+
+  const doc = results.document;
+  if (options.output === 'json') io.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+  else io.stdout.write(`${renderTable(doc)}\nresults: ${results.path}\n`);
+
+  if (missing.length > 0 || why) {
+    const notRun = missing.length > 0 ? `; not measured: ${listCases(missing, options.repeat)}` : '';
+    throw new RunError(
+      `run incomplete (${why ?? 'cases missing'}): ${measured.size} of ${plan.cases.length} cases saved in ${results.path}${notRun}`,
+      undefined,
+      interrupted ? INTERRUPTED_EXIT_CODE : 1,
+    );
+  }
+  const failed = doc.cases.filter((c) => c.status === 'failed');
+  if (failed.length > 0) {
+    const first = failed[0]!;
+    throw new RunError(`${failed.length} case(s) failed, e.g. ${caseLabel(first)}: ${first.reason}`);
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * Typed errors for the CLI. Commands throw them; only the entry point turns them into a
+ * message and an exit code, so every failure reaches the user as one clear line.
+ */
+
+/** An error the user can act on: a one-line message, an exit code and maybe a hint. */
+export class CliError extends Error {
+  constructor(message: string, readonly exitCode: number, readonly hint?: string) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+/** Bad input: a flag value, a file or an argument (exit code 2). */
+export class UsageError extends CliError {
+  constructor(message: string, hint?: string) {
+    super(message, 2, hint);
+    this.name = 'UsageError';
+  }
+}
+
+/** The run did not complete, or some case failed (exit code 1). */
+export class RunError extends CliError {
+  constructor(message: string, hint?: string, exitCode = 1) {
+    super(message, exitCode, hint);
+    this.name = 'RunError';
+  }
+}
+
+/** Exit code for a run stopped by SIGINT/SIGTERM, as shells report it. */
+export const INTERRUPTED_EXIT_CODE = 130;

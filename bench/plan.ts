@@ -1,0 +1,38 @@
+/**
+ * The planner: run options → the list of cases both agents run. Repeats are the outer loop, so
+ * repetitions of a case are spread over the run rather than back to back (drift and noise then
+ * show up as spread between repeats instead of hiding in one block).
+ */
+import { randomBytes } from 'node:crypto';
+import { SCHEMA_VERSION, type CaseSpec, type Plan } from '../agents/contract/schema.js';
+import type { RunOptions } from './run-options.js';
+import { formatSize } from './units.js';
+
+/** A fresh run id: 10 lowercase base-36 characters, safe in kernel object names and labels. */
+export function newRunId(): string {
+  return BigInt(`0x${randomBytes(8).toString('hex')}`).toString(36).padStart(10, '0').slice(-10);
+}
+
+/** Builds the plan for `options`. */
+export function buildPlan(options: RunOptions, runId = newRunId()): Plan {
+  const cases: CaseSpec[] = [];
+  for (let repeat = 0; repeat < options.repeat; repeat++) {
+    for (const channel of options.channels) {
+      for (const mode of options.modes) {
+        for (const sizeBytes of options.sizesBytes) cases.push({ index: cases.length, channel, mode, sizeBytes, repeat });
+      }
+    }
+  }
+  return { schemaVersion: SCHEMA_VERSION, runId, settings: options.settings, cases };
+}
+
+/** Seconds the plan takes at least (warm-up and timed part of every case). */
+export function plannedSeconds(plan: Plan): number {
+  return (plan.cases.length * (plan.settings.warmupMs + plan.settings.durationMs)) / 1000;
+}
+
+/** `shm latency 64 B` (with the repeat when there are several). */
+export function caseLabel(spec: CaseSpec, repeats = 1): string {
+  const base = `${spec.channel} ${spec.mode} ${formatSize(spec.sizeBytes)}`;
+  return repeats > 1 ? `${base} #${spec.repeat + 1}` : base;
+}

@@ -1,0 +1,25 @@
+/**
+ * The interface every target implements (local processes today; podman and Kubernetes pods
+ * later): start the agent pair for a plan, stream the initiator's events, stop and clean up.
+ */
+import type { AgentEvent, Plan } from '../../agents/contract/schema.js';
+
+/** A started pair of agents. */
+export interface RunningPair {
+  /** The initiator's validated events, in order; ends when the initiator's output ends. */
+  readonly events: AsyncIterable<AgentEvent>;
+  /**
+   * Waits for the agents to exit (or stops them when `abort` is set), then removes everything
+   * the run created. Idempotent; safe to call on every exit path. Resolves to a one-line
+   * diagnosis when an agent failed, e.g. its last error line.
+   */
+  stop(abort: boolean): Promise<string | undefined>;
+}
+
+/** A place to run the agents. */
+export interface Target {
+  /** `local`, `podman`, `kubernetes`. */
+  readonly name: string;
+  /** Starts both agents for `plan`. */
+  start(plan: Plan): Promise<RunningPair>;
+}
