@@ -3,15 +3,20 @@
  * shared-memory object. A ring is a power-of-two number of fixed slots and two 32-bit counters,
  * `head` (messages published) and `tail` (messages consumed), each on its own cache line.
  *
- * Waiting (`shm`) is an eventcount on the counter the waiter watches: the waiter raises its
- * `waiting` flag, re-reads the counter, and only then sleeps on it with FUTEX_WAIT(counter, seen).
- * The other side advances the counter and calls FUTEX_WAKE only when the flag is up. Both steps are
- * atomic read-modify-writes (full barriers), so either the waiter sees the new counter or the waker
- * sees the flag: no lost wake-up, and no system call while the peer is busy (wake-ups batch).
+ * Waiting (`shm`) is an eventcount: the waiter raises its `waiting` flag, re-reads the counter
+ * it watches, and only then sleeps on the *flag* with FUTEX_WAIT(flag, 1). The other side advances
+ * the counter and, only when the flag is up, takes it down and calls FUTEX_WAKE(flag). Raising,
+ * advancing and taking down are atomic read-modify-writes (full barriers), so either the waiter
+ * sees the new counter or the waker sees the flag. Sleeping on the flag rather than the counter
+ * matters: a waker that is late (it saw the flag for an earlier message) and takes down a flag
+ * raised for the next wait also changes the very word the waiter is about to sleep on, so the
+ * kernel refuses the sleep (EAGAIN) and the waiter checks again — no lost wake-up. Taking the flag
+ * down means one wake per sleep, however many messages pass before the sleeper runs again
+ * (wake-ups batch).
  * `shm-spin` polls the counter instead and never enters the kernel.
  */
 import * as libc from '../native/libc.js';
-import { check, relativeTimespec, type Mapping } from '../native/libc.js';
+import { Errno, check, relativeTimespec, type Mapping } from '../native/libc.js';
 import { PeerError, type Channel, type ChannelContext, type Endpoint, type Feasibility, type Hosted, type JoinParams } from './channel.js';
 
 const O_RDWR = 2;
@@ -51,15 +56,16 @@ function layoutFor(sizeBytes: number): Layout {
 /** One direction of the pair, seen from one side. */
 class Ring {
   readonly control: Int32Array;
-  readonly headAddress: number;
-  readonly tailAddress: number;
+  /** Addresses of the two `waiting` flags, the words sleepers wait on. */
+  readonly consumerWaitingAddress: number;
+  readonly producerWaitingAddress: number;
   readonly lengths: Int32Array[] = [];
   readonly slots: Buffer[] = [];
 
   constructor(mapping: Mapping, offsetBytes: number, layout: Layout, sizeBytes: number) {
     this.control = new Int32Array(mapping.buffer, offsetBytes, CONTROL_BYTES / 4);
-    this.headAddress = mapping.address + offsetBytes + HEAD * 4;
-    this.tailAddress = mapping.address + offsetBytes + TAIL * 4;
+    this.consumerWaitingAddress = mapping.address + offsetBytes + CONSUMER_WAITING * 4;
+    this.producerWaitingAddress = mapping.address + offsetBytes + PRODUCER_WAITING * 4;
     for (let i = 0; i < layout.slots; i++) {
       const slotOffset = offsetBytes + CONTROL_BYTES + i * layout.slotStrideBytes;
       this.lengths.push(new Int32Array(mapping.buffer, slotOffset, 1));
@@ -75,6 +81,7 @@ class RingEndpoint implements Endpoint {
   private received = 0;
   private wakeups = 0;
   private sleeps = 0;
+  private timeouts = 0;
   private closed = false;
 
   constructor(
@@ -94,36 +101,36 @@ class RingEndpoint implements Endpoint {
     const ring = this.outgoing;
     const seq = this.sent;
     // Wait for a free slot: the consumer's tail must be within `slots` of our head.
-    if (((seq - Atomics.load(ring.control, TAIL)) | 0) > this.mask) this.await(ring, TAIL, PRODUCER_WAITING, ring.tailAddress, (seq - this.mask - 1) | 0, 'read');
+    if (((seq - Atomics.load(ring.control, TAIL)) | 0) > this.mask) this.await(ring, TAIL, PRODUCER_WAITING, ring.producerWaitingAddress, (seq - this.mask - 1) | 0, 'read');
     const slot = seq & this.mask;
     ring.slots[slot]!.set(message);
     ring.lengths[slot]![0] = message.length;
     this.sent = (seq + 1) | 0;
     Atomics.add(ring.control, HEAD, 1);
-    if (Atomics.load(ring.control, CONSUMER_WAITING) !== 0) {
+    if (Atomics.load(ring.control, CONSUMER_WAITING) !== 0 && Atomics.exchange(ring.control, CONSUMER_WAITING, 0) !== 0) {
       this.wakeups++;
-      libc.futexWake(ring.headAddress, 1);
+      libc.futexWake(ring.consumerWaitingAddress, 1);
     }
   }
 
   receive(into: Buffer): number {
     const ring = this.incoming;
     const seq = this.received;
-    if (Atomics.load(ring.control, HEAD) === seq) this.await(ring, HEAD, CONSUMER_WAITING, ring.headAddress, seq, 'send');
+    if (Atomics.load(ring.control, HEAD) === seq) this.await(ring, HEAD, CONSUMER_WAITING, ring.consumerWaitingAddress, seq, 'send');
     const slot = seq & this.mask;
     const length = ring.lengths[slot]![0]!;
     into.set(ring.slots[slot]!);
     this.received = (seq + 1) | 0;
     Atomics.add(ring.control, TAIL, 1);
-    if (Atomics.load(ring.control, PRODUCER_WAITING) !== 0) {
+    if (Atomics.load(ring.control, PRODUCER_WAITING) !== 0 && Atomics.exchange(ring.control, PRODUCER_WAITING, 0) !== 0) {
       this.wakeups++;
-      libc.futexWake(ring.tailAddress, 1);
+      libc.futexWake(ring.producerWaitingAddress, 1);
     }
     return length;
   }
 
   /** Blocks until `control[word]` differs from `seen`, by spinning or by the eventcount. */
-  private await(ring: Ring, word: number, flag: number, address: number, seen: number, peerAction: string): void {
+  private await(ring: Ring, word: number, flag: number, flagAddress: number, seen: number, peerAction: string): void {
     const control = ring.control;
     const startMs = Date.now();
     if (this.spin) {
@@ -141,7 +148,7 @@ class RingEndpoint implements Endpoint {
       if (Atomics.load(control, word) !== seen) break;
       this.sleeps++;
       // Woken, timed out, interrupted or the word already moved: all re-check the counter.
-      libc.futexWait(address, seen, this.timeout);
+      if (libc.futexWait(flagAddress, 1, this.timeout) === Errno.ETIMEDOUT) this.timeouts++;
       if (Date.now() - startMs >= this.peerTimeoutMs && Atomics.load(control, word) === seen) this.timedOut(peerAction);
     }
     Atomics.store(control, flag, 0);
@@ -152,7 +159,7 @@ class RingEndpoint implements Endpoint {
   }
 
   details(): Record<string, number | string | boolean> {
-    return { ringSlots: this.mask + 1, futexWakes: this.wakeups, futexWaits: this.sleeps };
+    return { ringSlots: this.mask + 1, futexWakes: this.wakeups, futexWaits: this.sleeps, futexTimeouts: this.timeouts };
   }
 
   close(): void {

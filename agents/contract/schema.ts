@@ -173,9 +173,14 @@ export const ResultsDocumentSchema = Type.Object(
     harnessFloor: Type.Optional(HarnessFloorSchema),
     cases: Type.Array(CaseResultSchema),
   },
-  { $id: 'https://podbench.dev/schema/results-v1.json', title: 'podbench results' },
+  { $id: 'urn:podbench:results:1', title: 'podbench results' },
 );
 export type ResultsDocument = Static<typeof ResultsDocumentSchema>;
+
+/** The results document's JSON Schema as shipped in results.schema.json (a test keeps them equal). */
+export function resultsJsonSchema(): string {
+  return `${JSON.stringify({ $schema: 'http://json-schema.org/draft-07/schema#', ...ResultsDocumentSchema }, null, 2)}\n`;
+}
 
 /** A value that does not match its schema: `message` lists the first problems with their paths. */
 export class ContractError extends Error {

@@ -1,0 +1,97 @@
+/**
+ * Every channel × mode at a small and a large size, between two real agent processes over real
+ * kernel IPC, through the built CLI: every byte verified (--verify full), counts that agree, a
+ * histogram holding one value per round trip, and nothing left on the host afterwards.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import * as hdr from 'hdr-histogram-js';
+import { CHANNEL_IDS } from '../agents/contract/channels.js';
+import type { CaseResult, ResultsDocument } from '../agents/contract/schema.js';
+import { runCli, type CliResult } from './helpers/cli.js';
+import { NOTHING_LEFT, newLeftovers, snapshotLeftovers, type Leftovers } from './helpers/leftovers.js';
+
+const SMALL = 64;
+const LARGE = 64 * 1024;
+
+describe('every channel between two real processes', () => {
+  let outDir: string;
+  let run: CliResult;
+  let doc: ResultsDocument;
+  let before_: Leftovers;
+
+  before(async () => {
+    before_ = snapshotLeftovers();
+    outDir = mkdtempSync(join(tmpdir(), 'pbtest-'));
+    run = await runCli([
+      'run', '--target', 'local', '--channels', 'all', '--modes', 'latency,throughput', '--sizes', `${SMALL},64Ki`,
+      '--duration', '150ms', '--warmup', '20ms', '--verify', 'full', '--out-dir', outDir, '-o', 'json',
+    ]);
+    doc = JSON.parse(readFileSync(join(outDir, 'results.json'), 'utf8')) as ResultsDocument;
+  });
+  after(() => rmSync(outDir, { recursive: true, force: true }));
+
+  it('exits 0 and prints the same document it saved', () => {
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout), doc);
+    assert.equal(doc.run.complete, true);
+    assert.equal(doc.cases.length, CHANNEL_IDS.length * 2 * 2);
+  });
+
+  for (const channel of CHANNEL_IDS) {
+    it(`${channel}: every case ok, or skipped naming the limit`, () => {
+      const cases = doc.cases.filter((c) => c.channel === channel);
+      assert.equal(cases.length, 4);
+      for (const c of cases) checkCase(c);
+    });
+  }
+
+  it('skips only what the kernel limits rule out, and says which limit', () => {
+    const skipped = doc.cases.filter((c) => c.status === 'skipped');
+    for (const c of skipped) {
+      assert.ok(['mq', 'sysv-mq'].includes(c.channel), `${c.channel} skipped: ${c.reason}`);
+      assert.equal(c.sizeBytes, LARGE);
+      assert.match(c.reason ?? '', /(fs\.mqueue\.msgsize_max|kernel\.msgmax) is \d+ bytes/);
+    }
+  });
+
+  it('records where each agent ran', () => {
+    const ok = doc.cases.find((c) => c.status === 'ok')!;
+    for (const side of [ok.placement!.initiator, ok.placement!.responder]) {
+      assert.ok(side.allowedCpus.length >= 1);
+      assert.ok(side.allowedCpus.includes(side.cpuAtStart));
+    }
+  });
+
+  it('leaves nothing behind: /dev/shm, /dev/mqueue, System V queues, temp dirs', () => {
+    assert.deepEqual(newLeftovers(before_, snapshotLeftovers()), NOTHING_LEFT);
+  });
+});
+
+function checkCase(c: CaseResult): void {
+  const label = `${c.channel} ${c.mode} ${c.sizeBytes}`;
+  if (c.status === 'skipped') {
+    assert.ok(c.reason, `${label}: skipped without a reason`);
+    return;
+  }
+  assert.equal(c.status, 'ok', `${label}: ${c.reason}`);
+  assert.equal(c.errors, 0, label);
+  assert.equal(c.verify, 'full');
+  assert.ok(c.messages > 10, `${label}: only ${c.messages} messages`);
+  if (c.mode === 'latency') {
+    // Both directions verified: the request by the responder, the echo by the initiator.
+    assert.equal(c.bytes, 2 * c.messages * c.sizeBytes, label);
+    assert.equal(c.latencyNs!.count, c.messages, label);
+    const histogram = hdr.decodeFromCompressedBase64(c.histogram!);
+    assert.equal(histogram.totalCount, c.messages, `${label}: histogram count`);
+    assert.ok(c.latencyNs!.p50 > 0 && c.latencyNs!.p50 <= c.latencyNs!.p99 && c.latencyNs!.p99 <= c.latencyNs!.max, label);
+  } else {
+    assert.equal(c.bytes, c.messages * c.sizeBytes, label);
+    assert.ok(c.throughput!.messagesPerSec > 0, label);
+    assert.equal(c.throughput!.bytesPerSec, Math.round(c.throughput!.messagesPerSec * c.sizeBytes), label);
+  }
+  assert.ok(c.cpu!.initiator.perMessageUs > 0 && c.cpu!.responder.perMessageUs >= 0, label);
+}
