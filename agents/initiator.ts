@@ -87,11 +87,12 @@ export async function initiate(run: RunContext, pinNote: string | undefined): Pr
       emit({ type: 'case', result: await runCase(run, control, spec, pinNote) });
       if (control.closed) {
         const left = plan.cases.length - spec.index - 1;
+        if (left === 0) break;
         emit({ type: 'fatal', message: `the responder is gone (${control.closed}); ${left} case(s) not run` });
         return 1;
       }
     }
-    await control.send({ type: 'bye' });
+    if (!control.closed) await control.send({ type: 'bye' });
     emit({ type: 'done' });
     return 0;
   } finally {

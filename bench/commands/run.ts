@@ -83,7 +83,6 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<void> 
 
   const measured = new Set<number>();
   let fatal: string | undefined;
-  let sawDone = false;
   let agentFailure: string | undefined;
   try {
     for await (const event of pair.events) {
@@ -95,7 +94,6 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<void> 
         measured.add(event.result.index);
         progress.caseFinished(event.result);
       } else if (event.type === 'fatal') fatal = event.message;
-      else if (event.type === 'done') sawDone = true;
     }
   } catch (err) {
     fatal = err instanceof Error ? err.message : String(err);
@@ -106,19 +104,20 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<void> 
     process.off('SIGTERM', onSignal);
   }
 
+  // Complete means every planned case has a result; what went wrong on the way is reported either way.
   const missing = notMeasured(plan, measured);
-  const why = interrupted ? `interrupted by ${interrupted}` : (fatal ?? agentFailure ?? (sawDone ? undefined : 'the initiator stopped without finishing'));
-  if (missing.length > 0 || why) results.finish(why ?? `${missing.length} case(s) not measured`);
-  else results.finish();
+  const trouble = interrupted ? `interrupted by ${interrupted}` : (fatal ?? agentFailure);
+  const why = missing.length > 0 ? (trouble ?? 'the initiator stopped before the last case') : undefined;
+  results.finish(why);
+  if (!why && trouble) progress.note(`warning: ${trouble}`);
 
   const doc = results.document;
   if (options.output === 'json') io.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
   else io.stdout.write(`${renderTable(doc)}\nresults: ${results.path}\n`);
 
-  if (missing.length > 0 || why) {
-    const notRun = missing.length > 0 ? `; not measured: ${listCases(missing, options.repeat)}` : '';
+  if (why) {
     throw new RunError(
-      `run incomplete (${why ?? 'cases missing'}): ${measured.size} of ${plan.cases.length} cases saved in ${results.path}${notRun}`,
+      `run incomplete (${why}): ${measured.size} of ${plan.cases.length} cases saved in ${results.path}; not measured: ${listCases(missing, options.repeat)}`,
       undefined,
       interrupted ? INTERRUPTED_EXIT_CODE : 1,
     );

@@ -1,0 +1,114 @@
+/**
+ * The built CLI as a user meets it: bad flag values (one line naming the flag, exit 2, no stack),
+ * --dry-run, -o json checked against the shipped JSON Schema, and `podbench channels`.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
+import { CHANNEL_IDS } from '../agents/contract/channels.js';
+import { resultsJsonSchema, type Plan, type ResultsDocument } from '../agents/contract/schema.js';
+import { runCli } from './helpers/cli.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const SHIPPED_SCHEMA = join(ROOT, 'agents', 'contract', 'results.schema.json');
+
+describe('bad input', () => {
+  const cases: [string[], RegExp][] = [
+    [['run', '--sizes', '7x'], /--sizes.*"7x" is not allowed.*k, Ki, M or Mi/],
+    [['run', '--sizes', '8'], /--sizes.*from 16/],
+    [['run', '--channels', 'tcp,carrier-pigeon'], /--channels.*unknown channel "carrier-pigeon".*allowed: tcp, uds/],
+    [['run', '--modes', 'fast'], /--modes.*allowed: latency, throughput/],
+    [['run', '--duration', '5'], /--duration.*with a unit: ms, s or m/],
+    [['run', '--warmup', '-1s'], /--warmup/],
+    [['run', '--repeat', '0'], /--repeat.*1 to 100/],
+    [['run', '--pin', 'left'], /--pin.*none, same, split/],
+    [['run', '--verify', 'some'], /--verify.*sample, full/],
+    [['run', '--target', 'mars'], /--target.*auto, local/],
+    [['run', '-o', 'xml'], /--output.*table, json/],
+    [['run', '--label', 'has space'], /--label/],
+    [['run', '--no-such-flag'], /unknown option '--no-such-flag'/],
+    [['frobnicate'], /unknown command 'frobnicate'/],
+  ];
+  for (const [args, expected] of cases) {
+    it(`podbench ${args.join(' ')}`, async () => {
+      const r = await runCli(args);
+      assert.equal(r.code, 2, r.stderr);
+      const lines = r.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, `one line, got:\n${r.stderr}`);
+      assert.match(lines[0]!, /^podbench: /);
+      assert.match(lines[0]!, expected);
+      assert.equal(r.stdout, '');
+    });
+  }
+
+  it('refuses an --out-dir that already holds results', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pbtest-'));
+    try {
+      const first = await runCli(['run', '--channels', 'uds', '--modes', 'latency', '--sizes', '64', '--duration', '20ms', '--warmup', '0ms', '--out-dir', dir]);
+      assert.equal(first.code, 0, first.stderr);
+      const second = await runCli(['run', '--channels', 'uds', '--out-dir', dir]);
+      assert.equal(second.code, 2);
+      assert.match(second.stderr, /^podbench: --out-dir .* already holds a results\.json/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('--dry-run', () => {
+  it('prints the plan as a table and runs nothing', async () => {
+    const r = await runCli(['run', '--dry-run', '--channels', 'tcp,shm', '--sizes', '64,1Mi', '--repeat', '2']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^16 cases on target auto/);
+    assert.match(r.stdout, /shm throughput 1 MiB #2/);
+  });
+
+  it('prints the plan as JSON with -o json, --quick presets applied, explicit flags winning', async () => {
+    const r = await runCli(['run', '--dry-run', '--quick', '--duration', '300ms', '-o', 'json']);
+    assert.equal(r.code, 0, r.stderr);
+    const plan = JSON.parse(r.stdout) as Plan;
+    assert.equal(plan.settings.durationMs, 300);
+    assert.equal(plan.settings.warmupMs, 50);
+    assert.deepEqual([...new Set(plan.cases.map((c) => c.sizeBytes))], [64, 65536]);
+    assert.equal(plan.cases.length, CHANNEL_IDS.length * 2 * 2);
+  });
+});
+
+describe('results document', () => {
+  it('the shipped results.schema.json is the schema the code validates with', () => {
+    assert.equal(readFileSync(SHIPPED_SCHEMA, 'utf8'), resultsJsonSchema(), 'run `npm run schema` to regenerate it');
+  });
+
+  it('-o json prints a document valid against the shipped JSON Schema', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pbtest-'));
+    try {
+      const r = await runCli(['run', '--channels', 'tcp,mq', '--modes', 'latency,throughput', '--sizes', '64,16Ki', '--duration', '50ms', '--warmup', '0ms', '--out-dir', dir, '-o', 'json']);
+      assert.equal(r.code, 0, r.stderr);
+      const doc = JSON.parse(r.stdout) as ResultsDocument;
+      const ajv = new Ajv({ strict: false });
+      addFormats.default(ajv);
+      const validate = ajv.compile(JSON.parse(readFileSync(SHIPPED_SCHEMA, 'utf8')));
+      assert.ok(validate(doc), JSON.stringify(validate.errors));
+      assert.ok(doc.environment!.cpuCount >= 1);
+      assert.ok(doc.harnessFloor!.clockReadNs > 0 && doc.harnessFloor!.ffiCallNs > 0);
+      assert.deepEqual(doc.cases.map((c) => c.status), ['ok', 'ok', 'ok', 'ok', 'ok', 'skipped', 'ok', 'skipped']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('podbench channels', () => {
+  it('lists every channel with whether this host supports it', async () => {
+    const r = await runCli(['channels', '-o', 'json']);
+    assert.equal(r.code, 0, r.stderr);
+    const support = JSON.parse(r.stdout) as { id: string; supported: boolean; note: string }[];
+    assert.deepEqual(support.map((s) => s.id), [...CHANNEL_IDS]);
+    for (const s of support) assert.equal(s.supported, true, `${s.id}: ${s.note}`);
+  });
+});

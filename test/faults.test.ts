@@ -1,0 +1,83 @@
+/**
+ * Faults on real processes: the responder killed mid-case (the initiator must fail that case with
+ * a clear reason within the peer timeout, keep earlier cases, and the run must end cleanly), and
+ * Ctrl-C (SIGINT) to `podbench run` (finished cases saved, exit 130, nothing left behind).
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import type { ResultsDocument } from '../agents/contract/schema.js';
+import { startCli, waitForStderr } from './helpers/cli.js';
+import { NOTHING_LEFT, newLeftovers, snapshotLeftovers } from './helpers/leftovers.js';
+import { childPids } from './helpers/processes.js';
+
+const readResults = (dir: string) => JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as ResultsDocument;
+
+describe('responder killed with SIGKILL mid-case', () => {
+  // shm and sysv-mq are the channels where the kernel does not tell the initiator its peer died:
+  // the futex wait and the interrupted msgrcv must give up by themselves.
+  for (const channel of ['shm', 'sysv-mq', 'tcp']) {
+    it(`${channel}: the case fails with a clear reason within the peer timeout, earlier cases kept`, async () => {
+      const before = snapshotLeftovers();
+      const outDir = mkdtempSync(join(tmpdir(), 'pbtest-'));
+      try {
+        const run = startCli([
+          'run', '--target', 'local', '--channels', `uds,${channel}`, '--modes', 'latency', '--sizes', '64',
+          '--duration', '3s', '--warmup', '10ms', '--peer-timeout', '1s', '--out-dir', outDir, '-o', 'json',
+        ]);
+        await waitForStderr(run, (s) => s.includes('[1/2] uds latency 64 B  ok'));
+        await new Promise((r) => setTimeout(r, 700)); // well inside the 3 s second case
+        const [responder] = childPids(run.child.pid!, '--role responder');
+        assert.ok(responder, 'found the responder process');
+        const killedAt = Date.now();
+        process.kill(responder, 'SIGKILL');
+        const result = await run.result;
+        const doc = readResults(outDir);
+
+        assert.equal(result.code, 1, result.stderr);
+        assert.ok(Date.now() - killedAt < 8000, `the run ended ${Date.now() - killedAt} ms after the kill`);
+        assert.equal(doc.cases.length, 2);
+        assert.equal(doc.cases[0]!.status, 'ok', 'the case before the kill is kept');
+        const killed = doc.cases[1]!;
+        assert.equal(killed.status, 'failed');
+        assert.match(killed.reason ?? '', /responder/, `reason names the responder: ${killed.reason}`);
+        assert.equal(doc.run.complete, true, 'every planned case has a result');
+        assert.match(result.stderr, /podbench: 1 case\(s\) failed/);
+        assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+      } finally {
+        rmSync(outDir, { recursive: true, force: true });
+      }
+      assert.deepEqual(newLeftovers(before, snapshotLeftovers()), NOTHING_LEFT);
+    });
+  }
+});
+
+describe('SIGINT to podbench run', () => {
+  it('keeps the finished cases, says what was not measured, exits 130, leaves nothing', async () => {
+    const before = snapshotLeftovers();
+    const outDir = mkdtempSync(join(tmpdir(), 'pbtest-'));
+    try {
+      const run = startCli([
+        'run', '--target', 'local', '--channels', 'tcp,shm,mq,sysv-mq,file', '--modes', 'latency', '--sizes', '64',
+        '--duration', '400ms', '--warmup', '10ms', '--out-dir', outDir,
+      ]);
+      await waitForStderr(run, (s) => s.includes('[2/5]'));
+      run.child.kill('SIGINT');
+      const result = await run.result;
+      const doc = readResults(outDir);
+
+      assert.equal(result.code, 130, result.stderr);
+      assert.ok(doc.cases.length >= 2 && doc.cases.length < 5, `${doc.cases.length} cases saved`);
+      assert.ok(doc.cases.every((c) => c.status === 'ok'));
+      assert.equal(doc.run.complete, false);
+      assert.match(doc.run.incompleteReason ?? '', /SIGINT/);
+      assert.match(result.stderr, /not measured: .*file latency 64 B/);
+      assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+    } finally {
+      rmSync(outDir, { recursive: true, force: true });
+    }
+    assert.deepEqual(newLeftovers(before, snapshotLeftovers()), NOTHING_LEFT);
+  });
+});

