@@ -20,6 +20,9 @@ function readPlan(planFile: string | undefined): Plan {
   return validatePlan(JSON.parse(text), 'the plan');
 }
 
+/** This agent's role, once the arguments are read (the error path needs it). */
+let role: string | undefined;
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
@@ -29,7 +32,7 @@ async function main(): Promise<number> {
       'plan-file': { type: 'string' },
     },
   });
-  const role = values.role;
+  role = values.role;
   if (role !== 'initiator' && role !== 'responder') throw new Error('--role must be initiator or responder');
   const disk = values['disk-dir'];
   const tmpfs = values['tmpfs-dir'];
@@ -56,7 +59,8 @@ main().then(
   },
   (err: unknown) => {
     const message = reasonOf(err);
-    if (process.argv.includes('initiator')) emit({ type: 'fatal', message });
+    // The orchestrator reads the initiator's stdout: say there why the run stopped.
+    if (role === 'initiator') emit({ type: 'fatal', message });
     process.stderr.write(`podbench-agent: ${message}\n`);
     process.exitCode = 1;
   },

@@ -27,5 +27,7 @@ export class RunError extends CliError {
   }
 }
 
-/** Exit code for a run stopped by SIGINT/SIGTERM, as shells report it. */
-export const INTERRUPTED_EXIT_CODE = 130;
+/** Exit code for a run stopped by a signal, as shells report it: 128 + the signal number. */
+export function interruptedExitCode(signal: NodeJS.Signals): number {
+  return signal === 'SIGTERM' ? 143 : 130;
+}

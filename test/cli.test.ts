@@ -112,3 +112,29 @@ describe('podbench channels', () => {
     for (const s of support) assert.equal(s.supported, true, `${s.id}: ${s.note}`);
   });
 });
+
+describe('--pin', () => {
+  const placements = async (pin: string) => {
+    const dir = mkdtempSync(join(tmpdir(), 'pbtest-'));
+    try {
+      const r = await runCli(['run', '--channels', 'uds', '--modes', 'latency', '--sizes', '64', '--duration', '30ms', '--warmup', '0ms', '--pin', pin, '--out-dir', dir, '-o', 'json']);
+      assert.equal(r.code, 0, r.stderr);
+      return (JSON.parse(r.stdout) as ResultsDocument).cases[0]!.placement!;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  it('same: both agents allowed on one and the same CPU, and found there', async () => {
+    const p = await placements('same');
+    assert.equal(p.initiator.allowedCpus.length, 1);
+    assert.deepEqual(p.responder.allowedCpus, p.initiator.allowedCpus);
+    assert.equal(p.initiator.cpuAtStart, p.initiator.allowedCpus[0]);
+    assert.equal(p.responder.cpuAtEnd, p.initiator.allowedCpus[0]);
+  });
+  it('split: one CPU each', async () => {
+    const p = await placements('split');
+    assert.equal(p.initiator.allowedCpus.length, 1);
+    assert.equal(p.responder.allowedCpus.length, 1);
+    assert.notEqual(p.initiator.allowedCpus[0], p.responder.allowedCpus[0]);
+  });
+});

@@ -7,13 +7,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CaseSpec, Plan } from '../../agents/contract/schema.js';
 import { renderTable } from '../../reports/table.js';
-import { INTERRUPTED_EXIT_CODE, RunError, UsageError } from '../errors.js';
+import { RunError, UsageError, interruptedExitCode } from '../errors.js';
 import { buildPlan, caseLabel, plannedSeconds } from '../plan.js';
 import { Progress } from '../progress.js';
 import { ResultsFile } from '../results-file.js';
 import type { RunOptions } from '../run-options.js';
 import { LocalTarget } from '../targets/local.js';
-import type { Target } from '../targets/target.js';
+import type { RunningPair, Target } from '../targets/target.js';
 import { formatDuration } from '../units.js';
 import { PODBENCH_VERSION } from '../version.js';
 
@@ -71,15 +71,25 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<void> 
   const results = new ResultsFile(outDir, { plan, target: target.name, podbenchVersion: PODBENCH_VERSION, label: options.label });
   progress.note(`${plan.cases.length} cases, at least ${Math.ceil(plannedSeconds(plan))} s; results: ${results.path}`);
 
-  const pair = await target.start(plan);
-  let interrupted: string | undefined;
+  // Signals are caught before the agents start, so no Ctrl-C can orphan them.
+  let interrupted: NodeJS.Signals | undefined;
+  let pair: RunningPair | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     interrupted = signal;
     progress.note(`${signal}: stopping the agents and cleaning up…`);
-    void pair.stop(true);
+    void pair?.stop(true);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  try {
+    pair = await target.start(plan);
+  } catch (err) {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    results.finish(`the ${target.name} target could not start the agents`);
+    throw err;
+  }
+  if (interrupted) void pair.stop(true);
 
   const measured = new Set<number>();
   let fatal: string | undefined;
@@ -119,7 +129,7 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<void> 
     throw new RunError(
       `run incomplete (${why}): ${measured.size} of ${plan.cases.length} cases saved in ${results.path}; not measured: ${listCases(missing, options.repeat)}`,
       undefined,
-      interrupted ? INTERRUPTED_EXIT_CODE : 1,
+      interrupted ? interruptedExitCode(interrupted) : 1,
     );
   }
   const failed = doc.cases.filter((c) => c.status === 'failed');
