@@ -6,23 +6,15 @@
  * and the agents' own output.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { CHANNEL_IDS, MODE_IDS } from '../agents/contract/channels.js';
+import { dumpYaml } from '@kubernetes/client-node';
+import { DEFAULT_LOCAL_IMAGE, buildImageFromHost } from './agent-image.js';
+import { addPlanOptions, addPodOptions, planOptionsFrom, podOptionsFrom } from './cli-options.js';
 import { probeChannels, renderChannels } from './commands/channels.js';
 import { runCommand } from './commands/run.js';
 import { CliError } from './errors.js';
-import {
-  DEFAULTS,
-  OUTPUTS,
-  QUICK,
-  TARGETS,
-  durationParser,
-  parseChannels,
-  parseLabel,
-  parseModes,
-  parseRepeat,
-  parseSizes,
-  type RunOptions,
-} from './run-options.js';
+import { buildPlan } from './plan.js';
+import { buildPodManifest } from './pod-manifest.js';
+import { OUTPUTS, TARGETS, parseLabel, type RunOptions } from './run-options.js';
 import { PODBENCH_VERSION } from './version.js';
 
 const debug = process.argv.includes('--debug');
@@ -43,46 +35,18 @@ const program = new Command('podbench')
     outputError: (text) => process.stderr.write(`podbench: ${text.replace(/^error: /, '').trim()} (see --help)\n`),
   });
 
-const duration = durationParser(1, 3_600_000);
-const timeout = durationParser(100, 3_600_000);
-const choice = (flags: string, description: string, choices: readonly string[], defaultValue: string) =>
-  new Option(flags, description).choices(choices).default(defaultValue);
-
-program
+const run = program
   .command('run')
   .description('deploy the agent pair, run the case matrix, write results.json and print a table')
-  .addOption(new Option('--channels <list>', `channels to measure: ${CHANNEL_IDS.join(', ')} or all`).default([...CHANNEL_IDS], 'all').argParser(parseChannels))
-  .addOption(new Option('--modes <list>', `modes: ${MODE_IDS.join(', ')}`).default([...MODE_IDS], MODE_IDS.join(',')).argParser(parseModes))
-  .addOption(new Option('--sizes <list>', 'message sizes in bytes, k/Ki/M/Mi suffixes allowed (header included)').default(parseSizes(DEFAULTS.sizes), DEFAULTS.sizes).argParser(parseSizes))
-  .addOption(new Option('--duration <time>', 'timed part of each case (ms, s, m)').default(duration(DEFAULTS.duration), DEFAULTS.duration).argParser(duration))
-  .addOption(new Option('--warmup <time>', 'warm-up before each case').default(durationParser(0, 600_000)(DEFAULTS.warmup), DEFAULTS.warmup).argParser(durationParser(0, 600_000)))
-  .addOption(new Option('--repeat <n>', 'run the whole matrix n times (spread over the run)').default(1).argParser(parseRepeat))
-  .addOption(choice('--verify <how>', 'checksum a sample of each payload (first and last 64 bytes) or every byte', ['sample', 'full'], 'sample'))
-  .addOption(choice('--pin <how>', 'CPU placement: both agents on one CPU, on two CPUs, or wherever the scheduler puts them', ['none', 'same', 'split'], 'none'))
-  .addOption(new Option('--connect-timeout <time>', 'how long the agents wait for each other at start').default(timeout(DEFAULTS.connectTimeout), DEFAULTS.connectTimeout).argParser(timeout))
-  .addOption(new Option('--peer-timeout <time>', 'longest wait for the peer inside a case before it fails').default(timeout(DEFAULTS.peerTimeout), DEFAULTS.peerTimeout).argParser(timeout))
-  .addOption(choice('--target <name>', 'where to run the agents (auto: a cluster when one is configured, else local)', TARGETS, 'auto'))
+  .addOption(new Option('--target <name>', 'where to run the agents: local processes, or a real pod through podman (auto: local until a cluster target exists)').choices(TARGETS).default('auto'))
   .option('--out-dir <dir>', 'directory for results.json (default: podbench-results/<time>-<run id>)')
   .addOption(new Option('-o, --output <format>', 'what to print when done').choices(OUTPUTS).default('table'))
   .option('--label <name>', 'a name for this run in reports and comparisons', parseLabel)
   .option('--dry-run', 'print the plan (cases and settings) and exit')
-  .option('--quick', `a short first look: sizes ${QUICK.sizes}, ${QUICK.duration} per case, ${QUICK.warmup} warm-up (explicit flags win)`)
   .action(async (opts, cmd: Command) => {
-    const quick = Boolean(opts.quick);
-    const fromCli = (name: string) => cmd.getOptionValueSource(name) === 'cli';
     const options: RunOptions = {
-      channels: opts.channels,
-      modes: opts.modes,
-      sizesBytes: quick && !fromCli('sizes') ? parseSizes(QUICK.sizes) : opts.sizes,
-      repeat: opts.repeat,
-      settings: {
-        durationMs: quick && !fromCli('duration') ? duration(QUICK.duration) : opts.duration,
-        warmupMs: quick && !fromCli('warmup') ? duration(QUICK.warmup) : opts.warmup,
-        verify: opts.verify,
-        pin: opts.pin,
-        connectTimeoutMs: opts.connectTimeout,
-        peerTimeoutMs: opts.peerTimeout,
-      },
+      ...planOptionsFrom(opts, cmd),
+      pod: podOptionsFrom(opts),
       target: opts.target,
       outDir: opts.outDir,
       output: opts.output,
@@ -90,6 +54,32 @@ program
       label: opts.label,
     };
     await runCommand(options, { stdout: process.stdout, stderr: process.stderr, debug });
+  });
+addPlanOptions(run);
+addPodOptions(run);
+
+const manifest = program
+  .command('manifest')
+  .description('print the Pod that `run` would deploy, for review, GitOps or kubectl apply')
+  .addOption(new Option('-o, --output <format>', 'yaml or json').choices(['yaml', 'json']).default('yaml'))
+  .action((opts, cmd: Command) => {
+    const plan = buildPlan(planOptionsFrom(opts, cmd));
+    const pod = buildPodManifest(plan, { ...podOptionsFrom(opts), image: opts.image ?? DEFAULT_LOCAL_IMAGE });
+    process.stdout.write(opts.output === 'json' ? `${JSON.stringify(pod, null, 2)}\n` : dumpYaml(pod));
+  });
+addPlanOptions(manifest);
+addPodOptions(manifest);
+
+program
+  .command('image')
+  .description('build the agent image')
+  .command('build')
+  .description('build the agent image into podman\'s local storage from this host\'s Node (no registry, no Dockerfile build)')
+  .requiredOption('--from-host', 'package this host\'s Node binary, its libraries and the agent (the only way for now)')
+  .option('--tag <image>', 'image name', DEFAULT_LOCAL_IMAGE)
+  .action(async (opts: { tag: string }) => {
+    process.stderr.write(`building ${opts.tag} from this host's Node ${process.version}…\n`);
+    process.stdout.write(`${await buildImageFromHost(opts.tag)}\n`);
   });
 
 program

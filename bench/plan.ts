@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { SCHEMA_VERSION, type CaseSpec, type Plan } from '../agents/contract/schema.js';
-import type { RunOptions } from './run-options.js';
+import type { PlanOptions } from './run-options.js';
 import { formatSize } from './units.js';
 
 /** A fresh run id: 10 lowercase base-36 characters, safe in kernel object names and labels. */
@@ -14,7 +14,7 @@ export function newRunId(): string {
 }
 
 /** Builds the plan for `options`. */
-export function buildPlan(options: RunOptions, runId = newRunId()): Plan {
+export function buildPlan(options: PlanOptions, runId = newRunId()): Plan {
   const cases: CaseSpec[] = [];
   for (let repeat = 0; repeat < options.repeat; repeat++) {
     for (const channel of options.channels) {

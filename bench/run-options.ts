@@ -7,23 +7,30 @@ import { InvalidArgumentError } from 'commander';
 import { CHANNEL_IDS, MODE_IDS, type ChannelId, type ModeId } from '../agents/contract/channels.js';
 import { HEADER_BYTES } from '../agents/measure/message.js';
 import type { RunSettings } from '../agents/contract/schema.js';
+import type { PodOptions } from './pod-manifest.js';
 import { formatDuration, parseDurationMs, parseSizeBytes } from './units.js';
 
 /** Largest message podbench sends: big enough for tensors, small enough for a pod's memory. */
 export const MAX_SIZE_BYTES = 64 * 1024 * 1024;
 /** Targets `podbench run` can use today. */
-export const TARGETS = ['auto', 'local'] as const;
+export const TARGETS = ['auto', 'local', 'podman'] as const;
 export type TargetName = (typeof TARGETS)[number];
 export const OUTPUTS = ['table', 'json'] as const;
 
-/** Everything `podbench run` was asked to do, validated. */
-export interface RunOptions {
+/** What to measure: the input of the planner. */
+export interface PlanOptions {
   readonly channels: readonly ChannelId[];
   readonly modes: readonly ModeId[];
   readonly sizesBytes: readonly number[];
   readonly repeat: number;
   readonly settings: RunSettings;
+}
+
+/** Everything `podbench run` was asked to do, validated. */
+export interface RunOptions extends PlanOptions {
   readonly target: TargetName;
+  /** The pod's shape, for pod targets (image optional: podman builds one from this host). */
+  readonly pod: Omit<PodOptions, 'image'> & { readonly image?: string };
   readonly outDir?: string;
   readonly output: (typeof OUTPUTS)[number];
   readonly dryRun: boolean;

@@ -42,9 +42,6 @@ describe('planner', () => {
       sizesBytes: [64, 1024],
       repeat: 2,
       settings: { durationMs: 100, warmupMs: 10, verify: 'sample', pin: 'none', connectTimeoutMs: 1000, peerTimeoutMs: 1000 },
-      target: 'local',
-      output: 'table',
-      dryRun: true,
     });
     assert.deepEqual(plan.cases.map((c) => `${c.repeat}:${c.channel}:${c.sizeBytes}`), [
       '0:tcp:64', '0:tcp:1024', '0:shm:64', '0:shm:1024', '1:tcp:64', '1:tcp:1024', '1:shm:64', '1:shm:1024',

@@ -13,6 +13,7 @@ import { Progress } from '../progress.js';
 import { ResultsFile } from '../results-file.js';
 import type { RunOptions } from '../run-options.js';
 import { LocalTarget } from '../targets/local.js';
+import { PodmanTarget } from '../targets/podman.js';
 import type { RunningPair, Target } from '../targets/target.js';
 import { formatDuration } from '../units.js';
 import { PODBENCH_VERSION } from '../version.js';
@@ -26,7 +27,10 @@ export interface RunIo {
 
 function chooseTarget(options: RunOptions, io: RunIo, progress: Progress): Target {
   const onAgentLine = io.debug ? (role: string, line: string) => io.stderr.write(`[${role}] ${line}\n`) : undefined;
+  if (options.target === 'podman') return new PodmanTarget({ pod: options.pod, note: (text) => progress.note(text), onAgentLine });
   if (options.target === 'auto') progress.note('target: local (auto: podbench has no cluster target yet, so the agents run as local processes)');
+  const podFlags = Object.entries(options.pod).filter(([, v]) => v !== undefined && !(typeof v === 'object' && Object.keys(v).length === 0));
+  if (podFlags.length > 0) progress.note(`note: pod options (${podFlags.map(([k]) => k).join(', ')}) apply to pod targets; the local target ignores them`);
   return new LocalTarget({ onAgentLine });
 }
 

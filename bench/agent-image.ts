@@ -1,0 +1,60 @@
+/**
+ * `podbench image build --from-host`: an agent image made without a registry or a Dockerfile
+ * build — this host's Node binary with the libraries it links, and the agent runtime files,
+ * imported into podman as a one-layer image. Used by the podman target (built on first use) and
+ * anywhere no registry can be reached.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { agentRuntimeFiles } from './agent-runtime.js';
+import { AGENT_UID, IMAGE_AGENT_PATH } from './pod-manifest.js';
+import { podman } from './podman.js';
+import { PODBENCH_VERSION } from './version.js';
+
+/** The image the podman target uses unless --image says otherwise. */
+export const DEFAULT_LOCAL_IMAGE = `localhost/podbench-agent:${PODBENCH_VERSION}`;
+
+/** Shared libraries `ldd` lists for a binary (including the dynamic loader). */
+function linkedLibraries(binary: string): string[] {
+  const out = execFileSync('ldd', [binary], { encoding: 'utf8' });
+  return [...out.matchAll(/(\/\S+)\s+\(0x/g)].map((m) => m[1]!);
+}
+
+function place(root: string, path: string, source: string): void {
+  const target = join(root, path);
+  mkdirSync(dirname(target), { recursive: true });
+  copyFileSync(source, target);
+}
+
+/** Whether podman has `image` locally. */
+export async function imageExists(image: string): Promise<boolean> {
+  try {
+    await podman(['image', 'exists', image]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Builds the agent image from this host's Node; returns the image name. */
+export async function buildImageFromHost(tag = DEFAULT_LOCAL_IMAGE): Promise<string> {
+  const root = mkdtempSync(join(tmpdir(), 'podbench-image-'));
+  try {
+    place(root, 'usr/local/bin/node', process.execPath);
+    chmodSync(join(root, 'usr/local/bin/node'), 0o755);
+    for (const lib of linkedLibraries(process.execPath)) place(root, lib.slice(1), lib);
+    for (const file of agentRuntimeFiles()) place(root, join(dirname(IMAGE_AGENT_PATH), file.path).slice(1), file.source);
+    mkdirSync(join(root, 'etc'));
+    writeFileSync(join(root, 'etc/passwd'), `root:x:0:0:root:/root:/sbin/nologin\npodbench:x:${AGENT_UID}:${AGENT_UID}:podbench:/tmp:/sbin/nologin\n`);
+    writeFileSync(join(root, 'etc/group'), `root:x:0:\npodbench:x:${AGENT_UID}:\n`);
+    mkdirSync(join(root, 'tmp'));
+    chmodSync(join(root, 'tmp'), 0o1777);
+    const tar = spawn('tar', ['-C', root, '-c', '.'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await podman(['import', '--change', 'ENV PATH=/usr/local/bin:/usr/bin:/bin', '--change', `USER ${AGENT_UID}`, '-', tag], { stdin: tar.stdout! });
+    return tag;
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}

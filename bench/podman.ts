@@ -1,0 +1,91 @@
+/**
+ * Running podman. podman needs three settings on hosts like the CI machine (see the README's
+ * "Run a real pod locally"): the runc runtime where crun cannot manage the cgroups, default
+ * ulimits no higher than this process's hard limits, and the cgroupfs manager without systemd.
+ * podbench writes them to its own containers.conf and points CONTAINERS_CONF at it — unless the
+ * user has set CONTAINERS_CONF, which always wins. No system file is touched.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { getrlimit } from '../agents/native/libc.js';
+import { CliError } from './errors.js';
+
+const run = promisify(execFile);
+const RLIMIT_NPROC = 6;
+const RLIMIT_NOFILE = 7;
+
+function hardLimit(resource: number, fallback: number): number {
+  const rlim = new BigInt64Array(2);
+  if (getrlimit(resource, rlim) !== 0 || rlim[1]! < 0n) return fallback;
+  return Number(rlim[1]);
+}
+
+function onPath(name: string): boolean {
+  return (process.env.PATH ?? '').split(':').some((dir) => dir && existsSync(join(dir, name)));
+}
+
+/** The containers.conf podbench uses when the user has none of their own in CONTAINERS_CONF. */
+export function podbenchContainersConf(): string {
+  const nofile = Math.min(hardLimit(RLIMIT_NOFILE, 1024), 65536);
+  const nproc = Math.min(hardLimit(RLIMIT_NPROC, 4096), 4096);
+  const lines = ['[containers]', `default_ulimits = ["nofile=${nofile}:${nofile}", "nproc=${nproc}:${nproc}"]`, '', '[engine]'];
+  if (onPath('runc')) lines.push('runtime = "runc"');
+  if (!existsSync('/run/systemd/system')) lines.push('cgroup_manager = "cgroupfs"', 'events_logger = "file"');
+  return `${lines.join('\n')}\n`;
+}
+
+let env: NodeJS.ProcessEnv | undefined;
+
+/** The environment podman runs with. */
+function podmanEnv(): NodeJS.ProcessEnv {
+  if (env) return env;
+  if (process.env.CONTAINERS_CONF) return (env = process.env);
+  const dir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'podbench');
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, 'containers.conf');
+  writeFileSync(path, podbenchContainersConf());
+  return (env = { ...process.env, CONTAINERS_CONF: path });
+}
+
+/** Fails with a clear message when podman is not installed. */
+export function requirePodman(): void {
+  if (!onPath('podman')) throw new CliError('podman is not installed', 1, 'install podman (Debian/Ubuntu: apt-get install podman runc), or use --target local');
+}
+
+/** Runs `podman ...args` to the end; throws a one-line error with podman's own last line on failure. */
+export async function podman(args: string[], input?: { stdin: NodeJS.ReadableStream }): Promise<string> {
+  requirePodman();
+  if (input) {
+    const child = spawn('podman', args, { env: podmanEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+    input.stdin.pipe(child.stdin!);
+    return collect(child, args);
+  }
+  try {
+    const { stdout } = await run('podman', args, { env: podmanEnv(), maxBuffer: 64 * 1024 * 1024 });
+    return stdout;
+  } catch (err) {
+    const stderr = String((err as { stderr?: string }).stderr ?? '').trim().split('\n').at(-1);
+    throw new CliError(`podman ${args[0]} ${args[1] ?? ''} failed: ${stderr || (err as Error).message}`.replace(/\s+/g, ' '), 1);
+  }
+}
+
+function collect(child: ChildProcess, args: string[]): Promise<string> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+  child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  return new Promise((resolve, reject) =>
+    child.on('close', (code) =>
+      code === 0 ? resolve(stdout) : reject(new CliError(`podman ${args[0]} failed: ${stderr.trim().split('\n').at(-1) ?? `exit ${code}`}`, 1)),
+    ),
+  );
+}
+
+/** Starts `podman ...args` and returns the process (for streaming logs). */
+export function spawnPodman(args: string[]): ChildProcess {
+  requirePodman();
+  return spawn('podman', args, { env: podmanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+}

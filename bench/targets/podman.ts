@@ -1,0 +1,125 @@
+/**
+ * The podman target: the generated Pod played with `podman kube play` — a real pod on this host,
+ * with the shared network and IPC namespaces, emptyDir volumes and the restricted security
+ * context of the manifest. Results come from the initiator container's log; `podman kube down`
+ * removes the pod and its volumes on every exit path.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { dumpYaml } from '@kubernetes/client-node';
+import type { Plan } from '../../agents/contract/schema.js';
+import { agentEvents } from '../agent-events.js';
+import { DEFAULT_LOCAL_IMAGE, buildImageFromHost, imageExists } from '../agent-image.js';
+import { CliError } from '../errors.js';
+import { buildPodManifest, podName, type PodOptions } from '../pod-manifest.js';
+import { podman, requirePodman, spawnPodman } from '../podman.js';
+import type { RunningPair, Target } from './target.js';
+
+/** How long the agents get to finish after the initiator's log ends, and podman to stop them. */
+const STOP_GRACE_S = 5;
+
+/** Options for the podman target: the pod's shape (image optional: built from this host). */
+export interface PodmanTargetOptions {
+  readonly pod: Omit<PodOptions, 'image'> & { readonly image?: string };
+  readonly note: (text: string) => void;
+  readonly onAgentLine?: (role: string, line: string) => void;
+}
+
+/** A container's exit code, or undefined while it has none. */
+async function exitCode(container: string): Promise<number | undefined> {
+  try {
+    const out = (await podman(['inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', container])).trim();
+    const [status, code] = out.split(' ');
+    return status === 'exited' ? Number(code) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function lastLogLine(container: string): Promise<string | undefined> {
+  try {
+    return (await podman(['logs', '--tail', '3', container])).trim().split('\n').filter((l) => !l.startsWith('@@podbench')).at(-1);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs both agents in one podman pod. */
+export class PodmanTarget implements Target {
+  readonly name = 'podman';
+
+  constructor(private readonly options: PodmanTargetOptions) {}
+
+  private async image(): Promise<string> {
+    const wanted = this.options.pod.image;
+    if (wanted) {
+      if (this.options.pod.imagePullPolicy === 'Never' && !(await imageExists(wanted))) {
+        throw new CliError(`--image ${wanted} is not in podman's local storage and --image-pull-policy is Never`, 1, 'podbench image build --from-host --tag ' + wanted);
+      }
+      return wanted;
+    }
+    if (!(await imageExists(DEFAULT_LOCAL_IMAGE))) {
+      this.options.note(`building the agent image ${DEFAULT_LOCAL_IMAGE} from this host's Node (once)…`);
+      await buildImageFromHost(DEFAULT_LOCAL_IMAGE);
+    }
+    return DEFAULT_LOCAL_IMAGE;
+  }
+
+  async start(plan: Plan): Promise<RunningPair> {
+    requirePodman();
+    const image = await this.image();
+    const pod = buildPodManifest(plan, { ...this.options.pod, image, imagePullPolicy: this.options.pod.imagePullPolicy ?? 'IfNotPresent' });
+    const dir = mkdtempSync(join(tmpdir(), 'podbench-'));
+    const yamlPath = join(dir, 'pod.yaml');
+    writeFileSync(yamlPath, dumpYaml(pod));
+    const name = podName(plan.runId);
+    const containers = { initiator: `${name}-initiator`, responder: `${name}-responder` };
+
+    const down = async () => {
+      await podman(['kube', 'down', yamlPath]).catch(() => podman(['pod', 'rm', '--force', name]).catch(() => ''));
+      rmSync(dir, { recursive: true, force: true });
+    };
+    try {
+      await podman(['kube', 'play', yamlPath]);
+    } catch (err) {
+      await down();
+      throw err;
+    }
+
+    const logs = spawnPodman(['logs', '--follow', containers.initiator]);
+    logs.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      for (const line of chunk.split('\n').filter(Boolean)) this.options.onAgentLine?.('initiator', line);
+    });
+    const logsEnded = new Promise<void>((r) => logs.once('close', () => r()));
+
+    let stopped: Promise<string | undefined> | undefined;
+    const stop = (abort: boolean): Promise<string | undefined> =>
+      (stopped ??= (async () => {
+        const exited = abort
+          ? false
+          : await Promise.race([
+              podman(['wait', '--condition', 'exited', containers.responder]).then(() => true, () => true),
+              new Promise<boolean>((r) => setTimeout(() => r(false), STOP_GRACE_S * 1000 + plan.settings.peerTimeoutMs).unref()),
+            ]);
+        if (!exited) await podman(['pod', 'stop', '--time', String(STOP_GRACE_S), name]).catch(() => '');
+        logs.kill();
+        await logsEnded;
+        let diagnosis: string | undefined;
+        if (!abort) {
+          for (const [role, container] of Object.entries(containers)) {
+            const code = await exitCode(container);
+            if (code !== undefined && code !== 0) {
+              const last = await lastLogLine(container);
+              diagnosis = `the ${role} container exited with ${code}${last ? `: ${last}` : ''}`;
+              break;
+            }
+          }
+        }
+        await down();
+        return diagnosis;
+      })());
+
+    return { events: agentEvents(logs.stdout!, (line) => this.options.onAgentLine?.('initiator', line)), stop };
+  }
+}
