@@ -135,12 +135,6 @@ export class ControlConnection {
     });
   }
 
-  /** Lets pending socket events (data, close) be processed, e.g. after a blocking loop. */
-  async settle(): Promise<void> {
-    await new Promise((r) => setImmediate(r));
-    await new Promise((r) => setTimeout(r, 20));
-  }
-
   close(): void {
     this.socket.end();
     this.socket.destroy();

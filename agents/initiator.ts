@@ -80,7 +80,9 @@ export async function initiate(run: RunContext, pinNote: string | undefined): Pr
   try {
     await control.send({ type: 'hello', runId: plan.runId, schemaVersion: SCHEMA_VERSION });
     const hello = await control.receive(settings.connectTimeoutMs);
-    if (hello.type !== 'hello' || hello.runId !== plan.runId) throw new Error('the responder belongs to another run');
+    if (hello.type !== 'hello' || hello.runId !== plan.runId || hello.schemaVersion !== SCHEMA_VERSION) {
+      throw new Error(`the responder belongs to another run or podbench version (got ${JSON.stringify(hello)})`);
+    }
 
     for (const spec of plan.cases) {
       emit({ type: 'case-start', case: spec });

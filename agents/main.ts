@@ -53,6 +53,13 @@ async function main(): Promise<number> {
   return role === 'initiator' ? initiate(run, pinNote) : respond(run);
 }
 
+// Whatever escapes (a bug, a broken pipe) ends the agent with one line the orchestrator can show.
+process.on('uncaughtException', (err) => {
+  process.stderr.write(`podbench-agent: ${reasonOf(err)}\n`);
+  disposeCurrentChannel();
+  process.exit(1);
+});
+
 main().then(
   (code) => {
     process.exitCode = code;

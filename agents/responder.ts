@@ -29,10 +29,10 @@ async function serveCase(run: RunContext, control: ControlConnection, index: num
   } catch (err) {
     return { type: 'failed', index, reason: `responder could not create the channel: ${reasonOf(err)}` };
   }
-  await control.send({ type: 'ready', index, params: current.params });
-  const placement = startPlacement();
   let endpoint: Endpoint | undefined;
   try {
+    await control.send({ type: 'ready', index, params: current.params });
+    const placement = startPlacement();
     endpoint = current.accept();
     const outcome = runResponder(endpoint, new MessageCodec(spec.sizeBytes, run.plan.settings.verify), spec.mode);
     return { type: 'report', index, report: { ...outcome, placement: placement.finish(), details: endpoint.details() } };
@@ -55,7 +55,8 @@ export async function respond(run: RunContext): Promise<number> {
     }
     await control.send({ type: 'hello', runId, schemaVersion: SCHEMA_VERSION });
     for (;;) {
-      const message = await control.receive(Number.POSITIVE_INFINITY);
+      // Between cases the initiator only reports the last one; it sends the next "open" at once.
+      const message = await control.receive(settings.connectTimeoutMs);
       if (message.type === 'bye') return 0;
       if (message.type !== 'open') throw new Error(`unexpected control message ${message.type}`);
       await control.send(await serveCase(run, control, message.index));

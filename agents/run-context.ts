@@ -20,7 +20,7 @@ export class RunContext {
   readonly controlPath: string;
 
   constructor(readonly plan: Plan, readonly dirs: SharedDirs, readonly limits: KernelLimits) {
-    this.journal = new ObjectJournal(journalPath(dirs.disk, plan.runId));
+    this.journal = new ObjectJournal(journalPath(dirs.disk, plan.runId), plan.runId);
     this.controlPath = join(dirs.disk, `podbench-${plan.runId}.ctl`);
   }
 

@@ -78,7 +78,9 @@ export function parseSizes(text: string): number[] {
 /** A duration parser for one flag, with bounds. */
 export function durationParser(minMs: number, maxMs: number): (text: string) => number {
   return (text) => {
-    const ms = parseDurationMs(text);
+    const parsed = parseDurationMs(text);
+    // Whole milliseconds: 2.01s is 2009.999… in binary floating point.
+    const ms = parsed === undefined ? undefined : Math.round(parsed);
     if (ms === undefined || ms < minMs || ms > maxMs) {
       throw new InvalidArgumentError(`use a duration from ${formatDuration(minMs)} to ${formatDuration(maxMs)} with a unit: ms, s or m (e.g. 500ms, 2s)`);
     }

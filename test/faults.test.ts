@@ -18,16 +18,18 @@ const readResults = (dir: string) => JSON.parse(readFileSync(join(dir, 'results.
 describe('responder killed with SIGKILL mid-case', () => {
   // shm and sysv-mq are the channels where the kernel does not tell the initiator its peer died:
   // the futex wait and the interrupted msgrcv must give up by themselves.
-  for (const channel of ['shm', 'sysv-mq', 'tcp']) {
-    it(`${channel}: the case fails with a clear reason within the peer timeout, earlier cases kept`, async () => {
+  // uds throughput at 1 MiB: the responder dies while a message is half sent.
+  const cases = [['shm', 'latency', '64'], ['sysv-mq', 'latency', '64'], ['tcp', 'latency', '64'], ['uds', 'throughput', '1Mi']] as const;
+  for (const [channel, mode, size] of cases) {
+    it(`${channel} ${mode} ${size}: the case fails with a clear reason within the peer timeout, earlier cases kept`, async () => {
       const before = snapshotLeftovers();
       const outDir = mkdtempSync(join(tmpdir(), 'pbtest-'));
       try {
         const run = startCli([
-          'run', '--target', 'local', '--channels', `uds,${channel}`, '--modes', 'latency', '--sizes', '64',
+          'run', '--target', 'local', '--channels', channel === 'uds' ? 'tcp,uds' : `uds,${channel}`, '--modes', mode, '--sizes', size,
           '--duration', '3s', '--warmup', '10ms', '--peer-timeout', '1s', '--out-dir', outDir, '-o', 'json',
         ]);
-        await waitForStderr(run, (s) => s.includes('[1/2] uds latency 64 B  ok'));
+        await waitForStderr(run, (s) => /\[1\/2\] \S+ \S+ \S+ \S+ {2}ok/.test(s));
         await new Promise((r) => setTimeout(r, 700)); // well inside the 3 s second case
         const [responder] = childPids(run.child.pid!, '--role responder');
         assert.ok(responder, 'found the responder process');

@@ -19,15 +19,15 @@ test('sweepStaleRuns removes the objects and directories of dead runs only', () 
     const deadPid = spawnSync(process.execPath, ['-e', '0']).pid!; // exited: its pid is free
     const make = (name: string, pid: number, runId: string) => {
       const runDir = join(parent, `podbench-${name}`);
-      const tmpfsDir = mkdtempSync('/dev/shm/podbench-test-');
+      const tmpfsDir = mkdtempSync('/dev/shm/podbench-');
       mkdirSync(join(runDir, 'disk'), { recursive: true });
       writeFileSync(join(runDir, 'owner.json'), JSON.stringify({ pid, runId, tmpfsDir }));
       const shmName = `/podbench-${runId}-0`;
-      new ObjectJournal(journalPath(join(runDir, 'disk'), runId)).record('shm', shmName);
-      libc.close(libc.check(libc.shmOpen(shmName, 0o102, 0o600), 'shm_open'));
+      new ObjectJournal(journalPath(join(runDir, 'disk'), runId), runId).record('shm', shmName);
+      libc.close(libc.check(libc.shmOpen(shmName, libc.O.RDWR | libc.O.CREAT, 0o600), 'shm_open'));
       const mqName = `/podbench-${runId}-0-a`;
-      new ObjectJournal(journalPath(join(runDir, 'disk'), runId)).record('mq', mqName);
-      libc.mqClose(libc.mqOpen(mqName, 0o102, 1, 64));
+      new ObjectJournal(journalPath(join(runDir, 'disk'), runId), runId).record('mq', mqName);
+      libc.mqClose(libc.mqOpen(mqName, libc.O.RDWR | libc.O.CREAT, 1, 64));
       return { runDir, tmpfsDir, shm: join('/dev/shm', shmName.slice(1)), mqName };
     };
     const dead = make('dead', deadPid, 'deadrun001');
@@ -45,6 +45,32 @@ test('sweepStaleRuns removes the objects and directories of dead runs only', () 
     libc.mqUnlink(alive.mqName);
     rmSync(alive.tmpfsDir, { recursive: true, force: true });
   } finally {
+    rmSync(parent, { recursive: true, force: true });
+  }
+});
+
+test('a planted owner.json or journal cannot make the sweep remove what is not podbench\'s', () => {
+  const parent = mkdtempSync(join(tmpdir(), 'pbtest-sweep-'));
+  const victimDir = mkdtempSync(join(tmpdir(), 'pbtest-victim-'));
+  const victimShm = `/pbtest-victim-${process.pid}`;
+  libc.close(libc.check(libc.shmOpen(victimShm, libc.O.RDWR | libc.O.CREAT, 0o600), 'shm_open'));
+  try {
+    const deadPid = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const planted = join(parent, 'podbench-planted');
+    mkdirSync(join(planted, 'disk'), { recursive: true });
+    writeFileSync(join(planted, 'owner.json'), JSON.stringify({ pid: deadPid, runId: 'plantedrun', tmpfsDir: victimDir }));
+    const journaled = join(parent, 'podbench-journal');
+    mkdirSync(join(journaled, 'disk'), { recursive: true });
+    writeFileSync(join(journaled, 'owner.json'), JSON.stringify({ pid: deadPid, runId: 'journalrun', tmpfsDir: join(journaled, 'tmpfs') }));
+    writeFileSync(journalPath(join(journaled, 'disk'), 'journalrun'), `shm ${victimShm}\n`);
+
+    assert.equal(sweepStaleRuns(parent), 1, 'only the run with a well-formed owner.json is swept');
+    assert.equal(existsSync(victimDir), true, 'a tmpfsDir outside /dev/shm/podbench-* is not removed');
+    assert.equal(existsSync(planted), true);
+    assert.equal(existsSync(join('/dev/shm', victimShm.slice(1))), true, 'a journal entry without the run prefix is not removed');
+  } finally {
+    libc.shmUnlink(victimShm);
+    rmSync(victimDir, { recursive: true, force: true });
     rmSync(parent, { recursive: true, force: true });
   }
 });

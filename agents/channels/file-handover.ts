@@ -13,17 +13,12 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as libc from '../native/libc.js';
-import { Errno, NativeError, check } from '../native/libc.js';
+import { Errno, NativeError, O, check } from '../native/libc.js';
 import { filesystemType } from '../kernel-limits.js';
 import { PeerError, type Channel, type ChannelContext, type Endpoint, type Feasibility, type Hosted, type JoinParams } from './channel.js';
 
 /** Messages a writer may have in flight per direction. */
 const WINDOW = 8;
-const O_RDONLY = 0;
-const O_WRONLY = 1;
-const O_CREAT = 0o100;
-const O_TRUNC = 0o1000;
-const O_CLOEXEC = 0o2000000;
 const IN_NONBLOCK = 0o4000;
 const IN_CLOEXEC = 0o2000000;
 const IN_MOVED_TO = 0x80;
@@ -74,10 +69,11 @@ class FileEndpoint implements Endpoint {
     let startMs = 0;
     while (libc.access(final, F_OK) === 0) startMs = this.waitForEvent(startMs, 'read');
     const staging = this.outgoing.staging[slot]!;
-    const fd = check(libc.open(staging, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600), 'open');
+    const fd = check(libc.open(staging, O.WRONLY | O.CREAT | O.TRUNC | O.CLOEXEC, 0o600), 'open');
     const written = libc.write(fd, message, message.length);
+    const writeErrno = written < 0 ? libc.lastErrno() : Errno.ENOSPC; // read before close() can change it
     libc.close(fd);
-    if (written !== message.length) throw new NativeError('write', written < 0 ? libc.lastErrno() : Errno.ENOSPC);
+    if (written !== message.length) throw new NativeError('write', writeErrno);
     check(libc.rename(staging, final), 'rename');
     this.sent++;
   }
@@ -86,13 +82,14 @@ class FileEndpoint implements Endpoint {
     const final = this.incoming.finals[this.received % WINDOW]!;
     let startMs = 0;
     let fd: number;
-    while ((fd = libc.open(final, O_RDONLY | O_CLOEXEC, 0)) < 0) {
+    while ((fd = libc.open(final, O.RDONLY | O.CLOEXEC, 0)) < 0) {
       if (libc.lastErrno() !== Errno.ENOENT) throw new NativeError('open', libc.lastErrno());
       startMs = this.waitForEvent(startMs, 'send');
     }
     const n = libc.read(fd, into, into.length);
+    const readErrno = libc.lastErrno();
     libc.close(fd);
-    if (n < 0) throw new NativeError('read', libc.lastErrno());
+    if (n < 0) throw new NativeError('read', readErrno);
     check(libc.unlink(final), 'unlink');
     this.received++;
     return n;

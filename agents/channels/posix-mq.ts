@@ -4,14 +4,10 @@
  * and RLIMIT_MSGQUEUE, which caps the bytes of all queues of the user.
  */
 import * as libc from '../native/libc.js';
-import { Errno, NativeError } from '../native/libc.js';
+import { Errno, NativeError, O } from '../native/libc.js';
 import { AbsoluteDeadline } from '../native/deadline.js';
 import { PeerError, type Channel, type ChannelContext, type Endpoint, type Feasibility, type Hosted, type JoinParams } from './channel.js';
 
-const O_RDWR = 2;
-const O_CREAT = 0o100;
-const O_EXCL = 0o200;
-const O_CLOEXEC = 0o2000000;
 const WANTED_DEPTH = 64;
 /** Kernel bookkeeping per queued message (struct msg_msg and tree node), rounded up. */
 const PER_MESSAGE_OVERHEAD_BYTES = 128;
@@ -74,6 +70,17 @@ class QueueEndpoint implements Endpoint {
   }
 }
 
+/** Opens one side's pair of queues; closes the first if the second cannot be opened. */
+function openQueues(outgoingName: string, incomingName: string, peer: string, peerTimeoutMs: number, depth: number): Endpoint {
+  const outgoing = libc.mqOpen(outgoingName, O.RDWR | O.CLOEXEC, 0, 0);
+  try {
+    return new QueueEndpoint(outgoing, libc.mqOpen(incomingName, O.RDWR | O.CLOEXEC, 0, 0), peer, peerTimeoutMs, depth);
+  } catch (err) {
+    libc.mqClose(outgoing);
+    throw err;
+  }
+}
+
 const names = (ctx: ChannelContext) => [`/podbench-${ctx.runId}-${ctx.spec.index}-a`, `/podbench-${ctx.runId}-${ctx.spec.index}-b`] as const;
 
 /** POSIX message queues. */
@@ -94,7 +101,7 @@ export const mqChannel: Channel = {
     try {
       for (const name of [a, b]) {
         ctx.journal.record('mq', name);
-        opened.push(libc.mqOpen(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, depth, ctx.spec.sizeBytes));
+        opened.push(libc.mqOpen(name, O.RDWR | O.CREAT | O.EXCL | O.CLOEXEC, depth, ctx.spec.sizeBytes));
       }
     } catch (err) {
       dispose();
@@ -103,13 +110,9 @@ export const mqChannel: Channel = {
     return {
       params: { a, b, depth },
       // The responder reads queue a and writes queue b; its own descriptors are closed by dispose.
-      accept: () => new QueueEndpoint(libc.mqOpen(b, O_RDWR | O_CLOEXEC, 0, 0), libc.mqOpen(a, O_RDWR | O_CLOEXEC, 0, 0), 'initiator', ctx.peerTimeoutMs, depth),
+      accept: () => openQueues(b, a, 'initiator', ctx.peerTimeoutMs, depth),
       dispose,
     };
   },
-  join(ctx, params: JoinParams): Endpoint {
-    const outgoing = libc.mqOpen(String(params.a), O_RDWR | O_CLOEXEC, 0, 0);
-    const incoming = libc.mqOpen(String(params.b), O_RDWR | O_CLOEXEC, 0, 0);
-    return new QueueEndpoint(outgoing, incoming, 'responder', ctx.peerTimeoutMs, Number(params.depth));
-  },
+  join: (ctx, params: JoinParams) => openQueues(String(params.a), String(params.b), 'responder', ctx.peerTimeoutMs, Number(params.depth)),
 };

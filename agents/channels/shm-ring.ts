@@ -13,20 +13,27 @@
  * kernel refuses the sleep (EAGAIN) and the waiter checks again — no lost wake-up. Taking the flag
  * down means one wake per sleep, however many messages pass before the sleeper runs again
  * (wake-ups batch).
+ *
+ * The counters are read and written with Atomics on the ArrayBuffer koffi.view() gives over the
+ * mapping. The ECMAScript memory model promises ordering only for SharedArrayBuffers; this relies
+ * on V8 emitting the same instructions for both (a locked xchg/xadd on x86-64, acquire/release
+ * pairs on arm64: measured here, an Atomics.exchange costs the same on either buffer). The
+ * randomized two-process test in test/shm-ring.test.ts is what would catch a change.
  * `shm-spin` polls the counter instead and never enters the kernel.
  */
 import * as libc from '../native/libc.js';
-import { Errno, check, relativeTimespec, type Mapping } from '../native/libc.js';
+import { Errno, O, check, relativeTimespec, type Mapping } from '../native/libc.js';
 import { PeerError, type Channel, type ChannelContext, type Endpoint, type Feasibility, type Hosted, type JoinParams } from './channel.js';
 
-const O_RDWR = 2;
-const O_CREAT = 0o100;
-const O_EXCL = 0o200;
 const CACHE_LINE = 64;
 /** Bytes of ring memory aimed for, so large messages still get a few slots. */
 const RING_TARGET_BYTES = 4 * 1024 * 1024;
 const MAX_SLOTS = 256;
-/** Spins between clock checks in spin mode. */
+/**
+ * Spins between clock checks in spin mode. Each check also yields the CPU once: when both agents
+ * share a CPU (--pin same, a one-CPU pod), a spinner that never yields makes every hand-over
+ * wait for the end of its time slice. With the peer on another CPU the yield returns at once.
+ */
 const SPINS_PER_CHECK = 4096;
 
 // Word offsets (Int32) inside a ring's control block.
@@ -82,6 +89,7 @@ class RingEndpoint implements Endpoint {
   private wakeups = 0;
   private sleeps = 0;
   private timeouts = 0;
+  private yields = 0;
   private closed = false;
 
   constructor(
@@ -138,6 +146,8 @@ class RingEndpoint implements Endpoint {
       while (Atomics.load(control, word) === seen) {
         if (++spins === SPINS_PER_CHECK) {
           spins = 0;
+          this.yields++;
+          libc.schedYield();
           if (Date.now() - startMs > this.peerTimeoutMs) this.timedOut(peerAction);
         }
       }
@@ -159,7 +169,9 @@ class RingEndpoint implements Endpoint {
   }
 
   details(): Record<string, number | string | boolean> {
-    return { ringSlots: this.mask + 1, futexWakes: this.wakeups, futexWaits: this.sleeps, futexTimeouts: this.timeouts };
+    return this.spin
+      ? { ringSlots: this.mask + 1, spinYields: this.yields }
+      : { ringSlots: this.mask + 1, futexWakes: this.wakeups, futexWaits: this.sleeps, futexTimeouts: this.timeouts };
   }
 
   close(): void {
@@ -176,8 +188,14 @@ function shmName(ctx: ChannelContext): string {
 function openMapping(name: string, flags: number, layout: Layout, create: boolean): Mapping {
   const fd = check(libc.shmOpen(name, flags, 0o600), 'shm_open', name);
   try {
-    if (create) check(libc.ftruncate(fd, layout.totalBytes), 'ftruncate', name);
+    if (create) {
+      check(libc.ftruncate(fd, layout.totalBytes), 'ftruncate', name);
+      libc.allocateFile(fd, layout.totalBytes, name);
+    }
     return libc.mapShared(fd, layout.totalBytes, name);
+  } catch (err) {
+    if (create) libc.shmUnlink(name);
+    throw err;
   } finally {
     libc.close(fd);
   }
@@ -207,7 +225,7 @@ function shmRingChannel(spin: boolean): Channel {
       const layout = layoutFor(ctx.spec.sizeBytes);
       const name = shmName(ctx);
       ctx.journal.record('shm', name);
-      const mapping = openMapping(name, O_RDWR | O_CREAT | O_EXCL, layout, true);
+      const mapping = openMapping(name, O.RDWR | O.CREAT | O.EXCL, layout, true);
       let endpoint: Endpoint | undefined;
       let disposed = false;
       return {
@@ -224,7 +242,7 @@ function shmRingChannel(spin: boolean): Channel {
     },
     join(ctx, params: JoinParams): Endpoint {
       const layout = layoutFor(ctx.spec.sizeBytes);
-      const mapping = openMapping(String(params.name), O_RDWR, layout, false);
+      const mapping = openMapping(String(params.name), O.RDWR, layout, false);
       return endpointFor(mapping, layout, ctx, spin, 'initiator');
     },
   };

@@ -44,7 +44,7 @@ function unixAddress(path: string): Buffer {
 }
 
 function setTimeouts(fd: number, timeoutMs: number): void {
-  const tv = new BigInt64Array([BigInt(Math.floor(timeoutMs / 1000)), BigInt((timeoutMs % 1000) * 1000)]);
+  const tv = new BigInt64Array([BigInt(Math.floor(timeoutMs / 1000)), BigInt(Math.round((timeoutMs % 1000) * 1000))]);
   const bytes = new Uint8Array(tv.buffer);
   check(libc.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, bytes, 16), 'setsockopt(SO_RCVTIMEO)');
   check(libc.setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, bytes, 16), 'setsockopt(SO_SNDTIMEO)');
@@ -68,28 +68,37 @@ class SocketEndpoint implements Endpoint {
   }
 
   send(message: Buffer): void {
-    let sent = libc.send(this.fd, message, message.length, MSG_NOSIGNAL);
-    // A blocking send queues everything unless a timeout or signal cut it short.
-    while (sent !== message.length) {
-      if (sent < 0) this.fail('send');
-      sent += Math.max(0, libc.send(this.fd, message.subarray(sent), message.length - sent, MSG_NOSIGNAL));
-    }
+    const sent = libc.send(this.fd, message, message.length, MSG_NOSIGNAL);
+    if (sent !== message.length) this.finish('send', message, sent);
   }
 
   receive(into: Buffer): number {
-    let got = libc.recv(this.fd, into, into.length, MSG_WAITALL);
-    while (got !== into.length) {
-      if (got <= 0) this.fail('recv', got === 0);
-      const more = libc.recv(this.fd, into.subarray(got), into.length - got, MSG_WAITALL);
-      if (more <= 0) this.fail('recv', more === 0);
-      got += more;
-    }
-    return got;
+    const got = libc.recv(this.fd, into, into.length, MSG_WAITALL);
+    if (got !== into.length) this.finish('recv', into, got);
+    return into.length;
   }
 
-  private fail(call: string, eof = false): never {
-    const errno = eof ? 0 : libc.lastErrno();
-    if (eof || errno === Errno.ECONNRESET || errno === Errno.EPIPE) throw new PeerError(`the ${this.peer} closed the ${this.family} connection`);
+  /**
+   * The slow path after a short or failed send/recv. A blocking call moves the whole message
+   * unless a signal interrupts it (EINTR: go on), SO_SNDTIMEO/SO_RCVTIMEO passes (EAGAIN: the
+   * peer timeout, fail), or the peer is gone (EOF, EPIPE, ECONNRESET: fail).
+   */
+  private finish(call: 'send' | 'recv', buf: Buffer, first: number): void {
+    let done = 0;
+    let result = first;
+    for (;;) {
+      if (result > 0) done += result;
+      else if (result === 0 && call === 'recv') this.fail(call, 0);
+      else if (result < 0 && libc.lastErrno() !== Errno.EINTR) this.fail(call, libc.lastErrno());
+      if (done === buf.length) return;
+      const rest = buf.subarray(done);
+      result = call === 'send' ? libc.send(this.fd, rest, rest.length, MSG_NOSIGNAL) : libc.recv(this.fd, rest, rest.length, MSG_WAITALL);
+    }
+  }
+
+  /** Throws the error for a failed call; `errno` 0 means the peer closed the connection. */
+  private fail(call: 'send' | 'recv', errno: number): never {
+    if (errno === 0 || errno === Errno.ECONNRESET || errno === Errno.EPIPE) throw new PeerError(`the ${this.peer} closed the ${this.family} connection`);
     if (errno === Errno.EAGAIN) throw new PeerError(`the ${this.peer} did not ${call === 'send' ? 'read' : 'answer'} within ${this.timeoutMs} ms`);
     throw new NativeError(call, errno);
   }

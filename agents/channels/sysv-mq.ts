@@ -4,13 +4,10 @@
  * once the peer has been silent for the peer timeout.
  */
 import * as libc from '../native/libc.js';
-import { Errno, NativeError, check } from '../native/libc.js';
+import { Errno, IPC, NativeError } from '../native/libc.js';
 import { startInterruptTimer } from '../native/interrupt-timer.js';
 import { PeerError, type Channel, type ChannelContext, type Endpoint, type Feasibility, type Hosted, type JoinParams } from './channel.js';
 
-const IPC_CREAT = 0o1000;
-const IPC_EXCL = 0o2000;
-const IPC_RMID = 0;
 /** `long mtype` in front of every System V message. */
 const MTYPE_BYTES = 8;
 const INTERRUPT_INTERVAL_MS = 250;
@@ -27,12 +24,20 @@ function feasibility(ctx: ChannelContext): Feasibility {
   return { details: { queueBytes: msgmnb ?? 0 } };
 }
 
-/** Keys known before the queues exist, so the journal can name them first. */
-function keysFor(ctx: ChannelContext): [number, number] {
+/** Tries a few keys derived from the run and case; another program may hold one. */
+const KEY_ATTEMPTS = 8;
+
+/** Creates a private-to-this-run queue and returns its id. */
+function createQueue(ctx: ChannelContext, which: number): number {
   let h = 0x811c9dc5;
-  for (const ch of `${ctx.runId}/${ctx.spec.index}`) h = Math.imul(h ^ ch.charCodeAt(0), 0x01000193);
-  const base = (h >>> 2) | 1; // positive, non-zero, leaves room for base + 1
-  return [base, base + 1];
+  for (const ch of `${ctx.runId}/${ctx.spec.index}/${which}`) h = Math.imul(h ^ ch.charCodeAt(0), 0x01000193);
+  for (let attempt = 0; attempt < KEY_ATTEMPTS; attempt++) {
+    const key = ((h >>> 1) + attempt) | 1; // positive and never IPC_PRIVATE (0)
+    const id = libc.msgget(key, IPC.CREAT | IPC.EXCL | 0o600);
+    if (id >= 0) return id;
+    if (libc.lastErrno() !== 17 /* EEXIST */) throw new NativeError('msgget', libc.lastErrno(), `key ${key}`);
+  }
+  throw new Error(`msgget: ${KEY_ATTEMPTS} keys in a row are taken by other queues`);
 }
 
 class SysvEndpoint implements Endpoint {
@@ -102,17 +107,19 @@ export const sysvMqChannel: Channel = {
   id: 'sysv-mq',
   feasibility,
   host(ctx): Hosted {
-    const keys = keysFor(ctx);
     const ids: number[] = [];
     let endpoint: Endpoint | undefined;
     const dispose = () => {
       endpoint?.close();
-      for (const id of ids.splice(0)) libc.msgctl(id, IPC_RMID, null);
+      for (const id of ids.splice(0)) libc.msgctl(id, IPC.RMID, null);
     };
     try {
-      for (const key of keys) {
-        ctx.journal.record('sysv-mq', String(key));
-        ids.push(check(libc.msgget(key, IPC_CREAT | IPC_EXCL | 0o600), 'msgget', `key ${key}`));
+      for (const which of [0, 1]) {
+        // Journaled by id right after creation: a key recorded before could name a queue that
+        // is not ours (msgget EEXIST), and a replay must never remove someone else's queue.
+        const id = createQueue(ctx, which);
+        ids.push(id);
+        ctx.journal.record('sysv-mq', String(id));
       }
     } catch (err) {
       dispose();

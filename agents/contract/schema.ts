@@ -33,12 +33,12 @@ export type CaseSpec = Static<typeof CaseSpecSchema>;
 
 /** How every case is run. */
 export const RunSettingsSchema = Type.Object({
-  durationMs: Type.Number({ exclusiveMinimum: 0 }),
-  warmupMs: Type.Number({ minimum: 0 }),
+  durationMs: Type.Integer({ minimum: 1 }),
+  warmupMs: Type.Integer({ minimum: 0 }),
   verify: VerifySchema,
   pin: PinSchema,
-  connectTimeoutMs: Type.Number({ exclusiveMinimum: 0, description: 'rendezvous deadline' }),
-  peerTimeoutMs: Type.Number({ exclusiveMinimum: 0, description: 'longest wait for the peer inside a case' }),
+  connectTimeoutMs: Type.Integer({ minimum: 1, description: 'rendezvous deadline' }),
+  peerTimeoutMs: Type.Integer({ minimum: 1, description: 'longest wait for the peer inside a case' }),
 });
 export type RunSettings = Static<typeof RunSettingsSchema>;
 
@@ -63,7 +63,7 @@ export type Placement = Static<typeof PlacementSchema>;
 export const CpuCostSchema = Type.Object({
   userUs: Type.Number(),
   systemUs: Type.Number(),
-  perMessageUs: Type.Number({ description: '(user + system) / messages' }),
+  perMessageUs: Type.Number({ description: '(user + system) / messages: per round trip in latency mode' }),
 });
 export type CpuCost = Static<typeof CpuCostSchema>;
 
@@ -91,8 +91,8 @@ export const CaseResultSchema = Type.Object({
   status: CaseStatusSchema,
   reason: Type.Optional(Type.String({ description: 'why the case was skipped or failed' })),
   durationMs: Type.Number({ description: 'timed part, warm-up excluded' }),
-  messages: Type.Integer({ description: 'timed messages (round trips in latency mode) verified by the receiver' }),
-  bytes: Type.Integer({ description: 'payload bytes the receiver verified in the timed part' }),
+  messages: Type.Integer({ description: 'timed messages the receiver got (latency mode: timed round trips)' }),
+  bytes: Type.Integer({ description: 'bytes of timed messages (16-byte header included) that passed verification; latency mode counts both directions' }),
   errors: Type.Integer({ description: 'messages that failed verification (sequence, length or checksum)' }),
   verify: VerifySchema,
   latencyNs: Type.Optional(LatencySummarySchema),

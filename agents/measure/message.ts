@@ -84,8 +84,9 @@ export class MessageCodec {
   }
 
   /** Writes header and sequence stamps for message `seq` into `buf`. */
-  stamp(msg: MessageBuffer, seq: number, flags: number): void {
+  stamp(msg: MessageBuffer, sequence: number, flags: number): void {
     const buf = msg.bytes;
+    const seq = sequence >>> 0; // the header holds 32 bits; long fast runs pass 2^32 messages
     if (this.stampHead) buf.writeUInt32LE(seq, HEADER_BYTES);
     if (this.stampTail) buf.writeUInt32LE(seq, this.sizeBytes - 4);
     buf.writeUInt32LE(seq, 0);

@@ -2,34 +2,52 @@
  * The one typed gateway to libc. Every native call podbench makes goes through here (koffi), and
  * every failure becomes a {@link NativeError} that names the call and the errno.
  *
- * The declarations are for Linux on x86-64 and arm64 (LP64, same struct layouts; only the
- * syscall numbers differ). Pointers that need arithmetic (futex words inside a mapping) are
- * passed as `intptr_t` numbers; buffers are passed as Node Buffers or typed arrays, which koffi
+ * The declarations are for Linux on x86-64 and arm64 (LP64, same struct layouts and flag values;
+ * only the syscall numbers differ). Pointers that need arithmetic (futex words inside a mapping)
+ * are passed as `intptr_t` numbers; buffers are passed as Node Buffers or typed arrays, which koffi
  * hands to C without copying.
+ *
+ * `open` and `syscall` are variadic in C but declared here with fixed parameters: on x86-64 and
+ * arm64 Linux integer and pointer arguments travel the same way either way, and koffi's variadic
+ * calls cost more — these two run inside timed loops (file hand-over, futex).
  */
 import koffi from 'koffi';
 
-const lib = koffi.load('libc.so.6');
+const lib = (() => {
+  try {
+    return koffi.load('libc.so.6');
+  } catch {
+    throw new Error('podbench needs Linux with glibc (libc.so.6 could not be loaded); musl and other systems are not supported');
+  }
+})();
+/**
+ * POSIX shared memory, message queues and timers moved from librt into libc in glibc 2.34;
+ * librt.so.1 still exists on newer systems (as a stub), so it serves both.
+ */
+const rt = (() => {
+  try {
+    return koffi.load('librt.so.1');
+  } catch {
+    return lib;
+  }
+})();
 
-/** errno values used by callers to tell expected outcomes (timeouts, races) from failures. */
+/** errno values callers tell apart: expected outcomes (timeouts, races, a gone peer) from failures. */
 export const Errno = {
-  EPERM: 1,
   ENOENT: 2,
-  ESRCH: 3,
   EINTR: 4,
   EAGAIN: 11,
-  ENOMEM: 12,
-  EACCES: 13,
-  EEXIST: 17,
-  EINVAL: 22,
   ENOSPC: 28,
   EPIPE: 32,
-  EMSGSIZE: 90,
-  ECONNRESET: 104,
-  ECONNREFUSED: 111,
-  ETIMEDOUT: 110,
   EIDRM: 43,
+  ECONNRESET: 104,
+  ETIMEDOUT: 110,
 } as const;
+
+/** Flags for open, shm_open and mq_open (the same on x86-64 and arm64). */
+export const O = { RDONLY: 0, WRONLY: 1, RDWR: 2, CREAT: 0o100, EXCL: 0o200, TRUNC: 0o1000, CLOEXEC: 0o2000000 } as const;
+/** System V IPC flags and commands. */
+export const IPC = { CREAT: 0o1000, EXCL: 0o2000, RMID: 0 } as const;
 
 const strerrorFn = lib.func('const char *strerror(int errnum)') as (errnum: number) => string;
 
@@ -77,10 +95,21 @@ export const inotifyInit1 = lib.func('int inotify_init1(int flags)') as Fn<[numb
 export const inotifyAddWatch = lib.func('int inotify_add_watch(int fd, const char *path, uint32_t mask)') as Fn<[number, string, number], number>;
 
 // --- memory ------------------------------------------------------------------------------
-export const shmOpen = lib.func('int shm_open(const char *name, int oflag, uint32_t mode)') as Fn<[string, number, number], number>;
-export const shmUnlink = lib.func('int shm_unlink(const char *name)') as Fn<[string], number>;
+export const shmOpen = rt.func('int shm_open(const char *name, int oflag, uint32_t mode)') as Fn<[string, number, number], number>;
+export const shmUnlink = rt.func('int shm_unlink(const char *name)') as Fn<[string], number>;
 const mmapFn = lib.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, int64_t offset)');
 const munmapFn = lib.func('int munmap(void *addr, size_t length)');
+const posixFallocate = lib.func('int posix_fallocate(int fd, int64_t offset, int64_t len)') as Fn<[number, number, number], number>;
+
+/**
+ * Gives a file (a shared-memory object) `lengthBytes` of real storage now. On tmpfs, ftruncate
+ * reserves nothing, and touching a page of a full /dev/shm later kills the process with SIGBUS;
+ * this turns that into ENOSPC here.
+ */
+export function allocateFile(fd: number, lengthBytes: number, subject: string): void {
+  const err = posixFallocate(fd, 0, lengthBytes);
+  if (err !== 0) throw new NativeError('posix_fallocate', err, subject);
+}
 
 /** A shared mapping: its address (for futex calls) and an ArrayBuffer over it (no copy). */
 export interface Mapping {
@@ -116,7 +145,7 @@ export function mapShared(fd: number, lengthBytes: number, subject: string): Map
 }
 
 // --- futex (raw syscall: glibc has no wrapper) ----------------------------------------------
-const SYS_futex = process.arch === 'arm64' ? 98 : 202;
+const SYS = process.arch === 'arm64' ? { futex: 98, gettid: 178 } : { futex: 202, gettid: 186 };
 const syscallFutex = lib.func(
   'long syscall(long nr, intptr_t uaddr, int op, int val, void *timeout, intptr_t uaddr2, int val3)',
 ) as Fn<[number, number, number, number, Bytes | null, number, number], number>;
@@ -126,17 +155,25 @@ const FUTEX_WAKE = 1;
 
 /**
  * Sleeps while the 32-bit word at `address` equals `expected`, at most `timeout` (a timespec
- * made by {@link relativeTimespec}). Returns 0 when woken, or the errno: EAGAIN (the word had
- * already changed), ETIMEDOUT, EINTR.
+ * made by {@link relativeTimespec}). Returns 0 when woken, or the errno of the expected outcomes:
+ * EAGAIN (the word had already changed), ETIMEDOUT, EINTR. Anything else throws: a futex that
+ * silently failed would turn a sleeping channel into a spinning one.
  */
 export function futexWait(address: number, expected: number, timeout: BigInt64Array): number {
-  const r = syscallFutex(SYS_futex, address, FUTEX_WAIT, expected, timeout, 0, 0);
-  return r === -1 ? koffi.errno() : 0;
+  if (syscallFutex(SYS.futex, address, FUTEX_WAIT, expected, timeout, 0, 0) === 0) return 0;
+  const errno = koffi.errno();
+  if (errno === Errno.EAGAIN || errno === Errno.ETIMEDOUT || errno === Errno.EINTR) return errno;
+  throw new NativeError('futex(FUTEX_WAIT)', errno);
 }
 
 /** Wakes up to `count` sleepers on the word at `address`; returns how many were woken. */
 export function futexWake(address: number, count: number): number {
-  return check(syscallFutex(SYS_futex, address, FUTEX_WAKE, count, null, 0, 0), 'futex(FUTEX_WAKE)');
+  return check(syscallFutex(SYS.futex, address, FUTEX_WAKE, count, null, 0, 0), 'futex(FUTEX_WAKE)');
+}
+
+/** The calling thread's id (glibc has gettid only from 2.30). */
+export function gettid(): number {
+  return syscallFutex(SYS.gettid, 0, 0, 0, null, 0, 0);
 }
 
 /** A `struct timespec` holding a duration, for calls that take a relative timeout. */
@@ -148,7 +185,7 @@ export function relativeTimespec(durationMs: number): BigInt64Array {
 }
 
 // --- POSIX message queues -------------------------------------------------------------------
-const mqOpenFn = lib.func('int mq_open(const char *name, int oflag, ...)');
+const mqOpenFn = rt.func('int mq_open(const char *name, int oflag, ...)');
 /** Opens (or with O_CREAT creates, `maxMessages` deep with `messageBytes` messages) a POSIX queue. */
 export function mqOpen(name: string, flags: number, maxMessages: number, messageBytes: number): number {
   const attr = new BigInt64Array(8); // struct mq_attr: flags, maxmsg, msgsize, curmsgs, reserved[4]
@@ -156,14 +193,14 @@ export function mqOpen(name: string, flags: number, maxMessages: number, message
   attr[2] = BigInt(messageBytes);
   return check(mqOpenFn(name, flags, 'uint32_t', 0o600, 'void *', attr) as number, 'mq_open', name);
 }
-export const mqTimedSend = lib.func(
+export const mqTimedSend = rt.func(
   'int mq_timedsend(int mqdes, const void *msg, size_t len, uint32_t prio, const void *abs_timeout)',
 ) as Fn<[number, Bytes, number, number, BigInt64Array], number>;
-export const mqTimedReceive = lib.func(
+export const mqTimedReceive = rt.func(
   'intptr_t mq_timedreceive(int mqdes, void *msg, size_t len, void *prio, const void *abs_timeout)',
 ) as Fn<[number, Bytes, number, null, BigInt64Array], number>;
-export const mqClose = lib.func('int mq_close(int mqdes)') as Fn<[number], number>;
-export const mqUnlink = lib.func('int mq_unlink(const char *name)') as Fn<[string], number>;
+export const mqClose = rt.func('int mq_close(int mqdes)') as Fn<[number], number>;
+export const mqUnlink = rt.func('int mq_unlink(const char *name)') as Fn<[string], number>;
 
 // --- System V message queues ----------------------------------------------------------------
 export const msgget = lib.func('int msgget(int key, int msgflg)') as Fn<[number, number], number>;
@@ -184,15 +221,14 @@ export const recv = lib.func('intptr_t recv(int fd, void *buf, size_t len, int f
 
 // --- scheduling -----------------------------------------------------------------------------
 export const schedGetcpu = lib.func('int sched_getcpu()') as Fn<[], number>;
+export const schedYield = lib.func('int sched_yield()') as Fn<[], number>;
 export const schedSetaffinity = lib.func('int sched_setaffinity(int pid, size_t size, const void *mask)') as Fn<[number, number, Bytes], number>;
 export const schedGetaffinity = lib.func('int sched_getaffinity(int pid, size_t size, void *mask)') as Fn<[number, number, Bytes], number>;
 export const getpid = lib.func('int getpid()') as Fn<[], number>;
-export const gettid = lib.func('int gettid()') as Fn<[], number>;
-export const kill = lib.func('int kill(int pid, int sig)') as Fn<[number, number], number>;
 
 // --- limits and timers ----------------------------------------------------------------------
 export const getrlimit = lib.func('int getrlimit(int resource, void *rlim)') as Fn<[number, BigInt64Array], number>;
-export const timerCreate = lib.func('int timer_create(int clockid, void *sevp, void *timerid)') as Fn<[number, Bytes, BigInt64Array], number>;
-export const timerSettime = lib.func('int timer_settime(intptr_t timerid, int flags, const void *new_value, void *old_value)') as Fn<[number, number, BigInt64Array, null], number>;
-export const timerDelete = lib.func('int timer_delete(intptr_t timerid)') as Fn<[number], number>;
+export const timerCreate = rt.func('int timer_create(int clockid, void *sevp, void *timerid)') as Fn<[number, Bytes, BigInt64Array], number>;
+export const timerSettime = rt.func('int timer_settime(intptr_t timerid, int flags, const void *new_value, void *old_value)') as Fn<[number, number, BigInt64Array, null], number>;
+export const timerDelete = rt.func('int timer_delete(intptr_t timerid)') as Fn<[number], number>;
 

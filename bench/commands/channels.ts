@@ -52,19 +52,19 @@ async function probe(id: ChannelId): Promise<[boolean, string]> {
     }
     case 'shm':
     case 'shm-spin': {
-      const fd = libc.check(libc.shmOpen(name, 0o102, 0o600), 'shm_open', name);
+      const fd = libc.check(libc.shmOpen(name, libc.O.RDWR | libc.O.CREAT, 0o600), 'shm_open', name);
       libc.close(fd);
       libc.shmUnlink(name);
       return [true, `/dev/shm: ${limits.devShmFreeBytes ?? '?'} bytes free`];
     }
     case 'mq': {
-      libc.mqClose(libc.mqOpen(name, 0o102, 1, 64));
+      libc.mqClose(libc.mqOpen(name, libc.O.RDWR | libc.O.CREAT, 1, 64));
       libc.mqUnlink(name);
       return [true, `fs.mqueue.msgsize_max ${limits.mqMsgsizeMaxBytes}, msg_max ${limits.mqMsgMax}`];
     }
     case 'sysv-mq': {
-      const queue = libc.check(libc.msgget(0, 0o1000 | 0o600), 'msgget');
-      libc.msgctl(queue, 0, null);
+      const queue = libc.check(libc.msgget(0 /* IPC_PRIVATE */, libc.IPC.CREAT | 0o600), 'msgget');
+      libc.msgctl(queue, libc.IPC.RMID, null);
       return [true, `kernel.msgmax ${limits.sysvMsgmaxBytes}, msgmnb ${limits.sysvMsgmnbBytes}`];
     }
   }

@@ -10,6 +10,7 @@ import { renderTable } from '../../reports/table.js';
 import { RunError, UsageError, interruptedExitCode } from '../errors.js';
 import { buildPlan, caseLabel, plannedSeconds } from '../plan.js';
 import { Progress } from '../progress.js';
+import { Watchdog, nextEventBudgetMs } from '../watchdog.js';
 import { ResultsFile } from '../results-file.js';
 import type { RunOptions } from '../run-options.js';
 import { LocalTarget } from '../targets/local.js';
@@ -98,8 +99,14 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<void> 
   const measured = new Set<number>();
   let fatal: string | undefined;
   let agentFailure: string | undefined;
+  const watchdog = new Watchdog((after, waitedMs) => {
+    fatal = `the agents made no progress for ${Math.round(waitedMs / 1000)} s after ${after}; stopped them`;
+    void pair?.stop(true);
+  });
+  watchdog.arm(nextEventBudgetMs(undefined, plan.settings), 'the start');
   try {
     for await (const event of pair.events) {
+      watchdog.arm(nextEventBudgetMs(event, plan.settings), event.type === 'case-start' ? `the start of ${caseLabel(event.case)}` : `the ${event.type} event`);
       if (event.type === 'environment') results.setEnvironment(event.environment);
       else if (event.type === 'floor') results.setHarnessFloor(event.floor);
       else if (event.type === 'case-start') progress.caseStarted(event.case);
@@ -113,6 +120,7 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<void> 
     fatal = err instanceof Error ? err.message : String(err);
     await pair.stop(true);
   } finally {
+    watchdog.disarm();
     agentFailure = await pair.stop(false);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -5,9 +5,10 @@
  * run can find and remove what a killed run left behind.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Plan } from '../../agents/contract/schema.js';
 import { filesystemType } from '../../agents/kernel-limits.js';
@@ -18,8 +19,8 @@ import type { RunningPair, Target } from './target.js';
 
 const RUN_DIR_PREFIX = 'podbench-';
 const OWNER_FILE = 'owner.json';
-/** How long agents get to finish a case and clean up after SIGTERM before SIGKILL. */
-const STOP_GRACE_MS = 3000;
+/** How long agents get to exit by themselves once the run is over, before SIGTERM. */
+const EXIT_GRACE_MS = 3000;
 
 /** The compiled agent entry point, next to this package's compiled orchestrator. */
 export const AGENT_MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'agents', 'main.js');
@@ -28,6 +29,23 @@ interface Owner {
   readonly pid: number;
   readonly runId: string;
   readonly tmpfsDir: string;
+}
+
+/**
+ * Reads a run directory's owner.json, trusting it only as far as it can be ours: a directory of
+ * this user (not a link), a run id of our shape, a tmpfs dir that podbench would have made.
+ */
+function readOwner(runDir: string): Owner | undefined {
+  try {
+    const st = lstatSync(runDir);
+    if (!st.isDirectory() || st.uid !== process.getuid?.()) return undefined;
+    const owner = JSON.parse(readFileSync(join(runDir, OWNER_FILE), 'utf8')) as Owner;
+    const tmpfsOk = /^\/dev\/shm\/podbench-[A-Za-z0-9]{6}$/.test(owner.tmpfsDir) || owner.tmpfsDir === join(runDir, 'tmpfs');
+    if (!Number.isInteger(owner.pid) || !/^[a-z0-9]{4,32}$/.test(owner.runId) || !tmpfsOk) return undefined;
+    return owner;
+  } catch {
+    return undefined; // not ours, or still being created
+  }
 }
 
 function isAlive(pid: number): boolean {
@@ -41,7 +59,7 @@ function isAlive(pid: number): boolean {
 
 /** Removes a run's kernel objects and directories. */
 function removeRun(runDir: string, owner: Owner): void {
-  new ObjectJournal(journalPath(join(runDir, 'disk'), owner.runId)).removeAll();
+  new ObjectJournal(journalPath(join(runDir, 'disk'), owner.runId), owner.runId).removeAll();
   rmSync(owner.tmpfsDir, { recursive: true, force: true });
   rmSync(runDir, { recursive: true, force: true });
 }
@@ -52,13 +70,8 @@ export function sweepStaleRuns(parent = tmpdir()): number {
   for (const name of readdirSync(parent)) {
     if (!name.startsWith(RUN_DIR_PREFIX)) continue;
     const runDir = join(parent, name);
-    let owner: Owner;
-    try {
-      owner = JSON.parse(readFileSync(join(runDir, OWNER_FILE), 'utf8')) as Owner;
-    } catch {
-      continue; // not ours, or still being created
-    }
-    if (isAlive(owner.pid)) continue;
+    const owner = readOwner(runDir);
+    if (!owner || isAlive(owner.pid)) continue;
     removeRun(runDir, owner);
     swept++;
   }
@@ -73,14 +86,21 @@ function makeTmpfsDir(runDir: string): string {
   return dir;
 }
 
-/** Collects the last lines an agent wrote to stderr, to explain its failure. */
-function lastLines(child: ChildProcess, keep = 5): () => string[] {
-  const lines: string[] = [];
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    lines.push(...chunk.split('\n').filter(Boolean));
-    lines.splice(0, Math.max(0, lines.length - keep));
+/**
+ * Reads an agent's stderr line by line: each line goes to `onLine` (shown with --debug), and the
+ * returned function gives the last error line — the agent's own `podbench-agent: …` line when it
+ * wrote one (Node prints its version after an uncaught error, which explains nothing).
+ */
+function watchStderr(child: ChildProcess, onLine: (line: string) => void): () => string | undefined {
+  let last: string | undefined;
+  let own: string | undefined;
+  createInterface({ input: child.stderr! }).on('line', (line) => {
+    if (!line.trim()) return;
+    onLine(line);
+    last = line;
+    if (line.startsWith('podbench-agent:')) own = line.slice('podbench-agent:'.length).trim();
   });
-  return () => lines;
+  return () => own ?? last;
 }
 
 function exited(child: ChildProcess): Promise<void> {
@@ -90,13 +110,14 @@ function exited(child: ChildProcess): Promise<void> {
 const delay = (ms: number) => new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), ms).unref());
 
 /**
- * Gives an agent `graceMs` to exit by itself, then SIGTERM (it removes what it created at its next
- * chance, at the latest when the case in progress ends), then SIGKILL.
+ * Gives an agent `graceMs` to exit by itself, then SIGTERM and `termGraceMs` (it handles the
+ * signal, removing what it created, once the case in progress returns), then SIGKILL (the
+ * orchestrator's journal replay removes what is left).
  */
-async function ensureExit(child: ChildProcess, graceMs: number): Promise<void> {
+async function ensureExit(child: ChildProcess, graceMs: number, termGraceMs: number): Promise<void> {
   if ((await Promise.race([exited(child), delay(graceMs)])) !== 'timeout') return;
   child.kill('SIGTERM');
-  if ((await Promise.race([exited(child), delay(STOP_GRACE_MS)])) !== 'timeout') return;
+  if ((await Promise.race([exited(child), delay(termGraceMs)])) !== 'timeout') return;
   child.kill('SIGKILL');
   await exited(child);
 }
@@ -131,35 +152,31 @@ export class LocalTarget implements Target {
     const responder = spawnAgent('responder');
     const initiator = spawnAgent('initiator');
     const agents = { initiator, responder };
-    const stderrOf = { initiator: lastLines(initiator), responder: lastLines(responder) };
-    responder.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      for (const line of chunk.split('\n').filter(Boolean)) this.options.onAgentLine?.('responder', line);
-    });
-    for (const [role, child] of Object.entries(agents)) {
-      child.stderr?.on('data', (chunk: string) => {
-        for (const line of String(chunk).split('\n').filter(Boolean)) this.options.onAgentLine?.(role, line);
-      });
-    }
+    const show = (role: string) => (line: string) => this.options.onAgentLine?.(role, line);
+    const lastErrorOf = { initiator: watchStderr(initiator, show('initiator')), responder: watchStderr(responder, show('responder')) };
+    createInterface({ input: responder.stdout! }).on('line', show('responder'));
 
+    // A signal is handled between blocking calls: allow the rest of a case and its bounded waits.
+    const termGraceMs = plan.settings.warmupMs + plan.settings.durationMs + plan.settings.peerTimeoutMs + 2000;
     let stopped: Promise<string | undefined> | undefined;
     const stop = (abort: boolean): Promise<string | undefined> =>
       (stopped ??= (async () => {
-        if (abort) await Promise.all([ensureExit(initiator, 0), ensureExit(responder, 0)]);
+        if (abort) await Promise.all([ensureExit(initiator, 0, termGraceMs), ensureExit(responder, 0, termGraceMs)]);
         else {
-          await ensureExit(initiator, STOP_GRACE_MS);
-          await ensureExit(responder, STOP_GRACE_MS);
+          await ensureExit(initiator, EXIT_GRACE_MS, termGraceMs);
+          await ensureExit(responder, EXIT_GRACE_MS, termGraceMs);
         }
         removeRun(runDir, owner);
         if (abort) return undefined;
         const failed = Object.entries(agents).find(([, c]) => c.exitCode !== 0);
         if (!failed) return undefined;
         const [role, child] = failed;
-        const last = stderrOf[role as keyof typeof stderrOf]().at(-1);
+        const last = lastErrorOf[role as keyof typeof lastErrorOf]();
         return `the ${role} agent exited with ${child.exitCode ?? child.signalCode}${last ? `: ${last}` : ''}`;
       })());
 
     return {
-      events: agentEvents(initiator.stdout!, (line) => this.options.onAgentLine?.('initiator', line)),
+      events: agentEvents(initiator.stdout!, show('initiator')),
       stop,
     };
   }

@@ -1,0 +1,85 @@
+/**
+ * The podbench commands and their flags. Loaded by bench/cli.ts with a dynamic import, so that a
+ * failure while loading (no usable libc for koffi, say) still reaches the user as one line.
+ */
+import { Command, Option } from 'commander';
+import { dumpYaml } from '@kubernetes/client-node';
+import { DEFAULT_LOCAL_IMAGE, buildImageFromHost } from './agent-image.js';
+import { addPlanOptions, addPodOptions, planOptionsFrom, podOptionsFrom } from './cli-options.js';
+import { probeChannels, renderChannels } from './commands/channels.js';
+import { runCommand } from './commands/run.js';
+import { buildPlan } from './plan.js';
+import { buildPodManifest } from './pod-manifest.js';
+import { OUTPUTS, TARGETS, parseLabel, type RunOptions } from './run-options.js';
+import { PODBENCH_VERSION } from './version.js';
+
+/** Builds the program; `debug` adds the agents' own output to runs. */
+export function buildProgram(debug: boolean): Command {
+  const program = new Command('podbench')
+    .description('Measure the channels between two containers of one Kubernetes Pod: latency, throughput and CPU cost.')
+    .version(PODBENCH_VERSION)
+    .option('--debug', 'show stack traces and the agents\' own output')
+    .exitOverride()
+    .showSuggestionAfterError(false)
+    .configureOutput({
+      // Commander's parse errors become the same single line as every other error.
+      outputError: (text) => process.stderr.write(`podbench: ${text.replace(/^error: /, '').trim()} (see --help)\n`),
+    });
+
+  const run = program
+    .command('run')
+    .description('deploy the agent pair, run the case matrix, write results.json and print a table')
+    .addOption(new Option('--target <name>', 'where to run the agents: local processes, or a real pod through podman (auto: local until a cluster target exists)').choices(TARGETS).default('auto'))
+    .option('--out-dir <dir>', 'directory for results.json (default: podbench-results/<time>-<run id>)')
+    .addOption(new Option('-o, --output <format>', 'what to print when done').choices(OUTPUTS).default('table'))
+    .option('--label <name>', 'a name for this run in reports and comparisons', parseLabel)
+    .option('--dry-run', 'print the plan (cases and settings) and exit')
+    .action(async (opts, cmd: Command) => {
+      const options: RunOptions = {
+        ...planOptionsFrom(opts, cmd),
+        pod: podOptionsFrom(opts),
+        target: opts.target,
+        outDir: opts.outDir,
+        output: opts.output,
+        dryRun: Boolean(opts.dryRun),
+        label: opts.label,
+      };
+      await runCommand(options, { stdout: process.stdout, stderr: process.stderr, debug });
+    });
+  addPlanOptions(run);
+  addPodOptions(run);
+
+  const manifest = program
+    .command('manifest')
+    .description('print the Pod that `run` would deploy, for review, GitOps or kubectl apply')
+    .addOption(new Option('-o, --output <format>', 'yaml or json').choices(['yaml', 'json']).default('yaml'))
+    .action((opts, cmd: Command) => {
+      const plan = buildPlan(planOptionsFrom(opts, cmd));
+      const pod = buildPodManifest(plan, { ...podOptionsFrom(opts), image: opts.image ?? DEFAULT_LOCAL_IMAGE });
+      process.stdout.write(opts.output === 'json' ? `${JSON.stringify(pod, null, 2)}\n` : dumpYaml(pod));
+    });
+  addPlanOptions(manifest);
+  addPodOptions(manifest);
+
+  program
+    .command('image')
+    .description('build the agent image')
+    .command('build')
+    .description('build the agent image into podman\'s local storage from this host\'s Node (no registry, no Dockerfile build)')
+    .requiredOption('--from-host', 'package this host\'s Node binary, its libraries and the agent (the only way for now)')
+    .option('--tag <image>', 'image name', DEFAULT_LOCAL_IMAGE)
+    .action(async (opts: { tag: string }) => {
+      process.stderr.write(`building ${opts.tag} from this host's Node ${process.version}…\n`);
+      process.stdout.write(`${await buildImageFromHost(opts.tag)}\n`);
+    });
+
+  program
+    .command('channels')
+    .description('list the channels and whether this host supports each (probed with real objects)')
+    .addOption(new Option('-o, --output <format>', 'table or json').choices(OUTPUTS).default('table'))
+    .action(async (opts: { output: string }) => {
+      const support = await probeChannels();
+      process.stdout.write(opts.output === 'json' ? `${JSON.stringify(support, null, 2)}\n` : `${renderChannels(support)}\n`);
+    });
+  return program;
+}
