@@ -15,6 +15,8 @@ import { PODBENCH_VERSION } from './version.js';
 
 /** The image the podman target uses unless --image says otherwise. */
 export const DEFAULT_LOCAL_IMAGE = `localhost/podbench-agent:${PODBENCH_VERSION}`;
+/** A plain Node image (no agent) built the same way: a stand-in for node:24-slim where no registry is reachable. */
+export const LOCAL_NODE_IMAGE = `localhost/podbench-node:${process.versions.node}`;
 
 /** Shared libraries `ldd` lists for a binary (including the dynamic loader). */
 function linkedLibraries(binary: string): string[] {
@@ -38,14 +40,17 @@ export async function imageExists(image: string): Promise<boolean> {
   }
 }
 
-/** Builds the agent image from this host's Node; returns the image name. */
-export async function buildImageFromHost(tag = DEFAULT_LOCAL_IMAGE): Promise<string> {
+/**
+ * Builds an image from this host's Node: with the agent (an agent image for --image), or
+ * without it (`withAgent` false: a plain Node image for --node-image). Returns the image name.
+ */
+export async function buildImageFromHost(tag = DEFAULT_LOCAL_IMAGE, withAgent = true): Promise<string> {
   const root = mkdtempSync(join(tmpdir(), 'podbench-image-'));
   try {
     place(root, 'usr/local/bin/node', process.execPath);
     chmodSync(join(root, 'usr/local/bin/node'), 0o755);
     for (const lib of linkedLibraries(process.execPath)) place(root, lib.slice(1), lib);
-    for (const file of agentRuntimeFiles()) place(root, join(dirname(IMAGE_AGENT_PATH), file.path).slice(1), file.source);
+    if (withAgent) for (const file of agentRuntimeFiles()) place(root, join(dirname(IMAGE_AGENT_PATH), file.path).slice(1), file.source);
     mkdirSync(join(root, 'etc'));
     writeFileSync(join(root, 'etc/passwd'), `root:x:0:0:root:/root:/sbin/nologin\npodbench:x:${AGENT_UID}:${AGENT_UID}:podbench:/tmp:/sbin/nologin\n`);
     writeFileSync(join(root, 'etc/group'), `root:x:0:\npodbench:x:${AGENT_UID}:\n`);

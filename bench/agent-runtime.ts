@@ -1,7 +1,7 @@
 /**
  * The files a container needs to run the agent besides Node itself: the bundled agent
- * (dist/agent-bundle/agent.mjs) and koffi — its loader and the native module for one
- * architecture, laid out as koffi's loader expects them under node_modules.
+ * (dist/agent-bundle/agent.mjs, koffi's JavaScript included) and koffi's native module for one
+ * architecture, laid out as koffi's loader expects it under node_modules.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -31,15 +31,11 @@ export function nodeArch(kubernetesArch: string): string {
 /** The agent's runtime files for `arch` (Node's name: x64, arm64). */
 export function agentRuntimeFiles(arch: string = process.arch): RuntimeFile[] {
   if (!existsSync(BUNDLE)) throw new CliError(`the agent bundle ${BUNDLE} is missing; run npm run build`, 1);
-  const koffiDir = packageDir('koffi');
-  if (!koffiDir) throw new CliError('koffi is not installed; run npm ci', 1);
   const nativePackage = `@koromix/koffi-linux-${arch}`;
   const nativeDir = packageDir(nativePackage);
   if (!nativeDir) throw new CliError(`koffi's native module for linux-${arch} (${nativePackage}) is not installed here`, 1);
-  const koffiFiles = ['package.json', 'index.js', 'src/koffi/index.js', 'src/koffi/src/static.js'];
   return [
     { path: 'agent.mjs', source: BUNDLE },
-    ...koffiFiles.map((f) => ({ path: `node_modules/koffi/${f}`, source: join(koffiDir, f) })),
     ...['package.json', 'index.js', `linux_${arch}/koffi.node`].map((f) => ({ path: `node_modules/${nativePackage}/${f}`, source: join(nativeDir, f) })),
   ];
 }

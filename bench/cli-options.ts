@@ -4,6 +4,7 @@
  */
 import { Command, Option } from 'commander';
 import { CHANNEL_IDS, MODE_IDS } from '../agents/contract/channels.js';
+import { DEFAULT_NODE_IMAGE } from './agent-delivery.js';
 import { DEFAULT_LOCAL_IMAGE } from './agent-image.js';
 import type { PodOptions } from './pod-manifest.js';
 import { collectNodeSelector, collectSysctl, collectToleration, parseBytesQuantity, parseCpu } from './pod-options.js';
@@ -54,7 +55,9 @@ export function planOptionsFrom(opts: Record<string, unknown>, cmd: Command): Pl
 /** Adds the flags that shape the pod. */
 export function addPodOptions(cmd: Command): Command {
   return cmd
-    .option('--image <image>', `agent image (default for podman: ${DEFAULT_LOCAL_IMAGE}, built from this host's Node on first use)`)
+    .option('--image <image>', `a prebuilt agent image (podman's default: ${DEFAULT_LOCAL_IMAGE}, built from this host's Node on first use); without it, a cluster gets the agent in a ConfigMap`)
+    .option('--node-image <image>', `stock Node image the ConfigMap-delivered agent runs in (default ${DEFAULT_NODE_IMAGE})`)
+    .addOption(new Option('--arch <arch>', "the nodes' CPU architecture, for the ConfigMap delivery (default: this host's)").choices(['amd64', 'arm64']))
     .addOption(new Option('--image-pull-policy <policy>', 'when the node pulls the image').choices(['Always', 'IfNotPresent', 'Never']))
     .option('--cpu <quantity>', 'CPU for each agent container, requests = limits (e.g. 1, 500m)', parseCpu)
     .option('--memory <quantity>', 'memory for each agent container, requests = limits (e.g. 256Mi); with --cpu the pod is Guaranteed QoS', parseBytesQuantity)
@@ -67,9 +70,11 @@ export function addPodOptions(cmd: Command): Command {
 }
 
 /** Reads the pod flags. */
-export function podOptionsFrom(opts: Record<string, unknown>): Omit<PodOptions, 'image'> & { image?: string } {
+export function podOptionsFrom(opts: Record<string, unknown>): PodOptions {
   return {
     image: opts.image as string | undefined,
+    nodeImage: opts.nodeImage as string | undefined,
+    arch: opts.arch as string | undefined,
     imagePullPolicy: opts.imagePullPolicy as PodOptions['imagePullPolicy'],
     cpu: opts.cpu as string | undefined,
     memory: opts.memory as string | undefined,

@@ -10,24 +10,34 @@ import { CliError } from './errors.js';
 
 const debug = process.argv.includes('--debug');
 
-function fail(message: string, exitCode: number, hint?: string): never {
+/**
+ * Exits once stdout and stderr have drained: a large write to a pipe can still be queued, and
+ * process.exit() would cut it off (a results document, a manifest).
+ */
+async function exit(code: number): Promise<never> {
+  const drained = (stream: NodeJS.WriteStream) => new Promise<void>((resolve) => stream.write('', () => resolve()));
+  await Promise.all([drained(process.stdout), drained(process.stderr)]);
+  process.exit(code);
+}
+
+function fail(message: string, exitCode: number, hint?: string): Promise<never> {
   process.stderr.write(`podbench: ${message}${hint ? `\n  hint: ${hint}` : ''}\n`);
-  process.exit(exitCode);
+  return exit(exitCode);
 }
 
 try {
   const { buildProgram } = await import('./program.js');
   await buildProgram(debug).parseAsync(process.argv);
-  process.exit(0);
+  await exit(0);
 } catch (err) {
   if (err instanceof CommanderError) {
     // Help and --version exit 0; every parse error was already printed by outputError.
-    process.exit(err.exitCode === 0 ? 0 : 2);
+    await exit(err.exitCode === 0 ? 0 : 2);
   }
   if (err instanceof CliError) {
     if (debug) process.stderr.write(`${err.stack}\n`);
-    fail(err.message, err.exitCode, err.hint);
+    await fail(err.message, err.exitCode, err.hint);
   }
   if (debug) process.stderr.write(`${(err as Error)?.stack ?? err}\n`);
-  fail(`${err instanceof Error ? err.message : String(err)}${debug ? '' : ' (run with --debug for details)'}`, 1);
+  await fail(`${err instanceof Error ? err.message : String(err)}${debug ? '' : ' (run with --debug for details)'}`, 1);
 }

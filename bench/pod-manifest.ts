@@ -8,8 +8,9 @@
  * still measures every channel: the containers of a pod share the network and IPC namespaces and
  * /dev/shm by design, and the two emptyDir volumes are mounted into both.
  */
-import type { V1Container, V1Pod, V1Toleration } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Container, V1Pod, V1Toleration, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { Plan } from '../agents/contract/schema.js';
+import { BOOTSTRAP_COMMAND, DEFAULT_NODE_IMAGE, DELIVERY_DIRS, agentConfigMap } from './agent-delivery.js';
 import { plannedSeconds } from './plan.js';
 
 /** Where the shared volumes are mounted in both containers. */
@@ -24,7 +25,12 @@ export const RUN_ID_LABEL = 'podbench.io/run-id';
 
 /** How the pod is shaped and placed; every field maps to a `run`/`manifest` flag. */
 export interface PodOptions {
-  readonly image: string;
+  /** A prebuilt agent image (agent at /opt/podbench/agent.mjs); without it the agent comes in a ConfigMap. */
+  readonly image?: string;
+  /** The stock Node image the ConfigMap delivery runs in (default node:24-slim). */
+  readonly nodeImage?: string;
+  /** The nodes' CPU architecture for the ConfigMap delivery (amd64, arm64; default: this host's). */
+  readonly arch?: string;
   readonly imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
   /** CPU for each container (requests = limits, so the pod is Guaranteed QoS when memory is set too). */
   readonly cpu?: string;
@@ -54,7 +60,40 @@ export function activeDeadlineSeconds(plan: Plan): number {
   return Math.ceil(2 * plannedSeconds(plan) + plan.settings.connectTimeoutMs / 1000 + 60);
 }
 
-function agentContainer(role: 'initiator' | 'responder', plan: Plan, options: PodOptions): V1Container {
+/** The host's architecture in Kubernetes' terms. */
+export const hostKubernetesArch = (): string => (process.arch === 'x64' ? 'amd64' : process.arch);
+
+/** What the containers run: a prebuilt agent image, or the bootstrap from the ConfigMap. */
+interface Delivery {
+  readonly image: string;
+  readonly command: string[];
+  readonly mounts: V1VolumeMount[];
+  readonly volumes: V1Volume[];
+  readonly configMap?: V1ConfigMap;
+  readonly nodeSelector: Record<string, string>;
+}
+
+function delivery(plan: Plan, options: PodOptions, labels: Record<string, string>): Delivery {
+  if (options.image) return { image: options.image, command: ['node', IMAGE_AGENT_PATH], mounts: [], volumes: [], nodeSelector: {} };
+  const arch = options.arch ?? options.nodeSelector['kubernetes.io/arch'] ?? hostKubernetesArch();
+  const names = { configMap: `podbench-${plan.runId}-agent`, volume: `agent-${plan.runId}`, app: `app-${plan.runId}` };
+  return {
+    image: options.nodeImage ?? DEFAULT_NODE_IMAGE,
+    command: BOOTSTRAP_COMMAND,
+    mounts: [
+      { name: names.volume, mountPath: DELIVERY_DIRS.configMap, readOnly: true },
+      { name: names.app, mountPath: DELIVERY_DIRS.unpacked },
+    ],
+    volumes: [
+      { name: names.volume, configMap: { name: names.configMap } },
+      { name: names.app, emptyDir: {} },
+    ],
+    configMap: agentConfigMap(names.configMap, arch, labels),
+    nodeSelector: { 'kubernetes.io/arch': arch },
+  };
+}
+
+function agentContainer(role: 'initiator' | 'responder', plan: Plan, options: PodOptions, how: Delivery): V1Container {
   const resources =
     options.cpu || options.memory
       ? {
@@ -64,9 +103,9 @@ function agentContainer(role: 'initiator' | 'responder', plan: Plan, options: Po
       : undefined;
   return {
     name: role,
-    image: options.image,
+    image: how.image,
     ...(options.imagePullPolicy ? { imagePullPolicy: options.imagePullPolicy } : {}),
-    command: ['node', IMAGE_AGENT_PATH, '--role', role, '--disk-dir', POD_DIRS.disk, '--tmpfs-dir', POD_DIRS.tmpfs],
+    command: [...how.command, '--role', role, '--disk-dir', POD_DIRS.disk, '--tmpfs-dir', POD_DIRS.tmpfs],
     env: [{ name: 'PODBENCH_PLAN', value: JSON.stringify(plan) }],
     ...(resources ? { resources } : {}),
     securityContext: {
@@ -80,21 +119,32 @@ function agentContainer(role: 'initiator' | 'responder', plan: Plan, options: Po
     volumeMounts: [
       { name: volumeNames(plan.runId).disk, mountPath: POD_DIRS.disk },
       { name: volumeNames(plan.runId).tmpfs, mountPath: POD_DIRS.tmpfs },
+      ...how.mounts,
     ],
   };
 }
 
-/** Builds the Pod for `plan`. */
-export function buildPodManifest(plan: Plan, options: PodOptions): V1Pod {
+/** What a run creates: the Pod, and the ConfigMap that delivers the agent unless an agent image is used. */
+export interface PodResources {
+  readonly pod: V1Pod;
+  readonly configMap?: V1ConfigMap;
+}
+
+/** Builds the Pod (and ConfigMap) for `plan`. */
+export function buildPodManifest(plan: Plan, options: PodOptions): PodResources {
   const sizeLimit = options.volumeSize ? { sizeLimit: options.volumeSize } : {};
-  const nodeSelector = { ...options.nodeSelector };
-  return {
+  const labels = { ...APP_LABEL, [RUN_ID_LABEL]: plan.runId };
+  const how = delivery(plan, options, labels);
+  const nodeSelector = { ...how.nodeSelector, ...options.nodeSelector };
+  const namespace = options.namespace ? { namespace: options.namespace } : {};
+  const configMap = how.configMap && { ...how.configMap, metadata: { ...how.configMap.metadata, ...namespace } };
+  const pod: V1Pod = {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: {
       name: podName(plan.runId),
-      ...(options.namespace ? { namespace: options.namespace } : {}),
-      labels: { ...APP_LABEL, 'app.kubernetes.io/component': 'agents', [RUN_ID_LABEL]: plan.runId },
+      ...namespace,
+      labels: { ...labels, 'app.kubernetes.io/component': 'agents' },
     },
     spec: {
       restartPolicy: 'Never',
@@ -112,11 +162,18 @@ export function buildPodManifest(plan: Plan, options: PodOptions): V1Pod {
         seccompProfile: { type: 'RuntimeDefault' },
         ...(options.sysctls.length ? { sysctls: [...options.sysctls] } : {}),
       },
-      containers: [agentContainer('responder', plan, options), agentContainer('initiator', plan, options)],
+      containers: [agentContainer('responder', plan, options, how), agentContainer('initiator', plan, options, how)],
       volumes: [
         { name: volumeNames(plan.runId).disk, emptyDir: { ...sizeLimit } },
         { name: volumeNames(plan.runId).tmpfs, emptyDir: { medium: 'Memory', ...sizeLimit } },
+        ...how.volumes,
       ],
     },
   };
+  return configMap ? { pod, configMap } : { pod };
+}
+
+/** The resources as the documents `kubectl apply` takes, ConfigMap first. */
+export function manifestDocuments(resources: PodResources): object[] {
+  return resources.configMap ? [resources.configMap, resources.pod] : [resources.pod];
 }

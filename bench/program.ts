@@ -4,12 +4,12 @@
  */
 import { Command, Option } from 'commander';
 import { dumpYaml } from '@kubernetes/client-node';
-import { DEFAULT_LOCAL_IMAGE, buildImageFromHost } from './agent-image.js';
+import { DEFAULT_LOCAL_IMAGE, LOCAL_NODE_IMAGE, buildImageFromHost } from './agent-image.js';
 import { addPlanOptions, addPodOptions, planOptionsFrom, podOptionsFrom } from './cli-options.js';
 import { probeChannels, renderChannels } from './commands/channels.js';
 import { runCommand } from './commands/run.js';
 import { buildPlan } from './plan.js';
-import { buildPodManifest } from './pod-manifest.js';
+import { buildPodManifest, manifestDocuments } from './pod-manifest.js';
 import { OUTPUTS, TARGETS, parseLabel, type RunOptions } from './run-options.js';
 import { PODBENCH_VERSION } from './version.js';
 
@@ -51,12 +51,16 @@ export function buildProgram(debug: boolean): Command {
 
   const manifest = program
     .command('manifest')
-    .description('print the Pod that `run` would deploy, for review, GitOps or kubectl apply')
+    .description('print the Pod (and the ConfigMap delivering the agent) that `run` deploys, for review, GitOps or kubectl apply')
     .addOption(new Option('-o, --output <format>', 'yaml or json').choices(['yaml', 'json']).default('yaml'))
     .action((opts, cmd: Command) => {
       const plan = buildPlan(planOptionsFrom(opts, cmd));
-      const pod = buildPodManifest(plan, { ...podOptionsFrom(opts), image: opts.image ?? DEFAULT_LOCAL_IMAGE });
-      process.stdout.write(opts.output === 'json' ? `${JSON.stringify(pod, null, 2)}\n` : dumpYaml(pod));
+      const documents = manifestDocuments(buildPodManifest(plan, podOptionsFrom(opts)));
+      process.stdout.write(
+        opts.output === 'json'
+          ? `${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: documents }, null, 2)}\n`
+          : documents.map((d) => dumpYaml(d)).join('---\n'),
+      );
     });
   addPlanOptions(manifest);
   addPodOptions(manifest);
@@ -67,10 +71,12 @@ export function buildProgram(debug: boolean): Command {
     .command('build')
     .description('build the agent image into podman\'s local storage from this host\'s Node (no registry, no Dockerfile build)')
     .requiredOption('--from-host', 'package this host\'s Node binary, its libraries and the agent (the only way for now)')
-    .option('--tag <image>', 'image name', DEFAULT_LOCAL_IMAGE)
-    .action(async (opts: { tag: string }) => {
-      process.stderr.write(`building ${opts.tag} from this host's Node ${process.version}…\n`);
-      process.stdout.write(`${await buildImageFromHost(opts.tag)}\n`);
+    .option('--tag <image>', `image name (default ${DEFAULT_LOCAL_IMAGE}, or ${LOCAL_NODE_IMAGE} with --node-only)`)
+    .option('--node-only', 'a plain Node image without the agent, to stand in for node:24-slim with --node-image')
+    .action(async (opts: { tag?: string; nodeOnly?: boolean }) => {
+      const tag = opts.tag ?? (opts.nodeOnly ? LOCAL_NODE_IMAGE : DEFAULT_LOCAL_IMAGE);
+      process.stderr.write(`building ${tag} from this host's Node ${process.version}…\n`);
+      process.stdout.write(`${await buildImageFromHost(tag, !opts.nodeOnly)}\n`);
     });
 
   program

@@ -29,8 +29,8 @@ export interface PlanOptions {
 /** Everything `podbench run` was asked to do, validated. */
 export interface RunOptions extends PlanOptions {
   readonly target: TargetName;
-  /** The pod's shape, for pod targets (image optional: podman builds one from this host). */
-  readonly pod: Omit<PodOptions, 'image'> & { readonly image?: string };
+  /** The pod's shape, for pod targets. */
+  readonly pod: PodOptions;
   readonly outDir?: string;
   readonly output: (typeof OUTPUTS)[number];
   readonly dryRun: boolean;

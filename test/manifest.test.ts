@@ -4,23 +4,36 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { V1Pod } from '@kubernetes/client-node';
-import { loadYaml } from '@kubernetes/client-node';
-import { Pod } from 'kubernetes-models/v1';
+import type { V1ConfigMap, V1Pod } from '@kubernetes/client-node';
+import { loadAllYaml } from '@kubernetes/client-node';
+import { ConfigMap, Pod } from 'kubernetes-models/v1';
 import { runCli } from './helpers/cli.js';
 import { restrictedViolations } from './helpers/pod-security.js';
 
-async function manifest(args: string[]): Promise<V1Pod> {
+interface Printed {
+  pod: V1Pod;
+  configMap?: V1ConfigMap;
+  yamlBytes: number;
+}
+
+/** Runs `podbench manifest`, validates every document against the Kubernetes schemas. */
+async function printed(args: string[]): Promise<Printed> {
   const r = await runCli(['manifest', ...args]);
   assert.equal(r.code, 0, r.stderr);
-  // loadYaml gives client-node model classes; compare as plain JSON like the API server would.
-  return JSON.parse(args.includes('json') ? r.stdout : JSON.stringify(loadYaml(r.stdout))) as V1Pod;
+  // loadAllYaml gives client-node model classes; compare as plain JSON like the API server would.
+  const docs = JSON.parse(args.includes('json') ? JSON.stringify(JSON.parse(r.stdout).items) : JSON.stringify(loadAllYaml(r.stdout))) as { kind: string }[];
+  const pod = docs.find((d) => d.kind === 'Pod') as V1Pod;
+  const configMap = docs.find((d) => d.kind === 'ConfigMap') as V1ConfigMap | undefined;
+  new Pod(pod as ConstructorParameters<typeof Pod>[0]).validate();
+  if (configMap) new ConfigMap(configMap as ConstructorParameters<typeof ConfigMap>[0]).validate();
+  return { pod, configMap, yamlBytes: r.stdout.length };
 }
+
+const manifest = async (args: string[]) => (await printed(args)).pod;
 
 describe('podbench manifest', () => {
   it('prints a valid, restricted-compliant Pod with requests = limits and the node', async () => {
     const pod = await manifest(['--cpu', '1', '--memory', '256Mi', '--node', 'node-a', '-o', 'json']);
-    new Pod(pod as ConstructorParameters<typeof Pod>[0]).validate();
     assert.deepEqual(restrictedViolations(pod), []);
     assert.equal(pod.spec!.nodeName, 'node-a');
     assert.equal(pod.spec!.restartPolicy, 'Never');
@@ -30,21 +43,38 @@ describe('podbench manifest', () => {
     for (const c of pod.spec!.containers) {
       assert.deepEqual(c.resources, { requests: { cpu: '1', memory: '256Mi' }, limits: { cpu: '1', memory: '256Mi' } });
       assert.equal(c.securityContext!.readOnlyRootFilesystem, true);
-      assert.deepEqual(c.volumeMounts!.map((m) => m.mountPath).sort(), ['/podbench/disk', '/podbench/tmpfs']);
+      assert.deepEqual(c.volumeMounts!.map((m) => m.mountPath).sort(), ['/podbench/app', '/podbench/delivery', '/podbench/disk', '/podbench/tmpfs']);
     }
-    const volumes = Object.fromEntries(pod.spec!.volumes!.map((v) => [v.name, v.emptyDir]));
-    assert.equal(Object.values(volumes).filter((e) => e?.medium === 'Memory').length, 1);
+    assert.equal(pod.spec!.volumes!.filter((v) => v.emptyDir?.medium === 'Memory').length, 1);
   });
 
   it('YAML by default, with placement, runtime class and volume size', async () => {
     const pod = await manifest(['--node-selector', 'kubernetes.io/arch=amd64', '--toleration', 'dedicated=bench:NoSchedule', '--runtime-class', 'gvisor', '--volume-size', '128Mi', '--image', 'registry.example/podbench:1']);
-    new Pod(pod as ConstructorParameters<typeof Pod>[0]).validate();
     assert.deepEqual(restrictedViolations(pod), []);
     assert.deepEqual(pod.spec!.nodeSelector, { 'kubernetes.io/arch': 'amd64' });
     assert.deepEqual(pod.spec!.tolerations, [{ key: 'dedicated', operator: 'Equal', value: 'bench', effect: 'NoSchedule' }]);
     assert.equal(pod.spec!.runtimeClassName, 'gvisor');
     assert.ok(pod.spec!.volumes!.every((v) => v.emptyDir?.sizeLimit === '128Mi'));
     assert.ok(pod.spec!.containers.every((c) => c.image === 'registry.example/podbench:1'));
+  });
+
+  it('without --image, delivers the agent to a stock Node image in a ConfigMap under 1 MiB', async () => {
+    const { pod, configMap, yamlBytes } = await printed(['--node-image', 'node:22-slim']);
+    assert.ok(configMap, 'a ConfigMap comes with the Pod');
+    assert.ok(yamlBytes < 1024 * 1024, `${yamlBytes} bytes`);
+    assert.ok(configMap.data!['bootstrap.cjs']!.includes('podbench bootstrap'));
+    assert.equal(Object.keys(configMap.binaryData!).length, 1, 'the native module, gzipped');
+    assert.ok(pod.spec!.containers.every((c) => c.image === 'node:22-slim' && c.command![1] === '/podbench/delivery/bootstrap.cjs'));
+    assert.equal(pod.spec!.nodeSelector!['kubernetes.io/arch'], 'amd64');
+    const cmVolume = pod.spec!.volumes!.find((v) => v.configMap);
+    assert.equal(cmVolume!.configMap!.name, configMap.metadata!.name);
+    assert.deepEqual(restrictedViolations(pod), []);
+  });
+
+  it('with --image, no ConfigMap and the agent from the image', async () => {
+    const { pod, configMap } = await printed(['--image', 'registry.example/podbench:1', '-o', 'json']);
+    assert.equal(configMap, undefined);
+    assert.ok(pod.spec!.containers.every((c) => c.command![1] === '/opt/podbench/agent.mjs'));
   });
 
   it('IPC sysctls are set, and the checker sees that restricted clusters refuse them', async () => {

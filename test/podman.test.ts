@@ -17,7 +17,7 @@ import { NOTHING_LEFT, newLeftovers, snapshotLeftovers } from './helpers/leftove
 async function podmanLeftovers(): Promise<string[]> {
   const pods = (await podman(['pod', 'ps', '--format', '{{.Name}}'])).split('\n').filter((n) => n.startsWith('podbench-'));
   const containers = (await podman(['ps', '--all', '--format', '{{.Names}}'])).split('\n').filter((n) => n.startsWith('podbench-'));
-  const volumes = (await podman(['volume', 'ls', '--format', '{{.Name}}'])).split('\n').filter((n) => /^(disk|tmpfs)-/.test(n));
+  const volumes = (await podman(['volume', 'ls', '--format', '{{.Name}}'])).split('\n').filter((n) => /^(disk|tmpfs|app|agent)-|^podbench-/.test(n));
   return [...pods, ...containers, ...volumes];
 }
 
@@ -55,6 +55,24 @@ describe('podman target', () => {
     }
     assert.deepEqual(await podmanLeftovers(), []);
     assert.deepEqual(newLeftovers(before_, snapshotLeftovers()), NOTHING_LEFT);
+  });
+
+  it('delivers the agent in a ConfigMap to a plain Node image, as on a cluster', async () => {
+    const node = await runCli(['image', 'build', '--from-host', '--node-only']);
+    assert.equal(node.code, 0, node.stderr);
+    const outDir = mkdtempSync(join(tmpdir(), 'pbtest-'));
+    try {
+      const r = await runCli([
+        'run', '--target', 'podman', '--node-image', node.stdout.trim(), '--channels', 'uds,shm,mq', '--modes', 'latency',
+        '--sizes', '64', '--duration', '200ms', '--warmup', '0ms', '--out-dir', outDir, '-o', 'json',
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const doc = JSON.parse(r.stdout) as ResultsDocument;
+      assert.deepEqual(doc.cases.map((c) => c.status), ['ok', 'ok', 'ok']);
+    } finally {
+      rmSync(outDir, { recursive: true, force: true });
+    }
+    assert.deepEqual(await podmanLeftovers(), []);
   });
 
   it('Ctrl-C mid-run stops and removes the pod, keeping the finished cases', async () => {

@@ -1,8 +1,9 @@
 /**
- * The podman target: the generated Pod played with `podman kube play` — a real pod on this host,
- * with the shared network and IPC namespaces, emptyDir volumes and the restricted security
- * context of the manifest. Results come from the initiator container's log; `podman kube down`
- * removes the pod and its volumes on every exit path.
+ * The podman target: the generated Pod (and the agent's ConfigMap, with --node-image) played with
+ * `podman kube play` — a real pod on this host, with the shared network and IPC namespaces,
+ * emptyDir volumes and the restricted security context of the manifest. Results come from the
+ * initiator container's log; `podman kube down` and the removal of the ConfigMap's volume (which
+ * kube down leaves behind) clean up on every exit path.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,16 +13,20 @@ import type { Plan } from '../../agents/contract/schema.js';
 import { agentEvents } from '../agent-events.js';
 import { DEFAULT_LOCAL_IMAGE, buildImageFromHost, imageExists } from '../agent-image.js';
 import { CliError } from '../errors.js';
-import { buildPodManifest, podName, type PodOptions } from '../pod-manifest.js';
+import { buildPodManifest, manifestDocuments, podName, type PodOptions } from '../pod-manifest.js';
 import { podman, requirePodman, spawnPodman } from '../podman.js';
 import type { RunningPair, Target } from './target.js';
 
 /** How long the agents get to finish after the initiator's log ends, and podman to stop them. */
 const STOP_GRACE_S = 5;
 
-/** Options for the podman target: the pod's shape (image optional: built from this host). */
+/**
+ * Options for the podman target: the pod's shape. Without --image or --node-image the agent image
+ * is built from this host (no registry needed); with --node-image the agent comes in a ConfigMap,
+ * as on a cluster.
+ */
 export interface PodmanTargetOptions {
-  readonly pod: Omit<PodOptions, 'image'> & { readonly image?: string };
+  readonly pod: PodOptions;
   readonly note: (text: string) => void;
   readonly onAgentLine?: (role: string, line: string) => void;
 }
@@ -51,33 +56,37 @@ export class PodmanTarget implements Target {
 
   constructor(private readonly options: PodmanTargetOptions) {}
 
-  private async image(): Promise<string> {
-    const wanted = this.options.pod.image;
+  /** The pod options with the image settled: the user's, or the agent image built from this host. */
+  private async podOptions(): Promise<PodOptions> {
+    const pod = this.options.pod;
+    const wanted = pod.image ?? pod.nodeImage;
     if (wanted) {
-      if (this.options.pod.imagePullPolicy === 'Never' && !(await imageExists(wanted))) {
-        throw new CliError(`--image ${wanted} is not in podman's local storage and --image-pull-policy is Never`, 1, 'podbench image build --from-host --tag ' + wanted);
+      if (pod.imagePullPolicy === 'Never' && !(await imageExists(wanted))) {
+        throw new CliError(`image ${wanted} is not in podman's local storage and --image-pull-policy is Never`, 1, `podbench image build --from-host --tag ${wanted}`);
       }
-      return wanted;
+      return pod;
     }
     if (!(await imageExists(DEFAULT_LOCAL_IMAGE))) {
       this.options.note(`building the agent image ${DEFAULT_LOCAL_IMAGE} from this host's Node (once)…`);
       await buildImageFromHost(DEFAULT_LOCAL_IMAGE);
     }
-    return DEFAULT_LOCAL_IMAGE;
+    return { ...pod, image: DEFAULT_LOCAL_IMAGE };
   }
 
   async start(plan: Plan): Promise<RunningPair> {
     requirePodman();
-    const image = await this.image();
-    const pod = buildPodManifest(plan, { ...this.options.pod, image, imagePullPolicy: this.options.pod.imagePullPolicy ?? 'IfNotPresent' });
+    const options = await this.podOptions();
+    const resources = buildPodManifest(plan, { ...options, imagePullPolicy: options.imagePullPolicy ?? 'IfNotPresent' });
     const dir = mkdtempSync(join(tmpdir(), 'podbench-'));
     const yamlPath = join(dir, 'pod.yaml');
-    writeFileSync(yamlPath, dumpYaml(pod));
+    writeFileSync(yamlPath, manifestDocuments(resources).map((d) => dumpYaml(d)).join('---\n'));
     const name = podName(plan.runId);
     const containers = { initiator: `${name}-initiator`, responder: `${name}-responder` };
 
+    const configMapName = resources.configMap?.metadata?.name;
     const down = async () => {
       await podman(['kube', 'down', yamlPath]).catch(() => podman(['pod', 'rm', '--force', name]).catch(() => ''));
+      if (configMapName) await podman(['volume', 'rm', '--force', configMapName]).catch(() => '');
       rmSync(dir, { recursive: true, force: true });
     };
     try {
