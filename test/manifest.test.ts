@@ -6,7 +6,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { V1ConfigMap, V1Pod } from '@kubernetes/client-node';
 import { loadAllYaml } from '@kubernetes/client-node';
-import { ConfigMap, Pod } from 'kubernetes-models/v1';
+import { ConfigMap, Pod, ServiceAccount } from 'kubernetes-models/v1';
+import { Job } from 'kubernetes-models/batch/v1';
+import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { runCli } from './helpers/cli.js';
 import { restrictedViolations } from './helpers/pod-security.js';
 
@@ -90,5 +95,30 @@ describe('podbench manifest', () => {
       assert.equal(r.stderr.trim().split('\n').length, 1);
       assert.match(r.stderr, new RegExp(flag!));
     }
+  });
+});
+
+describe('manifests/', () => {
+  const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+  const docs = (file: string): unknown => JSON.parse(JSON.stringify(loadAllYaml(readFileSync(join(ROOT, 'manifests', file), 'utf8'))));
+
+  it('rbac.yaml is valid and grants exactly what a run needs', () => {
+    const [sa, role, binding] = docs('rbac.yaml') as [object, { rules: { resources: string[]; verbs: string[] }[] }, object];
+    new ServiceAccount(sa as ConstructorParameters<typeof ServiceAccount>[0]).validate();
+    new Role(role as ConstructorParameters<typeof Role>[0]).validate();
+    new RoleBinding(binding as ConstructorParameters<typeof RoleBinding>[0]).validate();
+    const grants = Object.fromEntries(role.rules.map((r) => [r.resources.join(','), [...r.verbs].sort().join(',')]));
+    assert.deepEqual(grants, {
+      pods: 'create,delete,get,list,watch',
+      'pods/log': 'get',
+      configmaps: 'create,delete,get',
+      events: 'list',
+    });
+  });
+
+  it('podbench-job.yaml is a valid Job under the podbench ServiceAccount', () => {
+    const [job] = docs('podbench-job.yaml') as [{ spec: { template: { spec: { serviceAccountName: string } } } }];
+    new Job(job as ConstructorParameters<typeof Job>[0]).validate();
+    assert.equal(job.spec.template.spec.serviceAccountName, 'podbench');
   });
 });
