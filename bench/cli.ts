@@ -10,6 +10,11 @@ import { CliError } from './errors.js';
 
 const debug = process.argv.includes('--debug');
 
+// A reader that stops early (podbench … | head) is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+});
+
 /**
  * Exits once stdout and stderr have drained: a large write to a pipe can still be queued, and
  * process.exit() would cut it off (a results document, a manifest).

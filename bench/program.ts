@@ -10,7 +10,7 @@ import { probeChannels, renderChannels } from './commands/channels.js';
 import { runCommand } from './commands/run.js';
 import { buildPlan } from './plan.js';
 import { buildPodManifest, manifestDocuments } from './pod-manifest.js';
-import { OUTPUTS, TARGETS, parseLabel, type RunOptions } from './run-options.js';
+import { OUTPUTS, TARGETS, durationParser, parseLabel, type RunOptions } from './run-options.js';
 import { PODBENCH_VERSION } from './version.js';
 
 /** Builds the program; `debug` adds the agents' own output to runs. */
@@ -29,7 +29,12 @@ export function buildProgram(debug: boolean): Command {
   const run = program
     .command('run')
     .description('deploy the agent pair, run the case matrix, write results.json and print a table')
-    .addOption(new Option('--target <name>', 'where to run the agents: local processes, or a real pod through podman (auto: local until a cluster target exists)').choices(TARGETS).default('auto'))
+    .addOption(new Option('--target <name>', 'where to run the agents: local processes, a real pod through podman, or a Kubernetes cluster (auto: kubernetes when a kubeconfig context answers, else local)').choices(TARGETS).default('auto'))
+    .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG, ~/.kube/config, or the in-cluster service account)')
+    .option('--context <name>', 'kubeconfig context (default: the current one)')
+    .option('-n, --namespace <name>', "namespace for the pod (default: the context's, else default)")
+    .option('--keep', 'leave the pod and ConfigMap in the cluster after the run, for kubectl describe/logs')
+    .addOption(new Option('--start-timeout <time>', 'how long the pod may take to be scheduled and pull its image').default(durationParser(1000, 3_600_000)('5m'), '5m').argParser(durationParser(1000, 3_600_000)))
     .option('--out-dir <dir>', 'directory for results.json (default: podbench-results/<time>-<run id>)')
     .addOption(new Option('-o, --output <format>', 'what to print when done').choices(OUTPUTS).default('table'))
     .option('--label <name>', 'a name for this run in reports and comparisons', parseLabel)
@@ -38,6 +43,7 @@ export function buildProgram(debug: boolean): Command {
       const options: RunOptions = {
         ...planOptionsFrom(opts, cmd),
         pod: podOptionsFrom(opts),
+      cluster: { kubeconfig: opts.kubeconfig, context: opts.context, namespace: opts.namespace, keep: Boolean(opts.keep), startTimeoutMs: opts.startTimeout },
         target: opts.target,
         outDir: opts.outDir,
         output: opts.output,

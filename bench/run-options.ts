@@ -13,7 +13,7 @@ import { formatDuration, parseDurationMs, parseSizeBytes } from './units.js';
 /** Largest message podbench sends: big enough for tensors, small enough for a pod's memory. */
 export const MAX_SIZE_BYTES = 64 * 1024 * 1024;
 /** Targets `podbench run` can use today. */
-export const TARGETS = ['auto', 'local', 'podman'] as const;
+export const TARGETS = ['auto', 'local', 'podman', 'kubernetes'] as const;
 export type TargetName = (typeof TARGETS)[number];
 export const OUTPUTS = ['table', 'json'] as const;
 
@@ -31,6 +31,8 @@ export interface RunOptions extends PlanOptions {
   readonly target: TargetName;
   /** The pod's shape, for pod targets. */
   readonly pod: PodOptions;
+  /** How to reach a cluster (kubernetes target). */
+  readonly cluster: { readonly kubeconfig?: string; readonly context?: string; readonly namespace?: string; readonly keep: boolean; readonly startTimeoutMs: number };
   readonly outDir?: string;
   readonly output: (typeof OUTPUTS)[number];
   readonly dryRun: boolean;

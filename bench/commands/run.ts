@@ -15,6 +15,8 @@ import { ResultsFile } from '../results-file.js';
 import type { RunOptions } from '../run-options.js';
 import { LocalTarget } from '../targets/local.js';
 import { PodmanTarget } from '../targets/podman.js';
+import { KubernetesTarget, loadClusterAccess } from '../targets/kubernetes.js';
+import { VersionApi } from '@kubernetes/client-node';
 import type { RunningPair, Target } from '../targets/target.js';
 import { formatDuration } from '../units.js';
 import { PODBENCH_VERSION } from '../version.js';
@@ -26,10 +28,35 @@ export interface RunIo {
   readonly debug: boolean;
 }
 
-function chooseTarget(options: RunOptions, io: RunIo, progress: Progress): Target {
+/** Whether a kubeconfig context is usable: it loads and its API server answers within a few seconds. */
+async function clusterReachable(options: RunOptions): Promise<string | undefined> {
+  try {
+    const access = loadClusterAccess(options.cluster);
+    const version = await Promise.race([
+      access.config.makeApiClient(VersionApi).getCode(),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 3000).unref()),
+    ]);
+    return `context ${access.context} answers (Kubernetes ${version.gitVersion})`;
+  } catch {
+    return undefined;
+  }
+}
+
+async function chooseTarget(options: RunOptions, io: RunIo, progress: Progress): Promise<Target> {
   const onAgentLine = io.debug ? (role: string, line: string) => io.stderr.write(`[${role}] ${line}\n`) : undefined;
-  if (options.target === 'podman') return new PodmanTarget({ pod: options.pod, note: (text) => progress.note(text), onAgentLine });
-  if (options.target === 'auto') progress.note('target: local (auto: podbench has no cluster target yet, so the agents run as local processes)');
+  const note = (text: string) => progress.note(text);
+  if (options.target === 'podman') return new PodmanTarget({ pod: options.pod, note, onAgentLine });
+  let kind = options.target;
+  if (kind === 'auto') {
+    const cluster = await clusterReachable(options);
+    kind = cluster ? 'kubernetes' : 'local';
+    progress.note(cluster ? `target: kubernetes (auto: ${cluster})` : 'target: local (auto: no usable kubeconfig context, so the agents run as local processes)');
+  }
+  if (kind === 'kubernetes') {
+    const target = new KubernetesTarget({ pod: options.pod, ...options.cluster, note });
+    progress.note(`kubernetes: ${target.describe()}`);
+    return target;
+  }
   const podFlags = Object.entries(options.pod).filter(([, v]) => v !== undefined && !(typeof v === 'object' && Object.keys(v).length === 0));
   if (podFlags.length > 0) progress.note(`note: pod options (${podFlags.map(([k]) => k).join(', ')}) apply to pod targets; the local target ignores them`);
   return new LocalTarget({ onAgentLine });
@@ -72,7 +99,7 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<void> 
     throw new UsageError(`--out-dir ${outDir} already holds a results.json; choose a new directory or remove it`);
   }
   const progress = new Progress(plan, io.stderr);
-  const target = chooseTarget(options, io, progress);
+  const target = await chooseTarget(options, io, progress);
   const results = new ResultsFile(outDir, { plan, target: target.name, podbenchVersion: PODBENCH_VERSION, label: options.label });
   progress.note(`${plan.cases.length} cases, at least ${Math.ceil(plannedSeconds(plan))} s; results: ${results.path}`);
 

@@ -1,0 +1,74 @@
+/**
+ * Turning what the Kubernetes API and a pod's status say into one sentence a user can act on:
+ * RBAC forbidden (which verb on which resource), a missing namespace, an unreachable API,
+ * unschedulable (the scheduler's reason), image pull failures, OOMKilled, eviction, deadline.
+ */
+import { ApiException, type CoreV1Event, type V1Pod } from '@kubernetes/client-node';
+import { CliError } from './errors.js';
+
+/** The Kubernetes Status object an API error carries (its body may be JSON text or parsed). */
+function statusOf(err: ApiException<unknown>): { message?: string; reason?: string } {
+  const body = err.body;
+  if (typeof body === 'string') {
+    try {
+      return JSON.parse(body) as { message?: string; reason?: string };
+    } catch {
+      return { message: body };
+    }
+  }
+  return (body ?? {}) as { message?: string; reason?: string };
+}
+
+/** A CliError for a failed API call: `what` says what podbench was doing (e.g. "create the pod"). */
+export function apiError(err: unknown, what: string, server: string, namespace: string): CliError {
+  if (err instanceof ApiException) {
+    const status = statusOf(err);
+    const message = status.message ?? err.message;
+    switch (err.code) {
+      case 401:
+        return new CliError(`the API server at ${server} rejected the credentials (401 Unauthorized) when trying to ${what}`, 1, 'refresh your kubeconfig credentials (kubectl get pods should work)');
+      case 403:
+        return new CliError(`forbidden: ${message}`, 1, `apply manifests/rbac.yaml in namespace ${namespace} and bind the podbench Role to you; podbench doctor checks every permission`);
+      case 404:
+        if (/namespaces? "[^"]*" not found/.test(message)) return new CliError(`namespace ${namespace} does not exist`, 1, 'create it, or pass -n with an existing namespace');
+        return new CliError(`not found when trying to ${what}: ${message}`, 1);
+      case 409:
+        return new CliError(`could not ${what}: ${message} (a run with this id exists)`, 1);
+      case 422:
+        return new CliError(`the API server refused the manifest when trying to ${what}: ${message}`, 1, 'podbench manifest prints what was sent');
+      default:
+        return new CliError(`could not ${what}: HTTP ${err.code} ${message}`, 1);
+    }
+  }
+  const code = (err as { code?: string; cause?: { code?: string } })?.cause?.code ?? (err as { code?: string })?.code;
+  if (code && /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|ECONNRESET|EAI_AGAIN/.test(code)) {
+    return new CliError(`the Kubernetes API at ${server} is unreachable (${code}) when trying to ${what}`, 1, 'check the cluster, VPN and kubeconfig context, or use --target local|podman');
+  }
+  return new CliError(`could not ${what}: ${err instanceof Error ? err.message : String(err)}`, 1);
+}
+
+/** Why a pod will not run, from its status and events; undefined while it may still start. */
+export function podProblem(pod: V1Pod, events: readonly CoreV1Event[]): string | undefined {
+  const status = pod.status ?? {};
+  if (status.phase === 'Failed' && status.reason === 'DeadlineExceeded') {
+    return `the pod ran past its activeDeadlineSeconds (${pod.spec?.activeDeadlineSeconds} s) and was stopped; use fewer or shorter cases`;
+  }
+  if (status.reason === 'Evicted') return `the pod was evicted: ${status.message ?? 'node pressure'}`;
+  const scheduled = status.conditions?.find((c) => c.type === 'PodScheduled');
+  // Unschedulable is final unless the cluster autoscaler is adding a node for the pod.
+  const scalingUp = events.some((e) => e.reason === 'TriggeredScaleUp');
+  if (scheduled?.status === 'False' && scheduled.reason === 'Unschedulable' && !scalingUp) {
+    return `the pod cannot be scheduled: ${scheduled.message ?? 'no node fits'}`;
+  }
+  for (const c of status.containerStatuses ?? []) {
+    const waiting = c.state?.waiting;
+    if (waiting && /ErrImagePull|ImagePullBackOff|InvalidImageName|ErrImageNeverPull/.test(waiting.reason ?? '')) {
+      return `the ${c.name} container's image ${c.image} cannot be pulled (${waiting.reason}): ${waiting.message ?? ''}`.trim();
+    }
+    const terminated = c.state?.terminated;
+    if (terminated?.reason === 'OOMKilled') return `the ${c.name} container was OOMKilled; raise --memory`;
+  }
+  const failedMount = events.find((e) => e.reason === 'FailedMount');
+  if (failedMount) return `a volume cannot be mounted: ${failedMount.message}`;
+  return undefined;
+}

@@ -1,0 +1,208 @@
+/**
+ * The kubernetes target: the generated ConfigMap and Pod created through
+ * @kubernetes/client-node, the pod followed until the initiator runs (with a diagnosis when it
+ * cannot: RBAC, namespace, scheduling, image, crash), the initiator's log streamed as events, and
+ * both objects deleted on success, failure and Ctrl-C unless --keep.
+ */
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { CoreV1Api, KubeConfig, Log, type CoreV1Event, type V1ContainerStatus, type V1Pod } from '@kubernetes/client-node';
+import type { Plan } from '../../agents/contract/schema.js';
+import { agentEvents } from '../agent-events.js';
+import { CliError } from '../errors.js';
+import { apiError, podProblem } from '../kube-errors.js';
+import { buildPodManifest, podName, type PodOptions } from '../pod-manifest.js';
+import type { RunningPair, Target } from './target.js';
+
+/** Where and how to reach the cluster. */
+export interface KubernetesTargetOptions {
+  readonly pod: PodOptions;
+  readonly kubeconfig?: string;
+  readonly context?: string;
+  readonly namespace?: string;
+  /** Leave the pod and ConfigMap in place (for kubectl describe / logs). */
+  readonly keep: boolean;
+  /** How long the pod may take to start (scheduling, image pull). */
+  readonly startTimeoutMs: number;
+  readonly note: (text: string) => void;
+}
+
+const POLL_MS = 500;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A loaded kubeconfig with its context, namespace and API server. */
+export interface ClusterAccess {
+  readonly config: KubeConfig;
+  readonly context: string;
+  readonly namespace: string;
+  readonly server: string;
+}
+
+/** Loads the kubeconfig (--kubeconfig, else KUBECONFIG, ~/.kube/config, in-cluster). */
+export function loadClusterAccess(options: { kubeconfig?: string; context?: string; namespace?: string }): ClusterAccess {
+  const config = new KubeConfig();
+  // With nothing to load, client-node invents a context for http://localhost:8080; say so instead.
+  const defaultFile = join(homedir(), '.kube', 'config');
+  if (!options.kubeconfig && !process.env.KUBECONFIG && !existsSync(defaultFile) && !process.env.KUBERNETES_SERVICE_HOST) {
+    throw new CliError('no kubeconfig found (KUBECONFIG unset, no ~/.kube/config, not inside a cluster)', 1, 'pass --kubeconfig, or use --target local|podman');
+  }
+  try {
+    if (options.kubeconfig) config.loadFromFile(options.kubeconfig);
+    else config.loadFromDefault();
+  } catch (err) {
+    throw new CliError(`the kubeconfig ${options.kubeconfig ?? process.env.KUBECONFIG ?? '~/.kube/config'} cannot be read: ${(err as Error).message}`, 1);
+  }
+  if (options.context) {
+    if (!config.getContextObject(options.context)) {
+      throw new CliError(`--context ${options.context} is not in the kubeconfig; it has: ${config.getContexts().map((c) => c.name).join(', ') || 'none'}`, 2);
+    }
+    config.setCurrentContext(options.context);
+  }
+  const context = config.getCurrentContext();
+  const cluster = config.getCurrentCluster();
+  if (!context || !cluster) {
+    throw new CliError('no Kubernetes context is configured', 1, 'set KUBECONFIG or pass --kubeconfig and --context, or use --target local|podman');
+  }
+  const namespace = options.namespace ?? config.getContextObject(context)?.namespace ?? 'default';
+  return { config, context, namespace, server: cluster.server };
+}
+
+function containerStatus(pod: V1Pod, name: string): V1ContainerStatus | undefined {
+  return pod.status?.containerStatuses?.find((c) => c.name === name);
+}
+
+/** Runs both agents in one Pod on a Kubernetes cluster. */
+export class KubernetesTarget implements Target {
+  readonly name = 'kubernetes';
+  private readonly access: ClusterAccess;
+  private readonly core: CoreV1Api;
+
+  constructor(private readonly options: KubernetesTargetOptions) {
+    this.access = loadClusterAccess(options);
+    this.core = this.access.config.makeApiClient(CoreV1Api);
+  }
+
+  /** Context and namespace, for the progress line. */
+  describe(): string {
+    return `context ${this.access.context}, namespace ${this.access.namespace}, API ${this.access.server}`;
+  }
+
+  private fail(err: unknown, what: string): CliError {
+    return apiError(err, what, this.access.server, this.access.namespace);
+  }
+
+  private async events(name: string): Promise<CoreV1Event[]> {
+    try {
+      const list = await this.core.listNamespacedEvent({ namespace: this.access.namespace, fieldSelector: `involvedObject.name=${name}` });
+      return list.items;
+    } catch {
+      return []; // events only explain; their absence must not fail the run
+    }
+  }
+
+  /** The last line a container wrote, for a crash diagnosis. */
+  private async lastLogLine(pod: string, container: string): Promise<string | undefined> {
+    try {
+      const text = await this.core.readNamespacedPodLog({ name: pod, namespace: this.access.namespace, container, tailLines: 5 });
+      return String(text).trim().split('\n').filter((l) => !l.startsWith('@@podbench')).at(-1);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Waits until the initiator runs (or already ran); throws the reason the pod cannot. */
+  private async waitForStart(name: string): Promise<void> {
+    const deadline = Date.now() + this.options.startTimeoutMs;
+    for (;;) {
+      let pod: V1Pod;
+      try {
+        pod = await this.core.readNamespacedPod({ name, namespace: this.access.namespace });
+      } catch (err) {
+        throw this.fail(err, 'read the pod');
+      }
+      const initiator = containerStatus(pod, 'initiator');
+      if (initiator?.state?.running || initiator?.state?.terminated) {
+        for (const role of ['initiator', 'responder']) {
+          const t = containerStatus(pod, role)?.state?.terminated;
+          if (t && t.exitCode !== 0) {
+            const last = t.reason === 'OOMKilled' ? 'OOMKilled; raise --memory' : await this.lastLogLine(name, role);
+            throw new CliError(`the ${role} container exited with ${t.exitCode}${last ? `: ${last}` : ''}`, 1);
+          }
+        }
+        return;
+      }
+      const problem = podProblem(pod, await this.events(name));
+      if (problem) throw new CliError(problem, 1, `kubectl describe pod -n ${this.access.namespace} ${name}`);
+      if (Date.now() > deadline) {
+        throw new CliError(`the pod did not start within ${Math.round(this.options.startTimeoutMs / 1000)} s (phase ${pod.status?.phase ?? 'unknown'})`, 1, `kubectl describe pod -n ${this.access.namespace} ${name}`);
+      }
+      await sleep(POLL_MS);
+    }
+  }
+
+  async start(plan: Plan): Promise<RunningPair> {
+    const namespace = this.access.namespace;
+    const { pod, configMap } = buildPodManifest(plan, { ...this.options.pod, namespace });
+    const name = podName(plan.runId);
+    const created: ('configmap' | 'pod')[] = [];
+
+    const cleanup = async () => {
+      if (this.options.keep) {
+        this.options.note(`--keep: left pod ${name}${configMap ? ` and ConfigMap ${configMap.metadata!.name}` : ''} in namespace ${namespace}`);
+        return;
+      }
+      // Deleted regardless of earlier failures; a 404 means it is already gone.
+      if (created.includes('pod')) await this.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 }).catch(() => undefined);
+      if (created.includes('configmap')) await this.core.deleteNamespacedConfigMap({ name: configMap!.metadata!.name!, namespace }).catch(() => undefined);
+    };
+
+    let logs: PassThrough | undefined;
+    let abortLogs: AbortController | undefined;
+    try {
+      if (configMap) {
+        await this.core.createNamespacedConfigMap({ namespace, body: configMap }).catch((err) => Promise.reject(this.fail(err, 'create the agent ConfigMap')));
+        created.push('configmap');
+      }
+      await this.core.createNamespacedPod({ namespace, body: pod }).catch((err) => Promise.reject(this.fail(err, 'create the pod')));
+      created.push('pod');
+      this.options.note(`pod ${name} created in namespace ${namespace}; waiting for it to start…`);
+      await this.waitForStart(name);
+      logs = new PassThrough();
+      abortLogs = await new Log(this.access.config)
+        .log(namespace, name, 'initiator', logs, { follow: true })
+        .catch((err) => Promise.reject(this.fail(err, 'follow the initiator log')));
+    } catch (err) {
+      await cleanup();
+      throw err;
+    }
+
+    let stopped: Promise<string | undefined> | undefined;
+    const stop = (abort: boolean): Promise<string | undefined> =>
+      (stopped ??= (async () => {
+        abortLogs?.abort();
+        logs?.end();
+        let diagnosis: string | undefined;
+        if (!abort) {
+          try {
+            const final = await this.core.readNamespacedPod({ name, namespace });
+            for (const role of ['initiator', 'responder']) {
+              const t = containerStatus(final, role)?.state?.terminated;
+              if (t && t.exitCode !== 0) {
+                diagnosis = `the ${role} container exited with ${t.exitCode}${t.reason === 'OOMKilled' ? ' (OOMKilled; raise --memory)' : ''}`;
+                break;
+              }
+            }
+            diagnosis ??= podProblem(final, []);
+          } catch (err) {
+            diagnosis = this.fail(err, 'read the pod').message;
+          }
+        }
+        await cleanup();
+        return diagnosis;
+      })());
+
+    return { events: agentEvents(logs!), stop };
+  }
+}
