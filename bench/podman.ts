@@ -55,8 +55,11 @@ export function requirePodman(): void {
   if (!onPath('podman')) throw new CliError('podman is not installed', 1, 'install podman (Debian/Ubuntu: apt-get install podman runc), or use --target local');
 }
 
-/** Runs `podman ...args` to the end; throws a one-line error with podman's own last line on failure. */
-export async function podman(args: string[], input?: { stdin: NodeJS.ReadableStream }): Promise<string> {
+/**
+ * Runs `podman ...args` to the end and returns its stdout (with `withStderr`, stdout and then
+ * stderr); throws a one-line error with podman's own last line on failure.
+ */
+export async function podman(args: string[], input?: { stdin: NodeJS.ReadableStream }, withStderr = false): Promise<string> {
   requirePodman();
   if (input) {
     const child = spawn('podman', args, { env: podmanEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
@@ -64,8 +67,8 @@ export async function podman(args: string[], input?: { stdin: NodeJS.ReadableStr
     return collect(child, args);
   }
   try {
-    const { stdout } = await run('podman', args, { env: podmanEnv(), maxBuffer: 64 * 1024 * 1024 });
-    return stdout;
+    const { stdout, stderr } = await run('podman', args, { env: podmanEnv(), maxBuffer: 64 * 1024 * 1024 });
+    return withStderr ? `${stdout}\n${stderr}` : stdout;
   } catch (err) {
     const stderr = String((err as { stderr?: string }).stderr ?? '').trim().split('\n').at(-1);
     throw new CliError(`podman ${args[0]} ${args[1] ?? ''} failed: ${stderr || (err as Error).message}`.replace(/\s+/g, ' '), 1);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { CoreV1Api, KubeConfig, Log, type CoreV1Event, type V1ContainerStatus, type V1Pod } from '@kubernetes/client-node';
 import type { Plan } from '../../agents/contract/schema.js';
-import { agentEvents } from '../agent-events.js';
+import { agentEvents, explainingLine } from '../agent-events.js';
 import { CliError } from '../errors.js';
 import { apiError, podProblem } from '../kube-errors.js';
 import { buildPodManifest, podName, type PodOptions } from '../pod-manifest.js';
@@ -30,6 +30,10 @@ export interface KubernetesTargetOptions {
 }
 
 const POLL_MS = 500;
+/** While the log streams, the pod is checked this often… */
+const MONITOR_MS = 2000;
+/** …and the run given up after this many failed checks in a row (the API is gone). */
+const MONITOR_FAILURES = 3;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A loaded kubeconfig with its context, namespace and API server. */
@@ -105,8 +109,7 @@ export class KubernetesTarget implements Target {
   /** The last line a container wrote, for a crash diagnosis. */
   private async lastLogLine(pod: string, container: string): Promise<string | undefined> {
     try {
-      const text = await this.core.readNamespacedPodLog({ name: pod, namespace: this.access.namespace, container, tailLines: 5 });
-      return String(text).trim().split('\n').filter((l) => !l.startsWith('@@podbench')).at(-1);
+      return explainingLine(String(await this.core.readNamespacedPodLog({ name: pod, namespace: this.access.namespace, container, tailLines: 30 })));
     } catch {
       return undefined;
     }
@@ -178,9 +181,26 @@ export class KubernetesTarget implements Target {
       throw err;
     }
 
+    // A followed log does not notice the API going away (client-node pipes the response without
+    // passing errors on), and says nothing of an eviction: watch the pod alongside it.
+    let failures = 0;
+    const monitor = setInterval(() => {
+      this.core.readNamespacedPod({ name, namespace }).then(
+        (current) => {
+          failures = 0;
+          const problem = podProblem(current, []);
+          if (problem) logs?.destroy(new Error(problem));
+        },
+        (err) => {
+          if (++failures >= MONITOR_FAILURES) logs?.destroy(this.fail(err, 'follow the pod'));
+        },
+      );
+    }, MONITOR_MS);
+
     let stopped: Promise<string | undefined> | undefined;
     const stop = (abort: boolean): Promise<string | undefined> =>
       (stopped ??= (async () => {
+        clearInterval(monitor);
         abortLogs?.abort();
         logs?.end();
         let diagnosis: string | undefined;

@@ -14,7 +14,7 @@ import type { Plan } from '../../agents/contract/schema.js';
 import { filesystemType } from '../../agents/kernel-limits.js';
 import { ObjectJournal } from '../../agents/object-journal.js';
 import { journalPath } from '../../agents/run-context.js';
-import { agentEvents } from '../agent-events.js';
+import { agentEvents, explainingLine } from '../agent-events.js';
 import type { RunningPair, Target } from './target.js';
 
 const RUN_DIR_PREFIX = 'podbench-';
@@ -92,15 +92,13 @@ function makeTmpfsDir(runDir: string): string {
  * wrote one (Node prints its version after an uncaught error, which explains nothing).
  */
 function watchStderr(child: ChildProcess, onLine: (line: string) => void): () => string | undefined {
-  let last: string | undefined;
-  let own: string | undefined;
+  const tail: string[] = [];
   createInterface({ input: child.stderr! }).on('line', (line) => {
-    if (!line.trim()) return;
     onLine(line);
-    last = line;
-    if (line.startsWith('podbench-agent:')) own = line.slice('podbench-agent:'.length).trim();
+    tail.push(line);
+    if (tail.length > 50) tail.shift();
   });
-  return () => own ?? last;
+  return () => explainingLine(tail.join('\n'));
 }
 
 function exited(child: ChildProcess): Promise<void> {

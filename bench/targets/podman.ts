@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dumpYaml } from '@kubernetes/client-node';
 import type { Plan } from '../../agents/contract/schema.js';
-import { agentEvents } from '../agent-events.js';
+import { agentEvents, explainingLine } from '../agent-events.js';
 import { DEFAULT_LOCAL_IMAGE, buildImageFromHost, imageExists } from '../agent-image.js';
 import { CliError } from '../errors.js';
 import { buildPodManifest, manifestDocuments, podName, type PodOptions } from '../pod-manifest.js';
@@ -44,7 +44,8 @@ async function exitCode(container: string): Promise<number | undefined> {
 
 async function lastLogLine(container: string): Promise<string | undefined> {
   try {
-    return (await podman(['logs', '--tail', '3', container])).trim().split('\n').filter((l) => !l.startsWith('@@podbench')).at(-1);
+    // The agent's errors go to stderr, which podman logs prints on its own stderr: ask for both.
+    return explainingLine(await podman(['logs', '--tail', '30', container], undefined, true));
   } catch {
     return undefined;
   }

@@ -1,0 +1,153 @@
+/**
+ * The kubernetes target: the real @kubernetes/client-node code against a local server speaking
+ * the Kubernetes API (test/helpers/fake-kube-api.ts) that runs each accepted pod for real through
+ * podman. Success end to end, and every failure must end in one clear sentence with nothing left
+ * behind: forbidden, missing namespace, unschedulable, image pull, a crashing agent, Ctrl-C, the
+ * API going away.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { ResultsDocument } from '../agents/contract/schema.js';
+import { podman } from '../bench/podman.js';
+import { runCli, startCli, waitForStderr } from './helpers/cli.js';
+import { FakeCluster, type FakeClusterOptions } from './helpers/fake-kube-api.js';
+
+let nodeImage = '';
+let outDir = '';
+
+before(async () => {
+  // A plain Node image stands in for node:24-slim (no registry here): the agent must arrive in the ConfigMap.
+  const r = await runCli(['image', 'build', '--from-host', '--node-only']);
+  assert.equal(r.code, 0, r.stderr);
+  nodeImage = r.stdout.trim();
+});
+
+async function podmanPods(): Promise<string[]> {
+  return (await podman(['pod', 'ps', '--format', '{{.Name}}'])).split('\n').filter((n) => n.startsWith('podbench-'));
+}
+
+/** Runs podbench against a fresh fake cluster; returns the CLI result and the cluster. */
+async function runAgainst(options: FakeClusterOptions, args: string[]) {
+  const cluster = new FakeCluster(options);
+  await cluster.start();
+  outDir = mkdtempSync(join(tmpdir(), 'pbtest-'));
+  try {
+    const r = await runCli([
+      'run', '--target', 'kubernetes', '--kubeconfig', cluster.writeKubeconfig(), '--node-image', nodeImage,
+      '--modes', 'latency', '--sizes', '64', '--duration', '200ms', '--warmup', '0ms', '--out-dir', outDir, ...args,
+    ]);
+    return { r, cluster };
+  } finally {
+    await cluster.stop();
+    rmSync(outDir, { recursive: true, force: true });
+  }
+}
+
+describe('kubernetes target against a local API server', () => {
+  after(async () => assert.deepEqual(await podmanPods(), [], 'no pod left in podman'));
+
+  it('runs the pod, streams results from the log, deletes pod and ConfigMap', async () => {
+    const cluster = new FakeCluster();
+    await cluster.start();
+    const dir = mkdtempSync(join(tmpdir(), 'pbtest-'));
+    try {
+      const r = await runCli([
+        'run', '--target', 'kubernetes', '--kubeconfig', cluster.writeKubeconfig(), '--node-image', nodeImage,
+        '--channels', 'uds,shm,mq,sysv-mq', '--modes', 'latency', '--sizes', '64', '--duration', '200ms', '--warmup', '0ms',
+        '--cpu', '1', '--memory', '256Mi', '--out-dir', dir, '-o', 'json',
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const doc = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as ResultsDocument;
+      assert.equal(doc.run.target, 'kubernetes');
+      assert.match(doc.environment!.hostname, /^podbench-/, 'the agents ran in the pod');
+      assert.deepEqual(doc.cases.map((c) => `${c.channel}:${c.status}`), ['uds:ok', 'shm:ok', 'mq:ok', 'sysv-mq:ok']);
+      assert.match(r.stderr, /namespace bench/, 'the context\'s namespace is used');
+      assert.equal(cluster.pods.size, 0, 'pod deleted');
+      assert.equal(cluster.configMaps.size, 0, 'ConfigMap deleted');
+      const calls = cluster.requests.filter((q) => !q.startsWith('GET'));
+      assert.deepEqual(calls.map((c) => c.replace(/podbench-\w+/g, 'X')), [
+        'POST /api/v1/namespaces/bench/configmaps',
+        'POST /api/v1/namespaces/bench/pods',
+        'DELETE /api/v1/namespaces/bench/pods/X',
+        'DELETE /api/v1/namespaces/bench/configmaps/X-agent',
+      ]);
+    } finally {
+      await cluster.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  const failures: [string, FakeClusterOptions, string[], RegExp][] = [
+    ['RBAC forbidden', { forbid: ['create pods'] }, [], /^podbench: forbidden: pods is forbidden: User "tester" cannot create resource "pods".*\n  hint: apply manifests\/rbac\.yaml/],
+    ['namespace missing', {}, ['-n', 'nope'], /^podbench: namespace nope does not exist/],
+    ['unschedulable', {}, ['--node', 'node-z'], /^podbench: the pod cannot be scheduled: 0\/1 nodes are available/],
+    ['image pull failure', {}, ['--image', 'registry.invalid/podbench:1'], /^podbench: the \w+ container's image registry\.invalid\/podbench:1 cannot be pulled \(ErrImagePull\)/],
+    ['agent crash', {}, ['--image', 'IMAGE-WITHOUT-AGENT'], /^podbench: the \w+ container exited with 1: .*Cannot find module '\/opt\/podbench\/agent\.mjs'/],
+  ];
+  for (const [name, options, args, expected] of failures) {
+    it(`${name}: one clear sentence, exit 1, nothing left`, async () => {
+      const { r, cluster } = await runAgainst(options, ['--channels', 'uds', ...args.map((a) => (a === 'IMAGE-WITHOUT-AGENT' ? nodeImage : a))]);
+      assert.equal(r.code, 1, r.stderr);
+      const lines = r.stderr.split('\n').filter((l) => l.startsWith('podbench:') || l.startsWith('  hint:'));
+      assert.match(lines.join('\n'), expected);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+      assert.equal(cluster.pods.size, 0, 'pod deleted');
+      assert.equal(cluster.configMaps.size, 0, 'ConfigMap deleted');
+    });
+  }
+
+  it('deadline exceeded: the run stops with the reason, cases so far kept', async () => {
+    const { r, cluster } = await runAgainst({ deadlineSeconds: 4 }, ['--channels', 'uds,shm,mq,tcp,sysv-mq', '--duration', '1s']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /podbench: run incomplete \(the pod ran past its activeDeadlineSeconds/);
+    assert.equal(cluster.pods.size, 0);
+    assert.equal(cluster.configMaps.size, 0);
+  });
+
+  it('Ctrl-C mid-run deletes the pod and the ConfigMap', async () => {
+    const cluster = new FakeCluster();
+    await cluster.start();
+    const dir = mkdtempSync(join(tmpdir(), 'pbtest-'));
+    try {
+      const run = startCli([
+        'run', '--target', 'kubernetes', '--kubeconfig', cluster.writeKubeconfig(), '--node-image', nodeImage,
+        '--channels', 'uds,shm,mq,tcp', '--modes', 'latency', '--sizes', '64', '--duration', '1s', '--warmup', '0ms', '--out-dir', dir,
+      ]);
+      await waitForStderr(run, (s) => /\[1\/4\] .* ok /.test(s), 60_000);
+      run.child.kill('SIGINT');
+      const r = await run.result;
+      assert.equal(r.code, 130, r.stderr);
+      assert.equal(cluster.pods.size, 0);
+      assert.equal(cluster.configMaps.size, 0);
+    } finally {
+      await cluster.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the API going away mid-run ends the run with what was measured and says why', async () => {
+    const cluster = new FakeCluster();
+    await cluster.start();
+    const dir = mkdtempSync(join(tmpdir(), 'pbtest-'));
+    try {
+      const run = startCli([
+        'run', '--target', 'kubernetes', '--kubeconfig', cluster.writeKubeconfig(), '--node-image', nodeImage,
+        '--channels', 'uds,shm,mq,tcp', '--modes', 'latency', '--sizes', '64', '--duration', '1s', '--warmup', '0ms', '--out-dir', dir,
+      ]);
+      await waitForStderr(run, (s) => /\[1\/4\] .* ok /.test(s), 60_000);
+      await cluster.goAway();
+      const r = await run.result;
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /podbench: run incomplete \(.*unreachable.*\)/);
+      const doc = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as ResultsDocument;
+      assert.ok(doc.cases.length >= 1 && doc.cases.length < 4);
+      assert.equal(doc.run.complete, false);
+    } finally {
+      await cluster.stop(); // removes the pod the unreachable API could not delete
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
