@@ -8,6 +8,8 @@ import { DEFAULT_LOCAL_IMAGE, LOCAL_NODE_IMAGE, buildImageFromHost } from './age
 import { addPlanOptions, addPodOptions, planOptionsFrom, podOptionsFrom } from './cli-options.js';
 import { probeChannels, renderChannels } from './commands/channels.js';
 import { runCommand } from './commands/run.js';
+import { doctor, renderChecks } from './commands/doctor.js';
+import { CliError } from './errors.js';
 import { buildPlan } from './plan.js';
 import { buildPodManifest, manifestDocuments } from './pod-manifest.js';
 import { OUTPUTS, TARGETS, durationParser, parseLabel, type RunOptions } from './run-options.js';
@@ -83,6 +85,20 @@ export function buildProgram(debug: boolean): Command {
       const tag = opts.tag ?? (opts.nodeOnly ? LOCAL_NODE_IMAGE : DEFAULT_LOCAL_IMAGE);
       process.stderr.write(`building ${tag} from this host's Node ${process.version}…\n`);
       process.stdout.write(`${await buildImageFromHost(tag, !opts.nodeOnly)}\n`);
+    });
+
+  program
+    .command('doctor')
+    .description('check what a run needs: this host (IPC limits, /dev/shm, podman) and, with a kubeconfig, the API, namespace, permissions and nodes')
+    .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG, ~/.kube/config, in-cluster)')
+    .option('--context <name>', 'kubeconfig context')
+    .option('-n, --namespace <name>', "namespace (default: the context's)")
+    .addOption(new Option('-o, --output <format>', 'table or json').choices(OUTPUTS).default('table'))
+    .action(async (opts: { kubeconfig?: string; context?: string; namespace?: string; output: string }) => {
+      const checks = await doctor(opts);
+      process.stdout.write(opts.output === 'json' ? `${JSON.stringify(checks, null, 2)}\n` : `${renderChecks(checks)}\n`);
+      const failed = checks.filter((c) => c.status === 'fail');
+      if (failed.length > 0) throw new CliError(`${failed.length} check(s) failed: ${failed.map((c) => c.area).join(', ')}`, 1);
     });
 
   program

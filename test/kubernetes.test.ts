@@ -6,7 +6,7 @@
  * API going away.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -107,6 +107,30 @@ describe('kubernetes target against a local API server', () => {
     assert.equal(cluster.configMaps.size, 0);
   });
 
+  it('a missing or broken kubeconfig, or an unknown context: one line', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pbtest-'));
+    try {
+      const broken = join(dir, 'broken');
+      writeFileSync(broken, 'clusters: [this is not: yaml: at all');
+      const cases: [string[], RegExp, number][] = [
+        [['--kubeconfig', join(dir, 'missing')], /^podbench: the kubeconfig .*missing cannot be read/, 1],
+        [['--kubeconfig', broken], /^podbench: the kubeconfig .*broken cannot be read/, 1],
+      ];
+      const cluster = new FakeCluster();
+      await cluster.start();
+      cases.push([['--kubeconfig', cluster.writeKubeconfig(), '--context', 'elsewhere'], /^podbench: --context elsewhere is not in the kubeconfig; it has: fake/, 2]);
+      for (const [args, expected, code] of cases) {
+        const r = await runCli(['run', '--target', 'kubernetes', '--channels', 'uds', '--out-dir', join(dir, 'out'), ...args]);
+        assert.equal(r.code, code, r.stderr);
+        assert.match(r.stderr.split('\n').find((l) => l.startsWith('podbench:')) ?? '', expected);
+        assert.doesNotMatch(r.stderr, /\n\s+at /);
+      }
+      await cluster.stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('Ctrl-C mid-run deletes the pod and the ConfigMap', async () => {
     const cluster = new FakeCluster();
     await cluster.start();
@@ -148,6 +172,40 @@ describe('kubernetes target against a local API server', () => {
     } finally {
       await cluster.stop(); // removes the pod the unreachable API could not delete
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('podbench doctor', () => {
+  it('reports the API, namespace level, every permission and the nodes; exits 1 on a denied permission', async () => {
+    const cluster = new FakeCluster({ forbid: ['create configmaps', 'list events'] });
+    await cluster.start();
+    try {
+      const r = await runCli(['doctor', '--kubeconfig', cluster.writeKubeconfig(), '-o', 'json']);
+      assert.equal(r.code, 1, r.stderr);
+      const checks = JSON.parse(r.stdout) as { area: string; status: string; detail: string }[];
+      const byArea = Object.fromEntries(checks.map((c) => [c.area, c]));
+      assert.equal(byArea.API!.status, 'ok');
+      assert.match(byArea.API!.detail, /v1\.31\.0-fake/);
+      assert.match(byArea.namespace!.detail, /bench exists; Pod Security enforce: restricted/);
+      assert.equal(byArea.permissions!.status, 'fail');
+      assert.match(byArea.permissions!.detail, /denied in bench: create configmaps, list events/);
+      assert.match(byArea['node node-a']!.detail, /amd64, 2 CPUs, kernel 6\.18\.0/);
+      assert.match(r.stderr, /^podbench: 1 check\(s\) failed: permissions/m);
+    } finally {
+      await cluster.stop();
+    }
+  });
+
+  it('passes with every permission granted', async () => {
+    const cluster = new FakeCluster();
+    await cluster.start();
+    try {
+      const r = await runCli(['doctor', '--kubeconfig', cluster.writeKubeconfig()]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /ok\s+permissions\s+all 10 allowed in bench/);
+    } finally {
+      await cluster.stop();
     }
   });
 });

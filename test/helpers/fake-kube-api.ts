@@ -129,6 +129,24 @@ export class FakeCluster {
     this.requests.push(`${method} ${url.pathname}`);
     if (req.headers.authorization !== 'Bearer test-token') return this.send(res, 401, status(401, 'Unauthorized', 'Unauthorized'));
     if (url.pathname === '/version') return this.send(res, 200, { major: '1', minor: '31', gitVersion: 'v1.31.0-fake' });
+    if (url.pathname === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews' && method === 'POST') {
+      const review = (await this.body(req)) as { spec: { resourceAttributes: { verb: string; resource: string; subresource?: string } } };
+      const a = review.spec.resourceAttributes;
+      const allowed = !this.options.forbid.includes(`${a.verb} ${a.resource}${a.subresource ? `/${a.subresource}` : ''}`);
+      return this.send(res, 201, { ...review, status: { allowed } });
+    }
+    if (url.pathname === '/api/v1/nodes' && method === 'GET') {
+      const items = this.options.nodes.map((name) => ({
+        metadata: { name },
+        status: { capacity: { cpu: '2' }, nodeInfo: { architecture: 'amd64', kernelVersion: '6.18.0', containerRuntimeVersion: 'podman://4.3.1', osImage: 'fake', operatingSystem: 'linux' } },
+      }));
+      return this.send(res, 200, { kind: 'NodeList', apiVersion: 'v1', metadata: {}, items });
+    }
+    const nsOnly = /^\/api\/v1\/namespaces\/([^/]+)$/.exec(url.pathname);
+    if (nsOnly && method === 'GET') {
+      if (!this.options.namespaces.includes(nsOnly[1]!)) return this.send(res, 404, status(404, 'NotFound', `namespaces "${nsOnly[1]}" not found`));
+      return this.send(res, 200, { kind: 'Namespace', apiVersion: 'v1', metadata: { name: nsOnly[1], labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } });
+    }
     const m = /^\/api\/v1\/namespaces\/([^/]+)\/(pods|configmaps|events)(?:\/([^/]+))?(?:\/(log))?$/.exec(url.pathname);
     if (!m) return this.send(res, 404, status(404, 'NotFound', 'the server could not find the requested resource'));
     const [, ns, resource, name, sub] = m as unknown as [string, string, string, string | undefined, string | undefined];

@@ -1,0 +1,114 @@
+/**
+ * `podbench doctor`: what a run needs, checked before a run finds out. This host (kernel IPC
+ * limits, /dev/shm, podman), and when a kubeconfig is there: the API and its version, the
+ * namespace and its Pod Security level, a SelfSubjectAccessReview for every permission a run
+ * uses, and the nodes (architecture, CPUs, kernel, container runtime).
+ */
+import { existsSync } from 'node:fs';
+import { AuthorizationV1Api, CoreV1Api, VersionApi } from '@kubernetes/client-node';
+import { readKernelLimits } from '../../agents/kernel-limits.js';
+import { alignColumns } from '../../reports/table.js';
+import { apiError } from '../kube-errors.js';
+import { loadClusterAccess } from '../targets/kubernetes.js';
+
+/** One finding: ok, a warning (a run may still work) or a failure (a run will not). */
+export interface Check {
+  readonly area: string;
+  readonly status: 'ok' | 'warn' | 'fail';
+  readonly detail: string;
+}
+
+/** The permissions a kubernetes run uses (manifests/rbac.yaml grants exactly these). */
+export const REQUIRED_PERMISSIONS: readonly { verb: string; resource: string; subresource?: string }[] = [
+  ...['create', 'get', 'list', 'watch', 'delete'].map((verb) => ({ verb, resource: 'pods' })),
+  { verb: 'get', resource: 'pods', subresource: 'log' },
+  ...['create', 'get', 'delete'].map((verb) => ({ verb, resource: 'configmaps' })),
+  { verb: 'list', resource: 'events' },
+];
+
+function hostChecks(): Check[] {
+  const limits = readKernelLimits();
+  const checks: Check[] = [];
+  checks.push({
+    area: 'host /dev/shm',
+    status: limits.devShmFreeBytes && limits.devShmFreeBytes >= 64 * 1024 * 1024 ? 'ok' : 'warn',
+    detail: `${Math.round((limits.devShmFreeBytes ?? 0) / 1048576)} MiB free (an shm case needs about 8 MiB, or 4 × the message size when larger)`,
+  });
+  checks.push({
+    area: 'host POSIX queues',
+    status: 'ok',
+    detail: `fs.mqueue.msgsize_max ${limits.mqMsgsizeMaxBytes}, msg_max ${limits.mqMsgMax}, RLIMIT_MSGQUEUE ${limits.rlimitMsgqueueBytes}: mq cases above ${limits.mqMsgsizeMaxBytes} B are skipped`,
+  });
+  checks.push({ area: 'host System V queues', status: 'ok', detail: `kernel.msgmax ${limits.sysvMsgmaxBytes}, msgmnb ${limits.sysvMsgmnbBytes}: sysv-mq cases above ${limits.sysvMsgmaxBytes} B are skipped` });
+  const podman = (process.env.PATH ?? '').split(':').some((d) => d && existsSync(`${d}/podman`));
+  checks.push({ area: 'host podman', status: podman ? 'ok' : 'warn', detail: podman ? 'installed (--target podman)' : 'not installed: --target podman is unavailable' });
+  return checks;
+}
+
+async function clusterChecks(options: { kubeconfig?: string; context?: string; namespace?: string }): Promise<Check[]> {
+  let access;
+  try {
+    access = loadClusterAccess(options);
+  } catch (err) {
+    return [{ area: 'kubeconfig', status: 'warn', detail: `${(err as Error).message}: only --target local and podman can run` }];
+  }
+  const { config, namespace, server } = access;
+  const checks: Check[] = [{ area: 'kubeconfig', status: 'ok', detail: `context ${access.context}, namespace ${namespace}` }];
+  try {
+    const version = await config.makeApiClient(VersionApi).getCode();
+    checks.push({ area: 'API', status: 'ok', detail: `${server} answers, Kubernetes ${version.gitVersion}` });
+  } catch (err) {
+    checks.push({ area: 'API', status: 'fail', detail: apiError(err, 'read the server version', server, namespace).message });
+    return checks;
+  }
+  const core = config.makeApiClient(CoreV1Api);
+  try {
+    const ns = await core.readNamespace({ name: namespace });
+    const level = ns.metadata?.labels?.['pod-security.kubernetes.io/enforce'] ?? 'not set (privileged)';
+    checks.push({ area: 'namespace', status: 'ok', detail: `${namespace} exists; Pod Security enforce: ${level} (the agent pod passes restricted)` });
+  } catch (err) {
+    const e = apiError(err, `read namespace ${namespace}`, server, namespace);
+    // Reading namespaces needs a cluster-wide grant most users lack; a 403 says nothing about the namespace.
+    checks.push({ area: 'namespace', status: /forbidden/.test(e.message) ? 'warn' : 'fail', detail: e.message });
+  }
+  const authz = config.makeApiClient(AuthorizationV1Api);
+  const denied: string[] = [];
+  for (const p of REQUIRED_PERMISSIONS) {
+    const name = `${p.verb} ${p.resource}${p.subresource ? `/${p.subresource}` : ''}`;
+    try {
+      const review = await authz.createSelfSubjectAccessReview({
+        body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: { namespace, verb: p.verb, resource: p.resource, subresource: p.subresource } } },
+      });
+      if (!review.status?.allowed) denied.push(name);
+    } catch (err) {
+      denied.push(`${name} (${apiError(err, 'review access', server, namespace).message})`);
+    }
+  }
+  checks.push(
+    denied.length === 0
+      ? { area: 'permissions', status: 'ok', detail: `all ${REQUIRED_PERMISSIONS.length} allowed in ${namespace}` }
+      : { area: 'permissions', status: 'fail', detail: `denied in ${namespace}: ${denied.join(', ')} (apply manifests/rbac.yaml and bind the Role)` },
+  );
+  try {
+    const nodes = await core.listNode();
+    for (const n of nodes.items) {
+      const info = n.status?.nodeInfo;
+      checks.push({ area: `node ${n.metadata?.name}`, status: 'ok', detail: `${info?.architecture}, ${n.status?.capacity?.cpu} CPUs, kernel ${info?.kernelVersion}, ${info?.containerRuntimeVersion}` });
+    }
+  } catch {
+    checks.push({ area: 'nodes', status: 'warn', detail: 'not allowed to list nodes (optional: needs a ClusterRole); runs work without it' });
+  }
+  return checks;
+}
+
+/** Runs every check. */
+export async function doctor(options: { kubeconfig?: string; context?: string; namespace?: string }): Promise<Check[]> {
+  return [...hostChecks(), ...(await clusterChecks(options))];
+}
+
+const MARK = { ok: 'ok', warn: 'warn', fail: 'FAIL' } as const;
+
+/** The checks as a table. */
+export function renderChecks(checks: readonly Check[]): string {
+  return alignColumns(['', 'check', 'detail'], checks.map((c) => [MARK[c.status], c.area, c.detail]));
+}
