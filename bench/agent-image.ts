@@ -5,9 +5,11 @@
  * anywhere no registry can be reached.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CliError } from './errors.js';
 import { agentRuntimeFiles } from './agent-runtime.js';
 import { AGENT_UID, IMAGE_AGENT_PATH } from './pod-manifest.js';
 import { podman } from './podman.js';
@@ -28,6 +30,41 @@ function place(root: string, path: string, source: string): void {
   const target = join(root, path);
   mkdirSync(dirname(target), { recursive: true });
   copyFileSync(source, target);
+}
+
+/** The container build tools podbench can drive, daemonless ones first. */
+const BUILDERS = ['podman', 'buildah', 'docker'] as const;
+
+/** The repository root (the Dockerfile's build context), from the compiled file's place. */
+const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/**
+ * `podbench image build` without --from-host: builds agents/Dockerfile with docker, podman or
+ * buildah (the first found), and pushes the image with `push`. Needs the base image from a
+ * registry (or --build-arg NODE_IMAGE through `nodeImage`) and the npm registry.
+ */
+export async function buildImageFromDockerfile(tag: string, push: boolean, nodeImage?: string): Promise<string> {
+  const builder = BUILDERS.find((b) => (process.env.PATH ?? '').split(':').some((d) => d && existsSync(join(d, b))));
+  if (!builder) throw new CliError('no container build tool found (docker, podman or buildah)', 1, 'install one, or use podbench image build --from-host');
+  if (!existsSync(join(REPO_ROOT, 'agents', 'Dockerfile'))) throw new CliError(`agents/Dockerfile is not in ${REPO_ROOT}: build from a clone of the podbench repository`, 1);
+  const buildArgs = nodeImage ? ['--build-arg', `NODE_IMAGE=${nodeImage}`] : [];
+  const build = builder === 'buildah' ? ['bud'] : ['build'];
+  const run = (args: string[]) => (builder === 'podman' ? podman(args) : runTool(builder, args));
+  await run([...build, '-f', join(REPO_ROOT, 'agents', 'Dockerfile'), '-t', tag, ...buildArgs, REPO_ROOT]);
+  if (push) await run(['push', tag]);
+  return tag;
+}
+
+function runTool(tool: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(tool, args, { stdio: ['ignore', 'inherit', 'pipe'] });
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (c: string) => {
+      stderr += c;
+      process.stderr.write(c);
+    });
+    child.on('close', (code) => (code === 0 ? resolve('') : reject(new CliError(`${tool} ${args[0]} failed: ${stderr.trim().split('\n').at(-1) ?? `exit ${code}`}`, 1))));
+  });
 }
 
 /** Whether podman has `image` locally. */
