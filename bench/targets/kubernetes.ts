@@ -207,14 +207,14 @@ export class KubernetesTarget implements Target {
         if (!abort) {
           try {
             const final = await this.core.readNamespacedPod({ name, namespace });
+            // The pod's own reason (deadline, eviction, OOM) explains a killed container's exit code.
+            diagnosis = podProblem(final, []);
             for (const role of ['initiator', 'responder']) {
               const t = containerStatus(final, role)?.state?.terminated;
-              if (t && t.exitCode !== 0) {
-                diagnosis = `the ${role} container exited with ${t.exitCode}${t.reason === 'OOMKilled' ? ' (OOMKilled; raise --memory)' : ''}`;
-                break;
-              }
+              if (diagnosis || !t || t.exitCode === 0) continue;
+              const last = await this.lastLogLine(name, role);
+              diagnosis = `the ${role} container exited with ${t.exitCode}${last ? `: ${last}` : ''}`;
             }
-            diagnosis ??= podProblem(final, []);
           } catch (err) {
             diagnosis = this.fail(err, 'read the pod').message;
           }
