@@ -3,8 +3,10 @@
  * (dist/agent-bundle/agent.mjs, koffi's JavaScript included) and koffi's native module for one
  * architecture, laid out as koffi's loader expects it under node_modules.
  */
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError } from './errors.js';
@@ -28,12 +30,36 @@ export function nodeArch(kubernetesArch: string): string {
   return kubernetesArch === 'amd64' ? 'x64' : kubernetesArch;
 }
 
+/**
+ * koffi's native package for `arch`. npm installs only the one for this host; another (arm64 nodes
+ * from an x64 laptop, say) is fetched once from the npm registry with `npm pack`, at the version
+ * of the installed koffi, into ~/.cache/podbench.
+ */
+function nativePackageDir(nativePackage: string): string {
+  const installed = packageDir(nativePackage);
+  if (installed) return installed;
+  const koffiDir = packageDir('koffi');
+  if (!koffiDir) throw new CliError('koffi is not installed; run npm ci', 1);
+  const version = (JSON.parse(readFileSync(join(koffiDir, 'package.json'), 'utf8')) as { version: string }).version;
+  const cache = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'podbench', `${nativePackage.replace('/', '+')}-${version}`);
+  const dir = join(cache, 'package');
+  if (existsSync(join(dir, 'package.json'))) return dir;
+  mkdirSync(cache, { recursive: true });
+  process.stderr.write(`fetching ${nativePackage}@${version} from the npm registry (once)…\n`);
+  try {
+    const tarball = execFileSync('npm', ['pack', `${nativePackage}@${version}`, '--pack-destination', cache, '--silent'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n').at(-1)!;
+    execFileSync('tar', ['-xzf', join(cache, tarball), '-C', cache]);
+  } catch (err) {
+    throw new CliError(`koffi's native module ${nativePackage}@${version} is not installed and could not be fetched: ${(err as Error).message.split('\n')[0]}`, 1);
+  }
+  return dir;
+}
+
 /** The agent's runtime files for `arch` (Node's name: x64, arm64). */
 export function agentRuntimeFiles(arch: string = process.arch): RuntimeFile[] {
   if (!existsSync(BUNDLE)) throw new CliError(`the agent bundle ${BUNDLE} is missing; run npm run build`, 1);
   const nativePackage = `@koromix/koffi-linux-${arch}`;
-  const nativeDir = packageDir(nativePackage);
-  if (!nativeDir) throw new CliError(`koffi's native module for linux-${arch} (${nativePackage}) is not installed here`, 1);
+  const nativeDir = nativePackageDir(nativePackage);
   return [
     { path: 'agent.mjs', source: BUNDLE },
     ...['package.json', 'index.js', `linux_${arch}/koffi.node`].map((f) => ({ path: `node_modules/${nativePackage}/${f}`, source: join(nativeDir, f) })),

@@ -10,6 +10,7 @@ import { ConfigMap, Pod, ServiceAccount } from 'kubernetes-models/v1';
 import { Job } from 'kubernetes-models/batch/v1';
 import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCli } from './helpers/cli.js';
@@ -74,6 +75,16 @@ describe('podbench manifest', () => {
     const cmVolume = pod.spec!.volumes!.find((v) => v.configMap);
     assert.equal(cmVolume!.configMap!.name, configMap.metadata!.name);
     assert.deepEqual(restrictedViolations(pod), []);
+  });
+
+  it('--arch picks the native module delivered and the node selector (x86-64 or aarch64 ELF)', async () => {
+    for (const [arch, machine] of [['amd64', 62], ['arm64', 183]] as const) {
+      const { pod, configMap } = await printed(['--arch', arch, '-o', 'json']);
+      const native = gunzipSync(Buffer.from(Object.values(configMap!.binaryData!)[0]!, 'base64'));
+      assert.equal(native.subarray(1, 4).toString(), 'ELF');
+      assert.equal(native.readUInt16LE(18), machine, `${arch}: e_machine`);
+      assert.equal(pod.spec!.nodeSelector!['kubernetes.io/arch'], arch);
+    }
   });
 
   it('with --image, no ConfigMap and the agent from the image', async () => {
