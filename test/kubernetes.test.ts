@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ResultsDocument } from '../agents/contract/schema.js';
 import { podman } from '../bench/podman.js';
-import { runCli, startCli, waitForStderr } from './helpers/cli.js';
+import { runCli, startCli, waitForStderr, type CliRun } from './helpers/cli.js';
 import { FakeCluster, type FakeClusterOptions } from './helpers/fake-kube-api.js';
 
 let nodeImage = '';
@@ -131,7 +131,8 @@ describe('kubernetes target against a local API server', () => {
     }
   });
 
-  it('Ctrl-C mid-run deletes the pod and the ConfigMap', async () => {
+  /** Starts a 4-case run, lets the first case finish, then does `interrupt`; returns what came of it. */
+  async function interruptedRun(interrupt: (run: CliRun, cluster: FakeCluster) => Promise<void>) {
     const cluster = new FakeCluster();
     await cluster.start();
     const dir = mkdtempSync(join(tmpdir(), 'pbtest-'));
@@ -141,38 +142,29 @@ describe('kubernetes target against a local API server', () => {
         '--channels', 'uds,shm,mq,tcp', '--modes', 'latency', '--sizes', '64', '--duration', '1s', '--warmup', '0ms', '--out-dir', dir,
       ]);
       await waitForStderr(run, (s) => /\[1\/4\] .* ok /.test(s), 60_000);
-      run.child.kill('SIGINT');
+      await interrupt(run, cluster);
       const r = await run.result;
-      assert.equal(r.code, 130, r.stderr);
-      assert.equal(cluster.pods.size, 0);
-      assert.equal(cluster.configMaps.size, 0);
+      const doc = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as ResultsDocument;
+      return { r, doc, podsLeft: cluster.pods.size, configMapsLeft: cluster.configMaps.size };
     } finally {
-      await cluster.stop();
+      await cluster.stop(); // also removes a pod an unreachable API could not delete
       rmSync(dir, { recursive: true, force: true });
     }
+  }
+
+  it('Ctrl-C mid-run deletes the pod and the ConfigMap', async () => {
+    const { r, podsLeft, configMapsLeft } = await interruptedRun(async (run) => void run.child.kill('SIGINT'));
+    assert.equal(r.code, 130, r.stderr);
+    assert.equal(podsLeft, 0);
+    assert.equal(configMapsLeft, 0);
   });
 
   it('the API going away mid-run ends the run with what was measured and says why', async () => {
-    const cluster = new FakeCluster();
-    await cluster.start();
-    const dir = mkdtempSync(join(tmpdir(), 'pbtest-'));
-    try {
-      const run = startCli([
-        'run', '--target', 'kubernetes', '--kubeconfig', cluster.writeKubeconfig(), '--node-image', nodeImage,
-        '--channels', 'uds,shm,mq,tcp', '--modes', 'latency', '--sizes', '64', '--duration', '1s', '--warmup', '0ms', '--out-dir', dir,
-      ]);
-      await waitForStderr(run, (s) => /\[1\/4\] .* ok /.test(s), 60_000);
-      await cluster.goAway();
-      const r = await run.result;
-      assert.equal(r.code, 1, r.stderr);
-      assert.match(r.stderr, /podbench: run incomplete \(.*unreachable.*\)/);
-      const doc = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as ResultsDocument;
-      assert.ok(doc.cases.length >= 1 && doc.cases.length < 4);
-      assert.equal(doc.run.complete, false);
-    } finally {
-      await cluster.stop(); // removes the pod the unreachable API could not delete
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const { r, doc } = await interruptedRun((_run, cluster) => cluster.goAway());
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /podbench: run incomplete \(.*unreachable.*\)/);
+    assert.ok(doc.cases.length >= 1 && doc.cases.length < 4);
+    assert.equal(doc.run.complete, false);
   });
 });
 
