@@ -9,6 +9,7 @@ import { addPlanOptions, addPodOptions, planOptionsFrom, podOptionsFrom } from '
 import { probeChannels, renderChannels } from './commands/channels.js';
 import { runCommand } from './commands/run.js';
 import { doctor, renderChecks } from './commands/doctor.js';
+import { REPORT_FORMATS, reportCommand, type ReportFormat } from './commands/report.js';
 import { CliError } from './errors.js';
 import { buildPlan } from './plan.js';
 import { buildPodManifest, manifestDocuments } from './pod-manifest.js';
@@ -94,6 +95,14 @@ export function buildProgram(debug: boolean): Command {
         process.stdout.write(`${await buildImageFromDockerfile(tag, Boolean(opts.push), opts.nodeImage)}\n`);
       }
     });
+
+  program
+    .command('report')
+    .description('render a results.json: markdown (for a PR), csv, json (validated) or hgrm percentile files')
+    .argument('<results.json>', 'a results document written by podbench run')
+    .addOption(new Option('--format <format>', 'what to write').choices(REPORT_FORMATS).default('markdown'))
+    .option('-o, --output <path>', 'file to write (hgrm: a directory, default hgrm/ next to the results); default stdout')
+    .action((results: string, opts: { format: ReportFormat; output?: string }) => reportCommand(results, opts.format, opts.output, process.stdout));
 
   program
     .command('doctor')

@@ -3,8 +3,9 @@
  * → stop and clean up → print the results. Every exit path (done, agent failure, Ctrl-C) goes
  * through the same stop, and results.json always says whether the run is complete.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { renderMarkdown } from '../../reports/markdown.js';
 import type { CaseSpec, Plan } from '../../agents/contract/schema.js';
 import { renderTable } from '../../reports/table.js';
 import { RunError, UsageError, interruptedExitCode } from '../errors.js';
@@ -161,8 +162,10 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<void> 
   if (!why && trouble) progress.note(`warning: ${trouble}`);
 
   const doc = results.document;
+  const reportPath = join(dirname(results.path), 'report.md');
+  writeFileSync(reportPath, renderMarkdown(doc));
   if (options.output === 'json') io.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
-  else io.stdout.write(`${renderTable(doc)}\nresults: ${results.path}\n`);
+  else io.stdout.write(`${renderTable(doc)}\nresults: ${results.path}\nreport:  ${reportPath}\n`);
 
   if (why) {
     throw new RunError(

@@ -1,0 +1,69 @@
+/**
+ * Cases grouped across repeats: one group per channel × mode × size with its repeats' figures and
+ * their medians. Every renderer and `compare` reads results through this, so "the number for a
+ * case" means the same everywhere: the median over its ok repeats.
+ */
+import type { CaseResult, ResultsDocument } from '../agents/contract/schema.js';
+
+/** One channel × mode × size, all its repeats. */
+export interface CaseGroup {
+  readonly key: string;
+  readonly channel: CaseResult['channel'];
+  readonly mode: CaseResult['mode'];
+  readonly sizeBytes: number;
+  readonly cases: readonly CaseResult[];
+  /** The repeats that measured something. */
+  readonly ok: readonly CaseResult[];
+  /** Medians over the ok repeats (undefined when none or not applicable). */
+  readonly p50Ns?: number;
+  readonly p99Ns?: number;
+  readonly p999Ns?: number;
+  /** The largest round trip of any repeat. */
+  readonly maxNs?: number;
+  readonly bytesPerSec?: number;
+  readonly messagesPerSec?: number;
+  /** CPU time per message of each side, microseconds. */
+  readonly cpuUs?: { readonly initiator: number; readonly responder: number };
+}
+
+/** The median of numbers (undefined for none). */
+export function median(values: readonly number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** The key that matches a case across runs. */
+export const caseKey = (c: Pick<CaseResult, 'channel' | 'mode' | 'sizeBytes'>): string => `${c.channel}/${c.mode}/${c.sizeBytes}`;
+
+/** Groups a document's cases, in the order they were planned. */
+export function groupCases(doc: ResultsDocument): CaseGroup[] {
+  const byKey = new Map<string, CaseResult[]>();
+  for (const c of doc.cases) {
+    const list = byKey.get(caseKey(c)) ?? [];
+    list.push(c);
+    byKey.set(caseKey(c), list);
+  }
+  return [...byKey.entries()].map(([key, cases]) => {
+    const ok = cases.filter((c) => c.status === 'ok');
+    const first = cases[0]!;
+    const latency = ok.flatMap((c) => (c.latencyNs ? [c.latencyNs] : []));
+    const cpu = ok.flatMap((c) => (c.cpu ? [c.cpu] : []));
+    return {
+      key,
+      channel: first.channel,
+      mode: first.mode,
+      sizeBytes: first.sizeBytes,
+      cases,
+      ok,
+      p50Ns: median(latency.map((l) => l.p50)),
+      p99Ns: median(latency.map((l) => l.p99)),
+      p999Ns: median(latency.map((l) => l.p999)),
+      maxNs: latency.length ? Math.max(...latency.map((l) => l.max)) : undefined,
+      cpuUs: cpu.length ? { initiator: median(cpu.map((c) => c.initiator.perMessageUs))!, responder: median(cpu.map((c) => c.responder.perMessageUs))! } : undefined,
+      bytesPerSec: median(ok.flatMap((c) => (c.throughput ? [c.throughput.bytesPerSec] : []))),
+      messagesPerSec: median(ok.flatMap((c) => (c.throughput ? [c.throughput.messagesPerSec] : []))),
+    };
+  });
+}

@@ -1,0 +1,31 @@
+/** CSV: one row per case with every summary figure (RFC 4180 quoting). A pure function. */
+import type { ResultsDocument } from '../agents/contract/schema.js';
+
+const COLUMNS = [
+  'index', 'channel', 'mode', 'sizeBytes', 'repeat', 'status', 'reason', 'durationMs', 'messages', 'bytes', 'errors', 'verify',
+  'p50Ns', 'p90Ns', 'p99Ns', 'p999Ns', 'maxNs', 'meanNs', 'count', 'bytesPerSec', 'messagesPerSec',
+  'initiatorCpuUsPerMessage', 'responderCpuUsPerMessage', 'initiatorCpu', 'responderCpu',
+] as const;
+
+function quote(value: unknown): string {
+  if (value === undefined || value === null) return '';
+  const text = String(value);
+  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/** The CSV report. */
+export function renderCsv(doc: ResultsDocument): string {
+  const rows = doc.cases.map((c) => {
+    const l = c.latencyNs;
+    const values: Record<(typeof COLUMNS)[number], unknown> = {
+      index: c.index, channel: c.channel, mode: c.mode, sizeBytes: c.sizeBytes, repeat: c.repeat, status: c.status, reason: c.reason,
+      durationMs: c.durationMs, messages: c.messages, bytes: c.bytes, errors: c.errors, verify: c.verify,
+      p50Ns: l?.p50, p90Ns: l?.p90, p99Ns: l?.p99, p999Ns: l?.p999, maxNs: l?.max, meanNs: l?.mean, count: l?.count,
+      bytesPerSec: c.throughput?.bytesPerSec, messagesPerSec: c.throughput?.messagesPerSec,
+      initiatorCpuUsPerMessage: c.cpu?.initiator.perMessageUs, responderCpuUsPerMessage: c.cpu?.responder.perMessageUs,
+      initiatorCpu: c.placement?.initiator.cpuAtStart, responderCpu: c.placement?.responder.cpuAtStart,
+    };
+    return COLUMNS.map((k) => quote(values[k])).join(',');
+  });
+  return `${[COLUMNS.join(','), ...rows].join('\n')}\n`;
+}
