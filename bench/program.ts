@@ -9,6 +9,8 @@ import { addPlanOptions, addPodOptions, planOptionsFrom, podOptionsFrom } from '
 import { probeChannels, renderChannels } from './commands/channels.js';
 import { runCommand } from './commands/run.js';
 import { doctor, renderChecks } from './commands/doctor.js';
+import { collectRegressionRules, compareCommand } from './commands/compare.js';
+import type { RegressionRule } from '../reports/compare.js';
 import { REPORT_FORMATS, reportCommand, type ReportFormat } from './commands/report.js';
 import { CliError } from './errors.js';
 import { buildPlan } from './plan.js';
@@ -103,6 +105,26 @@ export function buildProgram(debug: boolean): Command {
     .addOption(new Option('--format <format>', 'what to write').choices(REPORT_FORMATS).default('markdown'))
     .option('-o, --output <path>', 'file to write (hgrm: a directory, default hgrm/ next to the results); default stdout')
     .action((results: string, opts: { format: ReportFormat; output?: string }) => reportCommand(results, opts.format, opts.output, process.stdout));
+
+  program
+    .command('compare')
+    .description('compare runs case by case: change of p50, p99 and throughput, and whether it is significant')
+    .argument('<baseline.json>', 'the run to compare against')
+    .argument('<other.json...>', 'one or more runs to compare with the baseline')
+    .addOption(new Option('-o, --output <format>', 'table or markdown').choices(['table', 'markdown']).default('table'))
+    .option('--fail-on-regression <metric:percent%>', `exit 3 when a case got significantly worse by more than this (${['p50', 'p99', 'throughput'].join(', ')}; repeatable)`, collectRegressionRules)
+    .addHelpText(
+      'after',
+      `
+A change is significant when a Mann–Whitney U test finds the runs differ — for latency over every
+recorded round trip (all repeats' histograms merged, p < 0.01), for throughput over the per-repeat
+rates (exact test, p < 0.05: about four repeats a side are needed) — and the change is larger
+than the spread between repeats within either run. Runs need --repeat 2 or more: nothing is
+called significant from a single sample. Runs are named by their --label, else by file name.`,
+    )
+    .action((base: string, others: string[], opts: { output: 'table' | 'markdown'; failOnRegression?: RegressionRule[] }) =>
+      compareCommand([base, ...others], opts.output, opts.failOnRegression ?? [], process.stdout),
+    );
 
   program
     .command('doctor')

@@ -1,0 +1,56 @@
+/** How a comparison is shown: a terminal table or Markdown. Pure functions. */
+import { formatSize } from '../bench/units.js';
+import { alignColumns } from './table.js';
+import type { CaseChange, Metric, MetricChange } from './compare.js';
+
+/** A compared pair of runs, by name. */
+export interface ComparedRuns {
+  readonly baseName: string;
+  readonly otherName: string;
+  readonly changes: readonly CaseChange[];
+}
+
+const label = (c: CaseChange) => `${c.channel} ${c.mode} ${formatSize(c.sizeBytes)}`;
+
+function figure(m: MetricChange | undefined): string {
+  if (!m) return '';
+  const value = m.metric === 'throughput' ? `${(m.base / 1e6).toFixed(1)} → ${(m.other / 1e6).toFixed(1)} MB/s` : `${(m.base / 1000).toFixed(2)} → ${(m.other / 1000).toFixed(2)} µs`;
+  const sign = m.changePct > 0 ? '+' : '';
+  return `${value} (${sign}${m.changePct} %${m.significant ? '*' : ''})`;
+}
+
+function rows(changes: readonly CaseChange[]): string[][] {
+  const get = (c: CaseChange, metric: Metric) => c.metrics.find((m) => m.metric === metric);
+  return changes.map((c) => [label(c), figure(get(c, 'p50')), figure(get(c, 'p99')), figure(get(c, 'throughput')), c.verdict, c.reason ?? c.metrics[0]?.note ?? '']);
+}
+
+const HEADERS = ['case', 'p50', 'p99', 'throughput', 'verdict', 'note'];
+const LEGEND = '* significant: Mann–Whitney U (latency: all round trips, p < 0.01; throughput: per-repeat rates, p < 0.05) and larger than the spread between repeats';
+
+function summary(changes: readonly CaseChange[]): string {
+  const count = (v: CaseChange['verdict']) => changes.filter((c) => c.verdict === v).length;
+  return `${count('slower')} slower, ${count('faster')} faster, ${count('no significant change')} no significant change, ${count('not enough repeats')} not enough repeats, ${count('not comparable')} not comparable`;
+}
+
+/** Terminal table. */
+export function renderCompareTable(runs: readonly ComparedRuns[]): string {
+  return runs
+    .map((r) => `${r.otherName} against ${r.baseName}: ${summary(r.changes)}\n\n${alignColumns(HEADERS, rows(r.changes))}`)
+    .concat(LEGEND)
+    .join('\n\n');
+}
+
+/** Markdown, headline (what got slower) first. */
+export function renderCompareMarkdown(runs: readonly ComparedRuns[]): string {
+  const out: string[] = ['# podbench comparison', ''];
+  for (const r of runs) {
+    out.push(`## ${r.otherName} against ${r.baseName}`, '', `**${summary(r.changes)}**`, '');
+    const slower = r.changes.filter((c) => c.verdict === 'slower');
+    if (slower.length) out.push(...slower.map((c) => `- slower: ${label(c)} — ${figure(c.metrics[0])}`), '');
+    out.push(`| ${HEADERS.join(' | ')} |`, `| ${HEADERS.map(() => '---').join(' | ')} |`, ...rows(r.changes).map((cells) => `| ${cells.map((x) => x.replace(/\|/g, '\\|')).join(' | ')} |`), '');
+  }
+  out.push(LEGEND, '');
+  return out.join('\n');
+}
+
+export { label as caseChangeLabel };
