@@ -5,11 +5,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError } from './errors.js';
+import { packageDir } from './package-dir.js';
 
 /** One file to place at `path` (relative to the agent directory) from `source` on this host. */
 export interface RuntimeFile {
@@ -17,13 +17,7 @@ export interface RuntimeFile {
   readonly source: string;
 }
 
-const require = createRequire(import.meta.url);
 const BUNDLE = join(dirname(fileURLToPath(import.meta.url)), '..', 'agent-bundle', 'agent.mjs');
-
-/** The directory of an installed package (its package.json may not be exported). */
-function packageDir(name: string): string | undefined {
-  return (require.resolve.paths(name) ?? []).map((dir) => join(dir, name)).find((dir) => existsSync(join(dir, 'package.json')));
-}
 
 /** Node's name for a CPU architecture from Kubernetes' (`amd64` → `x64`). */
 export function nodeArch(kubernetesArch: string): string {

@@ -100,9 +100,9 @@ export function buildProgram(debug: boolean): Command {
 
   program
     .command('report')
-    .description('render a results.json: markdown (for a PR), csv, json (validated) or hgrm percentile files')
+    .description('render a results.json: html (self-contained, with charts), markdown (for a PR), csv, json (validated) or hgrm percentile files')
     .argument('<results.json>', 'a results document written by podbench run')
-    .addOption(new Option('--format <format>', 'what to write').choices(REPORT_FORMATS).default('markdown'))
+    .addOption(new Option('--format <format>', 'what to write').choices(REPORT_FORMATS).default('html'))
     .option('-o, --output <path>', 'file to write (hgrm: a directory, default hgrm/ next to the results); default stdout')
     .action((results: string, opts: { format: ReportFormat; output?: string }) => reportCommand(results, opts.format, opts.output, process.stdout));
 

@@ -5,7 +5,7 @@
  */
 import type { ResultsDocument } from '../agents/contract/schema.js';
 import { formatSize } from '../bench/units.js';
-import { groupCases, type CaseGroup } from './case-groups.js';
+import { groupCases, winners, type CaseGroup } from './case-groups.js';
 
 const us = (ns: number | undefined) => (ns === undefined ? '–' : (ns / 1000).toFixed(ns < 10_000 ? 2 : 1));
 const mbps = (bps: number | undefined) => (bps === undefined ? '–' : (bps / 1e6).toFixed(1));
@@ -15,26 +15,12 @@ function table(headers: string[], rows: string[][]): string {
   return [line(headers), line(headers.map((_, i) => (i < 2 ? '---' : '---:'))), ...rows.map(line)].join('\n');
 }
 
-/** Per size, the group with the best value (lowest latency or highest throughput). */
-function bestBySize(groups: CaseGroup[], value: (g: CaseGroup) => number | undefined, lowerIsBetter: boolean): Map<number, CaseGroup> {
-  const best = new Map<number, CaseGroup>();
-  for (const g of groups) {
-    const v = value(g);
-    if (v === undefined) continue;
-    const current = best.get(g.sizeBytes);
-    const cv = current && value(current);
-    if (cv === undefined || (lowerIsBetter ? v < cv : v > cv)) best.set(g.sizeBytes, g);
-  }
-  return best;
-}
-
 /** The Markdown report. */
 export function renderMarkdown(doc: ResultsDocument): string {
   const groups = groupCases(doc);
   const latency = groups.filter((g) => g.mode === 'latency');
   const throughput = groups.filter((g) => g.mode === 'throughput');
-  const fastest = bestBySize(latency, (g) => g.p50Ns, true);
-  const widest = bestBySize(throughput, (g) => g.bytesPerSec, false);
+  const { fastest, widest } = winners(groups);
   const env = doc.environment;
   const out: string[] = [`# podbench results${doc.run.label ? `: ${doc.run.label}` : ''}`, ''];
 

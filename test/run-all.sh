@@ -9,13 +9,16 @@ if [ "$(id -u)" = 0 ] && ! grep -qs ' /dev/mqueue mqueue ' /proc/mounts; then
   mkdir -p /dev/mqueue && mount -t mqueue none /dev/mqueue || echo "note: could not mount /dev/mqueue" >&2
 fi
 
-# A real pod needs podman (and runc, see the README); install them when missing and allowed to.
-if ! command -v podman >/dev/null || ! command -v runc >/dev/null; then
+# A real pod needs podman (and runc, see the README), the HTML report test Debian's Chromium;
+# install them when missing and allowed to.
+missing=""
+for tool in podman runc chromium; do command -v "$tool" >/dev/null || missing="$missing $tool"; done
+if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
   else
-    echo "podman and runc are needed for the pod tests: install them (apt-get install podman runc)" >&2
+    echo "the tests need:$missing (apt-get install$missing)" >&2
     exit 1
   fi
 fi

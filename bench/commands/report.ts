@@ -1,6 +1,6 @@
 /**
- * `podbench report <results.json> --format …`: renders a results document. Text formats go to
- * stdout or `-o FILE`; hgrm writes one file per latency case into a directory (`-o DIR`, default
+ * `podbench report <results.json> --format …`: renders a results document. HTML and the text
+ * formats go to stdout or `-o FILE`; hgrm writes one file per latency case into a directory (`-o DIR`, default
  * `hgrm/` next to the results).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -9,14 +9,17 @@ import type { ResultsDocument } from '../../agents/contract/schema.js';
 import { renderCsv } from '../../reports/csv.js';
 import { renderHgrm } from '../../reports/hgrm.js';
 import { renderMarkdown } from '../../reports/markdown.js';
+import { renderHtml } from '../../reports/html.js';
+import { chartAssets } from '../chart-assets.js';
 import { loadResults } from '../results-loader.js';
 
 /** The formats `podbench report` writes. */
-export const REPORT_FORMATS = ['markdown', 'csv', 'json', 'hgrm'] as const;
+export const REPORT_FORMATS = ['html', 'markdown', 'csv', 'json', 'hgrm'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
 /** A text rendering of `doc` in `format` (not hgrm, which is many files). */
 export function renderReport(doc: ResultsDocument, format: Exclude<ReportFormat, 'hgrm'>): string {
+  if (format === 'html') return renderHtml(doc, chartAssets());
   if (format === 'markdown') return renderMarkdown(doc);
   if (format === 'csv') return renderCsv(doc);
   return `${JSON.stringify(doc, null, 2)}\n`;

@@ -6,6 +6,8 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { renderMarkdown } from '../../reports/markdown.js';
+import { renderHtml } from '../../reports/html.js';
+import { chartAssets } from '../chart-assets.js';
 import type { CaseSpec, Plan } from '../../agents/contract/schema.js';
 import { renderTable } from '../../reports/table.js';
 import { RunError, UsageError, interruptedExitCode } from '../errors.js';
@@ -162,10 +164,11 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<void> 
   if (!why && trouble) progress.note(`warning: ${trouble}`);
 
   const doc = results.document;
-  const reportPath = join(dirname(results.path), 'report.md');
-  writeFileSync(reportPath, renderMarkdown(doc));
+  const reports = { html: join(dirname(results.path), 'report.html'), markdown: join(dirname(results.path), 'report.md') };
+  writeFileSync(reports.html, renderHtml(doc, chartAssets()));
+  writeFileSync(reports.markdown, renderMarkdown(doc));
   if (options.output === 'json') io.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
-  else io.stdout.write(`${renderTable(doc)}\nresults: ${results.path}\nreport:  ${reportPath}\n`);
+  else io.stdout.write(`${renderTable(doc)}\nresults: ${results.path}\nreports: ${reports.html}, ${reports.markdown}\n`);
 
   if (why) {
     throw new RunError(

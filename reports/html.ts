@@ -1,0 +1,229 @@
+/**
+ * The HTML report: one self-contained file (styles, the charting library and the data inline;
+ * nothing is fetched when it opens, so it works offline and as a CI artifact).
+ *
+ * Charts use uPlot, inlined: ~50 KB, no dependencies, canvas-based (thousands of points stay
+ * fast) and with logarithmic axes, which both charts need — the HdrHistogram-style latency chart
+ * puts percentiles on a "nines" axis (1/(1−p) on a log scale: 0 %, 90 %, 99 %, 99.9 % …) and the
+ * throughput chart spans sizes and rates over orders of magnitude.
+ *
+ * A pure function of the results document and the library's text.
+ */
+import * as hdr from 'hdr-histogram-js';
+import type { ResultsDocument } from '../agents/contract/schema.js';
+import { formatSize } from '../bench/units.js';
+import { groupCases, winners, type CaseGroup } from './case-groups.js';
+
+/** The charting library's files, read by the caller (reports stay free of I/O). */
+export interface ChartAssets {
+  readonly uplotJs: string;
+  readonly uplotCss: string;
+}
+
+/** Channel colours: distinct in light and dark schemes. */
+const COLOURS: Record<string, string> = {
+  tcp: '#1f77b4', uds: '#ff7f0e', file: '#8c564b', 'tmpfs-file': '#e377c2', shm: '#2ca02c', 'shm-spin': '#17becf', mq: '#d62728', 'sysv-mq': '#9467bd',
+};
+
+/** The "nines" grid: 1/(1−p) = 10^(k/10), from the median… to 99.999 %. */
+const NINES = Array.from({ length: 51 }, (_, k) => 10 ** (k / 10));
+
+const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const us = (ns: number | undefined) => (ns === undefined ? '–' : (ns / 1000).toFixed(ns < 10_000 ? 2 : 1));
+
+/** All repeats' round trips of a group, merged. */
+function mergedHistogram(g: CaseGroup): hdr.Histogram | undefined {
+  const parts = g.ok.flatMap((c) => (c.histogram ? [hdr.decodeFromCompressedBase64(c.histogram)] : []));
+  if (!parts.length) return undefined;
+  const merged = parts[0]!;
+  for (const h of parts.slice(1)) merged.add(h);
+  return merged;
+}
+
+interface ChartSpec {
+  readonly id: string;
+  readonly title: string;
+  readonly kind: 'latency' | 'throughput';
+  readonly x: number[];
+  readonly series: { label: string; colour: string; values: (number | null)[] }[];
+}
+
+function latencyCharts(groups: CaseGroup[]): ChartSpec[] {
+  const sizes = [...new Set(groups.filter((g) => g.mode === 'latency').map((g) => g.sizeBytes))].sort((a, b) => a - b);
+  return sizes.flatMap((size) => {
+    const series = groups
+      .filter((g) => g.mode === 'latency' && g.sizeBytes === size)
+      .flatMap((g) => {
+        const h = mergedHistogram(g);
+        if (!h) return [];
+        // Beyond 1/(1−p) > count the percentile is just the maximum again: stop the line there.
+        const values = NINES.map((x) => (x <= h.totalCount ? h.getValueAtPercentile(100 * (1 - 1 / x)) / 1000 : null));
+        return [{ label: g.channel, colour: COLOURS[g.channel] ?? '#888', values }];
+      });
+    return series.length ? [{ id: `latency-${size}`, title: `Round trip at ${formatSize(size)}`, kind: 'latency' as const, x: NINES, series }] : [];
+  });
+}
+
+function throughputChart(groups: CaseGroup[]): ChartSpec[] {
+  const tp = groups.filter((g) => g.mode === 'throughput' && g.bytesPerSec !== undefined);
+  if (!tp.length) return [];
+  const sizes = [...new Set(tp.map((g) => g.sizeBytes))].sort((a, b) => a - b);
+  const channels = [...new Set(tp.map((g) => g.channel))];
+  return [
+    {
+      id: 'throughput',
+      title: 'Throughput against message size',
+      kind: 'throughput',
+      x: sizes,
+      series: channels.map((ch) => ({
+        label: ch,
+        colour: COLOURS[ch] ?? '#888',
+        values: sizes.map((s) => {
+          const g = tp.find((x) => x.channel === ch && x.sizeBytes === s);
+          return g?.bytesPerSec !== undefined ? g.bytesPerSec / 1e6 : null;
+        }),
+      })),
+    },
+  ];
+}
+
+function summaryTable(groups: CaseGroup[]): string {
+  const { fastest, widest } = winners(groups);
+  const rows = groups
+    .filter((g) => g.ok.length)
+    .map((g) => {
+      const best = (g.mode === 'latency' ? fastest : widest).get(g.sizeBytes) === g;
+      const cells = [
+        `${escapeHtml(g.channel)}${best ? ' <span class="best" title="best at this size">★</span>' : ''}`,
+        g.mode,
+        formatSize(g.sizeBytes),
+        us(g.p50Ns), us(g.p99Ns), us(g.p999Ns), us(g.maxNs),
+        g.bytesPerSec === undefined ? '–' : (g.bytesPerSec / 1e6).toFixed(1),
+        g.messagesPerSec === undefined ? '–' : Math.round(g.messagesPerSec).toLocaleString('en-US'),
+        g.cpuUs ? g.cpuUs.initiator.toFixed(2) : '–',
+        g.cpuUs ? g.cpuUs.responder.toFixed(2) : '–',
+      ];
+      return `<tr${best ? ' class="best-row"' : ''}>${cells.map((c, i) => `<td${i > 2 ? ' class="num"' : ''}>${c}</td>`).join('')}</tr>`;
+    });
+  const head = ['channel', 'mode', 'size', 'p50 µs', 'p99 µs', 'p99.9 µs', 'max µs', 'MB/s', 'msgs/s', 'CPU µs/msg initiator', 'CPU µs/msg responder'];
+  return `<table><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
+function keyValues(entries: [string, unknown][]): string {
+  return `<dl>${entries.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(typeof v === 'object' ? JSON.stringify(v) : String(v ?? '–'))}</dd>`).join('')}</dl>`;
+}
+
+function environmentSection(doc: ResultsDocument): string {
+  const env = doc.environment;
+  const placement = doc.cases.find((c) => c.placement)?.placement;
+  const parts = [
+    env
+      ? keyValues([
+          ['host / pod', env.hostname], ['CPU', `${env.cpuModel} × ${env.cpuCount}`], ['kernel', env.kernel], ['Node', env.nodeVersion],
+          ['cgroup CPU limit (cores)', env.cgroup.cpuLimitCores ?? 'none'], ['cgroup memory limit', env.cgroup.memoryLimitBytes ?? 'none'],
+          ['/dev/shm bytes', env.devShmBytes], ...Object.entries(env.limits), ...Object.entries(env.dirs).map(([k, d]) => [`${k} dir`, `${d.path} (${d.fsType})`] as [string, unknown]),
+          ...(placement ? ([['initiator CPUs (first case)', placement.initiator.allowedCpus.join(',')], ['responder CPUs (first case)', placement.responder.allowedCpus.join(',')]] as [string, unknown][]) : []),
+        ])
+      : '<p>No environment was recorded.</p>',
+  ];
+  const floor = doc.harnessFloor;
+  if (floor) {
+    parts.push('<h3>Harness floor (cost of measuring, per operation)</h3>', keyValues([['clock read ns', floor.clockReadNs], ['histogram record ns', floor.histogramRecordNs], ['one FFI call ns', floor.ffiCallNs], ...Object.entries(floor.payloadCopyNs).map(([s, ns]) => [`copy ${formatSize(Number(s))} ns`, ns] as [string, unknown])]));
+  }
+  parts.push('<h3>Options</h3>', keyValues(Object.entries(doc.run.settings)));
+  return parts.join('\n');
+}
+
+function notMeasured(doc: ResultsDocument): string {
+  const rows = doc.cases.filter((c) => c.status !== 'ok');
+  const missing = doc.run.plannedCases - doc.cases.length;
+  if (!rows.length && !missing) return '<p>Every case was measured.</p>';
+  const table = rows.length
+    ? `<table><thead><tr><th>case</th><th>status</th><th>reason</th></tr></thead><tbody>${rows
+        .map((c) => `<tr><td>${escapeHtml(`${c.channel} ${c.mode} ${formatSize(c.sizeBytes)}`)}</td><td>${c.status}</td><td>${escapeHtml(c.reason ?? '')}</td></tr>`)
+        .join('')}</tbody></table>`
+    : '';
+  return `${table}${missing ? `<p>${missing} planned case(s) have no result: ${escapeHtml(doc.run.incompleteReason ?? 'the run did not finish')}.</p>` : ''}`;
+}
+
+/** The script that draws the charts in the browser (uPlot is inlined before it). */
+const CHART_SCRIPT = `
+(() => {
+  const charts = JSON.parse(document.getElementById('podbench-charts').textContent);
+  const css = getComputedStyle(document.documentElement);
+  const ink = css.getPropertyValue('--ink').trim(), grid = css.getPropertyValue('--grid').trim();
+  const nines = (x) => { const p = 100 * (1 - 1 / x); return p === 0 ? '0%' : (p >= 99 ? p.toFixed(Math.max(0, Math.round(Math.log10(x)) - 2)) : p.toFixed(0)) + '%'; };
+  const size = (b) => b >= 1048576 ? (b / 1048576) + ' MiB' : b >= 1024 ? (b / 1024) + ' KiB' : b + ' B';
+  const drawn = [];
+  for (const c of charts) {
+    const el = document.getElementById(c.id);
+    const axis = { stroke: ink, grid: { stroke: grid }, ticks: { stroke: grid } };
+    const latency = c.kind === 'latency';
+    const opts = {
+      width: Math.max(320, el.clientWidth), height: 320,
+      scales: { x: { time: false, distr: 3, log: latency ? 10 : 2 }, y: { distr: 3, log: 10 } },
+      axes: [
+        { ...axis, label: latency ? 'percentile' : 'message size', values: (u, vals) => vals.map((v) => (v == null ? '' : latency ? nines(v) : size(v))) },
+        { ...axis, label: latency ? 'round trip (µs)' : 'MB/s', size: 70 },
+      ],
+      series: [{ label: latency ? 'percentile' : 'size', value: (u, v) => (v == null ? '' : latency ? nines(v) : size(v)) },
+        ...c.series.map((s) => ({ label: s.label, stroke: s.colour, width: 2, points: { show: !latency }, spanGaps: false }))],
+    };
+    const plot = new uPlot(opts, [c.x, ...c.series.map((s) => s.values)], el);
+    drawn.push({ id: c.id, series: c.series.length, points: c.series.reduce((n, s) => n + s.values.filter((v) => v != null).length, 0) });
+    new ResizeObserver(() => plot.setSize({ width: Math.max(320, el.clientWidth), height: 320 })).observe(el);
+  }
+  window.podbenchCharts = drawn;
+})();`;
+
+const STYLE = `
+:root { --bg: #ffffff; --ink: #1d2330; --muted: #5b6475; --grid: #e3e6ec; --row: #f6f7f9; --best: #fff4cc; color-scheme: light dark; }
+@media (prefers-color-scheme: dark) { :root { --bg: #14171d; --ink: #e6e9ef; --muted: #9aa3b2; --grid: #2c323d; --row: #1b1f27; --best: #3a3318; } }
+body { background: var(--bg); color: var(--ink); font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1100px; padding: 1.5rem; }
+h1 { font-size: 1.5rem; margin: 0 0 .25rem; } h2 { font-size: 1.15rem; margin-top: 2rem; border-bottom: 1px solid var(--grid); padding-bottom: .25rem; } h3 { font-size: 1rem; }
+.meta, .note { color: var(--muted); } ul.headline { padding-left: 1.2rem; } ul.headline li { margin: .15rem 0; }
+table { border-collapse: collapse; width: 100%; font-size: 13px; display: block; overflow-x: auto; }
+th, td { padding: .3rem .5rem; border-bottom: 1px solid var(--grid); text-align: left; white-space: nowrap; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+tbody tr:nth-child(even) { background: var(--row); } tr.best-row { background: var(--best) !important; } .best { color: #d4a000; }
+.chart { margin: 1rem 0 1.5rem; } .chart h3 { margin: 0 0 .25rem; }
+dl { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; font-size: 13px; } dt { color: var(--muted); } dd { margin: 0; overflow-wrap: anywhere; }
+.uplot, .u-legend { color: var(--ink); }`;
+
+/** The HTML report. */
+export function renderHtml(doc: ResultsDocument, assets: ChartAssets): string {
+  const groups = groupCases(doc);
+  const { fastest, widest } = winners(groups);
+  const charts = [...latencyCharts(groups), ...throughputChart(groups)];
+  const title = `podbench results${doc.run.label ? `: ${doc.run.label}` : ''}`;
+  const headline = [
+    ...[...fastest.entries()].map(([s, g]) => `Lowest round trip at ${formatSize(s)}: <strong>${escapeHtml(g.channel)}</strong> (p50 ${us(g.p50Ns)} µs)`),
+    ...[...widest.entries()].map(([s, g]) => `Highest throughput at ${formatSize(s)}: <strong>${escapeHtml(g.channel)}</strong> (${((g.bytesPerSec ?? 0) / 1e6).toFixed(1)} MB/s)`),
+  ];
+  const repeats = Math.max(1, ...doc.cases.map((c) => c.repeat + 1));
+  const data = JSON.stringify(charts).replace(/</g, '\\u003c');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<style>${assets.uplotCss}</style><style>${STYLE}</style></head>
+<body>
+<h1>${escapeHtml(title)}</h1>
+<p class="meta">Run ${escapeHtml(doc.run.id)} on target ${escapeHtml(doc.run.target)}, ${escapeHtml(doc.run.startedAt)} · ${doc.cases.length} of ${doc.run.plannedCases} cases${doc.run.complete ? '' : ` (incomplete: ${escapeHtml(doc.run.incompleteReason ?? 'interrupted')})`}${repeats > 1 ? ` · medians of ${repeats} repeats` : ''} · podbench ${escapeHtml(doc.run.podbenchVersion)}</p>
+${headline.length ? `<ul class="headline">${headline.map((h) => `<li>${h}</li>`).join('')}</ul>` : ''}
+<h2>Summary</h2>
+${summaryTable(groups)}
+<p class="note">★ best at that size. Latency is the round trip in microseconds; MB/s is 10⁶ bytes per second as the receiver counted; CPU is user + system time per message (per round trip in latency mode).</p>
+<h2>Latency distribution</h2>
+<p class="note">HdrHistogram style: the round trip at each percentile, on a logarithmic "nines" axis; all repeats merged.</p>
+${charts.filter((c) => c.kind === 'latency').map((c) => `<div class="chart"><h3>${escapeHtml(c.title)}</h3><div id="${c.id}"></div></div>`).join('\n') || '<p>No latency cases.</p>'}
+<h2>Throughput</h2>
+${charts.filter((c) => c.kind === 'throughput').map((c) => `<div class="chart"><h3>${escapeHtml(c.title)}</h3><div id="${c.id}"></div></div>`).join('\n') || '<p>No throughput cases.</p>'}
+<h2>Skipped and failed cases</h2>
+${notMeasured(doc)}
+<h2>Environment</h2>
+${environmentSection(doc)}
+<script type="application/json" id="podbench-charts">${data}</script>
+<script>${assets.uplotJs}</script>
+<script>${CHART_SCRIPT}</script>
+</body></html>
+`;
+}

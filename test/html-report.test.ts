@@ -1,0 +1,79 @@
+/// <reference lib="dom" />
+/**
+ * The HTML report in a real headless Chromium (Debian's, driven by playwright-core; no browser is
+ * downloaded): no console errors, no network requests, every chart drawn with data, readable at
+ * laptop width in light and dark schemes. Screenshots go to dist/test-output/.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type Browser } from 'playwright-core';
+import { runCli } from './helpers/cli.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const FIXTURE = join(HERE, '..', '..', 'test', 'fixtures', 'results-repeats.json');
+const SHOTS = join(HERE, '..', 'test-output');
+const CHROMIUM = process.env.PODBENCH_CHROMIUM ?? '/usr/bin/chromium';
+
+describe('HTML report in headless Chromium', () => {
+  let browser: Browser;
+  let dir: string;
+  let reportUrl: string;
+
+  before(async () => {
+    assert.ok(existsSync(CHROMIUM), `Chromium is needed at ${CHROMIUM} (apt-get install chromium; npm run test:ci installs it)`);
+    dir = mkdtempSync(join(tmpdir(), 'pbtest-'));
+    const r = await runCli(['report', FIXTURE, '--format', 'html', '-o', join(dir, 'report.html')]);
+    assert.equal(r.code, 0, r.stderr);
+    reportUrl = pathToFileURL(join(dir, 'report.html')).href;
+    mkdirSync(SHOTS, { recursive: true });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run', '--disable-component-update', '--disable-sync'],
+    });
+  });
+  after(async () => {
+    await browser?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const [scheme, width] of [['light', 1280], ['dark', 1280], ['light', 900]] as const) {
+    it(`${scheme} scheme at ${width} px: charts drawn, nothing fetched, no errors`, async () => {
+      const page = await browser.newPage({ viewport: { width, height: 900 }, colorScheme: scheme });
+      const errors: string[] = [];
+      const requests: string[] = [];
+      page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+      page.on('pageerror', (e) => errors.push(e.message));
+      page.on('request', (req) => requests.push(req.url()));
+      await page.goto(reportUrl);
+      await page.waitForFunction(() => (window as unknown as { podbenchCharts?: unknown }).podbenchCharts !== undefined, null, { timeout: 15_000 });
+      const charts = (await page.evaluate(() => (window as unknown as { podbenchCharts: { id: string; series: number; points: number }[] }).podbenchCharts));
+      // Three sizes of latency charts and one throughput chart, each with every channel's line.
+      assert.deepEqual(charts.map((c) => c.id), ['latency-64', 'latency-1024', 'latency-16384', 'throughput']);
+      for (const c of charts) assert.ok(c.series >= 2 && c.points >= c.series * 2, JSON.stringify(c));
+      // Drawn, not just created: each chart's canvas holds many colours (lines, grid, text).
+      const colours = await page.evaluate(() =>
+        Array.from(document.querySelectorAll(".chart canvas")).map((canvas) => {
+          const c = canvas as HTMLCanvasElement;
+          const data = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+          const seen = new Set<number>();
+          for (let i = 0; i < data.length; i += 16) seen.add((data[i]! << 16) | (data[i + 1]! << 8) | data[i + 2]!);
+          return seen.size;
+        }),
+      );
+      assert.equal(colours.length, 4);
+      for (const n of colours) assert.ok(n > 10, `a chart canvas has only ${n} colours`);
+      assert.deepEqual(errors, []);
+      assert.deepEqual(requests.filter((u) => !u.startsWith('file:') && !u.startsWith('data:')), [], 'nothing fetched from the network');
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `the page is ${overflow} px wider than the window`);
+      const shot = join(SHOTS, `report-${scheme}-${width}.png`);
+      await page.screenshot({ path: shot, fullPage: true });
+      assert.ok(statSync(shot).size > 20_000);
+      await page.close();
+    });
+  }
+});
