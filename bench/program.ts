@@ -111,7 +111,7 @@ export function buildProgram(debug: boolean): Command {
     .description('compare runs case by case: change of p50, p99 and throughput, and whether it is significant')
     .argument('<baseline.json>', 'the run to compare against')
     .argument('<other.json...>', 'one or more runs to compare with the baseline')
-    .addOption(new Option('-o, --output <format>', 'table or markdown').choices(['table', 'markdown']).default('table'))
+    .addOption(new Option('-o, --output <format>', 'table, markdown, or html (the report\'s charts with one line per run)').choices(['table', 'markdown', 'html']).default('table'))
     .option('--fail-on-regression <metric:percent%>', `exit 3 when a case got significantly worse by more than this (${['p50', 'p99', 'throughput'].join(', ')}; repeatable)`, collectRegressionRules)
     .addHelpText(
       'after',
@@ -122,7 +122,7 @@ rates (exact test, p < 0.05: about four repeats a side are needed) — and the c
 than the spread between repeats within either run. Runs need --repeat 2 or more: nothing is
 called significant from a single sample. Runs are named by their --label, else by file name.`,
     )
-    .action((base: string, others: string[], opts: { output: 'table' | 'markdown'; failOnRegression?: RegressionRule[] }) =>
+    .action((base: string, others: string[], opts: { output: 'table' | 'markdown' | 'html'; failOnRegression?: RegressionRule[] }) =>
       compareCommand([base, ...others], opts.output, opts.failOnRegression ?? [], process.stdout),
     );
 

@@ -53,4 +53,19 @@ export function renderCompareMarkdown(runs: readonly ComparedRuns[]): string {
   return out.join('\n');
 }
 
+const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** The verdict tables as HTML, for the comparison page. */
+export function renderCompareVerdicts(runs: readonly ComparedRuns[]): string {
+  return runs
+    .map((r) => {
+      const body = rows(r.changes)
+        .map((cells, i) => `<tr${r.changes[i]!.verdict === 'slower' ? ' class="best-row"' : ''}>${cells.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`)
+        .join('');
+      return `<h2>${escapeHtml(`${r.otherName} against ${r.baseName}`)}</h2><p><strong>${escapeHtml(summary(r.changes))}</strong></p><table><thead><tr>${HEADERS.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${body}</tbody></table>`;
+    })
+    .concat(`<p class="note">${escapeHtml(LEGEND)}</p>`)
+    .join('\n');
+}
+
 export { label as caseChangeLabel };

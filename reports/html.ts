@@ -48,17 +48,23 @@ interface ChartSpec {
   readonly series: { label: string; colour: string; values: (number | null)[] }[];
 }
 
+/** The line of one group on a nines chart, in µs; undefined without histograms. */
+function ninesLine(g: CaseGroup): (number | null)[] | undefined {
+  const h = mergedHistogram(g);
+  // Beyond 1/(1−p) > count the percentile is just the maximum again: stop the line there.
+  return h && NINES.map((x) => (x <= h.totalCount ? h.getValueAtPercentile(100 * (1 - 1 / x)) / 1000 : null));
+}
+
+const colourOf = (channel: string) => COLOURS[channel] ?? '#888';
+
 function latencyCharts(groups: CaseGroup[]): ChartSpec[] {
   const sizes = [...new Set(groups.filter((g) => g.mode === 'latency').map((g) => g.sizeBytes))].sort((a, b) => a - b);
   return sizes.flatMap((size) => {
     const series = groups
       .filter((g) => g.mode === 'latency' && g.sizeBytes === size)
       .flatMap((g) => {
-        const h = mergedHistogram(g);
-        if (!h) return [];
-        // Beyond 1/(1−p) > count the percentile is just the maximum again: stop the line there.
-        const values = NINES.map((x) => (x <= h.totalCount ? h.getValueAtPercentile(100 * (1 - 1 / x)) / 1000 : null));
-        return [{ label: g.channel, colour: COLOURS[g.channel] ?? '#888', values }];
+        const values = ninesLine(g);
+        return values ? [{ label: g.channel, colour: colourOf(g.channel), values }] : [];
       });
     return series.length ? [{ id: `latency-${size}`, title: `Round trip at ${formatSize(size)}`, kind: 'latency' as const, x: NINES, series }] : [];
   });
@@ -77,7 +83,7 @@ function throughputChart(groups: CaseGroup[]): ChartSpec[] {
       x: sizes,
       series: channels.map((ch) => ({
         label: ch,
-        colour: COLOURS[ch] ?? '#888',
+        colour: colourOf(ch),
         values: sizes.map((s) => {
           const g = tp.find((x) => x.channel === ch && x.sizeBytes === s);
           return g?.bytesPerSec !== undefined ? g.bytesPerSec / 1e6 : null;
@@ -189,6 +195,26 @@ tbody tr:nth-child(even) { background: var(--row); } tr.best-row { background: v
 dl { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; font-size: 13px; } dt { color: var(--muted); } dd { margin: 0; overflow-wrap: anywhere; }
 .uplot, .u-legend { color: var(--ink); }`;
 
+/** The page around the content: styles, library, chart data and the drawing script. */
+function page(title: string, body: string, charts: readonly ChartSpec[], assets: ChartAssets): string {
+  const data = JSON.stringify(charts).replace(/</g, '\\u003c');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<style>${assets.uplotCss}</style><style>${STYLE}</style></head>
+<body>
+<h1>${escapeHtml(title)}</h1>
+${body}
+<script type="application/json" id="podbench-charts">${data}</script>
+<script>${assets.uplotJs}</script>
+<script>${CHART_SCRIPT}</script>
+</body></html>
+`;
+}
+
+const chartDivs = (charts: readonly ChartSpec[], kind: ChartSpec['kind'], none: string) =>
+  charts.filter((c) => c.kind === kind).map((c) => `<div class="chart"><h3>${escapeHtml(c.title)}</h3><div id="${c.id}"></div></div>`).join('\n') || `<p>${none}</p>`;
+
 /** The HTML report. */
 export function renderHtml(doc: ResultsDocument, assets: ChartAssets): string {
   const groups = groupCases(doc);
@@ -200,30 +226,66 @@ export function renderHtml(doc: ResultsDocument, assets: ChartAssets): string {
     ...[...widest.entries()].map(([s, g]) => `Highest throughput at ${formatSize(s)}: <strong>${escapeHtml(g.channel)}</strong> (${((g.bytesPerSec ?? 0) / 1e6).toFixed(1)} MB/s)`),
   ];
   const repeats = Math.max(1, ...doc.cases.map((c) => c.repeat + 1));
-  const data = JSON.stringify(charts).replace(/</g, '\\u003c');
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)}</title>
-<style>${assets.uplotCss}</style><style>${STYLE}</style></head>
-<body>
-<h1>${escapeHtml(title)}</h1>
-<p class="meta">Run ${escapeHtml(doc.run.id)} on target ${escapeHtml(doc.run.target)}, ${escapeHtml(doc.run.startedAt)} · ${doc.cases.length} of ${doc.run.plannedCases} cases${doc.run.complete ? '' : ` (incomplete: ${escapeHtml(doc.run.incompleteReason ?? 'interrupted')})`}${repeats > 1 ? ` · medians of ${repeats} repeats` : ''} · podbench ${escapeHtml(doc.run.podbenchVersion)}</p>
+  const body = `<p class="meta">Run ${escapeHtml(doc.run.id)} on target ${escapeHtml(doc.run.target)}, ${escapeHtml(doc.run.startedAt)} · ${doc.cases.length} of ${doc.run.plannedCases} cases${doc.run.complete ? '' : ` (incomplete: ${escapeHtml(doc.run.incompleteReason ?? 'interrupted')})`}${repeats > 1 ? ` · medians of ${repeats} repeats` : ''} · podbench ${escapeHtml(doc.run.podbenchVersion)}</p>
 ${headline.length ? `<ul class="headline">${headline.map((h) => `<li>${h}</li>`).join('')}</ul>` : ''}
 <h2>Summary</h2>
 ${summaryTable(groups)}
 <p class="note">★ best at that size. Latency is the round trip in microseconds; MB/s is 10⁶ bytes per second as the receiver counted; CPU is user + system time per message (per round trip in latency mode).</p>
 <h2>Latency distribution</h2>
 <p class="note">HdrHistogram style: the round trip at each percentile, on a logarithmic "nines" axis; all repeats merged.</p>
-${charts.filter((c) => c.kind === 'latency').map((c) => `<div class="chart"><h3>${escapeHtml(c.title)}</h3><div id="${c.id}"></div></div>`).join('\n') || '<p>No latency cases.</p>'}
+${chartDivs(charts, 'latency', 'No latency cases.')}
 <h2>Throughput</h2>
-${charts.filter((c) => c.kind === 'throughput').map((c) => `<div class="chart"><h3>${escapeHtml(c.title)}</h3><div id="${c.id}"></div></div>`).join('\n') || '<p>No throughput cases.</p>'}
+${chartDivs(charts, 'throughput', 'No throughput cases.')}
 <h2>Skipped and failed cases</h2>
 ${notMeasured(doc)}
 <h2>Environment</h2>
-${environmentSection(doc)}
-<script type="application/json" id="podbench-charts">${data}</script>
-<script>${assets.uplotJs}</script>
-<script>${CHART_SCRIPT}</script>
-</body></html>
-`;
+${environmentSection(doc)}`;
+  return page(title, body, charts, assets);
+}
+
+/** A run in a comparison: its name and document. */
+export interface NamedRun {
+  readonly name: string;
+  readonly doc: ResultsDocument;
+}
+
+/** Line styles that tell runs apart when the colour is the channel's. */
+const RUN_COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'];
+
+/**
+ * The comparison as HTML: the verdict table, then the same charts with one line per run — a
+ * nines chart per channel and size, and throughput against size per channel.
+ */
+export function renderCompareHtml(runs: readonly NamedRun[], verdictTable: string, assets: ChartAssets): string {
+  const grouped = runs.map((r) => ({ name: r.name, groups: groupCases(r.doc) }));
+  const keys = [...new Set(grouped.flatMap((r) => r.groups.map((g) => `${g.channel}/${g.mode}/${g.sizeBytes}`)))];
+  const charts: ChartSpec[] = [];
+  for (const key of keys.filter((k) => k.includes('/latency/'))) {
+    const [channel, , size] = key.split('/');
+    const series = grouped.flatMap((r, i) => {
+      const g = r.groups.find((x) => x.channel === channel && x.mode === 'latency' && x.sizeBytes === Number(size));
+      const values = g && ninesLine(g);
+      return values ? [{ label: r.name, colour: RUN_COLOURS[i % RUN_COLOURS.length]!, values }] : [];
+    });
+    if (series.length) charts.push({ id: `latency-${channel}-${size}`, title: `${channel}: round trip at ${formatSize(Number(size))}`, kind: 'latency', x: NINES, series });
+  }
+  for (const channel of [...new Set(keys.filter((k) => k.includes('/throughput/')).map((k) => k.split('/')[0]!))]) {
+    const sizes = [...new Set(keys.filter((k) => k.startsWith(`${channel}/throughput/`)).map((k) => Number(k.split('/')[2])))].sort((a, b) => a - b);
+    const series = grouped.map((r, i) => ({
+      label: r.name,
+      colour: RUN_COLOURS[i % RUN_COLOURS.length]!,
+      values: sizes.map((s) => {
+        const g = r.groups.find((x) => x.channel === channel && x.mode === 'throughput' && x.sizeBytes === s);
+        return g?.bytesPerSec !== undefined ? g.bytesPerSec / 1e6 : null;
+      }),
+    }));
+    charts.push({ id: `throughput-${channel}`, title: `${channel}: throughput against message size`, kind: 'throughput', x: sizes, series });
+  }
+  const body = `<p class="meta">${runs.map((r) => escapeHtml(`${r.name} (run ${r.doc.run.id}, ${r.doc.run.target}, ${r.doc.run.startedAt})`)).join(' · ')}</p>
+${verdictTable}
+<h2>Latency distribution, one line per run</h2>
+${chartDivs(charts, 'latency', 'No latency cases in common.')}
+<h2>Throughput, one line per run</h2>
+${chartDivs(charts, 'throughput', 'No throughput cases.')}`;
+  return page(`podbench comparison: ${runs.map((r) => r.name).join(' vs ')}`, body, charts, assets);
 }

@@ -5,7 +5,7 @@
  * laptop width in light and dark schemes. Screenshots go to dist/test-output/.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -76,4 +76,26 @@ describe('HTML report in headless Chromium', () => {
       await page.close();
     });
   }
+
+  it('compare -o html: the same charts with one line per run', async () => {
+    const r = await runCli(['compare', FIXTURE, FIXTURE, '-o', 'html']);
+    assert.equal(r.code, 0, r.stderr);
+    writeFileSync(join(dir, 'compare.html'), r.stdout);
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors: string[] = [];
+    const requests: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    page.on('request', (req) => requests.push(req.url()));
+    await page.goto(pathToFileURL(join(dir, 'compare.html')).href);
+    await page.waitForFunction(() => (window as unknown as { podbenchCharts?: unknown }).podbenchCharts !== undefined, null, { timeout: 15_000 });
+    const charts = await page.evaluate(() => (window as unknown as { podbenchCharts: { id: string; series: number; points: number }[] }).podbenchCharts);
+    assert.ok(charts.some((c) => c.id === 'latency-shm-64') && charts.some((c) => c.id === 'throughput-uds'), JSON.stringify(charts.map((c) => c.id)));
+    for (const c of charts) assert.ok(c.series === 2 && c.points > 0, JSON.stringify(c));
+    assert.deepEqual(errors, []);
+    assert.deepEqual(requests.filter((u) => !u.startsWith('file:') && !u.startsWith('data:')), []);
+    assert.match(await page.textContent('body') ?? '', /0 slower, 0 faster/);
+    await page.screenshot({ path: join(SHOTS, 'compare.png'), fullPage: true });
+    await page.close();
+  });
 });

@@ -6,7 +6,9 @@
 import { basename, dirname } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { METRICS, compareRuns, regressions, type Metric, type RegressionRule } from '../../reports/compare.js';
-import { caseChangeLabel, renderCompareMarkdown, renderCompareTable, type ComparedRuns } from '../../reports/compare-render.js';
+import { caseChangeLabel, renderCompareMarkdown, renderCompareTable, renderCompareVerdicts, type ComparedRuns } from '../../reports/compare-render.js';
+import { renderCompareHtml } from '../../reports/html.js';
+import { chartAssets } from '../chart-assets.js';
 import { CliError } from '../errors.js';
 import { loadResults } from '../results-loader.js';
 
@@ -31,13 +33,20 @@ function runName(path: string, label: string | undefined): string {
 }
 
 /** Runs the command. */
-export function compareCommand(paths: readonly string[], format: 'table' | 'markdown', rules: readonly RegressionRule[], stdout: NodeJS.WritableStream): void {
+export function compareCommand(paths: readonly string[], format: 'table' | 'markdown' | 'html', rules: readonly RegressionRule[], stdout: NodeJS.WritableStream): void {
   if (paths.length < 2) throw new CliError('compare needs at least two results files: the baseline first', 2);
   const docs = paths.map((p) => ({ path: p, doc: loadResults(p) }));
   const [base, ...others] = docs;
   const baseName = runName(base!.path, base!.doc.run.label);
   const runs: ComparedRuns[] = others.map((o) => ({ baseName, otherName: runName(o.path, o.doc.run.label), changes: compareRuns(base!.doc, o.doc) }));
-  stdout.write(`${format === 'markdown' ? renderCompareMarkdown(runs) : renderCompareTable(runs)}\n`);
+  const names = [baseName, ...runs.map((r) => r.otherName)];
+  const text =
+    format === 'html'
+      ? renderCompareHtml(docs.map((d, i) => ({ name: names[i]!, doc: d.doc })), renderCompareVerdicts(runs), chartAssets())
+      : format === 'markdown'
+        ? renderCompareMarkdown(runs)
+        : renderCompareTable(runs);
+  stdout.write(`${text}\n`);
   const broken = runs.flatMap((r) => regressions(r.changes, rules, (c) => `${r.otherName} ${caseChangeLabel(c)}`));
   if (broken.length) {
     throw new CliError(`${broken.length} regression(s) beyond --fail-on-regression: ${broken.slice(0, 5).join('; ')}${broken.length > 5 ? '; …' : ''}`, REGRESSION_EXIT_CODE);
