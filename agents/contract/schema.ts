@@ -210,5 +210,4 @@ function validator<S extends TSchema>(schema: S): Validator<Static<S>> {
 
 export const validatePlan = validator(PlanSchema);
 export const validateAgentEvent = validator(AgentEventSchema);
-export const validateCaseResult = validator(CaseResultSchema);
 export const validateResultsDocument = validator(ResultsDocumentSchema);
