@@ -58,12 +58,14 @@ export function measuredResult(m: MeasuredCase): CaseResult {
   };
   if (latency && initiator.histogram) {
     const h = initiator.histogram;
+    const p999 = h.getValueAtPercentile(99.9);
     result.latencyNs = {
       p50: h.getValueAtPercentile(50),
       p90: h.getValueAtPercentile(90),
       p99: h.getValueAtPercentile(99),
-      p999: h.getValueAtPercentile(99.9),
-      max: h.maxValue,
+      p999,
+      // Percentiles report the top of their bucket and the maximum may not: keep p99.9 <= max.
+      max: Math.max(h.maxValue, p999),
       mean: round(h.mean, 1),
       count: h.totalCount,
     };

@@ -87,7 +87,8 @@ function checkCase(c: CaseResult): void {
     assert.equal(c.latencyNs!.count, c.messages, label);
     const histogram = hdr.decodeFromCompressedBase64(c.histogram!);
     assert.equal(histogram.totalCount, c.messages, `${label}: histogram count`);
-    assert.ok(c.latencyNs!.p50 > 0 && c.latencyNs!.p50 <= c.latencyNs!.p99 && c.latencyNs!.p99 <= c.latencyNs!.max, label);
+    const l = c.latencyNs!;
+    assert.ok(l.p50 > 0 && l.p50 <= l.p90 && l.p90 <= l.p99 && l.p99 <= l.p999 && l.p999 <= l.max, `${label}: ${JSON.stringify(l)}`);
   } else {
     assert.equal(c.bytes, c.messages * c.sizeBytes, label);
     assert.ok(c.throughput!.messagesPerSec > 0, label);
