@@ -5,18 +5,30 @@
  * anywhere no registry can be reached.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError } from './errors.js';
-import { agentRuntimeFiles } from './agent-runtime.js';
+import { BUNDLE, agentRuntimeFiles } from './agent-runtime.js';
 import { AGENT_UID, IMAGE_AGENT_PATH } from './pod-manifest.js';
 import { podman } from './podman.js';
 import { PODBENCH_VERSION } from './version.js';
 
-/** The image the podman target uses unless --image says otherwise. */
-export const DEFAULT_LOCAL_IMAGE = `localhost/podbench-agent:${PODBENCH_VERSION}`;
+/** How the default agent image's tag is spelled, for help texts. */
+export const DEFAULT_LOCAL_IMAGE_PATTERN = `localhost/podbench-agent:${PODBENCH_VERSION}-<build hash>`;
+
+/**
+ * The image the podman target uses unless --image says otherwise. Its tag carries a hash of the
+ * agent bundle and this Node's version, so a rebuilt agent or another Node gets a fresh image
+ * instead of silently reusing a stale one.
+ */
+export function defaultLocalImage(): string {
+  if (!existsSync(BUNDLE)) throw new CliError(`the agent bundle ${BUNDLE} is missing; run npm run build`, 1);
+  const hash = createHash('sha256').update(readFileSync(BUNDLE)).update(process.version).digest('hex').slice(0, 12);
+  return `localhost/podbench-agent:${PODBENCH_VERSION}-${hash}`;
+}
 /** A plain Node image (no agent) built the same way: a stand-in for node:24-slim where no registry is reachable. */
 export const LOCAL_NODE_IMAGE = `localhost/podbench-node:${process.versions.node}`;
 
@@ -63,7 +75,7 @@ function runTool(tool: string, args: string[]): Promise<string> {
       stderr += c;
       process.stderr.write(c);
     });
-    child.on('close', (code) => (code === 0 ? resolve('') : reject(new CliError(`${tool} ${args[0]} failed: ${stderr.trim().split('\n').at(-1) ?? `exit ${code}`}`, 1))));
+    child.on('close', (code) => (code === 0 ? resolve('') : reject(new CliError(`${tool} ${args[0]} failed: ${stderr.trim().split('\n').at(-1) || `exit ${code}`}`, 1))));
   });
 }
 
@@ -81,7 +93,7 @@ export async function imageExists(image: string): Promise<boolean> {
  * Builds an image from this host's Node: with the agent (an agent image for --image), or
  * without it (`withAgent` false: a plain Node image for --node-image). Returns the image name.
  */
-export async function buildImageFromHost(tag = DEFAULT_LOCAL_IMAGE, withAgent = true): Promise<string> {
+export async function buildImageFromHost(tag = defaultLocalImage(), withAgent = true): Promise<string> {
   const root = mkdtempSync(join(tmpdir(), 'podbench-image-'));
   try {
     place(root, 'usr/local/bin/node', process.execPath);
@@ -94,7 +106,10 @@ export async function buildImageFromHost(tag = DEFAULT_LOCAL_IMAGE, withAgent = 
     mkdirSync(join(root, 'tmp'));
     chmodSync(join(root, 'tmp'), 0o1777);
     const tar = spawn('tar', ['-C', root, '-c', '.'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const tarDone = new Promise<number | null>((r) => tar.on('close', r));
     await podman(['import', '--change', 'ENV PATH=/usr/local/bin:/usr/bin:/bin', '--change', `USER ${AGENT_UID}`, '-', tag], { stdin: tar.stdout! });
+    const tarCode = await tarDone;
+    if (tarCode !== 0) throw new CliError(`tar of the image root failed (exit ${tarCode})`, 1);
     return tag;
   } finally {
     rmSync(root, { recursive: true, force: true });

@@ -17,7 +17,8 @@ export interface RuntimeFile {
   readonly source: string;
 }
 
-const BUNDLE = join(dirname(fileURLToPath(import.meta.url)), '..', 'agent-bundle', 'agent.mjs');
+/** The bundled agent, built by npm run build. */
+export const BUNDLE = join(dirname(fileURLToPath(import.meta.url)), '..', 'agent-bundle', 'agent.mjs');
 
 /** Node's name for a CPU architecture from Kubernetes' (`amd64` → `x64`). */
 export function nodeArch(kubernetesArch: string): string {

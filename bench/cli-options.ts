@@ -5,7 +5,7 @@
 import { Command, Option } from 'commander';
 import { CHANNEL_IDS, MODE_IDS } from '../agents/contract/channels.js';
 import { DEFAULT_NODE_IMAGE } from './agent-delivery.js';
-import { DEFAULT_LOCAL_IMAGE } from './agent-image.js';
+import { DEFAULT_LOCAL_IMAGE_PATTERN } from './agent-image.js';
 import type { PodOptions } from './pod-manifest.js';
 import { collectNodeSelector, collectSysctl, collectToleration, parseBytesQuantity, parseCpu } from './pod-options.js';
 import { DEFAULTS, QUICK, durationParser, parseChannels, parseModes, parseRepeat, parseSizes, type PlanOptions } from './run-options.js';
@@ -55,7 +55,7 @@ export function planOptionsFrom(opts: Record<string, unknown>, cmd: Command): Pl
 /** Adds the flags that shape the pod. */
 export function addPodOptions(cmd: Command): Command {
   return cmd
-    .option('--image <image>', `a prebuilt agent image (podman's default: ${DEFAULT_LOCAL_IMAGE}, built from this host's Node on first use); without it, a cluster gets the agent in a ConfigMap`)
+    .option('--image <image>', `a prebuilt agent image (podman's default: ${DEFAULT_LOCAL_IMAGE_PATTERN}, built from this host's Node on first use); without it, a cluster gets the agent in a ConfigMap`)
     .option('--node-image <image>', `stock Node image the ConfigMap-delivered agent runs in (default ${DEFAULT_NODE_IMAGE})`)
     .addOption(new Option('--arch <arch>', "the nodes' CPU architecture, for the ConfigMap delivery (default: this host's)").choices(['amd64', 'arm64']))
     .addOption(new Option('--image-pull-policy <policy>', 'when the node pulls the image').choices(['Always', 'IfNotPresent', 'Never']))

@@ -23,12 +23,20 @@ function statusOf(err: ApiException<unknown>): { message?: string; reason?: stri
 export function apiError(err: unknown, what: string, server: string, namespace: string): CliError {
   if (err instanceof ApiException) {
     const status = statusOf(err);
-    const message = status.message ?? err.message;
+    // client-node's own message is a multi-line dump (code, body, headers): never show it.
+    const message = status.message ?? `HTTP ${err.code}`;
     switch (err.code) {
       case 401:
         return new CliError(`the API server at ${server} rejected the credentials (401 Unauthorized) when trying to ${what}`, 1, 'refresh your kubeconfig credentials (kubectl get pods should work)');
       case 403:
-        return new CliError(`forbidden: ${message}`, 1, `apply manifests/rbac.yaml in namespace ${namespace} and bind the podbench Role to you; podbench doctor checks every permission`);
+        // Admission (Pod Security, quotas, RuntimeClass) also answers 403; only RBAC gets the RBAC hint.
+        if (/cannot \w+ resource/.test(message)) {
+          return new CliError(`forbidden: ${message}`, 1, `apply manifests/rbac.yaml in namespace ${namespace} and bind the podbench Role to you; podbench doctor checks every permission`);
+        }
+        if (status.message === undefined) return new CliError(`forbidden (HTTP 403) when trying to ${what}`, 1, 'podbench doctor checks every permission a run needs');
+        if (/quota/i.test(message)) return new CliError(`refused by a ResourceQuota: ${message}`, 1, 'set --cpu and --memory within the namespace quota');
+        if (/PodSecurity/.test(message)) return new CliError(`refused by Pod Security admission: ${message}`, 1, '--sysctl is not allowed under the restricted profile; drop it or use a namespace that allows it');
+        return new CliError(`refused by admission: ${message}`, 1);
       case 404:
         if (/namespaces? "[^"]*" not found/.test(message)) return new CliError(`namespace ${namespace} does not exist`, 1, 'create it, or pass -n with an existing namespace');
         return new CliError(`not found when trying to ${what}: ${message}`, 1);
@@ -47,28 +55,44 @@ export function apiError(err: unknown, what: string, server: string, namespace: 
   return new CliError(`could not ${what}: ${err instanceof Error ? err.message : String(err)}`, 1);
 }
 
-/** Why a pod will not run, from its status and events; undefined while it may still start. */
+/** Why the scheduler does not place the pod (undefined when it is scheduled or not yet tried). */
+export function unschedulableReason(pod: V1Pod): string | undefined {
+  const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
+  if (scheduled?.status !== 'False' || scheduled.reason !== 'Unschedulable') return undefined;
+  const arch = pod.spec?.nodeSelector?.['kubernetes.io/arch'];
+  const archHint = arch && /selector|affinity/.test(scheduled.message ?? '') ? ` (the pod asks for kubernetes.io/arch=${arch}; pass --arch if your nodes differ)` : '';
+  return `the pod cannot be scheduled: ${scheduled.message ?? 'no node fits'}${archHint}`;
+}
+
+/**
+ * Why a pod will not run, from its status and events; undefined while it may still start.
+ * Unschedulable is not final here: a cluster autoscaler may be adding a node (the caller gives it
+ * until the start timeout), unless the autoscaler said it will not (NotTriggerScaleUp).
+ */
 export function podProblem(pod: V1Pod, events: readonly CoreV1Event[]): string | undefined {
   const status = pod.status ?? {};
   if (status.phase === 'Failed' && status.reason === 'DeadlineExceeded') {
-    return `the pod ran past its activeDeadlineSeconds (${pod.spec?.activeDeadlineSeconds} s) and was stopped; use fewer or shorter cases`;
+    const started = status.containerStatuses?.some((c) => c.state?.running || c.state?.terminated);
+    return started
+      ? `the pod ran past its activeDeadlineSeconds (${pod.spec?.activeDeadlineSeconds} s) and was stopped; use fewer or shorter cases`
+      : `the pod's activeDeadlineSeconds (${pod.spec?.activeDeadlineSeconds} s) passed before its containers started (image pull or scheduling took that long)`;
   }
   if (status.reason === 'Evicted') return `the pod was evicted: ${status.message ?? 'node pressure'}`;
-  const scheduled = status.conditions?.find((c) => c.type === 'PodScheduled');
-  // Unschedulable is final unless the cluster autoscaler is adding a node for the pod.
-  const scalingUp = events.some((e) => e.reason === 'TriggeredScaleUp');
-  if (scheduled?.status === 'False' && scheduled.reason === 'Unschedulable' && !scalingUp) {
-    return `the pod cannot be scheduled: ${scheduled.message ?? 'no node fits'}`;
-  }
+  // Kubelet admission rejections (SysctlForbidden, OutOfcpu, NodeAffinity…) fail the pod before any container exists.
+  if (status.phase === 'Failed' && status.reason) return `the node rejected the pod (${status.reason}): ${status.message ?? ''}`.trim();
+  if (events.some((e) => e.reason === 'NotTriggerScaleUp')) return unschedulableReason(pod);
   for (const c of status.containerStatuses ?? []) {
     const waiting = c.state?.waiting;
     if (waiting && /ErrImagePull|ImagePullBackOff|InvalidImageName|ErrImageNeverPull/.test(waiting.reason ?? '')) {
       return `the ${c.name} container's image ${c.image} cannot be pulled (${waiting.reason}): ${waiting.message ?? ''}`.trim();
     }
+    if (waiting && /CreateContainerConfigError|CreateContainerError/.test(waiting.reason ?? '')) {
+      return `the ${c.name} container cannot be created (${waiting.reason}): ${waiting.message ?? ''}`.trim();
+    }
     const terminated = c.state?.terminated;
     if (terminated?.reason === 'OOMKilled') return `the ${c.name} container was OOMKilled; raise --memory`;
   }
-  const failedMount = events.find((e) => e.reason === 'FailedMount');
-  if (failedMount) return `a volume cannot be mounted: ${failedMount.message}`;
+  const sandbox = events.find((e) => e.reason === 'FailedCreatePodSandBox');
+  if (sandbox) return `the node cannot create the pod sandbox: ${sandbox.message} (is --runtime-class installed on the node?)`;
   return undefined;
 }

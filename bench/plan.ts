@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { SCHEMA_VERSION, type CaseSpec, type Plan } from '../agents/contract/schema.js';
+import { UsageError } from './errors.js';
 import type { PlanOptions } from './run-options.js';
 import { formatSize } from './units.js';
 
@@ -13,8 +14,18 @@ export function newRunId(): string {
   return BigInt(`0x${randomBytes(8).toString('hex')}`).toString(36).padStart(10, '0').slice(-10);
 }
 
+/**
+ * Most cases one run may have: the plan travels in an environment variable (the kernel caps one
+ * at 128 KiB) and in the pod spec; 1000 cases is about 80 KB of plan.
+ */
+export const MAX_CASES = 1000;
+
 /** Builds the plan for `options`. */
 export function buildPlan(options: PlanOptions, runId = newRunId()): Plan {
+  const count = options.repeat * options.channels.length * options.modes.length * options.sizesBytes.length;
+  if (count > MAX_CASES) {
+    throw new UsageError(`the plan has ${count} cases (channels × modes × sizes × --repeat); at most ${MAX_CASES}: use fewer sizes or repeats, or several runs`);
+  }
   const cases: CaseSpec[] = [];
   for (let repeat = 0; repeat < options.repeat; repeat++) {
     for (const channel of options.channels) {

@@ -55,9 +55,15 @@ export const volumeNames = (runId: string) => ({ disk: `disk-${runId}`, tmpfs: `
 /** The pod's name for a run. */
 export const podName = (runId: string): string => `podbench-${runId}`;
 
-/** Seconds after which Kubernetes stops the pod: twice the plan's time plus the rendezvous and slack. */
+/** Time a pod may spend being scheduled and pulling its image (the deadline counts from before). */
+const START_ALLOWANCE_SECONDS = 300;
+
+/**
+ * Seconds after which Kubernetes stops the pod: twice the plan's time, plus the rendezvous, the
+ * start (scheduling, image pull: the deadline counts from before them) and a minute of slack.
+ */
 export function activeDeadlineSeconds(plan: Plan): number {
-  return Math.ceil(2 * plannedSeconds(plan) + plan.settings.connectTimeoutMs / 1000 + 60);
+  return Math.ceil(2 * plannedSeconds(plan) + plan.settings.connectTimeoutMs / 1000 + START_ALLOWANCE_SECONDS + 60);
 }
 
 /** The host's architecture in Kubernetes' terms. */

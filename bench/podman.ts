@@ -6,7 +6,7 @@
  * user has set CONTAINERS_CONF, which always wins. No system file is touched.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -46,7 +46,10 @@ function podmanEnv(): NodeJS.ProcessEnv {
   const dir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'podbench');
   mkdirSync(dir, { recursive: true });
   const path = join(dir, 'containers.conf');
-  writeFileSync(path, podbenchContainersConf());
+  // Written aside and renamed: another podbench starting at the same moment reads a whole file.
+  const tmp = `${path}.${process.pid}`;
+  writeFileSync(tmp, podbenchContainersConf());
+  renameSync(tmp, path);
   return (env = { ...process.env, CONTAINERS_CONF: path });
 }
 
@@ -63,6 +66,8 @@ export async function podman(args: string[], input?: { stdin: NodeJS.ReadableStr
   requirePodman();
   if (input) {
     const child = spawn('podman', args, { env: podmanEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+    // If podman exits early its stdin closes: that is reported by its exit, not as EPIPE here.
+    child.stdin!.on('error', () => {});
     input.stdin.pipe(child.stdin!);
     return collect(child, args);
   }
@@ -82,7 +87,7 @@ function collect(child: ChildProcess, args: string[]): Promise<string> {
   child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
   return new Promise((resolve, reject) =>
     child.on('close', (code) =>
-      code === 0 ? resolve(stdout) : reject(new CliError(`podman ${args[0]} failed: ${stderr.trim().split('\n').at(-1) ?? `exit ${code}`}`, 1)),
+      code === 0 ? resolve(stdout) : reject(new CliError(`podman ${args[0]} failed: ${stderr.trim().split('\n').at(-1) || `exit ${code}`}`, 1)),
     ),
   );
 }

@@ -4,7 +4,7 @@
  */
 import { Command, Option } from 'commander';
 import { dumpYaml } from '@kubernetes/client-node';
-import { DEFAULT_LOCAL_IMAGE, LOCAL_NODE_IMAGE, buildImageFromDockerfile, buildImageFromHost } from './agent-image.js';
+import { DEFAULT_LOCAL_IMAGE_PATTERN, LOCAL_NODE_IMAGE, buildImageFromDockerfile, buildImageFromHost, defaultLocalImage } from './agent-image.js';
 import { addPlanOptions, addPodOptions, planOptionsFrom, podOptionsFrom } from './cli-options.js';
 import { probeChannels, renderChannels } from './commands/channels.js';
 import { runCommand } from './commands/run.js';
@@ -83,13 +83,13 @@ export function buildProgram(debug: boolean): Command {
     .description('build the agent image: from agents/Dockerfile with docker, podman or buildah, or --from-host into podman without any registry')
     .option('--from-host', 'package this host\'s Node binary, its libraries and the agent into podman (no registry, no Dockerfile)')
     .option('--node-only', 'with --from-host: a plain Node image without the agent, to stand in for node:24-slim with --node-image')
-    .option('--tag <image>', `image name (default ${DEFAULT_LOCAL_IMAGE}, or ${LOCAL_NODE_IMAGE} with --node-only)`)
+    .option('--tag <image>', `image name (default ${DEFAULT_LOCAL_IMAGE_PATTERN}, or ${LOCAL_NODE_IMAGE} with --node-only)`)
     .option('--push', 'push the image after a Dockerfile build')
     .option('--node-image <image>', 'base image for the Dockerfile build (build-arg NODE_IMAGE, default node:24-slim)')
     .action(async (opts: { tag?: string; nodeOnly?: boolean; fromHost?: boolean; push?: boolean; nodeImage?: string }) => {
       if (opts.nodeOnly && !opts.fromHost) throw new CliError('--node-only goes with --from-host', 2);
       if (opts.push && opts.fromHost) throw new CliError('--push goes with a Dockerfile build; an image from the host stays in podman (podman push it yourself)', 2);
-      const tag = opts.tag ?? (opts.nodeOnly ? LOCAL_NODE_IMAGE : DEFAULT_LOCAL_IMAGE);
+      const tag = opts.tag ?? (opts.nodeOnly ? LOCAL_NODE_IMAGE : defaultLocalImage());
       if (opts.fromHost) {
         process.stderr.write(`building ${tag} from this host's Node ${process.version}…\n`);
         process.stdout.write(`${await buildImageFromHost(tag, !opts.nodeOnly)}\n`);
@@ -118,7 +118,7 @@ export function buildProgram(debug: boolean): Command {
       `
 A change is significant when a Mann–Whitney U test finds the runs differ — for latency over every
 recorded round trip (all repeats' histograms merged, p < 0.01), for throughput over the per-repeat
-rates (exact test, p < 0.05: about four repeats a side are needed) — and the change is larger
+rates (exact test, p < 0.05: four repeats a side are needed, fewer say "not enough repeats") — and the change is larger
 than the spread between repeats within either run. Runs need --repeat 2 or more: nothing is
 called significant from a single sample. Runs are named by their --label, else by file name.`,
     )

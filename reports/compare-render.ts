@@ -60,7 +60,7 @@ export function renderCompareVerdicts(runs: readonly ComparedRuns[]): string {
   return runs
     .map((r) => {
       const body = rows(r.changes)
-        .map((cells, i) => `<tr${r.changes[i]!.verdict === 'slower' ? ' class="best-row"' : ''}>${cells.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`)
+        .map((cells, i) => `<tr${r.changes[i]!.verdict === 'slower' ? ' class="regression"' : ''}>${cells.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`)
         .join('');
       return `<h2>${escapeHtml(`${r.otherName} against ${r.baseName}`)}</h2><p><strong>${escapeHtml(summary(r.changes))}</strong></p><table><thead><tr>${HEADERS.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${body}</tbody></table>`;
     })

@@ -14,7 +14,7 @@
 import * as hdr from 'hdr-histogram-js';
 import type { CaseResult, ResultsDocument } from '../agents/contract/schema.js';
 import { groupCases, median, type CaseGroup } from './case-groups.js';
-import { mannWhitneyCounts, mannWhitneyExact } from './statistics.js';
+import { binomial, mannWhitneyCounts, mannWhitneyExact } from './statistics.js';
 
 /** The figures compared. */
 export const METRICS = ['p50', 'p99', 'throughput'] as const;
@@ -98,8 +98,12 @@ function compareMetric(metric: Metric, a: CaseGroup, b: CaseGroup, latencyTest: 
     return { ...common, significant: false, note: `needs --repeat ${MIN_REPEATS} or more in both runs` };
   }
   const noise = Math.max(noiseA, noiseB);
-  const pValue = metric === 'throughput' ? mannWhitneyExact(av, bv).p : latencyTest();
   const alpha = metric === 'throughput' ? THROUGHPUT_ALPHA : LATENCY_ALPHA;
+  // The exact test's smallest two-sided p is 2 / C(m+n, m): below it nothing can be significant.
+  if (metric === 'throughput' && 2 / binomial(av.length + bv.length, av.length) >= alpha) {
+    return { ...common, significant: false, noise, note: `${av.length} vs ${bv.length} repeats cannot show a significant throughput change; use --repeat 4 or more` };
+  }
+  const pValue = metric === 'throughput' ? mannWhitneyExact(av, bv).p : latencyTest();
   return { ...common, significant: pValue < alpha && Math.abs(change) > noise, pValue, noise };
 }
 

@@ -183,14 +183,15 @@ const CHART_SCRIPT = `
 })();`;
 
 const STYLE = `
-:root { --bg: #ffffff; --ink: #1d2330; --muted: #5b6475; --grid: #e3e6ec; --row: #f6f7f9; --best: #fff4cc; color-scheme: light dark; }
-@media (prefers-color-scheme: dark) { :root { --bg: #14171d; --ink: #e6e9ef; --muted: #9aa3b2; --grid: #2c323d; --row: #1b1f27; --best: #3a3318; } }
+:root { --bg: #ffffff; --ink: #1d2330; --muted: #5b6475; --grid: #e3e6ec; --row: #f6f7f9; --best: #fff4cc; --regression: #fde2e1; color-scheme: light dark; }
+@media (prefers-color-scheme: dark) { :root { --bg: #14171d; --ink: #e6e9ef; --muted: #9aa3b2; --grid: #2c323d; --row: #1b1f27; --best: #3a3318; --regression: #4a2022; } }
 body { background: var(--bg); color: var(--ink); font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1100px; padding: 1.5rem; }
 h1 { font-size: 1.5rem; margin: 0 0 .25rem; } h2 { font-size: 1.15rem; margin-top: 2rem; border-bottom: 1px solid var(--grid); padding-bottom: .25rem; } h3 { font-size: 1rem; }
 .meta, .note { color: var(--muted); } ul.headline { padding-left: 1.2rem; } ul.headline li { margin: .15rem 0; }
 table { border-collapse: collapse; width: 100%; font-size: 13px; display: block; overflow-x: auto; }
 th, td { padding: .3rem .5rem; border-bottom: 1px solid var(--grid); text-align: left; white-space: nowrap; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tbody tr:nth-child(even) { background: var(--row); } tr.best-row { background: var(--best) !important; } .best { color: #d4a000; }
+tr.regression { background: var(--regression) !important; }
 .chart { margin: 1rem 0 1.5rem; } .chart h3 { margin: 0 0 .25rem; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; font-size: 13px; } dt { color: var(--muted); } dd { margin: 0; overflow-wrap: anywhere; }
 .uplot, .u-legend { color: var(--ink); }`;

@@ -23,7 +23,8 @@ function countArrangements(m: number, n: number, u: number, memo: Map<string, nu
   return value;
 }
 
-function binomial(n: number, k: number): number {
+/** The binomial coefficient C(n, k). */
+export function binomial(n: number, k: number): number {
   let r = 1;
   for (let i = 1; i <= k; i++) r = (r * (n - k + i)) / i;
   return r;

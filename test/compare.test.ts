@@ -33,9 +33,21 @@ describe('Mann–Whitney U', () => {
 });
 
 describe('compareRuns', () => {
-  it('identical runs: no significant change anywhere', () => {
-    const verdicts = new Set(compareRuns(base, base).map((c) => c.verdict));
-    assert.deepEqual([...verdicts].sort(), ['no significant change', 'not comparable']);
+  it('identical runs: no significant change anywhere (throughput with 2 repeats: too few to tell)', () => {
+    const changes = compareRuns(base, base);
+    assert.deepEqual([...new Set(changes.filter((c) => c.mode === 'latency').map((c) => c.verdict))].sort(), ['no significant change', 'not comparable']);
+    for (const c of changes.filter((x) => x.mode === 'throughput' && x.verdict !== 'not comparable')) {
+      assert.equal(c.verdict, 'not enough repeats');
+      assert.match(c.metrics[0]!.note!, /2 vs 2 repeats cannot show a significant throughput change; use --repeat 4/);
+    }
+  });
+
+  it('throughput with 4 repeats a side: a rate cut to a fifth is called slower (beyond this VM\'s spread)', () => {
+    const four = { ...base, cases: [...base.cases, ...base.cases.map((c) => ({ ...c, repeat: c.repeat + 2 }))] };
+    const half = scaledResults(four, () => 5, 'fifth');
+    const tp = compareRuns(four, half).filter((c) => c.mode === 'throughput' && c.verdict !== 'not comparable');
+    assert.ok(tp.length > 0);
+    for (const c of tp) assert.equal(c.verdict, 'slower', `${c.key} ${JSON.stringify(c.metrics)}`);
   });
 
   it('a run twice as slow is called slower on every latency case', () => {

@@ -83,7 +83,7 @@ describe('kubernetes target against a local API server', () => {
   const failures: [string, FakeClusterOptions, string[], RegExp][] = [
     ['RBAC forbidden', { forbid: ['create pods'] }, [], /^podbench: forbidden: pods is forbidden: User "tester" cannot create resource "pods".*\n  hint: apply manifests\/rbac\.yaml/],
     ['namespace missing', {}, ['-n', 'nope'], /^podbench: namespace nope does not exist/],
-    ['unschedulable', {}, ['--node', 'node-z'], /^podbench: the pod cannot be scheduled: 0\/1 nodes are available/],
+    ['unschedulable', {}, ['--node', 'node-z', '--start-timeout', '3s'], /^podbench: the pod cannot be scheduled: 0\/1 nodes are available/],
     ['image pull failure', {}, ['--image', 'registry.invalid/podbench:1'], /^podbench: the \w+ container's image registry\.invalid\/podbench:1 cannot be pulled \(ErrImagePull\)/],
     ['agent crash', {}, ['--image', 'IMAGE-WITHOUT-AGENT'], /^podbench: the \w+ container exited with 1: .*Cannot find module '\/opt\/podbench\/agent\.mjs'/],
   ];

@@ -4,6 +4,7 @@
  * through the same stop, and results.json always says whether the run is complete.
  */
 import { existsSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { renderMarkdown } from '../../reports/markdown.js';
 import { renderHtml } from '../../reports/html.js';
@@ -31,8 +32,14 @@ export interface RunIo {
   readonly debug: boolean;
 }
 
-/** Whether a kubeconfig context is usable: it loads and its API server answers within a few seconds. */
+/**
+ * Whether a kubeconfig context is usable: it loads and its API server answers within a few
+ * seconds. Inside a pod the in-cluster service account does not count: a CI job running on
+ * Kubernetes should not start creating pods unless told to (--target kubernetes).
+ */
 async function clusterReachable(options: RunOptions): Promise<string | undefined> {
+  const kubeconfigFile = options.cluster.kubeconfig ?? process.env.KUBECONFIG ?? join(homedir(), '.kube', 'config');
+  if (!existsSync(kubeconfigFile.split(':')[0]!)) return undefined;
   try {
     const access = loadClusterAccess(options.cluster);
     const version = await Promise.race([
@@ -109,19 +116,22 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<void> 
   // Signals are caught before the agents start, so no Ctrl-C can orphan them.
   let interrupted: NodeJS.Signals | undefined;
   let pair: RunningPair | undefined;
+  const starting = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     interrupted = signal;
     progress.note(`${signal}: stopping the agents and cleaning up…`);
+    starting.abort();
     void pair?.stop(true);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    pair = await target.start(plan);
+    pair = await target.start(plan, starting.signal);
   } catch (err) {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    results.finish(`the ${target.name} target could not start the agents`);
+    results.finish(interrupted ? `interrupted by ${interrupted} while starting` : `the ${target.name} target could not start the agents`);
+    if (interrupted) throw new RunError(`interrupted by ${interrupted} before the first case; nothing was left running`, undefined, interruptedExitCode(interrupted));
     throw err;
   }
   if (interrupted) void pair.stop(true);

@@ -12,8 +12,8 @@ import { CoreV1Api, KubeConfig, Log, type CoreV1Event, type V1ContainerStatus, t
 import type { Plan } from '../../agents/contract/schema.js';
 import { agentEvents, explainingLine } from '../agent-events.js';
 import { CliError } from '../errors.js';
-import { apiError, podProblem } from '../kube-errors.js';
-import { buildPodManifest, podName, type PodOptions } from '../pod-manifest.js';
+import { apiError, podProblem, unschedulableReason } from '../kube-errors.js';
+import { RUN_ID_LABEL, buildPodManifest, podName, type PodOptions } from '../pod-manifest.js';
 import type { RunningPair, Target } from './target.js';
 
 /** Where and how to reach the cluster. */
@@ -30,6 +30,17 @@ export interface KubernetesTargetOptions {
 }
 
 const POLL_MS = 500;
+/** Longest wait for one API call: a partition that drops packets never resets the connection. */
+const CALL_TIMEOUT_MS = 10_000;
+
+/** Settles with `call`, or fails as unreachable after CALL_TIMEOUT_MS. */
+function bounded<T>(call: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error('no answer'), { code: 'ETIMEDOUT' })), CALL_TIMEOUT_MS);
+  });
+  return Promise.race([call, timeout]).finally(() => clearTimeout(timer));
+}
 /** While the log streams, the pod is checked this often… */
 const MONITOR_MS = 2000;
 /** …and the run given up after this many failed checks in a row (the API is gone). */
@@ -116,12 +127,15 @@ export class KubernetesTarget implements Target {
   }
 
   /** Waits until the initiator runs (or already ran); throws the reason the pod cannot. */
-  private async waitForStart(name: string): Promise<void> {
+  private async waitForStart(name: string, signal: AbortSignal): Promise<void> {
     const deadline = Date.now() + this.options.startTimeoutMs;
+    const describe = `kubectl describe pod -n ${this.access.namespace} ${name}`;
+    let notedUnschedulable = false;
     for (;;) {
+      if (signal.aborted) throw new CliError('interrupted while the pod was starting', 1);
       let pod: V1Pod;
       try {
-        pod = await this.core.readNamespacedPod({ name, namespace: this.access.namespace });
+        pod = await bounded(this.core.readNamespacedPod({ name, namespace: this.access.namespace }));
       } catch (err) {
         throw this.fail(err, 'read the pod');
       }
@@ -130,22 +144,27 @@ export class KubernetesTarget implements Target {
         for (const role of ['initiator', 'responder']) {
           const t = containerStatus(pod, role)?.state?.terminated;
           if (t && t.exitCode !== 0) {
-            const last = t.reason === 'OOMKilled' ? 'OOMKilled; raise --memory' : await this.lastLogLine(name, role);
+            const last = t.reason === 'OOMKilled' ? 'OOMKilled; raise --memory' : ((await this.lastLogLine(name, role)) ?? [t.reason, t.message].filter(Boolean).join(': '));
             throw new CliError(`the ${role} container exited with ${t.exitCode}${last ? `: ${last}` : ''}`, 1);
           }
         }
         return;
       }
       const problem = podProblem(pod, await this.events(name));
-      if (problem) throw new CliError(problem, 1, `kubectl describe pod -n ${this.access.namespace} ${name}`);
-      if (Date.now() > deadline) {
-        throw new CliError(`the pod did not start within ${Math.round(this.options.startTimeoutMs / 1000)} s (phase ${pod.status?.phase ?? 'unknown'})`, 1, `kubectl describe pod -n ${this.access.namespace} ${name}`);
+      if (problem) throw new CliError(problem, 1, describe);
+      const unschedulable = unschedulableReason(pod);
+      if (unschedulable && !notedUnschedulable) {
+        notedUnschedulable = true;
+        this.options.note(`${unschedulable}; waiting up to --start-timeout in case a node is being added`);
       }
-      await sleep(POLL_MS);
+      if (Date.now() > deadline) {
+        throw new CliError(unschedulable ?? `the pod did not start within ${Math.round(this.options.startTimeoutMs / 1000)} s (phase ${pod.status?.phase ?? 'unknown'})`, 1, describe);
+      }
+      await Promise.race([sleep(POLL_MS), new Promise((r) => signal.addEventListener('abort', r, { once: true }))]);
     }
   }
 
-  async start(plan: Plan): Promise<RunningPair> {
+  async start(plan: Plan, signal: AbortSignal): Promise<RunningPair> {
     const namespace = this.access.namespace;
     const { pod, configMap } = buildPodManifest(plan, { ...this.options.pod, namespace });
     const name = podName(plan.runId);
@@ -156,22 +175,32 @@ export class KubernetesTarget implements Target {
         this.options.note(`--keep: left pod ${name}${configMap ? ` and ConfigMap ${configMap.metadata!.name}` : ''} in namespace ${namespace}`);
         return;
       }
-      // Deleted regardless of earlier failures; a 404 means it is already gone.
-      if (created.includes('pod')) await this.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 }).catch(() => undefined);
-      if (created.includes('configmap')) await this.core.deleteNamespacedConfigMap({ name: configMap!.metadata!.name!, namespace }).catch(() => undefined);
+      // Both are always tried (a create that timed out may still have happened); a 404 means gone.
+      const failed: string[] = [];
+      const remove = (what: string, call: () => Promise<unknown>) =>
+        bounded(call()).catch((err: { code?: number }) => {
+          if (err?.code !== 404) failed.push(what);
+        });
+      if (created.length) {
+        await remove(`pod ${name}`, () => this.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 }));
+        if (configMap) await remove(`ConfigMap ${configMap.metadata!.name}`, () => this.core.deleteNamespacedConfigMap({ name: configMap.metadata!.name!, namespace }));
+      }
+      if (failed.length) {
+        this.options.note(`could not delete ${failed.join(' and ')}; remove them with: kubectl delete pod,configmap -n ${namespace} -l ${RUN_ID_LABEL}=${plan.runId}`);
+      }
     };
 
     let logs: PassThrough | undefined;
     let abortLogs: AbortController | undefined;
     try {
       if (configMap) {
-        await this.core.createNamespacedConfigMap({ namespace, body: configMap }).catch((err) => Promise.reject(this.fail(err, 'create the agent ConfigMap')));
         created.push('configmap');
+        await bounded(this.core.createNamespacedConfigMap({ namespace, body: configMap })).catch((err) => Promise.reject(this.fail(err, 'create the agent ConfigMap')));
       }
-      await this.core.createNamespacedPod({ namespace, body: pod }).catch((err) => Promise.reject(this.fail(err, 'create the pod')));
       created.push('pod');
+      await bounded(this.core.createNamespacedPod({ namespace, body: pod })).catch((err) => Promise.reject(this.fail(err, 'create the pod')));
       this.options.note(`pod ${name} created in namespace ${namespace}; waiting for it to start…`);
-      await this.waitForStart(name);
+      await this.waitForStart(name, signal);
       logs = new PassThrough();
       abortLogs = await new Log(this.access.config)
         .log(namespace, name, 'initiator', logs, { follow: true })
@@ -184,17 +213,22 @@ export class KubernetesTarget implements Target {
     // A followed log does not notice the API going away (client-node pipes the response without
     // passing errors on), and says nothing of an eviction: watch the pod alongside it.
     let failures = 0;
+    let checking = false;
     const monitor = setInterval(() => {
-      this.core.readNamespacedPod({ name, namespace }).then(
-        (current) => {
-          failures = 0;
-          const problem = podProblem(current, []);
-          if (problem) logs?.destroy(new Error(problem));
-        },
-        (err) => {
-          if (++failures >= MONITOR_FAILURES) logs?.destroy(this.fail(err, 'follow the pod'));
-        },
-      );
+      if (checking) return; // one check at a time
+      checking = true;
+      bounded(this.core.readNamespacedPod({ name, namespace }))
+        .then(
+          (current) => {
+            failures = 0;
+            const problem = podProblem(current, []);
+            if (problem) logs?.destroy(new Error(problem));
+          },
+          (err) => {
+            if (++failures >= MONITOR_FAILURES) logs?.destroy(this.fail(err, 'follow the pod'));
+          },
+        )
+        .finally(() => (checking = false));
     }, MONITOR_MS);
 
     let stopped: Promise<string | undefined> | undefined;
@@ -206,7 +240,7 @@ export class KubernetesTarget implements Target {
         let diagnosis: string | undefined;
         if (!abort) {
           try {
-            const final = await this.core.readNamespacedPod({ name, namespace });
+            const final = await bounded(this.core.readNamespacedPod({ name, namespace }));
             // The pod's own reason (deadline, eviction, OOM) explains a killed container's exit code.
             diagnosis = podProblem(final, []);
             for (const role of ['initiator', 'responder']) {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { dumpYaml } from '@kubernetes/client-node';
 import type { Plan } from '../../agents/contract/schema.js';
 import { agentEvents, explainingLine } from '../agent-events.js';
-import { DEFAULT_LOCAL_IMAGE, buildImageFromHost, imageExists } from '../agent-image.js';
+import { buildImageFromHost, defaultLocalImage, imageExists } from '../agent-image.js';
 import { CliError } from '../errors.js';
 import { buildPodManifest, manifestDocuments, podName, type PodOptions } from '../pod-manifest.js';
 import { podman, requirePodman, spawnPodman } from '../podman.js';
@@ -67,11 +67,12 @@ export class PodmanTarget implements Target {
       }
       return pod;
     }
-    if (!(await imageExists(DEFAULT_LOCAL_IMAGE))) {
-      this.options.note(`building the agent image ${DEFAULT_LOCAL_IMAGE} from this host's Node (once)…`);
-      await buildImageFromHost(DEFAULT_LOCAL_IMAGE);
+    const image = defaultLocalImage();
+    if (!(await imageExists(image))) {
+      this.options.note(`building the agent image ${image} from this host's Node (once per build)…`);
+      await buildImageFromHost(image);
     }
-    return { ...pod, image: DEFAULT_LOCAL_IMAGE };
+    return { ...pod, image };
   }
 
   async start(plan: Plan): Promise<RunningPair> {

@@ -20,6 +20,6 @@ export interface RunningPair {
 export interface Target {
   /** `local`, `podman`, `kubernetes`. */
   readonly name: string;
-  /** Starts both agents for `plan`. */
-  start(plan: Plan): Promise<RunningPair>;
+  /** Starts both agents for `plan`; `signal` aborts a start that takes long (Ctrl-C). */
+  start(plan: Plan, signal: AbortSignal): Promise<RunningPair>;
 }
