@@ -32,6 +32,7 @@ describe('bad input', () => {
     [['run', '-o', 'xml'], /--output.*table, json/],
     [['run', '--label', 'has space'], /--label/],
     [['run', '--no-such-flag'], /unknown option '--no-such-flag'/],
+    [['run', '--repeat', '100'], /the plan has 8000 cases .*at most 1000/],
     [['frobnicate'], /unknown command 'frobnicate'/],
   ];
   for (const [args, expected] of cases) {
