@@ -33,7 +33,7 @@ export function buildProgram(debug: boolean): Command {
 
   const run = program
     .command('run')
-    .description('deploy the agent pair, run the case matrix, write results.json and print a table')
+    .description('deploy the agent pair, run the case matrix, write results.json, report.html and report.md, and print a table')
     .addOption(new Option('--target <name>', 'where to run the agents: local processes, a real pod through podman, or a Kubernetes cluster (auto: kubernetes when a kubeconfig context answers, else local)').choices(TARGETS).default('auto'))
     .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG, ~/.kube/config, or the in-cluster service account)')
     .option('--context <name>', 'kubeconfig context (default: the current one)')
