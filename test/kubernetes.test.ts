@@ -80,6 +80,15 @@ describe('kubernetes target against a local API server', () => {
     }
   });
 
+  it('a log stream that closes early is followed again without losing or repeating a case', async () => {
+    const { r, cluster } = await runAgainst({ cutLogAfterLines: 5 }, ['--channels', 'uds,shm,mq,tcp', '-o', 'json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /the initiator's log stream closed while it runs; following it again \(1\)/);
+    const doc = JSON.parse(r.stdout) as ResultsDocument;
+    assert.deepEqual(doc.cases.map((c) => `${c.index}:${c.channel}:${c.status}`), ['0:uds:ok', '1:shm:ok', '2:mq:ok', '3:tcp:ok']);
+    assert.equal(cluster.pods.size, 0);
+  });
+
   const failures: [string, FakeClusterOptions, string[], RegExp][] = [
     ['RBAC forbidden', { forbid: ['create pods'] }, [], /^podbench: forbidden: pods is forbidden: User "tester" cannot create resource "pods".*\n  hint: apply manifests\/rbac\.yaml/],
     ['namespace missing', {}, ['-n', 'nope'], /^podbench: namespace nope does not exist/],

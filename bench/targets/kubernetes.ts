@@ -45,6 +45,8 @@ function bounded<T>(call: Promise<T>): Promise<T> {
 const MONITOR_MS = 2000;
 /** …and the run given up after this many failed checks in a row (the API is gone). */
 const MONITOR_FAILURES = 3;
+/** How often a log stream that closes while the initiator still runs is followed again. */
+const MAX_LOG_RECONNECTS = 5;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A loaded kubeconfig with its context, namespace and API server. */
@@ -192,6 +194,44 @@ export class KubernetesTarget implements Target {
 
     let logs: PassThrough | undefined;
     let abortLogs: AbortController | undefined;
+    let ended = false;
+
+    /**
+     * Follows the initiator's log into `logs`, skipping the first `skipLines` whole lines (already
+     * passed on). A followed log can close while the container still runs (client-node's own notes
+     * say so): then it is followed again from the start, skipping what was seen. Only whole lines
+     * are passed on, so a line cut by the close is read again in full.
+     */
+    const follow = async (skipLines: number): Promise<void> => {
+      const raw = new PassThrough();
+      let pending = '';
+      let index = 0;
+      raw.setEncoding('utf8').on('data', (chunk: string) => {
+        pending += chunk;
+        let nl: number;
+        while ((nl = pending.indexOf('\n')) >= 0) {
+          const line = pending.slice(0, nl + 1);
+          pending = pending.slice(nl + 1);
+          if (index++ >= skipLines) logs?.write(line);
+        }
+      });
+      raw.on('end', () => void streamClosed(Math.max(index, skipLines)));
+      abortLogs = await new Log(this.access.config)
+        .log(namespace, name, 'initiator', raw, { follow: true })
+        .catch((err) => Promise.reject(this.fail(err, 'follow the initiator log')));
+    };
+    let reconnects = 0;
+    const streamClosed = async (linesSeen: number): Promise<void> => {
+      if (ended) return;
+      const current = await bounded(this.core.readNamespacedPod({ name, namespace })).catch(() => undefined);
+      if (containerStatus(current ?? {}, 'initiator')?.state?.running && reconnects < MAX_LOG_RECONNECTS && !ended) {
+        reconnects++;
+        this.options.note(`the initiator's log stream closed while it runs; following it again (${reconnects})`);
+        await follow(linesSeen).catch((err: Error) => logs?.destroy(err));
+        return;
+      }
+      logs?.end();
+    };
     try {
       if (configMap) {
         created.push('configmap');
@@ -202,9 +242,7 @@ export class KubernetesTarget implements Target {
       this.options.note(`pod ${name} created in namespace ${namespace}; waiting for it to start…`);
       await this.waitForStart(name, signal);
       logs = new PassThrough();
-      abortLogs = await new Log(this.access.config)
-        .log(namespace, name, 'initiator', logs, { follow: true })
-        .catch((err) => Promise.reject(this.fail(err, 'follow the initiator log')));
+      await follow(0);
     } catch (err) {
       await cleanup();
       throw err;
@@ -235,6 +273,7 @@ export class KubernetesTarget implements Target {
     const stop = (abort: boolean): Promise<string | undefined> =>
       (stopped ??= (async () => {
         clearInterval(monitor);
+        ended = true;
         abortLogs?.abort();
         logs?.end();
         let diagnosis: string | undefined;

@@ -27,6 +27,8 @@ export interface FakeClusterOptions {
    * derives a deadline of minutes from the plan; a test cannot wait that long).
    */
   readonly deadlineSeconds?: number;
+  /** Close the first followed log after this many lines while the container keeps running. */
+  readonly cutLogAfterLines?: number;
 }
 
 interface PodRecord {
@@ -60,10 +62,11 @@ export class FakeCluster {
   private readonly sockets = new Set<Socket>();
   private readonly options: Required<FakeClusterOptions>;
   private readonly dir = mkdtempSync(join(tmpdir(), 'pbtest-kube-'));
+  private logCut = false;
   url = '';
 
   constructor(options: FakeClusterOptions = {}) {
-    this.options = { namespaces: ['default', 'bench'], nodes: ['node-a'], forbid: [], deadlineSeconds: 0, ...options };
+    this.options = { namespaces: ['default', 'bench'], nodes: ['node-a'], forbid: [], deadlineSeconds: 0, cutLogAfterLines: 0, ...options };
   }
 
   async start(): Promise<string> {
@@ -285,6 +288,19 @@ export class FakeCluster {
     logs.stdout!.pipe(res, { end: false });
     logs.stderr!.pipe(res, { end: false });
     logs.on('close', () => res.end());
+    if (this.options.cutLogAfterLines > 0 && params.get('follow') === 'true' && !this.logCut) {
+      // A stream that closes early, mid-line, while the container runs (as real API servers do).
+      this.logCut = true;
+      let lines = 0;
+      logs.stdout!.on('data', (chunk: Buffer) => {
+        lines += chunk.toString().split('\n').length - 1;
+        if (lines >= this.options.cutLogAfterLines) {
+          res.write('@@podbench {"type":"case","res'); // half a line, then the cut
+          res.end();
+          logs.kill();
+        }
+      });
+    }
     req.on('close', () => logs.kill());
   }
 
