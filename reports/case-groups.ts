@@ -5,12 +5,16 @@
  */
 import type { CaseResult, ResultsDocument } from '../agents/contract/schema.js';
 
-/** One channel × mode × size, all its repeats. */
-export interface CaseGroup {
+/** What identifies a case across repeats and runs: channel × mode × size, and its key. */
+export interface CaseIdentity {
   readonly key: string;
   readonly channel: CaseResult['channel'];
   readonly mode: CaseResult['mode'];
   readonly sizeBytes: number;
+}
+
+/** One channel × mode × size, all its repeats. */
+export interface CaseGroup extends CaseIdentity {
   readonly cases: readonly CaseResult[];
   /** The repeats that measured something. */
   readonly ok: readonly CaseResult[];

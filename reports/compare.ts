@@ -12,8 +12,8 @@
  * called significant from a single sample.
  */
 import * as hdr from 'hdr-histogram-js';
-import type { CaseResult, ResultsDocument } from '../agents/contract/schema.js';
-import { groupCases, median, type CaseGroup } from './case-groups.js';
+import type { ResultsDocument } from '../agents/contract/schema.js';
+import { groupCases, median, type CaseGroup, type CaseIdentity } from './case-groups.js';
 import { binomial, mannWhitneyCounts, mannWhitneyExact } from './statistics.js';
 
 /** The figures compared. */
@@ -43,11 +43,7 @@ export interface MetricChange {
 export type Verdict = 'faster' | 'slower' | 'no significant change' | 'not enough repeats' | 'not comparable';
 
 /** One matched case. */
-export interface CaseChange {
-  readonly key: string;
-  readonly channel: CaseResult['channel'];
-  readonly mode: CaseResult['mode'];
-  readonly sizeBytes: number;
+export interface CaseChange extends CaseIdentity {
   readonly metrics: readonly MetricChange[];
   readonly verdict: Verdict;
   /** Why it is not comparable (missing or not ok in one run). */
