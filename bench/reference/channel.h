@@ -1,0 +1,68 @@
+/*
+ * podbench-ref: the interface every channel implements, as podbench's agents/channels/channel.ts.
+ *
+ * The responder *hosts* a channel (creates the kernel objects, listens) and writes what the
+ * initiator needs to *join* it into the rendezvous line; both sides then hold an endpoint that
+ * the one measurement loop drives. All calls block, each wait bounded by the peer timeout; a
+ * channel that fails calls fail(), which removes what the responder created and exits.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef PODBENCH_REF_CHANNEL_H
+#define PODBENCH_REF_CHANNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct channel;
+
+/* One case, as given on the command line. */
+struct config {
+	bool responder;
+	const char *role;    /* "initiator" or "responder" */
+	const char *peer;    /* the other one, for error messages */
+	const struct channel *channel;
+	bool latency;
+	const char *mode;    /* "latency" or "throughput" */
+	uint32_t size;
+	long warmup_ms, duration_ms, peer_timeout_ms;
+	bool full_verify;
+	const char *dir, *tmpfs_dir, *name;
+};
+
+/* One side of an open channel. Messages are whole: send writes all of one, receive reads one. */
+struct endpoint {
+	void (*send)(struct endpoint *self, const uint8_t *message, size_t length);
+	/* Receives one message into `into` (`length` bytes of room); returns its length. */
+	size_t (*receive)(struct endpoint *self, uint8_t *into, size_t length);
+	/* Writes the channel's facts (e.g. futex wake-ups) as JSON members ",\"k\":v"; may be NULL. */
+	void (*print_details)(struct endpoint *self, FILE *out);
+	void (*close)(struct endpoint *self);
+};
+
+/* Longest rendezvous line: the case, then the channel's own " key=value" parameters. */
+#define PARAMS_MAX 512
+
+struct channel {
+	const char *id;
+	/* Which variant of the implementation: socket family, spinning or not, which directory. */
+	int variant;
+	/* Writes why the case cannot run here (a kernel limit) and returns true; NULL: always runs. */
+	bool (*skip)(const struct config *cfg, char *why, size_t why_size);
+	/* Responder: creates the channel, records it for cleanup, appends " key=value" to params. */
+	void (*host)(const struct config *cfg, char *params, size_t params_size);
+	/* Responder, after the rendezvous: waits (bounded) for the initiator and returns its side. */
+	struct endpoint *(*accept)(const struct config *cfg);
+	/* Initiator: opens the channel the responder made. */
+	struct endpoint *(*join)(const struct config *cfg, const char *params);
+};
+
+extern const struct channel tcp_channel, uds_channel, file_channel, tmpfs_file_channel,
+	shm_channel, shm_spin_channel, mq_channel, sysv_mq_channel;
+
+/* Appends " key=value" to a rendezvous line. */
+void params_add(char *params, size_t size, const char *key, long value);
+
+#endif
