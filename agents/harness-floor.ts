@@ -1,16 +1,36 @@
 /**
  * The harness floor: what measuring costs by itself, in the agent, with tinybench. Each task
  * times a batch of calls and reports the mean per call (`overriddenDuration`), because one
- * clock read is too short to time on its own.
+ * clock read is too short to time on its own. The empty interval is a distribution instead (its
+ * median), as it is what every latency sample carries.
  */
 import { Bench } from 'tinybench';
 import type { HarnessFloor } from './contract/schema.js';
 import { getpid } from './native/libc.js';
-import { newLatencyHistogram } from './measure/loop.js';
+import { SAMPLE_BATCH, newLatencyHistogram, now } from './measure/loop.js';
 import { allocMessage } from './measure/message.js';
 
 const BATCH = 1000;
 const COPY_SIZES_BYTES = [64, 65536];
+
+const EMPTY_INTERVALS = 200_000;
+
+/**
+ * What an empty timed interval reads, the median over many: the part of two clock reads that
+ * falls between the two readings, and so inside every latency sample.
+ */
+function emptyIntervalNs(): number {
+  const intervals = new Float64Array(EMPTY_INTERVALS);
+  for (let round = 0; round < 2; round++) {
+    // The first round warms the loop up (JIT); the second is the one kept.
+    for (let i = 0; i < EMPTY_INTERVALS; i++) {
+      const t0 = now();
+      intervals[i] = now() - t0;
+    }
+  }
+  intervals.sort();
+  return Math.round(intervals[EMPTY_INTERVALS >> 1]! * 1e6 * 10) / 10;
+}
 
 /** Measures the floor; takes about `timeMs` per task. */
 export async function measureHarnessFloor(timeMs = 60): Promise<HarnessFloor> {
@@ -24,7 +44,13 @@ export async function measureHarnessFloor(timeMs = 60): Promise<HarnessFloor> {
     });
   let sink = 0;
   batched('clock', () => {
-    sink += performance.now();
+    sink += now();
+  });
+  const samples = new Float64Array(SAMPLE_BATCH);
+  let stored = 0;
+  batched('store', () => {
+    samples[stored] = stored;
+    stored = (stored + 1) % SAMPLE_BATCH;
   });
   const histogram = newLatencyHistogram();
   batched('record', () => histogram.recordValue(1234));
@@ -44,6 +70,8 @@ export async function measureHarnessFloor(timeMs = 60): Promise<HarnessFloor> {
   if (sink === 0.5) console.error(sink); // keeps the clock reads from being optimised away
   return {
     clockReadNs: meanNs('clock'),
+    emptyIntervalNs: emptyIntervalNs(),
+    sampleStoreNs: meanNs('store'),
     histogramRecordNs: meanNs('record'),
     ffiCallNs: meanNs('ffi'),
     payloadCopyNs: Object.fromEntries(COPY_SIZES_BYTES.map((size) => [String(size), meanNs(`copy-${size}`)])),

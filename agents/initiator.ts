@@ -11,6 +11,7 @@ import { collectEnvironment } from './environment.js';
 import { measureHarnessFloor } from './harness-floor.js';
 import { runInitiator, type InitiatorOutcome } from './measure/loop.js';
 import { MessageCodec } from './measure/message.js';
+import { peakRssKiB } from './peak-memory.js';
 import { startPlacement } from './placement.js';
 import { reasonOf, type RunContext } from './run-context.js';
 
@@ -43,7 +44,7 @@ async function runCase(run: RunContext, control: ControlConnection, spec: CaseSp
   try {
     endpoint = channel.join(ctx, ready.params);
     outcome = runInitiator(endpoint, new MessageCodec(spec.sizeBytes, settings.verify), spec.mode, settings);
-    initiatorDetails = endpoint.details();
+    initiatorDetails = { ...endpoint.details(), peakRssKiB: peakRssKiB() };
   } catch (err) {
     loopError = err;
   } finally {

@@ -8,6 +8,7 @@ import { ControlConnection, type ControlMessage } from './control.js';
 import { SCHEMA_VERSION } from './contract/schema.js';
 import { runResponder } from './measure/loop.js';
 import { MessageCodec } from './measure/message.js';
+import { peakRssKiB } from './peak-memory.js';
 import { startPlacement } from './placement.js';
 import { reasonOf, type RunContext } from './run-context.js';
 
@@ -35,7 +36,7 @@ async function serveCase(run: RunContext, control: ControlConnection, index: num
     const placement = startPlacement();
     endpoint = current.accept();
     const outcome = runResponder(endpoint, new MessageCodec(spec.sizeBytes, run.plan.settings.verify), spec.mode);
-    return { type: 'report', index, report: { ...outcome, placement: placement.finish(), details: endpoint.details() } };
+    return { type: 'report', index, report: { ...outcome, placement: placement.finish(), details: { ...endpoint.details(), peakRssKiB: peakRssKiB() } } };
   } catch (err) {
     return { type: 'failed', index, reason: reasonOf(err) };
   } finally {

@@ -134,7 +134,7 @@ function environmentSection(doc: ResultsDocument): string {
   ];
   const floor = doc.harnessFloor;
   if (floor) {
-    parts.push('<h3>Harness floor (cost of measuring, per operation)</h3>', keyValues([['clock read ns', floor.clockReadNs], ['histogram record ns', floor.histogramRecordNs], ['one FFI call ns', floor.ffiCallNs], ...Object.entries(floor.payloadCopyNs).map(([s, ns]) => [`copy ${formatSize(Number(s))} ns`, ns] as [string, unknown])]));
+    parts.push('<h3>Harness floor (cost of measuring, per operation)</h3>', keyValues([['clock read ns', floor.clockReadNs], ['empty interval ns (median)', floor.emptyIntervalNs ?? '-'], ['sample store ns', floor.sampleStoreNs ?? '-'], ['histogram record ns', floor.histogramRecordNs], ['one FFI call ns', floor.ffiCallNs], ...Object.entries(floor.payloadCopyNs).map(([s, ns]) => [`copy ${formatSize(Number(s))} ns`, ns] as [string, unknown])]));
   }
   parts.push('<h3>Options</h3>', keyValues(Object.entries(doc.run.settings)));
   return parts.join('\n');

@@ -32,7 +32,7 @@ test('shm ring: randomized stream, nothing lost, no lost wake-up, wake-ups batch
     const random = xorshift(777);
     let bad = 0;
     for (let seq = 0; seq < MESSAGES; seq++) {
-      const n = consumer.receive(msg.bytes);
+      const n = consumer.receive(msg);
       if (codec.verify(msg, n, seq) !== Verdict.ok) bad++;
       if (seq % 97 === 0) randomPause(random);
     }

@@ -8,13 +8,17 @@ import type { CaseSpec } from '../contract/schema.js';
 import type { ChannelId } from '../contract/channels.js';
 import type { KernelLimits } from '../kernel-limits.js';
 import type { ObjectJournal } from '../object-journal.js';
+import type { MessageBuffer } from '../measure/message.js';
 
-/** One side of an open channel. Messages are whole: `send` writes all of them, `receive` one. */
+/**
+ * One side of an open channel. Messages are whole: `send` writes all of one, `receive` reads
+ * one. They come as MessageBuffers so native calls can take their memory by address.
+ */
 export interface Endpoint {
   /** Sends all of `message` as one message; blocks (bounded) while the channel is full. */
-  send(message: Buffer): void;
+  send(message: MessageBuffer): void;
   /** Receives one message into `into`; returns its length in bytes. Blocks while empty. */
-  receive(into: Buffer): number;
+  receive(into: MessageBuffer): number;
   /** Facts about the case that shape the number (e.g. futex wake-ups), read after the loop. */
   details(): Record<string, number | string | boolean>;
   /** Closes this side; idempotent. */

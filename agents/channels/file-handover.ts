@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import * as libc from '../native/libc.js';
 import { Errno, NativeError, O, check } from '../native/libc.js';
 import { filesystemType } from '../kernel-limits.js';
+import type { MessageBuffer } from '../measure/message.js';
 import { PeerError, type Channel, type ChannelContext, type Endpoint, type Feasibility, type Hosted, type JoinParams } from './channel.js';
 
 /** Messages a writer may have in flight per direction. */
@@ -62,7 +63,7 @@ class FileEndpoint implements Endpoint {
     this.pollfd = new Int32Array([this.inotifyFd, POLLIN]);
   }
 
-  send(message: Buffer): void {
+  send(message: MessageBuffer): void {
     const slot = this.sent % WINDOW;
     const final = this.outgoing.finals[slot]!;
     // The name is free once the reader has unlinked the message that last used it.
@@ -70,15 +71,16 @@ class FileEndpoint implements Endpoint {
     while (libc.access(final, F_OK) === 0) startMs = this.waitForEvent(startMs, 'read');
     const staging = this.outgoing.staging[slot]!;
     const fd = check(libc.open(staging, O.WRONLY | O.CREAT | O.TRUNC | O.CLOEXEC, 0o600), 'open');
-    const written = libc.write(fd, message, message.length);
+    const length = message.bytes.length;
+    const written = libc.writeFrom(fd, message.address, length);
     const writeErrno = written < 0 ? libc.lastErrno() : Errno.ENOSPC; // read before close() can change it
     libc.close(fd);
-    if (written !== message.length) throw new NativeError('write', writeErrno);
+    if (written !== length) throw new NativeError('write', writeErrno);
     check(libc.rename(staging, final), 'rename');
     this.sent++;
   }
 
-  receive(into: Buffer): number {
+  receive(into: MessageBuffer): number {
     const final = this.incoming.finals[this.received % WINDOW]!;
     let startMs = 0;
     let fd: number;
@@ -86,7 +88,7 @@ class FileEndpoint implements Endpoint {
       if (libc.lastErrno() !== Errno.ENOENT) throw new NativeError('open', libc.lastErrno());
       startMs = this.waitForEvent(startMs, 'send');
     }
-    const n = libc.read(fd, into, into.length);
+    const n = libc.readInto(fd, into.address, into.bytes.length);
     const readErrno = libc.lastErrno();
     libc.close(fd);
     if (n < 0) throw new NativeError('read', readErrno);
@@ -97,7 +99,7 @@ class FileEndpoint implements Endpoint {
 
   /** Sleeps until the directories change (or the peer timeout passes); returns the wait's start. */
   private waitForEvent(startMs: number, peerAction: string): number {
-    const nowMs = Date.now();
+    const nowMs = performance.now(); // monotonic: a wall-clock step must not fire or stretch the timeout
     const since = startMs === 0 ? nowMs : startMs;
     const leftMs = this.peerTimeoutMs - (nowMs - since);
     if (leftMs <= 0) throw new PeerError(`the ${this.peer} did not ${peerAction} a message file within ${this.peerTimeoutMs} ms`);

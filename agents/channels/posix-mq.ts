@@ -6,6 +6,7 @@
 import * as libc from '../native/libc.js';
 import { Errno, NativeError, O } from '../native/libc.js';
 import { AbsoluteDeadline } from '../native/deadline.js';
+import type { MessageBuffer } from '../measure/message.js';
 import { PeerError, type Channel, type ChannelContext, type Endpoint, type Feasibility, type Hosted, type JoinParams } from './channel.js';
 
 const WANTED_DEPTH = 64;
@@ -40,14 +41,14 @@ class QueueEndpoint implements Endpoint {
     this.deadline = new AbsoluteDeadline(peerTimeoutMs);
   }
 
-  send(message: Buffer): void {
+  send(message: MessageBuffer): void {
     this.deadline.arm();
-    if (libc.mqTimedSend(this.outgoing, message, message.length, 0, this.deadline.timespec) !== 0) this.fail('mq_timedsend', 'read');
+    if (libc.mqTimedSendFrom(this.outgoing, message.address, message.bytes.length, 0, this.deadline.timespec.address) !== 0) this.fail('mq_timedsend', 'read');
   }
 
-  receive(into: Buffer): number {
+  receive(into: MessageBuffer): number {
     this.deadline.arm();
-    const n = libc.mqTimedReceive(this.incoming, into, into.length, null, this.deadline.timespec);
+    const n = libc.mqTimedReceiveInto(this.incoming, into.address, into.bytes.length, 0, this.deadline.timespec.address);
     if (n < 0) this.fail('mq_timedreceive', 'send');
     return n;
   }
@@ -67,6 +68,7 @@ class QueueEndpoint implements Endpoint {
     this.closed = true;
     libc.mqClose(this.outgoing);
     libc.mqClose(this.incoming);
+    this.deadline.free();
   }
 }
 

@@ -22,7 +22,8 @@
  * `shm-spin` polls the counter instead and never enters the kernel.
  */
 import * as libc from '../native/libc.js';
-import { Errno, O, check, relativeTimespec, type Mapping } from '../native/libc.js';
+import { Errno, O, check, relativeTimespec, type Mapping, type NativeTimespec } from '../native/libc.js';
+import type { MessageBuffer } from '../measure/message.js';
 import { PeerError, type Channel, type ChannelContext, type Endpoint, type Feasibility, type Hosted, type JoinParams } from './channel.js';
 
 const CACHE_LINE = 64;
@@ -83,7 +84,7 @@ class Ring {
 
 class RingEndpoint implements Endpoint {
   private readonly mask: number;
-  private readonly timeout: BigInt64Array;
+  private readonly timeout: NativeTimespec;
   private sent = 0;
   private received = 0;
   private wakeups = 0;
@@ -105,14 +106,14 @@ class RingEndpoint implements Endpoint {
     this.timeout = relativeTimespec(peerTimeoutMs);
   }
 
-  send(message: Buffer): void {
+  send(message: MessageBuffer): void {
     const ring = this.outgoing;
     const seq = this.sent;
     // Wait for a free slot: the consumer's tail must be within `slots` of our head.
     if (((seq - Atomics.load(ring.control, TAIL)) | 0) > this.mask) this.await(ring, TAIL, PRODUCER_WAITING, ring.producerWaitingAddress, (seq - this.mask - 1) | 0, 'read');
     const slot = seq & this.mask;
-    ring.slots[slot]!.set(message);
-    ring.lengths[slot]![0] = message.length;
+    ring.slots[slot]!.set(message.bytes);
+    ring.lengths[slot]![0] = message.bytes.length;
     this.sent = (seq + 1) | 0;
     Atomics.add(ring.control, HEAD, 1);
     if (Atomics.load(ring.control, CONSUMER_WAITING) !== 0 && Atomics.exchange(ring.control, CONSUMER_WAITING, 0) !== 0) {
@@ -121,13 +122,13 @@ class RingEndpoint implements Endpoint {
     }
   }
 
-  receive(into: Buffer): number {
+  receive(into: MessageBuffer): number {
     const ring = this.incoming;
     const seq = this.received;
     if (Atomics.load(ring.control, HEAD) === seq) this.await(ring, HEAD, CONSUMER_WAITING, ring.consumerWaitingAddress, seq, 'send');
     const slot = seq & this.mask;
     const length = ring.lengths[slot]![0]!;
-    into.set(ring.slots[slot]!);
+    into.bytes.set(ring.slots[slot]!);
     this.received = (seq + 1) | 0;
     Atomics.add(ring.control, TAIL, 1);
     if (Atomics.load(ring.control, PRODUCER_WAITING) !== 0 && Atomics.exchange(ring.control, PRODUCER_WAITING, 0) !== 0) {
@@ -137,10 +138,14 @@ class RingEndpoint implements Endpoint {
     return length;
   }
 
-  /** Blocks until `control[word]` differs from `seen`, by spinning or by the eventcount. */
+  /**
+   * Blocks until `control[word]` differs from `seen`, by spinning or by the eventcount. The clock
+   * is read only once a wait has gone on for a while (after a batch of spins, or a futex wake-up
+   * that brought nothing): a clock read on every wait would sit inside every round trip.
+   */
   private await(ring: Ring, word: number, flag: number, flagAddress: number, seen: number, peerAction: string): void {
     const control = ring.control;
-    const startMs = Date.now();
+    let startMs = 0;
     if (this.spin) {
       let spins = 0;
       while (Atomics.load(control, word) === seen) {
@@ -148,7 +153,7 @@ class RingEndpoint implements Endpoint {
           spins = 0;
           this.yields++;
           libc.schedYield();
-          if (Date.now() - startMs > this.peerTimeoutMs) this.timedOut(peerAction);
+          startMs = this.checkWaited(startMs, peerAction);
         }
       }
       return;
@@ -157,11 +162,23 @@ class RingEndpoint implements Endpoint {
       Atomics.exchange(control, flag, 1);
       if (Atomics.load(control, word) !== seen) break;
       this.sleeps++;
-      // Woken, timed out, interrupted or the word already moved: all re-check the counter.
-      if (libc.futexWait(flagAddress, 1, this.timeout) === Errno.ETIMEDOUT) this.timeouts++;
-      if (Date.now() - startMs >= this.peerTimeoutMs && Atomics.load(control, word) === seen) this.timedOut(peerAction);
+      const woke = libc.futexWait(flagAddress, 1, this.timeout);
+      if (woke === Errno.ETIMEDOUT) this.timeouts++;
+      if (Atomics.load(control, word) !== seen) break;
+      // One sleep of the whole peer timeout without progress; else a wake-up that brought nothing
+      // (a late waker, EINTR), bounded by the clock.
+      if (woke === Errno.ETIMEDOUT) this.timedOut(peerAction);
+      startMs = this.checkWaited(startMs, peerAction);
     }
     Atomics.store(control, flag, 0);
+  }
+
+  /** Starts the wait's clock on the first call; throws once the peer timeout has passed since. */
+  private checkWaited(startMs: number, peerAction: string): number {
+    const nowMs = performance.now(); // monotonic: a wall-clock step must not fire or stretch the timeout
+    if (startMs === 0) return nowMs;
+    if (nowMs - startMs > this.peerTimeoutMs) this.timedOut(peerAction);
+    return startMs;
   }
 
   private timedOut(peerAction: string): never {
@@ -178,6 +195,7 @@ class RingEndpoint implements Endpoint {
     if (this.closed) return;
     this.closed = true;
     this.mapping.unmap();
+    this.timeout.free();
   }
 }
 

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as libc from '../native/libc.js';
 import { Errno, NativeError, check } from '../native/libc.js';
+import type { MessageBuffer } from '../measure/message.js';
 import { PeerError, type Channel, type ChannelContext, type Endpoint, type Hosted, type JoinParams } from './channel.js';
 
 const AF_UNIX = 1;
@@ -67,15 +68,17 @@ class SocketEndpoint implements Endpoint {
     setTimeouts(fd, timeoutMs);
   }
 
-  send(message: Buffer): void {
-    const sent = libc.send(this.fd, message, message.length, MSG_NOSIGNAL);
-    if (sent !== message.length) this.finish('send', message, sent);
+  send(message: MessageBuffer): void {
+    const length = message.bytes.length;
+    const sent = libc.sendFrom(this.fd, message.address, length, MSG_NOSIGNAL);
+    if (sent !== length) this.finish('send', message.address, length, sent);
   }
 
-  receive(into: Buffer): number {
-    const got = libc.recv(this.fd, into, into.length, MSG_WAITALL);
-    if (got !== into.length) this.finish('recv', into, got);
-    return into.length;
+  receive(into: MessageBuffer): number {
+    const length = into.bytes.length;
+    const got = libc.recvInto(this.fd, into.address, length, MSG_WAITALL);
+    if (got !== length) this.finish('recv', into.address, length, got);
+    return length;
   }
 
   /**
@@ -83,16 +86,15 @@ class SocketEndpoint implements Endpoint {
    * unless a signal interrupts it (EINTR: go on), SO_SNDTIMEO/SO_RCVTIMEO passes (EAGAIN: the
    * peer timeout, fail), or the peer is gone (EOF, EPIPE, ECONNRESET: fail).
    */
-  private finish(call: 'send' | 'recv', buf: Buffer, first: number): void {
+  private finish(call: 'send' | 'recv', address: number, length: number, first: number): void {
     let done = 0;
     let result = first;
     for (;;) {
       if (result > 0) done += result;
       else if (result === 0 && call === 'recv') this.fail(call, 0);
       else if (result < 0 && libc.lastErrno() !== Errno.EINTR) this.fail(call, libc.lastErrno());
-      if (done === buf.length) return;
-      const rest = buf.subarray(done);
-      result = call === 'send' ? libc.send(this.fd, rest, rest.length, MSG_NOSIGNAL) : libc.recv(this.fd, rest, rest.length, MSG_WAITALL);
+      if (done === length) return;
+      result = call === 'send' ? libc.sendFrom(this.fd, address + done, length - done, MSG_NOSIGNAL) : libc.recvInto(this.fd, address + done, length - done, MSG_WAITALL);
     }
   }
 

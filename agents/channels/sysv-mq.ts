@@ -6,6 +6,7 @@
 import * as libc from '../native/libc.js';
 import { Errno, IPC, NativeError } from '../native/libc.js';
 import { startInterruptTimer } from '../native/interrupt-timer.js';
+import { allocMessage, type MessageBuffer } from '../measure/message.js';
 import { PeerError, type Channel, type ChannelContext, type Endpoint, type Feasibility, type Hosted, type JoinParams } from './channel.js';
 
 /** `long mtype` in front of every System V message. */
@@ -32,7 +33,7 @@ function createQueue(ctx: ChannelContext, which: number): number {
   let h = 0x811c9dc5;
   for (const ch of `${ctx.runId}/${ctx.spec.index}/${which}`) h = Math.imul(h ^ ch.charCodeAt(0), 0x01000193);
   for (let attempt = 0; attempt < KEY_ATTEMPTS; attempt++) {
-    const key = ((h >>> 1) + attempt) | 1; // positive and never IPC_PRIVATE (0)
+    const key = ((h >>> 3) + attempt) * 2 + 1; // positive, odd (never IPC_PRIVATE), distinct per attempt
     const id = libc.msgget(key, IPC.CREAT | IPC.EXCL | 0o600);
     if (id >= 0) return id;
     if (libc.lastErrno() !== 17 /* EEXIST */) throw new NativeError('msgget', libc.lastErrno(), `key ${key}`);
@@ -41,8 +42,9 @@ function createQueue(ctx: ChannelContext, which: number): number {
 }
 
 class SysvEndpoint implements Endpoint {
-  private readonly sendFrame: Buffer;
-  private readonly receiveFrame: Buffer;
+  /** `mtype` and message as msgsnd/msgrcv take them: the message is copied in and out. */
+  private readonly sendFrame: MessageBuffer;
+  private readonly receiveFrame: MessageBuffer;
   private readonly receiveBody: Buffer;
   private readonly stopTimer: () => void;
   private closed = false;
@@ -54,29 +56,31 @@ class SysvEndpoint implements Endpoint {
     private readonly peer: string,
     private readonly peerTimeoutMs: number,
   ) {
-    this.sendFrame = Buffer.alloc(MTYPE_BYTES + sizeBytes);
-    this.sendFrame.writeBigInt64LE(1n, 0);
-    this.receiveFrame = Buffer.alloc(MTYPE_BYTES + sizeBytes);
-    this.receiveBody = this.receiveFrame.subarray(MTYPE_BYTES);
+    this.sendFrame = allocMessage(MTYPE_BYTES + sizeBytes);
+    this.sendFrame.bytes.writeBigInt64LE(1n, 0);
+    this.receiveFrame = allocMessage(MTYPE_BYTES + sizeBytes);
+    this.receiveBody = this.receiveFrame.bytes.subarray(MTYPE_BYTES);
     this.stopTimer = startInterruptTimer(INTERRUPT_INTERVAL_MS);
   }
 
-  send(message: Buffer): void {
-    message.copy(this.sendFrame, MTYPE_BYTES);
+  send(message: MessageBuffer): void {
+    const length = message.bytes.length;
+    this.sendFrame.bytes.set(message.bytes, MTYPE_BYTES);
     let startMs = 0;
-    while (libc.msgsnd(this.outgoing, this.sendFrame, message.length, 0) !== 0) {
+    while (libc.msgsndFrom(this.outgoing, this.sendFrame.address, length, 0) !== 0) {
       startMs = this.retryOrFail('msgsnd', 'read', startMs);
     }
   }
 
-  receive(into: Buffer): number {
+  receive(into: MessageBuffer): number {
+    const capacity = into.bytes.length;
     let startMs = 0;
     let n: number;
-    while ((n = libc.msgrcv(this.incoming, this.receiveFrame, into.length, 0, 0)) < 0) {
+    while ((n = libc.msgrcvInto(this.incoming, this.receiveFrame.address, capacity, 0, 0)) < 0) {
       startMs = this.retryOrFail('msgrcv', 'send', startMs);
     }
-    if (n === into.length) into.set(this.receiveBody);
-    else this.receiveBody.copy(into, 0, 0, n);
+    if (n === capacity) into.bytes.set(this.receiveBody);
+    else this.receiveBody.copy(into.bytes, 0, 0, n);
     return n;
   }
 
@@ -85,7 +89,7 @@ class SysvEndpoint implements Endpoint {
     const errno = libc.lastErrno();
     if (errno === Errno.EIDRM) throw new PeerError(`the ${this.peer} removed the System V queue`);
     if (errno !== Errno.EINTR) throw new NativeError(call, errno);
-    const nowMs = Date.now();
+    const nowMs = performance.now(); // monotonic: a wall-clock step must not fire or stretch the timeout
     if (startMs === 0) return nowMs;
     if (nowMs - startMs >= this.peerTimeoutMs) throw new PeerError(`the ${this.peer} did not ${peerAction} within ${this.peerTimeoutMs} ms (System V queue)`);
     return startMs;

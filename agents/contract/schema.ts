@@ -131,8 +131,10 @@ export type Environment = Static<typeof EnvironmentSchema>;
 
 /** The cost of the measurement itself, measured in the agent with tinybench. */
 export const HarnessFloorSchema = Type.Object({
-  clockReadNs: Type.Number(),
-  histogramRecordNs: Type.Number(),
+  clockReadNs: Type.Number({ description: 'mean cost of one clock read' }),
+  emptyIntervalNs: Type.Optional(Type.Number({ description: 'median of what an interval with nothing in it reads: the clock cost inside every latency sample' })),
+  sampleStoreNs: Type.Optional(Type.Number({ description: 'cost of keeping one sample inside the timed loop (a store into the batch)' })),
+  histogramRecordNs: Type.Number({ description: 'cost of one HDR histogram insert, paid between round trips when a batch is flushed' }),
   ffiCallNs: Type.Number(),
   payloadCopyNs: Type.Record(Type.String(), Type.Number(), { description: 'by message size in bytes' }),
 });

@@ -4,14 +4,33 @@
  * the histogram and the codec are made before timing; inside the timed part there is no
  * allocation, no logging and no await — only the clock, the channel and the verification.
  *
- * Time is read with performance.now(): a double in milliseconds that keeps nanosecond resolution
- * for the lifetime of an agent, costs about what process.hrtime.bigint() costs (~65 ns here) and,
- * unlike it, allocates nothing (a BigInt is a heap object).
+ * Time is read with performance.now(), called through a bound copy ({@link now}): a double in
+ * milliseconds that keeps nanosecond resolution for the lifetime of an agent and, unlike
+ * process.hrtime.bigint(), allocates nothing. Every Node clock is a call from JavaScript into C++
+ * (~55–80 ns here against ~25–40 ns for clock_gettime in C). The bound copy saves looking up
+ * the `performance` global, which Node defines as an accessor: a getter call before every clock
+ * read, and so inside every measured interval.
+ *
+ * Recording is deferred, not dropped: each round trip's time is stored in a preallocated batch
+ * (one typed-array store) and the batch goes into the HDR histogram between round trips when it
+ * is full. Every sample still lands in the histogram; only the histogram's own cost moves out of
+ * the loop's critical path.
  */
 import * as hdr from 'hdr-histogram-js';
 import type { ModeId } from '../contract/channels.js';
 import type { Endpoint } from '../channels/channel.js';
 import { Flags, MessageCodec, Verdict, allocMessage } from './message.js';
+
+/** The clock: performance.now() without the global's accessor call. Milliseconds, as a double. */
+export const now: () => number = performance.now.bind(performance);
+
+/** Round-trip times held back before they go into the histogram. */
+export const SAMPLE_BATCH = 4096;
+
+/** Records `count` round-trip times (ms) from `batch` into `histogram` (ns). */
+export function flushSamples(histogram: hdr.Histogram, batch: Float64Array, count: number): void {
+  for (let i = 0; i < count; i++) histogram.recordValue(Math.round(batch[i]! * 1e6));
+}
 
 /** Warm-up and timed durations of one case. */
 export interface LoopTiming {
@@ -87,8 +106,8 @@ export function runInitiator(endpoint: Endpoint, codec: MessageCodec, mode: Mode
 
   const roundTrip = (flags: number): void => {
     codec.stamp(out, seq, flags);
-    endpoint.send(out.bytes);
-    const n = endpoint.receive(back.bytes);
+    endpoint.send(out);
+    const n = endpoint.receive(back);
     const verdict = codec.verify(back, n, seq);
     if (verdict !== Verdict.ok) {
       counts.errors++;
@@ -97,28 +116,34 @@ export function runInitiator(endpoint: Endpoint, codec: MessageCodec, mode: Mode
     seq++;
   };
 
-  const warmupEnd = performance.now() + timing.warmupMs;
-  while (performance.now() < warmupEnd) {
+  const warmupEnd = now() + timing.warmupMs;
+  while (now() < warmupEnd) {
     if (latency) roundTrip(Flags.warmup);
     else {
       codec.stamp(out, seq++, Flags.warmup);
-      endpoint.send(out.bytes);
+      endpoint.send(out);
     }
   }
 
   let sent = 0;
   const cpuStart = process.cpuUsage();
-  const start = performance.now();
+  const start = now();
   const end = start + timing.durationMs;
   let t = start;
   if (histogram) {
+    const batch = new Float64Array(SAMPLE_BATCH);
+    let batched = 0;
     while (t < end) {
       codec.stamp(out, seq, 0);
-      const t0 = performance.now();
-      endpoint.send(out.bytes);
-      const n = endpoint.receive(back.bytes);
-      t = performance.now();
-      histogram.recordValue(Math.round((t - t0) * 1e6));
+      const t0 = now();
+      endpoint.send(out);
+      const n = endpoint.receive(back);
+      t = now();
+      batch[batched++] = t - t0;
+      if (batched === SAMPLE_BATCH) {
+        flushSamples(histogram, batch, batched);
+        batched = 0;
+      }
       const verdict = codec.verify(back, n, seq);
       if (verdict === Verdict.ok) counts.bytes += n;
       else {
@@ -128,20 +153,21 @@ export function runInitiator(endpoint: Endpoint, codec: MessageCodec, mode: Mode
       seq++;
       sent++;
     }
+    flushSamples(histogram, batch, batched);
     counts.messages = sent;
   } else {
     while (t < end) {
       codec.stamp(out, seq++, 0);
-      endpoint.send(out.bytes);
+      endpoint.send(out);
       sent++;
-      t = performance.now();
+      t = now();
     }
   }
   const durationMs = t - start;
   const cpu = cpuSince(cpuStart);
 
   codec.stamp(out, seq, Flags.end);
-  endpoint.send(out.bytes);
+  endpoint.send(out);
   return { ...counts, durationMs, sent, cpu, histogram };
 }
 
@@ -156,7 +182,7 @@ export function runResponder(endpoint: Endpoint, codec: MessageCodec, mode: Mode
   let cpuStart: NodeJS.CpuUsage | undefined;
 
   for (;;) {
-    const n = endpoint.receive(msg.bytes);
+    const n = endpoint.receive(msg);
     const flags = MessageCodec.flags(msg.bytes);
     if ((flags & Flags.end) !== 0) break;
     const verdict = codec.verify(msg, n, expected);
@@ -166,20 +192,20 @@ export function runResponder(endpoint: Endpoint, codec: MessageCodec, mode: Mode
     }
     // Resynchronise on the sender's numbering so one lost message counts once, not forever.
     expected = MessageCodec.sequence(msg.bytes) + 1;
-    if (echo) endpoint.send(msg.bytes);
+    if (echo) endpoint.send(msg);
     if ((flags & Flags.warmup) === 0) {
       if (cpuStart === undefined) {
         cpuStart = process.cpuUsage();
-        firstAt = performance.now();
+        firstAt = now();
       }
-      if (!echo) lastAt = performance.now();
+      if (!echo) lastAt = now();
       counts.messages++;
       if (verdict === Verdict.ok) counts.bytes += n;
     }
   }
   return {
     ...counts,
-    spanMs: lastAt - firstAt,
+    spanMs: echo ? 0 : lastAt - firstAt, // the span is the throughput measure; an echo has none
     cpu: cpuStart ? cpuSince(cpuStart) : { userUs: 0, systemUs: 0 },
   };
 }

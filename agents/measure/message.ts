@@ -11,6 +11,7 @@
  * throughput) or, with `verify: 'full'`, every payload byte.
  */
 import type { RunSettings } from '../contract/schema.js';
+import { addressOf } from '../native/libc.js';
 
 /** Bytes of header at the start of every message; the smallest message is a bare header. */
 export const HEADER_BYTES = 16;
@@ -29,19 +30,21 @@ export const Flags = {
 export const Verdict = { ok: 0, sequence: 1, length: 2, checksum: 3 } as const;
 export type Verdict = (typeof Verdict)[keyof typeof Verdict];
 
-/** A message buffer with a word view of the same memory, made once before timing. */
+/** A message buffer with a word view and the address of the same memory, made once before timing. */
 export interface MessageBuffer {
   /** The whole message, as channels send and receive it. */
   readonly bytes: Buffer;
   /** The same memory as 32-bit words, for the checksum. */
   readonly words: Int32Array;
+  /** Where `bytes` starts in memory, for native calls (see addressOf in native/libc.ts). */
+  readonly address: number;
 }
 
 /** Allocates a message buffer whose memory is 4-byte aligned, as the word checksum needs. */
 export function allocMessage(sizeBytes: number): MessageBuffer {
-  // allocUnsafeSlow gives the buffer its own ArrayBuffer, so byteOffset is 0.
+  // allocUnsafeSlow gives the buffer its own ArrayBuffer: byteOffset 0 and a fixed address.
   const backing = Buffer.allocUnsafeSlow(Math.ceil(sizeBytes / 4) * 4).fill(0);
-  return { bytes: backing.subarray(0, sizeBytes), words: new Int32Array(backing.buffer, 0, Math.floor(sizeBytes / 4)) };
+  return { bytes: backing.subarray(0, sizeBytes), words: new Int32Array(backing.buffer, 0, Math.floor(sizeBytes / 4)), address: addressOf(backing) };
 }
 
 /** Stamps and verifies messages of one size; holds no per-message state, allocates nothing. */

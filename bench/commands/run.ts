@@ -99,6 +99,21 @@ function listCases(cases: readonly CaseSpec[], repeats: number): string {
   return cases.length > 5 ? `${shown} and ${cases.length - 5} more` : shown;
 }
 
+/**
+ * Starts measuring the orchestrator's own CPU; the returned function gives the share of one core
+ * used since, in percent. Recorded per case because on local and podman targets the orchestrator
+ * shares the host with the agents, and must stay out of their way.
+ */
+function orchestratorCpuMeter(): () => number {
+  const cpuStart = process.cpuUsage();
+  const wallStartMs = performance.now();
+  return () => {
+    const spent = process.cpuUsage(cpuStart);
+    const wallUs = (performance.now() - wallStartMs) * 1000;
+    return wallUs > 0 ? Math.round(((spent.user + spent.system) / wallUs) * 1000) / 10 : 0;
+  };
+}
+
 /** Runs the benchmark; resolves when everything is written and cleaned up. */
 export async function runCommand(options: RunOptions, io: RunIo): Promise<void> {
   const plan = buildPlan(options);
@@ -137,6 +152,7 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<void> 
   if (interrupted) void pair.stop(true);
 
   const measured = new Set<number>();
+  let caseCpu: (() => number) | undefined;
   let fatal: string | undefined;
   let agentFailure: string | undefined;
   const watchdog = new Watchdog((after, waitedMs) => {
@@ -149,9 +165,11 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<void> 
       watchdog.arm(nextEventBudgetMs(event, plan.settings), event.type === 'case-start' ? `the start of ${caseLabel(event.case)}` : `the ${event.type} event`);
       if (event.type === 'environment') results.setEnvironment(event.environment);
       else if (event.type === 'floor') results.setHarnessFloor(event.floor);
-      else if (event.type === 'case-start') progress.caseStarted(event.case);
-      else if (event.type === 'case') {
-        results.addCase(event.result);
+      else if (event.type === 'case-start') {
+        caseCpu = orchestratorCpuMeter();
+        progress.caseStarted(event.case);
+      } else if (event.type === 'case') {
+        results.addCase(caseCpu ? { ...event.result, details: { ...event.result.details, 'orchestrator.cpuPercent': caseCpu() } } : event.result);
         measured.add(event.result.index);
         progress.caseFinished(event.result);
       } else if (event.type === 'fatal') fatal = event.message;
