@@ -26,7 +26,7 @@ const REPORT_GRACE_MS = 2000;
 async function runCase(run: RunContext, control: ControlConnection, spec: CaseSpec, pinNote: string | undefined): Promise<CaseResult> {
   const { settings } = run.plan;
   const ctx = run.channelContext(spec);
-  const channel = channelFor(spec.channel);
+  const channel = channelFor(spec.channel, settings.driver);
   const feasibility = channel.feasibility(ctx);
   if ('skip' in feasibility) return emptyResult(spec, settings, 'skipped', feasibility.skip);
   const plannedDetails = pinNote ? { ...feasibility.details, pin: pinNote } : feasibility.details;
@@ -42,8 +42,8 @@ async function runCase(run: RunContext, control: ControlConnection, spec: CaseSp
   let loopError: unknown;
   let initiatorDetails = {};
   try {
-    endpoint = channel.join(ctx, ready.params);
-    outcome = runInitiator(endpoint, new MessageCodec(spec.sizeBytes, settings.verify), spec.mode, settings);
+    endpoint = await channel.join(ctx, ready.params);
+    outcome = await runInitiator(endpoint, new MessageCodec(spec.sizeBytes, settings.verify), spec.mode, settings);
     initiatorDetails = { ...endpoint.details(), peakRssKiB: peakRssKiB() };
   } catch (err) {
     loopError = err;

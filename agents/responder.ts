@@ -26,7 +26,7 @@ async function serveCase(run: RunContext, control: ControlConnection, index: num
   if (!spec) return { type: 'failed', index, reason: `the plan has no case ${index}` };
   const ctx = run.channelContext(spec);
   try {
-    current = channelFor(spec.channel).host(ctx);
+    current = await channelFor(spec.channel, run.plan.settings.driver).host(ctx);
   } catch (err) {
     return { type: 'failed', index, reason: `responder could not create the channel: ${reasonOf(err)}` };
   }
@@ -34,8 +34,8 @@ async function serveCase(run: RunContext, control: ControlConnection, index: num
   try {
     await control.send({ type: 'ready', index, params: current.params });
     const placement = startPlacement();
-    endpoint = current.accept();
-    const outcome = runResponder(endpoint, new MessageCodec(spec.sizeBytes, run.plan.settings.verify), spec.mode);
+    endpoint = await current.accept();
+    const outcome = await runResponder(endpoint, new MessageCodec(spec.sizeBytes, run.plan.settings.verify), spec.mode);
     return { type: 'report', index, report: { ...outcome, placement: placement.finish(), details: { ...endpoint.details(), peakRssKiB: peakRssKiB() } } };
   } catch (err) {
     return { type: 'failed', index, reason: reasonOf(err) };

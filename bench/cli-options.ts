@@ -26,6 +26,7 @@ export function addPlanOptions(cmd: Command): Command {
     .addOption(new Option('--warmup <time>', 'warm-up before each case').default(warmup(DEFAULTS.warmup), DEFAULTS.warmup).argParser(warmup))
     .addOption(new Option('--repeat <n>', 'run the whole matrix n times (spread over the run)').default(1).argParser(parseRepeat))
     .addOption(choice('--verify <how>', 'checksum a sample of each payload (first and last 64 bytes) or every byte', ['sample', 'full'], 'sample'))
+    .addOption(choice('--driver <how>', 'how tcp and uds are driven: blocking libc calls, or net.Socket as an idiomatic Node sidecar would (the other channels always use libc)', ['libc', 'node'], 'libc'))
     .addOption(choice('--pin <how>', 'CPU placement: both agents on one CPU, on two CPUs, or wherever the scheduler puts them', ['none', 'same', 'split'], 'none'))
     .addOption(new Option('--connect-timeout <time>', 'how long the agents wait for each other at start').default(timeout(DEFAULTS.connectTimeout), DEFAULTS.connectTimeout).argParser(timeout))
     .addOption(new Option('--peer-timeout <time>', 'longest wait for the peer inside a case before it fails').default(timeout(DEFAULTS.peerTimeout), DEFAULTS.peerTimeout).argParser(timeout))
@@ -46,6 +47,7 @@ export function planOptionsFrom(opts: Record<string, unknown>, cmd: Command): Pl
       warmupMs: preset('warmup') ? warmup(QUICK.warmup) : (opts.warmup as number),
       verify: opts.verify as 'sample' | 'full',
       pin: opts.pin as 'none' | 'same' | 'split',
+      driver: opts.driver as 'libc' | 'node',
       connectTimeoutMs: opts.connectTimeout as number,
       peerTimeoutMs: opts.peerTimeout as number,
     },

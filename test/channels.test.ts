@@ -66,7 +66,48 @@ describe('every channel between two real processes', () => {
     }
   });
 
+  it("records each agent's peak memory and the orchestrator's CPU per case", () => {
+    for (const c of doc.cases.filter((x) => x.status === 'ok')) {
+      const d = c.details ?? {};
+      for (const key of ['initiator.peakRssKiB', 'responder.peakRssKiB']) assert.ok(Number(d[key]) > 1024, `${c.channel}: ${key} = ${d[key]}`);
+      const cpu = Number(d['orchestrator.cpuPercent']);
+      assert.ok(cpu >= 0 && cpu <= 100, `${c.channel}: orchestrator.cpuPercent = ${cpu}`);
+    }
+  });
+
   it('leaves nothing behind: /dev/shm, /dev/mqueue, System V queues, temp dirs', () => {
+    assert.deepEqual(newLeftovers(before_, snapshotLeftovers()), NOTHING_LEFT);
+  });
+});
+
+describe('--driver node: tcp and uds through net.Socket, as a Node sidecar would', () => {
+  let outDir: string;
+  let run: CliResult;
+  let doc: ResultsDocument;
+  let before_: Leftovers;
+
+  before(async () => {
+    before_ = snapshotLeftovers();
+    outDir = mkdtempSync(join(tmpdir(), 'pbtest-'));
+    run = await runCli([
+      'run', '--target', 'local', '--channels', 'tcp,uds', '--modes', 'latency,throughput', '--sizes', `${SMALL},64Ki`,
+      '--duration', '150ms', '--warmup', '20ms', '--verify', 'full', '--driver', 'node', '--out-dir', outDir, '-o', 'json',
+    ]);
+    doc = JSON.parse(run.stdout) as ResultsDocument;
+  });
+  after(() => rmSync(outDir, { recursive: true, force: true }));
+
+  it('every case ok and verified, and driven by net.Socket', () => {
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(doc.cases.length, 8);
+    for (const c of doc.cases) {
+      checkCase(c);
+      assert.equal(c.details?.['initiator.driver'], 'node', `${c.channel} ${c.mode}`);
+      assert.equal(c.details?.['responder.driver'], 'node', `${c.channel} ${c.mode}`);
+    }
+  });
+
+  it('leaves nothing behind', () => {
     assert.deepEqual(newLeftovers(before_, snapshotLeftovers()), NOTHING_LEFT);
   });
 });

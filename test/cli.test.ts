@@ -28,6 +28,7 @@ describe('bad input', () => {
     [['run', '--repeat', '0'], /--repeat.*1 to 100/],
     [['run', '--pin', 'left'], /--pin.*none, same, split/],
     [['run', '--verify', 'some'], /--verify.*sample, full/],
+    [['run', '--driver', 'deno'], /--driver.*libc, node/],
     [['run', '--target', 'mars'], /--target.*auto, local/],
     [['run', '-o', 'xml'], /--output.*table, json/],
     [['run', '--label', 'has space'], /--label/],

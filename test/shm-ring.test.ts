@@ -18,7 +18,7 @@ const PRODUCER = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'ring
 
 test('shm ring: randomized stream, nothing lost, no lost wake-up, wake-ups batched', async (t) => {
   const ctx = ringContext();
-  const hosted = shmChannel.host(ctx);
+  const hosted = await shmChannel.host(ctx);
   const shmPath = join('/dev/shm', String(hosted.params.name).slice(1));
   try {
     const child = spawn(process.execPath, [PRODUCER, JSON.stringify(hosted.params), String(MESSAGES), '12345'], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -26,13 +26,13 @@ test('shm ring: randomized stream, nothing lost, no lost wake-up, wake-ups batch
     child.stdout.setEncoding('utf8').on('data', (c: string) => (producerOut += c));
     const exited = new Promise<number | null>((r) => child.on('close', r));
 
-    const consumer = hosted.accept();
+    const consumer = await hosted.accept();
     const codec = new MessageCodec(ctx.spec.sizeBytes, 'full');
     const msg = allocMessage(ctx.spec.sizeBytes);
     const random = xorshift(777);
     let bad = 0;
     for (let seq = 0; seq < MESSAGES; seq++) {
-      const n = consumer.receive(msg);
+      const n = consumer.receive(msg) as number; // the shm ring answers synchronously
       if (codec.verify(msg, n, seq) !== Verdict.ok) bad++;
       if (seq % 97 === 0) randomPause(random);
     }

@@ -1,8 +1,9 @@
 /**
  * The one interface every channel implements. The responder *hosts* a channel (creates the
  * kernel objects, listens) and tells the initiator how to *join* it through `params`; both then
- * hold an {@link Endpoint} that the shared measurement loop drives. All calls are synchronous
- * and blocking: nothing in the timed loop awaits anything but the channel itself.
+ * hold an {@link Endpoint} that the shared measurement loop drives. Calls are synchronous and
+ * blocking (libc through koffi), so nothing in the timed loop awaits anything — except with
+ * `--driver node`, whose sockets live on the event loop as an idiomatic Node sidecar's do.
  */
 import type { CaseSpec } from '../contract/schema.js';
 import type { ChannelId } from '../contract/channels.js';
@@ -15,10 +16,13 @@ import type { MessageBuffer } from '../measure/message.js';
  * one. They come as MessageBuffers so native calls can take their memory by address.
  */
 export interface Endpoint {
-  /** Sends all of `message` as one message; blocks (bounded) while the channel is full. */
-  send(message: MessageBuffer): void;
+  /**
+   * Sends all of `message` as one message; blocks (bounded) while the channel is full. Only the
+   * Node driver's sockets return a promise (they wait on the event loop); the loop awaits only then.
+   */
+  send(message: MessageBuffer): void | Promise<void>;
   /** Receives one message into `into`; returns its length in bytes. Blocks while empty. */
-  receive(into: MessageBuffer): number;
+  receive(into: MessageBuffer): number | Promise<number>;
   /** Facts about the case that shape the number (e.g. futex wake-ups), read after the loop. */
   details(): Record<string, number | string | boolean>;
   /** Closes this side; idempotent. */
@@ -46,7 +50,7 @@ export interface Hosted {
   /** What the initiator needs to join. */
   readonly params: JoinParams;
   /** Waits (bounded) for the initiator to join and returns the responder's endpoint. */
-  accept(): Endpoint;
+  accept(): Endpoint | Promise<Endpoint>;
   /** Removes everything the host created; idempotent, safe on every exit path. */
   dispose(): void;
 }
@@ -59,10 +63,10 @@ export interface Channel {
   readonly id: ChannelId;
   /** Checks the kernel limits that apply to this case; never throws for a limit. */
   feasibility(ctx: ChannelContext): Feasibility;
-  /** Responder: creates the channel. */
-  host(ctx: ChannelContext): Hosted;
+  /** Responder: creates the channel (the Node driver's sockets listen asynchronously). */
+  host(ctx: ChannelContext): Hosted | Promise<Hosted>;
   /** Initiator: opens the channel the responder created. */
-  join(ctx: ChannelContext, params: JoinParams): Endpoint;
+  join(ctx: ChannelContext, params: JoinParams): Endpoint | Promise<Endpoint>;
 }
 
 /** The peer did not answer in time or went away: the case fails with this message. */

@@ -116,7 +116,8 @@ class RingEndpoint implements Endpoint {
     ring.lengths[slot]![0] = message.bytes.length;
     this.sent = (seq + 1) | 0;
     Atomics.add(ring.control, HEAD, 1);
-    if (Atomics.load(ring.control, CONSUMER_WAITING) !== 0 && Atomics.exchange(ring.control, CONSUMER_WAITING, 0) !== 0) {
+    // A spinning peer never sleeps, so spin mode does not even look at its flag.
+    if (!this.spin && Atomics.load(ring.control, CONSUMER_WAITING) !== 0 && Atomics.exchange(ring.control, CONSUMER_WAITING, 0) !== 0) {
       this.wakeups++;
       libc.futexWake(ring.consumerWaitingAddress, 1);
     }
@@ -131,7 +132,7 @@ class RingEndpoint implements Endpoint {
     into.bytes.set(ring.slots[slot]!);
     this.received = (seq + 1) | 0;
     Atomics.add(ring.control, TAIL, 1);
-    if (Atomics.load(ring.control, PRODUCER_WAITING) !== 0 && Atomics.exchange(ring.control, PRODUCER_WAITING, 0) !== 0) {
+    if (!this.spin && Atomics.load(ring.control, PRODUCER_WAITING) !== 0 && Atomics.exchange(ring.control, PRODUCER_WAITING, 0) !== 0) {
       this.wakeups++;
       libc.futexWake(ring.producerWaitingAddress, 1);
     }

@@ -20,6 +20,9 @@ export const ChannelIdSchema = Type.Union(CHANNEL_IDS.map((id) => Type.Literal(i
 export const ModeIdSchema = Type.Union(MODE_IDS.map((id) => Type.Literal(id)));
 export const PinSchema = Type.Union([Type.Literal('same'), Type.Literal('split'), Type.Literal('none')]);
 export const VerifySchema = Type.Union([Type.Literal('sample'), Type.Literal('full')]);
+/** How tcp and uds are driven: blocking libc calls (koffi), or net.Socket as a Node sidecar would. */
+export const DriverSchema = Type.Union([Type.Literal('libc'), Type.Literal('node')]);
+export type Driver = Static<typeof DriverSchema>;
 
 /** One case to measure: a channel in a mode at a message size. */
 export const CaseSpecSchema = Type.Object({
@@ -37,6 +40,7 @@ export const RunSettingsSchema = Type.Object({
   warmupMs: Type.Integer({ minimum: 0 }),
   verify: VerifySchema,
   pin: PinSchema,
+  driver: Type.Optional(DriverSchema),
   connectTimeoutMs: Type.Integer({ minimum: 1, description: 'rendezvous deadline' }),
   peerTimeoutMs: Type.Integer({ minimum: 1, description: 'longest wait for the peer inside a case' }),
 });

@@ -2,7 +2,8 @@
  * The one measurement loop every channel runs through. The initiator drives (round trips in
  * latency mode, a one-way stream in throughput mode); the responder echoes or counts. Buffers,
  * the histogram and the codec are made before timing; inside the timed part there is no
- * allocation, no logging and no await — only the clock, the channel and the verification.
+ * allocation, no logging and no await — only the clock, the channel and the verification (the
+ * one exception: `--driver node` sockets, which await the event loop by design).
  *
  * Time is read with performance.now(), called through a bound copy ({@link now}): a double in
  * milliseconds that keeps nanosecond resolution for the lifetime of an agent and, unlike
@@ -94,8 +95,12 @@ export function newLatencyHistogram(): hdr.Histogram {
   return hdr.build({ bitBucketSize: 32, lowestDiscernibleValue: 1, highestTrackableValue: 10_000_000_000, numberOfSignificantValueDigits: 3, autoResize: true });
 }
 
-/** Runs the initiator's side of one case and tells the responder to stop at the end. */
-export function runInitiator(endpoint: Endpoint, codec: MessageCodec, mode: ModeId, timing: LoopTiming): InitiatorOutcome {
+/**
+ * Runs the initiator's side of one case and tells the responder to stop at the end. Endpoints
+ * answer synchronously except the Node driver's sockets; the loop awaits only a promise it
+ * actually gets, so a synchronous channel never leaves the loop for the event loop.
+ */
+export async function runInitiator(endpoint: Endpoint, codec: MessageCodec, mode: ModeId, timing: LoopTiming): Promise<InitiatorOutcome> {
   const out = allocMessage(codec.sizeBytes);
   const back = allocMessage(codec.sizeBytes);
   codec.fill(out);
@@ -103,26 +108,22 @@ export function runInitiator(endpoint: Endpoint, codec: MessageCodec, mode: Mode
   const histogram = latency ? newLatencyHistogram() : undefined;
   const counts: VerificationCounts = { messages: 0, bytes: 0, errors: 0 };
   let seq = 0;
-
-  const roundTrip = (flags: number): void => {
-    codec.stamp(out, seq, flags);
-    endpoint.send(out);
-    const n = endpoint.receive(back);
-    const verdict = codec.verify(back, n, seq);
-    if (verdict !== Verdict.ok) {
-      counts.errors++;
-      counts.firstError ??= describe(verdict, seq);
-    }
-    seq++;
-  };
+  let sending: void | Promise<void>;
+  let receiving: number | Promise<number>;
 
   const warmupEnd = now() + timing.warmupMs;
   while (now() < warmupEnd) {
-    if (latency) roundTrip(Flags.warmup);
-    else {
-      codec.stamp(out, seq++, Flags.warmup);
-      endpoint.send(out);
+    codec.stamp(out, seq, Flags.warmup);
+    if ((sending = endpoint.send(out)) !== undefined) await sending;
+    if (latency) {
+      const n = typeof (receiving = endpoint.receive(back)) === 'number' ? receiving : await receiving;
+      const verdict = codec.verify(back, n, seq);
+      if (verdict !== Verdict.ok) {
+        counts.errors++;
+        counts.firstError ??= describe(verdict, seq);
+      }
     }
+    seq++;
   }
 
   let sent = 0;
@@ -136,8 +137,8 @@ export function runInitiator(endpoint: Endpoint, codec: MessageCodec, mode: Mode
     while (t < end) {
       codec.stamp(out, seq, 0);
       const t0 = now();
-      endpoint.send(out);
-      const n = endpoint.receive(back);
+      if ((sending = endpoint.send(out)) !== undefined) await sending;
+      const n = typeof (receiving = endpoint.receive(back)) === 'number' ? receiving : await receiving;
       t = now();
       batch[batched++] = t - t0;
       if (batched === SAMPLE_BATCH) {
@@ -158,7 +159,7 @@ export function runInitiator(endpoint: Endpoint, codec: MessageCodec, mode: Mode
   } else {
     while (t < end) {
       codec.stamp(out, seq++, 0);
-      endpoint.send(out);
+      if ((sending = endpoint.send(out)) !== undefined) await sending;
       sent++;
       t = now();
     }
@@ -167,12 +168,12 @@ export function runInitiator(endpoint: Endpoint, codec: MessageCodec, mode: Mode
   const cpu = cpuSince(cpuStart);
 
   codec.stamp(out, seq, Flags.end);
-  endpoint.send(out);
+  if ((sending = endpoint.send(out)) !== undefined) await sending;
   return { ...counts, durationMs, sent, cpu, histogram };
 }
 
-/** Runs the responder's side: verify each message, echo it in latency mode, stop at the end flag. */
-export function runResponder(endpoint: Endpoint, codec: MessageCodec, mode: ModeId): ResponderOutcome {
+/** Runs the responder's side: echo each message in latency mode, then verify it; stop at the end flag. */
+export async function runResponder(endpoint: Endpoint, codec: MessageCodec, mode: ModeId): Promise<ResponderOutcome> {
   const msg = allocMessage(codec.sizeBytes);
   const echo = mode === 'latency';
   const counts: VerificationCounts = { messages: 0, bytes: 0, errors: 0 };
@@ -180,11 +181,16 @@ export function runResponder(endpoint: Endpoint, codec: MessageCodec, mode: Mode
   let firstAt = 0;
   let lastAt = 0;
   let cpuStart: NodeJS.CpuUsage | undefined;
+  let sending: void | Promise<void>;
+  let receiving: number | Promise<number>;
 
   for (;;) {
-    const n = endpoint.receive(msg);
+    const n = typeof (receiving = endpoint.receive(msg)) === 'number' ? receiving : await receiving;
     const flags = MessageCodec.flags(msg.bytes);
     if ((flags & Flags.end) !== 0) break;
+    // Answer first, check after: like the initiator's, the responder's verification is no part
+    // of the round trip (the echo carries the bytes as received; nothing changes them before).
+    if (echo && (sending = endpoint.send(msg)) !== undefined) await sending;
     const verdict = codec.verify(msg, n, expected);
     if (verdict !== Verdict.ok) {
       counts.errors++;
@@ -192,7 +198,6 @@ export function runResponder(endpoint: Endpoint, codec: MessageCodec, mode: Mode
     }
     // Resynchronise on the sender's numbering so one lost message counts once, not forever.
     expected = MessageCodec.sequence(msg.bytes) + 1;
-    if (echo) endpoint.send(msg);
     if ((flags & Flags.warmup) === 0) {
       if (cpuStart === undefined) {
         cpuStart = process.cpuUsage();

@@ -102,13 +102,14 @@ void run_responder(struct endpoint *ep, const struct codec *codec, const struct 
 		uint32_t flags = message_flags(msg);
 		if (flags & FLAG_END)
 			break;
+		/* Answer first, check after: the responder's verification is no part of the round trip. */
+		if (echo)
+			ep->send(ep, msg, codec->size);
 		enum verdict v = codec_verify(codec, msg, n, (uint32_t)expected);
 		if (v != VERDICT_OK)
 			count_error(counts, v, expected);
 		/* Resynchronise on the sender's numbering so one lost message counts once, not forever. */
 		expected = (uint64_t)message_sequence(msg) + 1;
-		if (echo)
-			ep->send(ep, msg, codec->size);
 		if (!(flags & FLAG_WARMUP)) {
 			if (!timing) {
 				timing = true;

@@ -159,10 +159,13 @@ static void await_change(struct ring_endpoint *r, uint32_t *control, int word, i
 	__atomic_store_n(&control[flag], 0, __ATOMIC_SEQ_CST);
 }
 
-/* After advancing a counter: wakes the other side if, and only if, its flag says it sleeps. */
+/*
+ * After advancing a counter: wakes the other side if, and only if, its flag says it sleeps. A
+ * spinning peer never sleeps, so spin mode does not even look.
+ */
 static void wake_if_waiting(struct ring_endpoint *r, uint32_t *flag)
 {
-	if (load(flag) != 0 && __atomic_exchange_n(flag, 0, __ATOMIC_SEQ_CST) != 0) {
+	if (!r->spin && load(flag) != 0 && __atomic_exchange_n(flag, 0, __ATOMIC_SEQ_CST) != 0) {
 		r->wakeups++;
 		futex_wake(flag);
 	}
