@@ -1,5 +1,6 @@
 /**
- * `mq`: two POSIX message queues, one each way. Every wait is bounded with the timed calls.
+ * `mq`: two POSIX message queues, one each way. Every wait is bounded with the timed calls
+ * (see native/deadline.ts for how the deadline is kept without a clock read per call).
  * The queue depth is the largest the limits allow up to {@link WANTED_DEPTH}: fs.mqueue.msg_max,
  * and RLIMIT_MSGQUEUE, which caps the bytes of all queues of the user.
  */
@@ -42,14 +43,18 @@ class QueueEndpoint implements Endpoint {
   }
 
   send(message: MessageBuffer): void {
-    this.deadline.arm();
-    if (libc.mqTimedSendFrom(this.outgoing, message.address, message.bytes.length, 0, this.deadline.timespec.address) !== 0) this.fail('mq_timedsend', 'read');
+    this.deadline.beforeCall();
+    while (libc.mqTimedSendFrom(this.outgoing, message.address, message.bytes.length, 0, this.deadline.timespec.address) !== 0) {
+      if (libc.lastErrno() !== Errno.ETIMEDOUT || !this.deadline.retryAfterTimeout()) this.fail('mq_timedsend', 'read');
+    }
   }
 
   receive(into: MessageBuffer): number {
-    this.deadline.arm();
-    const n = libc.mqTimedReceiveInto(this.incoming, into.address, into.bytes.length, 0, this.deadline.timespec.address);
-    if (n < 0) this.fail('mq_timedreceive', 'send');
+    this.deadline.beforeCall();
+    let n: number;
+    while ((n = libc.mqTimedReceiveInto(this.incoming, into.address, into.bytes.length, 0, this.deadline.timespec.address)) < 0) {
+      if (libc.lastErrno() !== Errno.ETIMEDOUT || !this.deadline.retryAfterTimeout()) this.fail('mq_timedreceive', 'send');
+    }
     return n;
   }
 
