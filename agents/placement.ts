@@ -3,7 +3,8 @@
  * two agents share a CPU decides the number: `--pin` chooses it, and every case records it.
  */
 import type { Placement, RunSettings } from './contract/schema.js';
-import { check, schedGetaffinity, schedGetcpu, schedSetaffinity } from './native/libc.js';
+import { readdirSync } from 'node:fs';
+import { Errno, NativeError, check, lastErrno, schedGetaffinity, schedGetcpu, schedSetaffinity } from './native/libc.js';
 
 const MASK_BYTES = 128; // 1024 CPUs
 
@@ -32,7 +33,14 @@ export function applyPin(pin: RunSettings['pin'], role: 'initiator' | 'responder
   }
   const mask = new Uint8Array(MASK_BYTES);
   mask[cpu >> 3] = 1 << (cpu & 7);
-  check(schedSetaffinity(0, MASK_BYTES, mask), 'sched_setaffinity', `cpu ${cpu}`);
+  // Every thread of the process, not just this one: Node's helper threads (V8's compiler and GC
+  // workers, libuv's pool) would otherwise run on the other agent's CPU, as taskset would not let
+  // them. A thread that has exited since the listing is no error.
+  for (const tid of readdirSync('/proc/self/task')) {
+    if (schedSetaffinity(Number(tid), MASK_BYTES, mask) !== 0 && lastErrno() !== Errno.ESRCH) {
+      throw new NativeError('sched_setaffinity', lastErrno(), `thread ${tid}, cpu ${cpu}`);
+    }
+  }
   return undefined;
 }
 

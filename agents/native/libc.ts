@@ -35,6 +35,7 @@ const rt = (() => {
 /** errno values callers tell apart: expected outcomes (timeouts, races, a gone peer) from failures. */
 export const Errno = {
   ENOENT: 2,
+  ESRCH: 3,
   EINTR: 4,
   EAGAIN: 11,
   ENOSPC: 28,
