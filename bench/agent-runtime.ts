@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { RunSettings } from '../agents/contract/schema.js';
 import { CliError } from './errors.js';
 import { packageDir } from './package-dir.js';
 
@@ -19,6 +20,17 @@ export interface RuntimeFile {
 
 /** The bundled agent, built by npm run build. */
 export const BUNDLE = join(dirname(fileURLToPath(import.meta.url)), '..', 'agent-bundle', 'agent.mjs');
+
+/**
+ * NODE_OPTIONS for the agents: a 1 MiB young generation. The timed loop allocates nothing, so it
+ * costs no measured time, and it keeps ~13 MB of young-generation pages out of each agent's
+ * resident memory. With `--driver node`, whose sockets allocate per message, Node's default
+ * stays: that driver is there to show what an ordinary Node sidecar gets. `inherited` is kept.
+ */
+export function agentNodeOptions(settings: RunSettings, inherited?: string): string | undefined {
+  const own = settings.driver === 'node' ? undefined : '--max-semi-space-size=1';
+  return [inherited, own].filter(Boolean).join(' ') || undefined;
+}
 
 /** Node's name for a CPU architecture from Kubernetes' (`amd64` → `x64`). */
 export function nodeArch(kubernetesArch: string): string {

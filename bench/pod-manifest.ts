@@ -8,8 +8,9 @@
  * still measures every channel: the containers of a pod share the network and IPC namespaces and
  * /dev/shm by design, and the two emptyDir volumes are mounted into both.
  */
-import type { V1ConfigMap, V1Container, V1Pod, V1Toleration, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Container, V1EnvVar, V1Pod, V1Toleration, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { Plan } from '../agents/contract/schema.js';
+import { agentNodeOptions } from './agent-runtime.js';
 import { BOOTSTRAP_COMMAND, DEFAULT_NODE_IMAGE, DELIVERY_DIRS, agentConfigMap } from './agent-delivery.js';
 import { plannedSeconds } from './plan.js';
 
@@ -99,6 +100,11 @@ function delivery(plan: Plan, options: PodOptions, labels: Record<string, string
   };
 }
 
+function nodeOptionsEnv(plan: Plan): V1EnvVar[] {
+  const value = agentNodeOptions(plan.settings);
+  return value ? [{ name: 'NODE_OPTIONS', value }] : [];
+}
+
 function agentContainer(role: 'initiator' | 'responder', plan: Plan, options: PodOptions, how: Delivery): V1Container {
   const resources =
     options.cpu || options.memory
@@ -112,7 +118,7 @@ function agentContainer(role: 'initiator' | 'responder', plan: Plan, options: Po
     image: how.image,
     ...(options.imagePullPolicy ? { imagePullPolicy: options.imagePullPolicy } : {}),
     command: [...how.command, '--role', role, '--disk-dir', POD_DIRS.disk, '--tmpfs-dir', POD_DIRS.tmpfs],
-    env: [{ name: 'PODBENCH_PLAN', value: JSON.stringify(plan) }],
+    env: [{ name: 'PODBENCH_PLAN', value: JSON.stringify(plan) }, ...nodeOptionsEnv(plan)],
     ...(resources ? { resources } : {}),
     securityContext: {
       allowPrivilegeEscalation: false,

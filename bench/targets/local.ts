@@ -15,6 +15,7 @@ import { filesystemType } from '../../agents/kernel-limits.js';
 import { ObjectJournal } from '../../agents/object-journal.js';
 import { journalPath } from '../../agents/run-context.js';
 import { agentEvents, explainingLine } from '../agent-events.js';
+import { agentNodeOptions } from '../agent-runtime.js';
 import type { RunningPair, Target } from './target.js';
 
 const RUN_DIR_PREFIX = 'podbench-';
@@ -142,7 +143,7 @@ export class LocalTarget implements Target {
 
     const spawnAgent = (role: 'initiator' | 'responder') =>
       spawn(process.execPath, [AGENT_MAIN, '--role', role, '--disk-dir', disk, '--tmpfs-dir', owner.tmpfsDir], {
-        env: { ...process.env, PODBENCH_PLAN: JSON.stringify(plan) },
+        env: { ...process.env, PODBENCH_PLAN: JSON.stringify(plan), NODE_OPTIONS: agentNodeOptions(plan.settings, process.env.NODE_OPTIONS) },
         // Own process group: Ctrl-C reaches the orchestrator only, which stops the agents in order.
         detached: true,
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,173 @@
+/**
+ * `npm run bench:fidelity`: how far podbench's numbers are from what the channel can do. Each
+ * target case runs through podbench's local target and through the C reference, interleaved
+ * (the order alternates every round) so both see the same machine; the verdict uses the median
+ * of the per-round ratios podbench / reference. Exits 1 when a target is missed or a case fails.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus as cpuInfo, release } from 'node:os';
+import { join } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { ChannelId, ModeId } from '../../agents/contract/channels.js';
+import { readKernelLimits } from '../../agents/kernel-limits.js';
+import { median } from '../../reports/case-groups.js';
+import { alignColumns } from '../../reports/table.js';
+import { durationParser, parseChannels, parseModes } from '../run-options.js';
+import { formatDuration, formatSize } from '../units.js';
+import { RAISED_SYSV_LIMITS, enterPrivateIpcNamespace } from './ipc-namespace.js';
+import type { CaseTiming, Measurement } from './measurement.js';
+import { runPodbenchCase } from './podbench-case.js';
+import { buildReference, runReferenceCase } from './reference.js';
+import { CLI_PATH, PACKAGE_ROOT, runScript } from './script.js';
+import { caseLabel, fidelityTargets, type FidelityTarget, type Pin } from './targets.js';
+
+/** Bytes the kernel keeps per queued POSIX message beside the payload (as agents/channels/posix-mq.ts). */
+const MQ_PER_MESSAGE_OVERHEAD_BYTES = 128;
+
+/** The parsed flags. */
+interface Options {
+  channels: ChannelId[];
+  modes: ModeId[];
+  pin: Pin | 'all';
+  rounds: number;
+  duration: number;
+  warmup: number;
+  json?: string;
+}
+
+/** Everything measured for one target over all rounds. */
+interface TargetRuns {
+  readonly target: FidelityTarget;
+  readonly podbench: Measurement[];
+  readonly reference: Measurement[];
+}
+
+type Verdict = 'met' | 'missed' | 'skipped' | 'failed';
+
+interface Summary {
+  readonly label: string;
+  readonly metric: FidelityTarget['metric'];
+  readonly boundRatio: number;
+  readonly podbenchMedian?: number;
+  readonly referenceMedian?: number;
+  /** Median over rounds of podbench / reference in that round. */
+  readonly ratio?: number;
+  readonly rounds: number;
+  readonly verdict: Verdict;
+  readonly reason?: string;
+}
+
+function parseRounds(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || n < 1 || n > 50) throw new InvalidArgumentError('use a whole number from 1 to 50 (targets are judged on 3 or more)');
+  return n;
+}
+
+/** The largest POSIX queue message the limits allow: msgsize_max, unless RLIMIT_MSGQUEUE cannot hold two queues of it. */
+function mqLargestBytes(): number {
+  const limits = readKernelLimits();
+  const bySize = limits.mqMsgsizeMaxBytes ?? 8192;
+  const byRlimit = limits.rlimitMsgqueueBytes === null ? bySize : Math.floor(limits.rlimitMsgqueueBytes / 2) - MQ_PER_MESSAGE_OVERHEAD_BYTES;
+  return Math.min(bySize, byRlimit);
+}
+
+/** The CPUs this process may use, from Cpus_allowed_list ("0-1", "2,4-7"). */
+function allowedCpus(): number[] {
+  const list = /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0';
+  return list.split(',').flatMap((part) => {
+    const [from, to] = part.split('-').map(Number);
+    return Array.from({ length: (to ?? from!) - from! + 1 }, (_, i) => from! + i);
+  });
+}
+
+function formatValue(metric: FidelityTarget['metric'], value: number | undefined): string {
+  if (value === undefined) return '-';
+  if (metric === 'throughput') return value >= 1e9 ? `${(value / 1e9).toFixed(2)} GB/s` : `${(value / 1e6).toFixed(1)} MB/s`;
+  if (value < 1000) return `${Math.round(value)} ns`;
+  return `${(value / 1000).toFixed(value < 10_000 ? 2 : 1)} µs`;
+}
+
+function summarize(runs: TargetRuns): Summary {
+  const { target } = runs;
+  const label = caseLabel(target.case, formatSize);
+  const base = { label, metric: target.metric, boundRatio: target.boundRatio, rounds: runs.podbench.length };
+  const notOk = [...runs.podbench.map((m) => ['podbench', m] as const), ...runs.reference.map((m) => ['reference', m] as const)].find(([, m]) => m.status !== 'ok');
+  if (notOk) {
+    const [who, m] = notOk;
+    const reason = m.status === 'ok' ? '' : m.reason;
+    return { ...base, verdict: m.status === 'skipped' ? 'skipped' : 'failed', reason: `${who}: ${reason}` };
+  }
+  const values = (ms: Measurement[]) => ms.map((m) => (m.status === 'ok' ? m.value : NaN));
+  const p = values(runs.podbench);
+  const r = values(runs.reference);
+  const ratio = median(p.map((v, i) => v / r[i]!))!;
+  const met = target.metric === 'p50' ? ratio <= target.boundRatio : ratio >= target.boundRatio;
+  return { ...base, podbenchMedian: median(p), referenceMedian: median(r), ratio, verdict: met ? 'met' : 'missed' };
+}
+
+function renderSummaries(summaries: readonly Summary[]): string {
+  const rows = summaries.map((s) => [
+    s.label,
+    formatValue(s.metric, s.podbenchMedian),
+    formatValue(s.metric, s.referenceMedian),
+    s.ratio === undefined ? '-' : `${s.ratio.toFixed(2)}×`,
+    `${s.metric === 'p50' ? '≤' : '≥'} ${s.boundRatio}×`,
+    s.verdict === 'met' || s.verdict === 'missed' ? s.verdict : `${s.verdict}: ${s.reason}`,
+  ]);
+  return alignColumns(['case', 'podbench', 'reference', 'ratio', 'target', 'verdict'], rows, new Set([1, 2, 3]));
+}
+
+async function main(opts: Options): Promise<number> {
+  const ipc = enterPrivateIpcNamespace();
+  const timing: CaseTiming = { warmupMs: opts.warmup, durationMs: opts.duration, peerTimeoutMs: 5000 };
+  const binary = await buildReference(join(PACKAGE_ROOT, 'bench', 'reference'), join(PACKAGE_ROOT, '.cache', 'reference'));
+  const targets = fidelityTargets(mqLargestBytes()).filter(
+    (t) => opts.channels.includes(t.case.channel) && opts.modes.includes(t.case.mode) && (opts.pin === 'all' || t.case.pin === opts.pin),
+  );
+  if (targets.length === 0) throw new InvalidArgumentError('no target case matches --channels, --modes and --pin');
+  const cpus = allowedCpus();
+  if (cpus.length < 2 && targets.some((t) => t.case.pin === 'split')) throw new Error('the two-CPU cases need two CPUs; this process may use one (run with --pin same)');
+
+  const err = process.stderr;
+  err.write(`podbench fidelity: ${targets.length} cases × ${opts.rounds} rounds, ${formatDuration(opts.duration)} each (+${formatDuration(opts.warmup)} warm-up), podbench and the C reference interleaved\n`);
+  err.write(ipc.raised
+    ? `System V limits raised in a private IPC namespace: ${Object.entries(RAISED_SYSV_LIMITS).map(([k, v]) => `${k}=${v}`).join(', ')}\n`
+    : `System V limits left as they are: ${ipc.why}\n`);
+
+  const runs: TargetRuns[] = targets.map((target) => ({ target, podbench: [], reference: [] }));
+  for (let round = 0; round < opts.rounds; round++) {
+    for (const run of runs) {
+      const c = run.target.case;
+      const order = round % 2 === 0 ? (['podbench', 'reference'] as const) : (['reference', 'podbench'] as const);
+      for (const who of order) {
+        const m = who === 'podbench' ? await runPodbenchCase(CLI_PATH, c, timing) : await runReferenceCase(binary, c, timing, cpus);
+        run[who].push(m);
+      }
+      const show = (m: Measurement) => (m.status === 'ok' ? formatValue(run.target.metric, m.value) : m.status);
+      err.write(`[${round + 1}/${opts.rounds}] ${caseLabel(c, formatSize).padEnd(34)} podbench ${show(run.podbench.at(-1)!).padStart(11)}   reference ${show(run.reference.at(-1)!).padStart(11)}\n`);
+    }
+  }
+
+  const summaries = runs.map(summarize);
+  const machine = `${cpuInfo()[0]?.model ?? 'unknown CPU'}, ${cpuInfo().length} CPUs, Linux ${release()}, Node ${process.version}`;
+  process.stdout.write(`\n${machine}\nmedians of ${opts.rounds} interleaved rounds; ratio = median of per-round podbench / reference\n\n${renderSummaries(summaries)}\n`);
+  const missed = summaries.filter((s) => s.verdict === 'missed' || s.verdict === 'failed');
+  const skipped = summaries.filter((s) => s.verdict === 'skipped');
+  process.stdout.write(`\n${summaries.length - missed.length - skipped.length} met, ${missed.length} missed or failed, ${skipped.length} skipped\n`);
+  if (opts.json) {
+    writeFileSync(opts.json, `${JSON.stringify({ machine, rounds: opts.rounds, timing, ipc, summaries, runs }, null, 2)}\n`);
+  }
+  return missed.length > 0 ? 1 : 0;
+}
+
+const program = new Command('bench:fidelity')
+  .description('compare podbench with a C reference on the same cases, interleaved, and check the fidelity targets')
+  .addOption(new Option('--channels <list>', 'channels to include').default(parseChannels('all'), 'all').argParser(parseChannels))
+  .addOption(new Option('--modes <list>', 'modes to include').default(['latency', 'throughput'], 'latency,throughput').argParser(parseModes))
+  .addOption(new Option('--pin <how>', 'placements to include: each process on its own CPU (split), both on one CPU (same), or all').choices(['split', 'same', 'all']).default('all'))
+  .addOption(new Option('--rounds <n>', 'interleaved rounds per case').default(3).argParser(parseRounds))
+  .addOption(new Option('--duration <time>', 'timed part of each case').default(1000, '1s').argParser(durationParser(100, 600_000)))
+  .addOption(new Option('--warmup <time>', 'warm-up before each case').default(200, '200ms').argParser(durationParser(0, 60_000)))
+  .option('--json <file>', 'also write every measurement and the summary as JSON');
+
+await runScript(program, main);
