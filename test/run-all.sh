@@ -9,10 +9,13 @@ if [ "$(id -u)" = 0 ] && ! grep -qs ' /dev/mqueue mqueue ' /proc/mounts; then
   mkdir -p /dev/mqueue && mount -t mqueue none /dev/mqueue || echo "note: could not mount /dev/mqueue" >&2
 fi
 
-# A real pod needs podman (and runc, see the README), the HTML report test Debian's Chromium;
-# install them when missing and allowed to.
+# A real pod needs podman (and runc, see the README), the HTML report test Debian's Chromium, the
+# C reference a C compiler (cc, from gcc) and taskset (util-linux); install what is missing when
+# allowed to.
 missing=""
 for tool in podman runc chromium; do command -v "$tool" >/dev/null || missing="$missing $tool"; done
+command -v cc >/dev/null || missing="$missing gcc"
+command -v taskset >/dev/null || missing="$missing util-linux"
 if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq
