@@ -8,8 +8,8 @@
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { existsSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
 import type { MessageBuffer } from '../measure/message.js';
+import { unixSocketPath } from './stream-socket.js';
 import { PeerError, type Channel, type ChannelContext, type Endpoint, type Hosted, type JoinParams } from './channel.js';
 
 type Family = 'tcp' | 'uds';
@@ -32,7 +32,7 @@ class NodeSocketEndpoint implements Endpoint {
     private readonly socket: Socket,
     family: Family,
     peer: string,
-    timeoutMs: number,
+    private readonly timeoutMs: number,
   ) {
     if (family === 'tcp') socket.setNoDelay(true);
     socket.setTimeout(timeoutMs);
@@ -45,6 +45,8 @@ class NodeSocketEndpoint implements Endpoint {
       this.failure ??= err;
       this.reading?.reject(this.failure);
       this.reading = undefined;
+      // Ends a send waiting for 'drain' too: destroy() emits 'close', which rejects it.
+      socket.destroy();
     };
     socket.on('timeout', () => fail(new PeerError(`the ${peer} did not answer within ${timeoutMs} ms`)));
     socket.on('end', () => fail(new PeerError(`the ${peer} closed the ${family} connection`)));
@@ -100,14 +102,20 @@ class NodeSocketEndpoint implements Endpoint {
     return { driver: 'node', drainWaits: this.writesWaited };
   }
 
+  /**
+   * Ends the connection after what is still queued in Node (the end message, at least) has gone
+   * out: destroy() would drop it. Destroyed anyway if the peer does not finish within the timeout.
+   */
   close(): void {
-    this.socket.destroy();
+    if (this.socket.destroyed) return;
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), this.timeoutMs).unref();
   }
 }
 
 function listenAddress(family: Family, ctx: ChannelContext): string | { host: string; port: number } {
   if (family === 'tcp') return { host: '127.0.0.1', port: 0 };
-  const path = join(ctx.dirs.disk, `podbench-${ctx.spec.index}.sock`);
+  const path = unixSocketPath(ctx);
   if (existsSync(path)) unlinkSync(path);
   return path;
 }
@@ -156,11 +164,20 @@ async function hostNodeSocket(family: Family, ctx: ChannelContext): Promise<Host
 function joinNodeSocket(family: Family, ctx: ChannelContext, params: JoinParams): Promise<Endpoint> {
   return new Promise((resolve, reject) => {
     const socket = family === 'tcp' ? createConnection({ host: '127.0.0.1', port: Number(params.port), noDelay: true }) : createConnection(String(params.path));
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new PeerError(`could not connect to the responder's ${family} socket within ${ctx.peerTimeoutMs} ms`));
+    }, ctx.peerTimeoutMs);
     socket.once('connect', () => {
-      socket.off('error', reject);
+      clearTimeout(timer);
+      socket.off('error', onError);
       resolve(new NodeSocketEndpoint(socket, family, 'responder', ctx.peerTimeoutMs));
     });
-    socket.once('error', reject);
+    const onError = (err: Error) => {
+      clearTimeout(timer);
+      reject(err);
+    };
+    socket.once('error', onError);
   });
 }
 

@@ -12,7 +12,7 @@ import { PeerError, type Channel, type ChannelContext, type Endpoint, type Feasi
 
 const WANTED_DEPTH = 64;
 /** Kernel bookkeeping per queued message (struct msg_msg and tree node), rounded up. */
-const PER_MESSAGE_OVERHEAD_BYTES = 128;
+export const PER_MESSAGE_OVERHEAD_BYTES = 128;
 
 function depthFor(ctx: ChannelContext): Feasibility {
   const { mqMsgsizeMaxBytes: sizeMax, mqMsgMax: depthMax, rlimitMsgqueueBytes: rlimit } = ctx.limits;

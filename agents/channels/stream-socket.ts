@@ -34,6 +34,15 @@ function inetAddress(port: number): Buffer {
   return addr;
 }
 
+/** Where a case's Unix socket lives: the shared volume. Throws when the kernel would refuse the path. */
+export function unixSocketPath(ctx: ChannelContext): string {
+  const path = join(ctx.dirs.disk, `podbench-${ctx.spec.index}.sock`);
+  if (Buffer.byteLength(path) > SUN_PATH_MAX) {
+    throw new Error(`Unix socket path ${path} is longer than the ${SUN_PATH_MAX} bytes the kernel allows; use a shorter shared directory`);
+  }
+  return path;
+}
+
 function unixAddress(path: string): Buffer {
   if (Buffer.byteLength(path) > SUN_PATH_MAX) {
     throw new Error(`Unix socket path ${path} is longer than the ${SUN_PATH_MAX} bytes the kernel allows; use a shorter shared directory`);
@@ -117,7 +126,7 @@ class SocketEndpoint implements Endpoint {
 }
 
 function hostSocket(family: Family, ctx: ChannelContext): Hosted {
-  const path = join(ctx.dirs.disk, `podbench-${ctx.spec.index}.sock`);
+  const path = unixSocketPath(ctx);
   const fd = check(libc.socket(family === 'tcp' ? AF_INET : AF_UNIX, SOCK_STREAM_CLOEXEC, 0), 'socket');
   let params: JoinParams;
   try {

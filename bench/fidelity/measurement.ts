@@ -25,18 +25,26 @@ export interface ChildOutcome {
   readonly stderr: string;
 }
 
+/** How long a program that overran gets after SIGTERM to clean up (its objects, its agents). */
+const KILL_GRACE_MS = 10_000;
+
 /**
  * Runs a program to its end and never rejects: a non-zero exit, a signal or running past
- * `timeoutMs` (then SIGKILL) all come back as a ChildOutcome for the caller to explain.
+ * `timeoutMs` all come back as a ChildOutcome for the caller to explain. An overrun gets SIGTERM
+ * first, so the C reference removes its kernel objects and podbench stops its agents, and SIGKILL
+ * only if it is still there {@link KILL_GRACE_MS} later.
  */
 export function runChild(file: string, args: readonly string[], timeoutMs: number): Promise<ChildOutcome> {
   return new Promise((resolve) => {
-    execFile(file, args, { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+    let killer: NodeJS.Timeout | undefined;
+    const child = execFile(file, args, { timeout: timeoutMs, killSignal: 'SIGTERM', maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      clearTimeout(killer);
       const failure = err as (NodeJS.ErrnoException & { code?: number | string; signal?: string }) | null;
       const exitCode = failure ? (typeof failure.code === 'number' ? failure.code : null) : 0;
       const spawnError = failure && typeof failure.code === 'string' ? `${file}: ${failure.message}` : '';
       resolve({ exitCode, signal: failure?.signal ?? null, stdout, stderr: spawnError || stderr });
     });
+    killer = setTimeout(() => child.kill('SIGKILL'), timeoutMs + KILL_GRACE_MS);
   });
 }
 

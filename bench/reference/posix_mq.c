@@ -1,11 +1,14 @@
 /*
  * podbench-ref: `mq`, as podbench's agents/channels/posix-mq.ts. Two POSIX message queues, one
  * each way; every wait is bounded by mq_timedsend/mq_timedreceive with an absolute
- * CLOCK_REALTIME deadline, re-armed before every call so each wait gets the whole peer timeout.
+ * CLOCK_REALTIME deadline. As in podbench (agents/native/deadline.ts), the deadline is re-armed
+ * every REARM_EVERY calls, and a timeout on a deadline armed before the call is retried once with
+ * a fresh one, so a case fails only after a wait of the whole peer timeout.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <mqueue.h>
 #include <stdio.h>
@@ -18,6 +21,8 @@
 #define WANTED_DEPTH 64
 /* Kernel bookkeeping per queued message (struct msg_msg and tree node), rounded up. */
 #define PER_MESSAGE_OVERHEAD_BYTES 128
+/* Calls between re-arms of the deadline, as REARM_EVERY in agents/native/deadline.ts. */
+#define REARM_EVERY 64
 
 struct mq_endpoint {
 	struct endpoint base;
@@ -25,6 +30,7 @@ struct mq_endpoint {
 	mqd_t out, in;
 	long depth;
 	struct timespec deadline;
+	int calls_since_arm;
 };
 
 /* "/NAME-a" carries initiator → responder, "/NAME-b" responder → initiator. */
@@ -82,7 +88,7 @@ static _Noreturn void queue_failed(const struct mq_endpoint *q, const char *call
 	fail_call(call, NULL, errno);
 }
 
-/* Sets the deadline to now + the peer timeout; called before each wait. */
+/* Sets the deadline to now + the peer timeout. */
 static void arm(struct mq_endpoint *q)
 {
 	clock_gettime(CLOCK_REALTIME, &q->deadline);
@@ -92,23 +98,44 @@ static void arm(struct mq_endpoint *q)
 		q->deadline.tv_sec++;
 		q->deadline.tv_nsec -= 1000000000;
 	}
+	q->calls_since_arm = 0;
+}
+
+/* Before each wait: re-arms when the deadline has served REARM_EVERY calls. */
+static void before_call(struct mq_endpoint *q)
+{
+	if (++q->calls_since_arm >= REARM_EVERY)
+		arm(q);
+}
+
+/* After ETIMEDOUT: true (and re-armed) when the deadline predates this call, so wait again. */
+static bool retry_after_timeout(struct mq_endpoint *q)
+{
+	if (q->calls_since_arm == 0)
+		return false;
+	arm(q);
+	return true;
 }
 
 static void queue_send(struct endpoint *self, const uint8_t *message, size_t length)
 {
 	struct mq_endpoint *q = (struct mq_endpoint *)self;
-	arm(q);
-	if (mq_timedsend(q->out, (const char *)message, length, 0, &q->deadline) != 0)
-		queue_failed(q, "mq_timedsend", "read");
+	before_call(q);
+	while (mq_timedsend(q->out, (const char *)message, length, 0, &q->deadline) != 0) {
+		if (errno != ETIMEDOUT || !retry_after_timeout(q))
+			queue_failed(q, "mq_timedsend", "read");
+	}
 }
 
 static size_t queue_receive(struct endpoint *self, uint8_t *into, size_t length)
 {
 	struct mq_endpoint *q = (struct mq_endpoint *)self;
-	arm(q);
-	ssize_t n = mq_timedreceive(q->in, (char *)into, length, NULL, &q->deadline);
-	if (n < 0)
-		queue_failed(q, "mq_timedreceive", "send");
+	before_call(q);
+	ssize_t n;
+	while ((n = mq_timedreceive(q->in, (char *)into, length, NULL, &q->deadline)) < 0) {
+		if (errno != ETIMEDOUT || !retry_after_timeout(q))
+			queue_failed(q, "mq_timedreceive", "send");
+	}
 	return (size_t)n;
 }
 
@@ -159,6 +186,7 @@ static struct endpoint *endpoint_on(mqd_t out, mqd_t in, long depth, const struc
 		.in = in,
 		.depth = depth,
 	};
+	arm(&q);
 	return &q.base;
 }
 
