@@ -90,12 +90,17 @@ export function durationParser(minMs: number, maxMs: number): (text: string) => 
   };
 }
 
-/** `--repeat N`, 1 to 100. */
-export function parseRepeat(text: string): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text.trim()) || n < 1 || n > 100) throw new InvalidArgumentError('use a whole number from 1 to 100');
-  return n;
+/** A parser for a flag that takes a whole number from `minimum` to `maximum`. */
+export function wholeNumberParser(minimum: number, maximum: number): (text: string) => number {
+  return (text) => {
+    const n = Number(text);
+    if (!/^\d+$/.test(text.trim()) || n < minimum || n > maximum) throw new InvalidArgumentError(`use a whole number from ${minimum} to ${maximum}`);
+    return n;
+  };
 }
+
+/** `--repeat N`, 1 to 100. */
+export const parseRepeat = wholeNumberParser(1, 100);
 
 /** `--label NAME`: a name for the run in reports and comparisons. */
 export function parseLabel(text: string): string {

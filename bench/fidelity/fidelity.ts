@@ -14,7 +14,7 @@ import { PER_MESSAGE_OVERHEAD_BYTES } from '../../agents/channels/posix-mq.js';
 import { readKernelLimits } from '../../agents/kernel-limits.js';
 import { median } from '../../reports/case-groups.js';
 import { alignColumns } from '../../reports/table.js';
-import { durationParser, parseChannels, parseModes } from '../run-options.js';
+import { durationParser, parseChannels, parseModes, wholeNumberParser } from '../run-options.js';
 import { formatDuration, formatSize } from '../units.js';
 import { RAISED_SYSV_LIMITS, enterPrivateIpcNamespace } from './ipc-namespace.js';
 import type { CaseTiming, Measurement } from './measurement.js';
@@ -59,12 +59,6 @@ interface Summary {
   readonly rounds: number;
   readonly verdict: Verdict;
   readonly reason?: string;
-}
-
-function parseRounds(text: string): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text.trim()) || n < 1 || n > 50) throw new InvalidArgumentError('use a whole number from 1 to 50 (targets are judged on 3 or more)');
-  return n;
 }
 
 /** The largest POSIX queue message the limits allow: msgsize_max, unless RLIMIT_MSGQUEUE cannot hold two queues of it. */
@@ -177,7 +171,7 @@ const program = new Command('bench:fidelity')
   .addOption(new Option('--channels <list>', 'channels to include').default(parseChannels('all'), 'all').argParser(parseChannels))
   .addOption(new Option('--modes <list>', 'modes to include').default(['latency', 'throughput'], 'latency,throughput').argParser(parseModes))
   .addOption(new Option('--pin <how>', 'placements to include: each process on its own CPU (split), both on one CPU (same), or all').choices(['split', 'same', 'all']).default('all'))
-  .addOption(new Option('--rounds <n>', 'interleaved rounds per case').default(3).argParser(parseRounds))
+  .addOption(new Option('--rounds <n>', 'interleaved rounds per case').default(3).argParser(wholeNumberParser(1, 50)))
   .addOption(new Option('--duration <time>', 'timed part of each case').default(1000, '1s').argParser(durationParser(100, 600_000)))
   .addOption(new Option('--warmup <time>', 'warm-up before each case').default(200, '200ms').argParser(durationParser(0, 60_000)))
   .option('--json <file>', 'also write every measurement and the summary as JSON');

@@ -5,11 +5,11 @@
  * Each figure is the median over several full podbench runs at 1 MiB. Exits 1 on a missed target.
  */
 import { cpus, release } from 'node:os';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import type { CaseResult, ResultsDocument } from '../../agents/contract/schema.js';
 import { median } from '../../reports/case-groups.js';
 import { alignColumns } from '../../reports/table.js';
-import { durationParser } from '../run-options.js';
+import { durationParser, wholeNumberParser } from '../run-options.js';
 import { formatDuration } from '../units.js';
 import { runPodbench } from './podbench-case.js';
 import { CLI_PATH, runScript } from './script.js';
@@ -29,12 +29,6 @@ interface Row {
   readonly value: number;
   readonly unit: string;
   readonly max?: number;
-}
-
-function parseRuns(text: string): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text.trim()) || n < 1 || n > 20) throw new InvalidArgumentError('use a whole number from 1 to 20');
-  return n;
 }
 
 /** The largest value of a numeric detail over the measured cases. */
@@ -108,7 +102,7 @@ async function main(opts: Options): Promise<number> {
 
 const program = new Command('bench:floor')
   .description('measure the harness floor, the agents\' memory at 1 MiB and the orchestrator\'s CPU, and check them against the targets')
-  .addOption(new Option('--runs <n>', 'full podbench runs to take the median of').default(3).argParser(parseRuns))
+  .addOption(new Option('--runs <n>', 'full podbench runs to take the median of').default(3).argParser(wholeNumberParser(1, 20)))
   .addOption(new Option('--duration <time>', 'timed part of each case').default(1000, '1s').argParser(durationParser(100, 600_000)));
 
 await runScript(program, main);
