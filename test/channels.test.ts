@@ -17,40 +17,53 @@ import { NOTHING_LEFT, newLeftovers, snapshotLeftovers, type Leftovers } from '.
 const SMALL = 64;
 const LARGE = 64 * 1024;
 
-describe('every channel between two real processes', () => {
-  let outDir: string;
-  let run: CliResult;
-  let doc: ResultsDocument;
-  let before_: Leftovers;
+/** What one verified run left to check: the CLI's outcome, the document and the host before it. */
+interface VerifiedRun {
+  run: CliResult;
+  doc: ResultsDocument;
+  before: Leftovers;
+  outDir: string;
+}
 
+/**
+ * Runs `channels` in both modes at both sizes with every byte verified (--verify full), before
+ * the enclosing suite's tests, and removes the results afterwards.
+ */
+function verifiedRun(channels: string, extraArgs: readonly string[] = []): VerifiedRun {
+  const state = {} as VerifiedRun;
   before(async () => {
-    before_ = snapshotLeftovers();
-    outDir = mkdtempSync(join(tmpdir(), 'pbtest-'));
-    run = await runCli([
-      'run', '--target', 'local', '--channels', 'all', '--modes', 'latency,throughput', '--sizes', `${SMALL},64Ki`,
-      '--duration', '150ms', '--warmup', '20ms', '--verify', 'full', '--out-dir', outDir, '-o', 'json',
+    state.before = snapshotLeftovers();
+    state.outDir = mkdtempSync(join(tmpdir(), 'pbtest-'));
+    state.run = await runCli([
+      'run', '--target', 'local', '--channels', channels, '--modes', 'latency,throughput', '--sizes', `${SMALL},64Ki`,
+      '--duration', '150ms', '--warmup', '20ms', '--verify', 'full', ...extraArgs, '--out-dir', state.outDir, '-o', 'json',
     ]);
-    doc = JSON.parse(readFileSync(join(outDir, 'results.json'), 'utf8')) as ResultsDocument;
+    state.doc = JSON.parse(readFileSync(join(state.outDir, 'results.json'), 'utf8')) as ResultsDocument;
   });
-  after(() => rmSync(outDir, { recursive: true, force: true }));
+  after(() => rmSync(state.outDir, { recursive: true, force: true }));
+  return state;
+}
+
+describe('every channel between two real processes', () => {
+  const measured = verifiedRun('all');
 
   it('exits 0 and prints the same document it saved', () => {
-    assert.equal(run.code, 0, run.stderr);
-    assert.deepEqual(JSON.parse(run.stdout), doc);
-    assert.equal(doc.run.complete, true);
-    assert.equal(doc.cases.length, CHANNEL_IDS.length * 2 * 2);
+    assert.equal(measured.run.code, 0, measured.run.stderr);
+    assert.deepEqual(JSON.parse(measured.run.stdout), measured.doc);
+    assert.equal(measured.doc.run.complete, true);
+    assert.equal(measured.doc.cases.length, CHANNEL_IDS.length * 2 * 2);
   });
 
   for (const channel of CHANNEL_IDS) {
     it(`${channel}: every case ok, or skipped naming the limit`, () => {
-      const cases = doc.cases.filter((c) => c.channel === channel);
+      const cases = measured.doc.cases.filter((c) => c.channel === channel);
       assert.equal(cases.length, 4);
       for (const c of cases) checkCase(c);
     });
   }
 
   it('skips only what the kernel limits rule out, and says which limit', () => {
-    const skipped = doc.cases.filter((c) => c.status === 'skipped');
+    const skipped = measured.doc.cases.filter((c) => c.status === 'skipped');
     for (const c of skipped) {
       assert.ok(['mq', 'sysv-mq'].includes(c.channel), `${c.channel} skipped: ${c.reason}`);
       assert.equal(c.sizeBytes, LARGE);
@@ -59,7 +72,7 @@ describe('every channel between two real processes', () => {
   });
 
   it('records where each agent ran', () => {
-    const ok = doc.cases.find((c) => c.status === 'ok')!;
+    const ok = measured.doc.cases.find((c) => c.status === 'ok')!;
     for (const side of [ok.placement!.initiator, ok.placement!.responder]) {
       assert.ok(side.allowedCpus.length >= 1);
       assert.ok(side.allowedCpus.includes(side.cpuAtStart));
@@ -67,7 +80,7 @@ describe('every channel between two real processes', () => {
   });
 
   it("records each agent's peak memory and the orchestrator's CPU per case", () => {
-    for (const c of doc.cases.filter((x) => x.status === 'ok')) {
+    for (const c of measured.doc.cases.filter((x) => x.status === 'ok')) {
       const d = c.details ?? {};
       for (const key of ['initiator.peakRssKiB', 'responder.peakRssKiB']) assert.ok(Number(d[key]) > 1024, `${c.channel}: ${key} = ${d[key]}`);
       const cpu = Number(d['orchestrator.cpuPercent']);
@@ -76,31 +89,17 @@ describe('every channel between two real processes', () => {
   });
 
   it('leaves nothing behind: /dev/shm, /dev/mqueue, System V queues, temp dirs', () => {
-    assert.deepEqual(newLeftovers(before_, snapshotLeftovers()), NOTHING_LEFT);
+    assert.deepEqual(newLeftovers(measured.before, snapshotLeftovers()), NOTHING_LEFT);
   });
 });
 
 describe('--driver node: tcp and uds through net.Socket, as a Node sidecar would', () => {
-  let outDir: string;
-  let run: CliResult;
-  let doc: ResultsDocument;
-  let before_: Leftovers;
-
-  before(async () => {
-    before_ = snapshotLeftovers();
-    outDir = mkdtempSync(join(tmpdir(), 'pbtest-'));
-    run = await runCli([
-      'run', '--target', 'local', '--channels', 'tcp,uds', '--modes', 'latency,throughput', '--sizes', `${SMALL},64Ki`,
-      '--duration', '150ms', '--warmup', '20ms', '--verify', 'full', '--driver', 'node', '--out-dir', outDir, '-o', 'json',
-    ]);
-    doc = JSON.parse(run.stdout) as ResultsDocument;
-  });
-  after(() => rmSync(outDir, { recursive: true, force: true }));
+  const measured = verifiedRun('tcp,uds', ['--driver', 'node']);
 
   it('every case ok and verified, and driven by net.Socket', () => {
-    assert.equal(run.code, 0, run.stderr);
-    assert.equal(doc.cases.length, 8);
-    for (const c of doc.cases) {
+    assert.equal(measured.run.code, 0, measured.run.stderr);
+    assert.equal(measured.doc.cases.length, 8);
+    for (const c of measured.doc.cases) {
       checkCase(c);
       assert.equal(c.details?.['initiator.driver'], 'node', `${c.channel} ${c.mode}`);
       assert.equal(c.details?.['responder.driver'], 'node', `${c.channel} ${c.mode}`);
@@ -108,7 +107,7 @@ describe('--driver node: tcp and uds through net.Socket, as a Node sidecar would
   });
 
   it('leaves nothing behind', () => {
-    assert.deepEqual(newLeftovers(before_, snapshotLeftovers()), NOTHING_LEFT);
+    assert.deepEqual(newLeftovers(measured.before, snapshotLeftovers()), NOTHING_LEFT);
   });
 });
 
