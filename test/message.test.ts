@@ -17,11 +17,21 @@ describe('MessageCodec', () => {
       const { codec, msg } = stamped(size, 'sample');
       assert.equal(codec.verify(msg, size, 7), Verdict.ok);
       codec.stamp(msg, 8, Flags.end);
-      assert.equal(MessageCodec.flags(msg.bytes), Flags.end);
-      assert.equal(MessageCodec.sequence(msg.bytes), 8);
+      assert.equal(MessageCodec.flags(msg), Flags.end);
+      assert.equal(MessageCodec.sequence(msg), 8);
       assert.equal(codec.verify(msg, size, 8), Verdict.ok);
     });
   }
+
+  it('writes the header little-endian at the documented offsets, and the sequence into both payload ends', () => {
+    const { msg } = stamped(64, 'sample', 0x01020304);
+    const bytes = msg.bytes;
+    assert.deepEqual([...bytes.subarray(0, 4)], [0x04, 0x03, 0x02, 0x01]);
+    assert.equal(bytes.readUInt32LE(4), 64);
+    assert.equal(bytes.readUInt32LE(12), 0);
+    assert.equal(bytes.readUInt32LE(HEADER_BYTES), 0x01020304);
+    assert.equal(bytes.readUInt32LE(60), 0x01020304);
+  });
 
   it('catches a wrong sequence number and a short message', () => {
     const { codec, msg } = stamped(256, 'sample');

@@ -186,7 +186,7 @@ export async function runResponder(endpoint: Endpoint, codec: MessageCodec, mode
 
   for (;;) {
     const n = typeof (receiving = endpoint.receive(msg)) === 'number' ? receiving : await receiving;
-    const flags = MessageCodec.flags(msg.bytes);
+    const flags = MessageCodec.flags(msg);
     if ((flags & Flags.end) !== 0) break;
     // Answer first, check after: like the initiator's, the responder's verification is no part
     // of the round trip (the echo carries the bytes as received; nothing changes them before).
@@ -197,7 +197,7 @@ export async function runResponder(endpoint: Endpoint, codec: MessageCodec, mode
       counts.firstError ??= describe(verdict, expected);
     }
     // Resynchronise on the sender's numbering so one lost message counts once, not forever.
-    expected = MessageCodec.sequence(msg.bytes) + 1;
+    expected = MessageCodec.sequence(msg) + 1;
     if ((flags & Flags.warmup) === 0) {
       if (cpuStart === undefined) {
         cpuStart = process.cpuUsage();

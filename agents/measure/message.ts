@@ -36,6 +36,12 @@ export interface MessageBuffer {
   readonly bytes: Buffer;
   /** The same memory as 32-bit words, for the checksum. */
   readonly words: Int32Array;
+  /**
+   * The same memory for the little-endian header fields. Buffer's readUInt32LE/writeUInt32LE
+   * cost ~22 ns each here against ~2 ns for DataView, and the header is touched between the
+   * channel's calls: in the responder's echo path and in the initiator's gap between round trips.
+   */
+  readonly view: DataView;
   /** Where `bytes` starts in memory, for native calls (see addressOf in native/libc.ts). */
   readonly address: number;
 }
@@ -44,7 +50,12 @@ export interface MessageBuffer {
 export function allocMessage(sizeBytes: number): MessageBuffer {
   // allocUnsafeSlow gives the buffer its own ArrayBuffer: byteOffset 0 and a fixed address.
   const backing = Buffer.allocUnsafeSlow(Math.ceil(sizeBytes / 4) * 4).fill(0);
-  return { bytes: backing.subarray(0, sizeBytes), words: new Int32Array(backing.buffer, 0, Math.floor(sizeBytes / 4)), address: addressOf(backing) };
+  return {
+    bytes: backing.subarray(0, sizeBytes),
+    words: new Int32Array(backing.buffer, 0, Math.floor(sizeBytes / 4)),
+    view: new DataView(backing.buffer, 0, sizeBytes),
+    address: addressOf(backing),
+  };
 }
 
 /** Stamps and verifies messages of one size; holds no per-message state, allocates nothing. */
@@ -88,34 +99,34 @@ export class MessageCodec {
 
   /** Writes header and sequence stamps for message `seq` into `buf`. */
   stamp(msg: MessageBuffer, sequence: number, flags: number): void {
-    const buf = msg.bytes;
+    const view = msg.view;
     const seq = sequence >>> 0; // the header holds 32 bits; long fast runs pass 2^32 messages
-    if (this.stampHead) buf.writeUInt32LE(seq, HEADER_BYTES);
-    if (this.stampTail) buf.writeUInt32LE(seq, this.sizeBytes - 4);
-    buf.writeUInt32LE(seq, 0);
-    buf.writeUInt32LE(this.sizeBytes, 4);
-    buf.writeUInt32LE(flags, 12);
-    buf.writeUInt32LE(this.checksum(msg, seq), 8);
+    if (this.stampHead) view.setUint32(HEADER_BYTES, seq, true);
+    if (this.stampTail) view.setUint32(this.sizeBytes - 4, seq, true);
+    view.setUint32(0, seq, true);
+    view.setUint32(4, this.sizeBytes, true);
+    view.setUint32(12, flags, true);
+    view.setUint32(8, this.checksum(msg, seq), true);
   }
 
   /** Checks a received message against the expected sequence number and the bytes received. */
   verify(msg: MessageBuffer, receivedBytes: number, expectedSeq: number): Verdict {
-    const buf = msg.bytes;
-    const seq = buf.readUInt32LE(0);
-    if (receivedBytes !== this.sizeBytes || buf.readUInt32LE(4) !== this.sizeBytes) return Verdict.length;
+    const view = msg.view;
+    const seq = view.getUint32(0, true);
+    if (receivedBytes !== this.sizeBytes || view.getUint32(4, true) !== this.sizeBytes) return Verdict.length;
     if (seq !== expectedSeq >>> 0) return Verdict.sequence;
-    if (buf.readUInt32LE(8) !== this.checksum(msg, seq)) return Verdict.checksum;
+    if (view.getUint32(8, true) !== this.checksum(msg, seq)) return Verdict.checksum;
     return Verdict.ok;
   }
 
   /** The header's sequence number. */
-  static sequence(buf: Buffer): number {
-    return buf.readUInt32LE(0);
+  static sequence(msg: MessageBuffer): number {
+    return msg.view.getUint32(0, true);
   }
 
   /** The header's flags. */
-  static flags(buf: Buffer): number {
-    return buf.readUInt32LE(12);
+  static flags(msg: MessageBuffer): number {
+    return msg.view.getUint32(12, true);
   }
 
   private checksum({ bytes: buf, words }: MessageBuffer, seq: number): number {
