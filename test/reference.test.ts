@@ -48,6 +48,14 @@ describe('the C reference (bench/reference)', () => {
     assert.match(m.status === 'skipped' ? m.reason : '', /fs\.mqueue\.msgsize_max/);
   });
 
+  it('--send-delay-ns spins before every send, inside the round trip on both sides', async () => {
+    const delayNs = 20_000;
+    const m = await runReferenceCase(binary, { channel: 'uds', mode: 'latency', sizeBytes: 64, pin: 'same' }, TIMING, CPUS, delayNs);
+    assert.equal(m.status, 'ok', m.status === 'ok' ? '' : m.reason);
+    // The initiator spins before its send and the responder before its echo: a round trip cannot be shorter.
+    assert.ok(m.status === 'ok' && m.value >= 2 * delayNs, `p50 ${m.status === 'ok' ? m.value : '-'} ns`);
+  });
+
   it('leaves nothing behind', () => {
     assert.deepEqual(newLeftovers(before_, snapshotLeftovers()), NOTHING_LEFT);
   });
@@ -58,6 +66,7 @@ describe('bench:fidelity and bench:floor: bad input', () => {
     ['fidelity.js', ['--rounds', '0'], /--rounds.*whole number from 1 to 50/],
     ['fidelity.js', ['--pin', 'left'], /--pin.*split, same, all/],
     ['fidelity.js', ['--channels', 'pigeon'], /--channels.*unknown channel "pigeon"/],
+    ['fidelity.js', ['--reference-send-delay-ns', '-5'], /--reference-send-delay-ns.*whole number from 0 to 1000000/],
     ['floor.js', ['--runs', 'x'], /--runs.*whole number from 1 to 20/],
   ] as const) {
     it(`${script} ${args.join(' ')}`, () => {

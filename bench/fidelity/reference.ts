@@ -34,7 +34,7 @@ export async function buildReference(sourceDir: string, outDir: string, compiler
 }
 
 /** The argv of one reference process, pinned to `cpu` with taskset. */
-function command(binary: string, role: 'initiator' | 'responder', c: FidelityCase, timing: CaseTiming, dirs: { disk: string; tmpfs: string }, name: string, cpu: number): [string, string[]] {
+function command(binary: string, role: 'initiator' | 'responder', c: FidelityCase, timing: CaseTiming, dirs: { disk: string; tmpfs: string }, name: string, cpu: number, sendDelayNs: number): [string, string[]] {
   const args = [
     role,
     '--channel', c.channel,
@@ -46,6 +46,7 @@ function command(binary: string, role: 'initiator' | 'responder', c: FidelityCas
     '--dir', dirs.disk,
     '--tmpfs-dir', dirs.tmpfs,
     '--name', name,
+    ...(sendDelayNs > 0 ? ['--send-delay-ns', String(sendDelayNs)] : []),
   ];
   return ['taskset', ['-c', String(cpu), binary, ...args]];
 }
@@ -55,8 +56,9 @@ let caseCounter = 0;
 /**
  * Runs one case through the reference, placed as podbench's `--pin` places its agents: `same`
  * puts both on the first allowed CPU, `split` the initiator there and the responder on the second.
+ * `sendDelayNs` makes both processes spin that long before each send (see `--send-delay-ns`).
  */
-export async function runReferenceCase(binary: string, c: FidelityCase, timing: CaseTiming, allowedCpus: readonly number[]): Promise<Measurement> {
+export async function runReferenceCase(binary: string, c: FidelityCase, timing: CaseTiming, allowedCpus: readonly number[], sendDelayNs = 0): Promise<Measurement> {
   const disk = mkdtempSync(join(tmpdir(), 'podbench-ref-'));
   const tmpfs = existsSync('/dev/shm') ? mkdtempSync('/dev/shm/podbench-ref-') : mkdtempSync(join(disk, 'tmpfs-'));
   const name = `podbench-ref-${process.pid}-${caseCounter++}`;
@@ -65,7 +67,7 @@ export async function runReferenceCase(binary: string, c: FidelityCase, timing: 
     const [responder, initiator] = await Promise.all(
       (['responder', 'initiator'] as const).map((role) => {
         const cpu = role === 'responder' && c.pin === 'split' ? allowedCpus[1]! : allowedCpus[0]!;
-        const [file, args] = command(binary, role, c, timing, { disk, tmpfs }, name, cpu);
+        const [file, args] = command(binary, role, c, timing, { disk, tmpfs }, name, cpu, sendDelayNs);
         return runChild(file, args, timeoutMs);
       }),
     );

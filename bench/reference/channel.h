@@ -28,6 +28,8 @@ struct config {
 	const char *mode;    /* "latency" or "throughput" */
 	uint32_t size;
 	long warmup_ms, duration_ms, peer_timeout_ms;
+	/* Busy-wait before every send, to model a runtime's own cost per message (0: none). */
+	long send_delay_ns;
 	bool full_verify;
 	const char *dir, *tmpfs_dir, *name;
 };

@@ -17,11 +17,26 @@ static void count_error(struct counts *c, enum verdict v, uint64_t seq)
 			 (unsigned long long)seq);
 }
 
+/*
+ * --send-delay-ns: spin on the clock before a send, as a slower runtime spends time between
+ * the channel's calls (podbench: the FFI and JavaScript around each one). It shows how much a
+ * given cost per message moves a number on this machine; 0, the default, skips it.
+ */
+static void delay_send(const struct config *cfg)
+{
+	if (cfg->send_delay_ns == 0)
+		return;
+	const int64_t until = now_ns() + cfg->send_delay_ns;
+	while (now_ns() < until)
+		;
+}
+
 /* One untimed round trip (warm-up): stamp, send, receive, verify. */
-static void round_trip(struct endpoint *ep, const struct codec *codec, uint8_t *out, uint8_t *back,
-		       uint64_t seq, struct counts *counts)
+static void round_trip(struct endpoint *ep, const struct codec *codec, const struct config *cfg, uint8_t *out,
+		       uint8_t *back, uint64_t seq, struct counts *counts)
 {
 	codec_stamp(codec, out, (uint32_t)seq, FLAG_WARMUP);
+	delay_send(cfg);
 	ep->send(ep, out, codec->size);
 	size_t n = ep->receive(ep, back, codec->size);
 	enum verdict v = codec_verify(codec, back, n, (uint32_t)seq);
@@ -41,9 +56,10 @@ void run_initiator(struct endpoint *ep, const struct codec *codec, const struct 
 	const int64_t warmup_end = now_ns() + cfg->warmup_ms * 1000000;
 	while (now_ns() < warmup_end) {
 		if (cfg->latency) {
-			round_trip(ep, codec, msg, back, seq++, counts);
+			round_trip(ep, codec, cfg, msg, back, seq++, counts);
 		} else {
 			codec_stamp(codec, msg, (uint32_t)seq++, FLAG_WARMUP);
+			delay_send(cfg);
 			ep->send(ep, msg, codec->size);
 		}
 	}
@@ -56,6 +72,7 @@ void run_initiator(struct endpoint *ep, const struct codec *codec, const struct 
 		while (t < end) {
 			codec_stamp(codec, msg, (uint32_t)seq, 0);
 			const int64_t t0 = now_ns();
+			delay_send(cfg);
 			ep->send(ep, msg, codec->size);
 			size_t n = ep->receive(ep, back, codec->size);
 			t = now_ns();
@@ -75,6 +92,7 @@ void run_initiator(struct endpoint *ep, const struct codec *codec, const struct 
 		/* One clock read per message, only to know when to stop. */
 		while (t < end) {
 			codec_stamp(codec, msg, (uint32_t)seq++, 0);
+			delay_send(cfg);
 			ep->send(ep, msg, codec->size);
 			sent++;
 			t = now_ns();
@@ -103,8 +121,10 @@ void run_responder(struct endpoint *ep, const struct codec *codec, const struct 
 		if (flags & FLAG_END)
 			break;
 		/* Answer first, check after: the responder's verification is no part of the round trip. */
-		if (echo)
+		if (echo) {
+			delay_send(cfg);
 			ep->send(ep, msg, codec->size);
+		}
 		enum verdict v = codec_verify(codec, msg, n, (uint32_t)expected);
 		if (v != VERDICT_OK)
 			count_error(counts, v, expected);

@@ -5,7 +5,7 @@
  *
  *   podbench-ref initiator|responder --channel ID --mode latency|throughput --size BYTES
  *                --dir DIR --name NAME [--tmpfs-dir DIR] [--warmup-ms N] [--duration-ms N]
- *                [--verify sample|full] [--peer-timeout-ms N]
+ *                [--verify sample|full] [--peer-timeout-ms N] [--send-delay-ns N]
  *
  * The responder creates the channel and publishes DIR/ready; the initiator waits for that file,
  * joins, and drives the case. Each prints one JSON line on stdout at the end.
@@ -44,7 +44,8 @@ static const struct channel *const channels[] = {
 static const char usage[] =
 	"usage: podbench-ref initiator|responder --channel tcp|uds|file|tmpfs-file|shm|shm-spin|mq|sysv-mq\n"
 	"         --mode latency|throughput --size BYTES --dir DIR --name NAME [--tmpfs-dir DIR]\n"
-	"         [--warmup-ms 200] [--duration-ms 1000] [--verify sample|full] [--peer-timeout-ms 5000]\n";
+	"         [--warmup-ms 200] [--duration-ms 1000] [--verify sample|full] [--peer-timeout-ms 5000]\n"
+	"         [--send-delay-ns 0]\n";
 
 /* --- arguments -------------------------------------------------------------------------- */
 
@@ -114,6 +115,8 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 			cfg->duration_ms = parse_number(flag, value, 1, 3600000);
 		else if (strcmp(flag, "--peer-timeout-ms") == 0)
 			cfg->peer_timeout_ms = parse_number(flag, value, 100, 3600000);
+		else if (strcmp(flag, "--send-delay-ns") == 0)
+			cfg->send_delay_ns = parse_number(flag, value, 0, 1000000);
 		else if (strcmp(flag, "--verify") == 0)
 			verify = choose(flag, value, "sample", "full");
 		else if (strcmp(flag, "--dir") == 0)
@@ -215,6 +218,8 @@ static void print_start(const struct config *cfg)
 {
 	printf("{\"role\":\"%s\",\"channel\":\"%s\",\"mode\":\"%s\",\"sizeBytes\":%u", cfg->role, cfg->channel->id,
 	       cfg->mode, cfg->size);
+	if (cfg->send_delay_ns > 0)
+		printf(",\"sendDelayNs\":%ld", cfg->send_delay_ns);
 }
 
 static void print_end(const struct counts *counts, struct endpoint *ep)
