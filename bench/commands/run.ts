@@ -186,7 +186,14 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<void> 
 
   // Complete means every planned case has a result; what went wrong on the way is reported either way.
   const missing = notMeasured(plan, measured);
-  const trouble = interrupted ? `interrupted by ${interrupted}` : (fatal ?? agentFailure);
+  // The target's diagnosis (the pod's deadline, an eviction, a container's exit) names the cause;
+  // an agent's fatal event is often only what it saw of it (its peer went away), and which of the
+  // two arrives first is a race. Both are kept, the cause first.
+  const trouble = interrupted
+    ? `interrupted by ${interrupted}`
+    : agentFailure && fatal && agentFailure !== fatal
+      ? `${agentFailure}; the agents reported: ${fatal}`
+      : (agentFailure ?? fatal);
   const why = missing.length > 0 ? (trouble ?? 'the initiator stopped before the last case') : undefined;
   results.finish(why);
   if (!why && trouble) progress.note(`warning: ${trouble}`);
