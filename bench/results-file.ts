@@ -9,6 +9,7 @@ import {
   SCHEMA_VERSION,
   validateResultsDocument,
   type CaseResult,
+  type ClusterNode,
   type Environment,
   type HarnessFloor,
   type Plan,
@@ -55,6 +56,11 @@ export class ResultsFile {
 
   setEnvironment(environment: Environment): void {
     this.doc.environment = environment;
+    this.write();
+  }
+
+  setNode(node: ClusterNode): void {
+    this.doc.node = node;
     this.write();
   }
 

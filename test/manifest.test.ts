@@ -8,7 +8,7 @@ import type { V1ConfigMap, V1Pod } from '@kubernetes/client-node';
 import { loadAllYaml } from '@kubernetes/client-node';
 import { ConfigMap, Pod, ServiceAccount } from 'kubernetes-models/v1';
 import { Job } from 'kubernetes-models/batch/v1';
-import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import { ClusterRole, Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
@@ -114,15 +114,18 @@ describe('manifests/', () => {
   const docs = (file: string): unknown => JSON.parse(JSON.stringify(loadAllYaml(readFileSync(join(ROOT, 'manifests', file), 'utf8'))));
 
   it('rbac.yaml is valid and grants exactly what a run needs', () => {
-    const [sa, role, binding] = docs('rbac.yaml') as [object, { rules: { resources: string[]; verbs: string[] }[] }, object];
+    type Rules = { rules: { resources: string[]; verbs: string[] }[] };
+    const [sa, role, binding, nodeReader] = docs('rbac.yaml') as [object, Rules, object, Rules];
     new ServiceAccount(sa as ConstructorParameters<typeof ServiceAccount>[0]).validate();
     new Role(role as ConstructorParameters<typeof Role>[0]).validate();
     new RoleBinding(binding as ConstructorParameters<typeof RoleBinding>[0]).validate();
+    new ClusterRole(nodeReader as ConstructorParameters<typeof ClusterRole>[0]).validate();
+    assert.deepEqual(nodeReader.rules, [{ apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list'] }], 'the optional ClusterRole only reads nodes');
     const grants = Object.fromEntries(role.rules.map((r) => [r.resources.join(','), [...r.verbs].sort().join(',')]));
     assert.deepEqual(grants, {
-      pods: 'create,delete,get,list,watch',
+      pods: 'create,delete,get,list,patch,watch',
       'pods/log': 'get',
-      configmaps: 'create,delete,get',
+      configmaps: 'create,delete,get,patch',
       events: 'list',
     });
   });

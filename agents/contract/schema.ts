@@ -133,6 +133,23 @@ export const EnvironmentSchema = Type.Object({
 });
 export type Environment = Static<typeof EnvironmentSchema>;
 
+/**
+ * The Kubernetes node the pod ran on, as the orchestrator read it from the API (kubernetes
+ * target). The versions come from the Node object, which needs `get nodes` (the ClusterRole in
+ * manifests/rbac.yaml); without it only the name and QoS class are known.
+ */
+export const ClusterNodeSchema = Type.Object({
+  name: Type.String(),
+  qosClass: Type.Optional(Type.String({ description: "the pod's QoS class: Guaranteed when requests = limits" })),
+  kubeletVersion: Type.Optional(Type.String()),
+  containerRuntimeVersion: Type.Optional(Type.String({ description: 'e.g. containerd://1.6.20' })),
+  kernelVersion: Type.Optional(Type.String()),
+  osImage: Type.Optional(Type.String()),
+  labels: Type.Optional(Type.Record(Type.String(), Type.String())),
+  unreadable: Type.Optional(Type.String({ description: 'why the Node object could not be read' })),
+});
+export type ClusterNode = Static<typeof ClusterNodeSchema>;
+
 /** The cost of the measurement itself, measured in the agent with tinybench. */
 export const HarnessFloorSchema = Type.Object({
   clockReadNs: Type.Number({ description: 'mean cost of one clock read' }),
@@ -176,6 +193,7 @@ export const ResultsDocumentSchema = Type.Object(
       incompleteReason: Type.Optional(Type.String()),
     }),
     environment: Type.Optional(EnvironmentSchema),
+    node: Type.Optional(ClusterNodeSchema),
     harnessFloor: Type.Optional(HarnessFloorSchema),
     cases: Type.Array(CaseResultSchema),
   },

@@ -96,7 +96,7 @@ async function clusterChecks(options: { kubeconfig?: string; context?: string; n
       checks.push({ area: `node ${n.metadata?.name}`, status: 'ok', detail: `${info?.architecture}, ${n.status?.capacity?.cpu} CPUs, kernel ${info?.kernelVersion}, ${info?.containerRuntimeVersion}` });
     }
   } catch {
-    checks.push({ area: 'nodes', status: 'warn', detail: 'not allowed to list nodes (optional: needs a ClusterRole); runs work without it' });
+    checks.push({ area: 'nodes', status: 'warn', detail: 'not allowed to list nodes (optional: bind the ClusterRole podbench-node-reader from manifests/rbac.yaml); runs work without it' });
   }
   return checks;
 }

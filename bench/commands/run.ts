@@ -150,6 +150,7 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<void> 
     throw err;
   }
   if (interrupted) void pair.stop(true);
+  if (pair.node) results.setNode(pair.node);
 
   const measured = new Set<number>();
   let caseCpu: (() => number) | undefined;

@@ -9,7 +9,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { CoreV1Api, KubeConfig, Log, type CoreV1Event, type V1ContainerStatus, type V1Pod } from '@kubernetes/client-node';
-import type { Plan } from '../../agents/contract/schema.js';
+import type { ClusterNode, Plan } from '../../agents/contract/schema.js';
 import { agentEvents, explainingLine } from '../agent-events.js';
 import { CliError } from '../errors.js';
 import { apiError, podProblem, unschedulableReason } from '../kube-errors.js';
@@ -128,8 +128,36 @@ export class KubernetesTarget implements Target {
     }
   }
 
+  /**
+   * The node the pod was placed on, with its kubelet and runtime versions when the Node object
+   * may be read (it is cluster-scoped: the ClusterRole in manifests/rbac.yaml allows it).
+   */
+  private async nodeOf(pod: V1Pod): Promise<ClusterNode | undefined> {
+    const name = pod.spec?.nodeName;
+    if (!name) return undefined;
+    const qos = pod.status?.qosClass ? { qosClass: pod.status.qosClass } : {};
+    try {
+      const node = await bounded(this.core.readNode({ name }));
+      const info = node.status?.nodeInfo;
+      return {
+        name,
+        ...qos,
+        ...(info && {
+          kubeletVersion: info.kubeletVersion,
+          containerRuntimeVersion: info.containerRuntimeVersion,
+          kernelVersion: info.kernelVersion,
+          osImage: info.osImage,
+        }),
+        ...(node.metadata?.labels && { labels: node.metadata.labels }),
+      };
+    } catch (err) {
+      const why = (err as { code?: number })?.code === 403 ? 'not allowed to get nodes (bind the ClusterRole podbench-node-reader)' : this.fail(err, 'read the node').message;
+      return { name, ...qos, unreadable: why };
+    }
+  }
+
   /** Waits until the initiator runs (or already ran); throws the reason the pod cannot. */
-  private async waitForStart(name: string, signal: AbortSignal): Promise<void> {
+  private async waitForStart(name: string, signal: AbortSignal): Promise<V1Pod> {
     const deadline = Date.now() + this.options.startTimeoutMs;
     const describe = `kubectl describe pod -n ${this.access.namespace} ${name}`;
     let notedUnschedulable = false;
@@ -150,7 +178,7 @@ export class KubernetesTarget implements Target {
             throw new CliError(`the ${role} container exited with ${t.exitCode}${last ? `: ${last}` : ''}`, 1);
           }
         }
-        return;
+        return pod;
       }
       const problem = podProblem(pod, await this.events(name));
       if (problem) throw new CliError(problem, 1, describe);
@@ -192,6 +220,7 @@ export class KubernetesTarget implements Target {
       }
     };
 
+    let node: ClusterNode | undefined;
     let logs: PassThrough | undefined;
     let abortLogs: AbortController | undefined;
     let ended = false;
@@ -240,7 +269,7 @@ export class KubernetesTarget implements Target {
       created.push('pod');
       await bounded(this.core.createNamespacedPod({ namespace, body: pod })).catch((err) => Promise.reject(this.fail(err, 'create the pod')));
       this.options.note(`pod ${name} created in namespace ${namespace}; waiting for it to start…`);
-      await this.waitForStart(name, signal);
+      node = await this.nodeOf(await this.waitForStart(name, signal));
       logs = new PassThrough();
       await follow(0);
     } catch (err) {
@@ -296,6 +325,6 @@ export class KubernetesTarget implements Target {
         return diagnosis;
       })());
 
-    return { events: agentEvents(logs!), stop };
+    return { events: agentEvents(logs!), stop, ...(node && { node }) };
   }
 }

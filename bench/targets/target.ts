@@ -2,7 +2,7 @@
  * The interface every target implements (local processes today; podman and Kubernetes pods
  * later): start the agent pair for a plan, stream the initiator's events, stop and clean up.
  */
-import type { AgentEvent, Plan } from '../../agents/contract/schema.js';
+import type { AgentEvent, ClusterNode, Plan } from '../../agents/contract/schema.js';
 
 /** A started pair of agents. */
 export interface RunningPair {
@@ -14,6 +14,8 @@ export interface RunningPair {
    * diagnosis when an agent failed, e.g. its last error line.
    */
   stop(abort: boolean): Promise<string | undefined>;
+  /** The Kubernetes node the agents run on, where the target has one. */
+  readonly node?: ClusterNode;
 }
 
 /** A place to run the agents. */

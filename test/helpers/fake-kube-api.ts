@@ -1,6 +1,8 @@
 /**
- * A local HTTP server speaking the Kubernetes API for the endpoints podbench uses — the one
- * thing the tests cannot have for real here. It follows the API's semantics (Status objects for
+ * A FAKE of the Kubernetes API, for the two things the real single-node test cluster cannot show
+ * on demand (see test/kubernetes-fake.test.ts): a followed log closed by the API while the
+ * container runs, and the API server going away mid-run. Everything else runs against the real
+ * cluster (test/cluster/cluster.sh). It follows the API's semantics (Status objects for
  * 401/403/404/409/422, pod phases and container states, events, logs with follow, deletion) and
  * runs every pod it accepts for real: the ConfigMap and Pod go to `podman kube play`, container
  * states come from `podman inspect`, logs from `podman logs`. So the ConfigMap delivery, commands,
@@ -18,15 +20,6 @@ import { podman, spawnPodman } from '../../bench/podman.js';
 export interface FakeClusterOptions {
   /** Namespaces that exist. */
   readonly namespaces?: readonly string[];
-  /** Nodes pods may be scheduled on (by nodeName); others are unschedulable. */
-  readonly nodes?: readonly string[];
-  /** Requests refused with 403, as "verb resource", e.g. "create pods". */
-  readonly forbid?: readonly string[];
-  /**
-   * Stop pods after this many seconds as if their activeDeadlineSeconds had passed (podbench
-   * derives a deadline of minutes from the plan; a test cannot wait that long).
-   */
-  readonly deadlineSeconds?: number;
   /** Close the first followed log after this many lines while the container keeps running. */
   readonly cutLogAfterLines?: number;
 }
@@ -36,8 +29,6 @@ interface PodRecord {
   dir?: string;
   playing?: Promise<void>;
   pullError?: string;
-  unschedulable?: string;
-  deadlineExceeded?: boolean;
   events: CoreV1Event[];
 }
 
@@ -66,7 +57,7 @@ export class FakeCluster {
   url = '';
 
   constructor(options: FakeClusterOptions = {}) {
-    this.options = { namespaces: ['default', 'bench'], nodes: ['node-a'], forbid: [], deadlineSeconds: 0, cutLogAfterLines: 0, ...options };
+    this.options = { namespaces: ['default', 'bench'], cutLogAfterLines: 0, ...options };
   }
 
   async start(): Promise<string> {
@@ -132,19 +123,6 @@ export class FakeCluster {
     this.requests.push(`${method} ${url.pathname}`);
     if (req.headers.authorization !== 'Bearer test-token') return this.send(res, 401, status(401, 'Unauthorized', 'Unauthorized'));
     if (url.pathname === '/version') return this.send(res, 200, { major: '1', minor: '31', gitVersion: 'v1.31.0-fake' });
-    if (url.pathname === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews' && method === 'POST') {
-      const review = (await this.body(req)) as { spec: { resourceAttributes: { verb: string; resource: string; subresource?: string } } };
-      const a = review.spec.resourceAttributes;
-      const allowed = !this.options.forbid.includes(`${a.verb} ${a.resource}${a.subresource ? `/${a.subresource}` : ''}`);
-      return this.send(res, 201, { ...review, status: { allowed } });
-    }
-    if (url.pathname === '/api/v1/nodes' && method === 'GET') {
-      const items = this.options.nodes.map((name) => ({
-        metadata: { name },
-        status: { capacity: { cpu: '2' }, nodeInfo: { architecture: 'amd64', kernelVersion: '6.18.0', containerRuntimeVersion: 'podman://4.3.1', osImage: 'fake', operatingSystem: 'linux' } },
-      }));
-      return this.send(res, 200, { kind: 'NodeList', apiVersion: 'v1', metadata: {}, items });
-    }
     const nsOnly = /^\/api\/v1\/namespaces\/([^/]+)$/.exec(url.pathname);
     if (nsOnly && method === 'GET') {
       if (!this.options.namespaces.includes(nsOnly[1]!)) return this.send(res, 404, status(404, 'NotFound', `namespaces "${nsOnly[1]}" not found`));
@@ -153,11 +131,6 @@ export class FakeCluster {
     const m = /^\/api\/v1\/namespaces\/([^/]+)\/(pods|configmaps|events)(?:\/([^/]+))?(?:\/(log))?$/.exec(url.pathname);
     if (!m) return this.send(res, 404, status(404, 'NotFound', 'the server could not find the requested resource'));
     const [, ns, resource, name, sub] = m as unknown as [string, string, string, string | undefined, string | undefined];
-    const verb = method === 'POST' ? 'create' : method === 'DELETE' ? 'delete' : name ? 'get' : 'list';
-    const fullResource = sub ? `${resource}/${sub}` : resource;
-    if (this.options.forbid.includes(`${verb} ${fullResource}`)) {
-      return this.send(res, 403, status(403, 'Forbidden', `${fullResource} is forbidden: User "tester" cannot ${verb} resource "${fullResource}" in API group "" in the namespace "${ns}"`, { kind: resource }));
-    }
     if (!this.options.namespaces.includes(ns)) return this.send(res, 404, status(404, 'NotFound', `namespaces "${ns}" not found`, { name: ns, kind: 'namespaces' }));
 
     if (resource === 'configmaps') {
@@ -201,13 +174,7 @@ export class FakeCluster {
     if (!pod.spec?.containers?.length) return this.send(res, 422, status(422, 'Invalid', `Pod "${name}" is invalid: spec.containers: Required value`));
     const record: PodRecord = { pod: { ...pod, status: { phase: 'Pending' } }, events: [] };
     this.pods.set(name, record);
-    const nodeName = pod.spec.nodeName;
-    if (nodeName && !this.options.nodes.includes(nodeName)) {
-      record.unschedulable = `0/${this.options.nodes.length} nodes are available: ${this.options.nodes.length} node(s) didn't match Pod's node affinity/selector.`;
-      record.events.push(this.event(name, 'FailedScheduling', record.unschedulable, 'Warning'));
-    } else {
-      record.playing = this.play(record);
-    }
+    record.playing = this.play(record);
     this.send(res, 201, record.pod);
   }
 
@@ -226,13 +193,6 @@ export class FakeCluster {
     try {
       await podman(['kube', 'play', yaml]);
       record.events.push(this.event(pod.metadata!.name!, 'Started', 'Started containers'));
-      if (this.options.deadlineSeconds > 0) {
-        setTimeout(() => {
-          record.deadlineExceeded = true;
-          record.events.push(this.event(pod.metadata!.name!, 'DeadlineExceeded', 'Pod was active on the node longer than the specified deadline', 'Warning'));
-          void podman(['pod', 'stop', '--time', '0', pod.metadata!.name!]).catch(() => '');
-        }, this.options.deadlineSeconds * 1000).unref();
-      }
     } catch (err) {
       record.pullError = (err as Error).message;
       record.events.push(this.event(pod.metadata!.name!, 'Failed', `Failed to pull image: ${record.pullError}`, 'Warning'));
@@ -243,9 +203,6 @@ export class FakeCluster {
   private async withStatus(record: PodRecord): Promise<V1Pod> {
     const pod = record.pod;
     const name = pod.metadata!.name!;
-    if (record.unschedulable) {
-      return { ...pod, status: { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: record.unschedulable }] } };
-    }
     await record.playing;
     const containerStatuses: V1ContainerStatus[] = [];
     for (const c of pod.spec!.containers) {
@@ -261,9 +218,6 @@ export class FakeCluster {
         const exitCode = Number(code);
         containerStatuses.push({ ...base, state: { terminated: { exitCode, reason: oom === 'true' ? 'OOMKilled' : exitCode === 0 ? 'Completed' : 'Error' } } });
       } else containerStatuses.push({ ...base, state: { waiting: { reason: 'ContainerCreating' } } });
-    }
-    if (record.deadlineExceeded) {
-      return { ...pod, status: { phase: 'Failed', reason: 'DeadlineExceeded', message: 'Pod was active on the node longer than the specified deadline', containerStatuses } };
     }
     const terminated = containerStatuses.map((c) => c.state?.terminated);
     const phase = record.pullError
