@@ -385,7 +385,7 @@ cluster_pids() {
   for cg in /sys/fs/cgroup/*/kubepods; do
     [ -d "$cg" ] && find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null
   done
-  pgrep -f "containerd-shim-runc-v2 -namespace k8s.io -address $SOCK" || true
+  pgrep -f "containerd-shim-runc-v2 .*-address $SOCK" || true
   pgrep -f "^containerd --config $STATE/" || true
   pgrep -f "^$CACHE/[^ ]*/kube " || true
 }
@@ -427,6 +427,10 @@ cmd_down() {
   find /var/log/containers -maxdepth 1 -type l -lname "$STATE/*" -delete 2>/dev/null || true
   rm -f /var/lib/kubelet/device-plugins/kubelet.sock /var/lib/kubelet/device-plugins/kubelet_internal_checkpoint
   rm -f /var/lib/cni/results/podbench-*
+  local sandbox
+  for sandbox in "$STATE"/containerd/root/io.containerd.grpc.v1.cri/sandboxes/*; do
+    [ -e "$sandbox" ] && rm -f /var/lib/cni/results/cni-loopback-"$(basename "$sandbox")"-lo
+  done
   local listening sock
   listening="$(ss -xlH 2>/dev/null | awk '{print $5}')"
   for sock in /run/containerd/s/*; do
@@ -439,6 +443,12 @@ cmd_down() {
     rmdir "$dir" 2>/dev/null || true
   done
   rm -rf "$STATE"
+  # Say what is left rather than hope nothing is.
+  local left=()
+  [ -n "$(cluster_pids)" ] && left+=("processes: $(cluster_pids | sort -u | tr '\n' ' ')")
+  grep -q " $STATE" /proc/self/mounts && left+=("mounts under $STATE")
+  ip link show "$BRIDGE" >/dev/null 2>&1 && left+=("interface $BRIDGE")
+  if [ ${#left[@]} -gt 0 ]; then die "down: still left: ${left[*]}"; fi
   say "down: no process, mount, network interface or file of the cluster is left"
 }
 
