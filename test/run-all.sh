@@ -23,6 +23,7 @@ command -v ss >/dev/null || missing="$missing iproute2"
 if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq
+    # shellcheck disable=SC2086 # one word per package
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
   else
     echo "the tests need:$missing (apt-get install$missing)" >&2

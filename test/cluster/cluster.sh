@@ -393,18 +393,18 @@ cluster_pids() {
 cmd_down() {
   [ "$(id -u)" = 0 ] || die "down needs root"
   # The kubelet first, so it does not restart what is being stopped; then everything else.
-  local pid pids
+  local pid pids=()
   for c in kubelet controller-manager scheduler apiserver containerd etcd; do
     if pid="$(cat "$STATE/run/$c.pid" 2>/dev/null)"; then kill "$pid" 2>/dev/null || true; fi
   done
   for _ in 1 2 3 4 5 6 7 8 9 10; do
-    pids="$(cluster_pids | sort -u)"
-    [ -z "$pids" ] && break
-    kill $pids 2>/dev/null || true
+    mapfile -t pids < <(cluster_pids | sort -u)
+    [ ${#pids[@]} -eq 0 ] && break
+    kill "${pids[@]}" 2>/dev/null || true
     sleep 0.5
   done
-  pids="$(cluster_pids | sort -u)"
-  [ -n "$pids" ] && kill -9 $pids 2>/dev/null || true
+  mapfile -t pids < <(cluster_pids | sort -u)
+  if [ ${#pids[@]} -gt 0 ]; then kill -9 "${pids[@]}" 2>/dev/null || true; fi
   sleep 0.2
   # Mounts under the state dir (volumes, rootfs, sandbox /dev/shm), deepest first, then the
   # network namespaces containerd made.
@@ -420,7 +420,7 @@ cmd_down() {
   ip link delete "$BRIDGE" 2>/dev/null || true
   # Empty cgroups the kubelet created, leaves first.
   for cg in /sys/fs/cgroup/*/kubepods; do
-    [ -d "$cg" ] && find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null || true
+    if [ -d "$cg" ]; then find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null || true; fi
   done
   # What the kubelet and containerd keep at fixed paths: the log links, the device-plugin socket,
   # CNI results of the podbench network, shim sockets nothing listens on. Their folders go if empty.
@@ -467,8 +467,8 @@ cmd_status() {
 cmd_kubeconfig() {
   local user=tester
   case "${1:-}" in
-    --admin) user=admin ;;
-    --outsider) user=outsider ;;
+    --admin) user="admin" ;;
+    --outsider) user="outsider" ;;
     "") ;;
     *) die "kubeconfig takes --admin, --outsider or nothing (the test user), not $1" ;;
   esac
