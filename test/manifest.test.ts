@@ -113,21 +113,25 @@ describe('manifests/', () => {
   const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
   const docs = (file: string): unknown => JSON.parse(JSON.stringify(loadAllYaml(readFileSync(join(ROOT, 'manifests', file), 'utf8'))));
 
-  it('rbac.yaml is valid and grants exactly what a run needs', () => {
-    type Rules = { rules: { resources: string[]; verbs: string[] }[] };
-    const [sa, role, binding, nodeReader] = docs('rbac.yaml') as [object, Rules, object, Rules];
+  it('rbac.yaml is valid and grants exactly what a run needs; the optional grants stand apart', () => {
+    type Rules = { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] };
+    const [sa, role, binding, apply] = docs('rbac.yaml') as [object, Rules, { subjects: { kind: string }[] }, Rules];
     new ServiceAccount(sa as ConstructorParameters<typeof ServiceAccount>[0]).validate();
     new Role(role as ConstructorParameters<typeof Role>[0]).validate();
     new RoleBinding(binding as ConstructorParameters<typeof RoleBinding>[0]).validate();
-    new ClusterRole(nodeReader as ConstructorParameters<typeof ClusterRole>[0]).validate();
-    assert.deepEqual(nodeReader.rules, [{ apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list'] }], 'the optional ClusterRole only reads nodes');
+    new Role(apply as ConstructorParameters<typeof Role>[0]).validate();
     const grants = Object.fromEntries(role.rules.map((r) => [r.resources.join(','), [...r.verbs].sort().join(',')]));
     assert.deepEqual(grants, {
-      pods: 'create,delete,get,list,patch,watch',
+      pods: 'create,delete,get,list,watch',
       'pods/log': 'get',
-      configmaps: 'create,delete,get,patch',
+      configmaps: 'create,delete,get',
       events: 'list',
     });
+    assert.deepEqual(binding.subjects.map((s) => s.kind), ['ServiceAccount'], 'only the run Role is bound');
+    assert.deepEqual(apply.rules, [{ apiGroups: [''], resources: ['pods', 'configmaps'], verbs: ['patch'] }], 'podbench-apply only patches');
+    const [nodeReader] = docs('node-reader.yaml') as [Rules];
+    new ClusterRole(nodeReader as ConstructorParameters<typeof ClusterRole>[0]).validate();
+    assert.deepEqual(nodeReader.rules, [{ apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list'] }], 'the optional ClusterRole only reads nodes');
   });
 
   it('podbench-job.yaml is a valid Job under the podbench ServiceAccount', () => {

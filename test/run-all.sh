@@ -13,11 +13,11 @@ fi
 
 # A real pod needs podman (and runc, see the README), the HTML report test Debian's Chromium, the
 # C reference a C compiler (cc, from gcc) and taskset (util-linux), the test cluster containerd,
-# the CNI plugins, openssl, curl and ss (iproute2); install what is missing when allowed to.
+# the CNI plugins, openssl, curl, iptables and ss (iproute2); install what is missing when allowed to.
 missing=""
-for tool in podman runc chromium containerd openssl curl; do command -v "$tool" >/dev/null || missing="$missing $tool"; done
+for tool in podman runc chromium containerd openssl curl iptables; do command -v "$tool" >/dev/null || missing="$missing $tool"; done
 command -v cc >/dev/null || missing="$missing gcc"
-command -v taskset >/dev/null || missing="$missing util-linux"
+if ! command -v taskset >/dev/null || ! command -v flock >/dev/null; then missing="$missing util-linux"; fi
 command -v ss >/dev/null || missing="$missing iproute2"
 [ -x /usr/lib/cni/bridge ] || missing="$missing containernetworking-plugins"
 if [ -n "$missing" ]; then

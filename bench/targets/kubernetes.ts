@@ -5,10 +5,10 @@
  * both objects deleted on success, failure and Ctrl-C unless --keep.
  */
 import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { constants, homedir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { CoreV1Api, KubeConfig, Log, type CoreV1Event, type V1ContainerStatus, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, Log, type CoreV1Event, type V1ContainerStateTerminated, type V1ContainerStatus, type V1Pod } from '@kubernetes/client-node';
 import type { ClusterNode, Plan } from '../../agents/contract/schema.js';
 import { agentEvents, explainingLine } from '../agent-events.js';
 import { CliError } from '../errors.js';
@@ -30,6 +30,8 @@ export interface KubernetesTargetOptions {
 }
 
 const POLL_MS = 500;
+/** Longest wait, after the initiator's log ends, for the kubelet to report both agents' exits. */
+const SETTLE_MS = 10_000;
 /** Longest wait for one API call: a partition that drops packets never resets the connection. */
 const CALL_TIMEOUT_MS = 10_000;
 
@@ -85,6 +87,9 @@ export function loadClusterAccess(options: { kubeconfig?: string; context?: stri
   const namespace = options.namespace ?? config.getContextObject(context)?.namespace ?? 'default';
   return { config, context, namespace, server: cluster.server };
 }
+
+const ROLES = ['initiator', 'responder'] as const;
+const endedAt = (t: V1ContainerStateTerminated): number => (t.finishedAt ? new Date(t.finishedAt).getTime() : Number.MAX_SAFE_INTEGER);
 
 function containerStatus(pod: V1Pod, name: string): V1ContainerStatus | undefined {
   return pod.status?.containerStatuses?.find((c) => c.name === name);
@@ -156,6 +161,44 @@ export class KubernetesTarget implements Target {
     }
   }
 
+  /**
+   * The pod once both agents have exited, or as it stands after SETTLE_MS. The initiator's log
+   * ends when its process does, but the kubelet reports the exit a moment later (its next
+   * relist): read too early, a container that crashed still shows as running and the crash
+   * goes undiagnosed.
+   */
+  private async settled(name: string): Promise<V1Pod> {
+    const deadline = Date.now() + SETTLE_MS;
+    for (;;) {
+      const pod = await bounded(this.core.readNamespacedPod({ name, namespace: this.access.namespace }));
+      const exited = ROLES.every((role) => containerStatus(pod, role)?.state?.terminated);
+      if (exited || pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded' || Date.now() > deadline) return pod;
+      await sleep(POLL_MS);
+    }
+  }
+
+  /**
+   * Which agent's exit explains the run's end, in one sentence: when one agent dies the other
+   * exits too (its peer is gone), so a container killed by a signal comes before one that exited
+   * by itself, and then the one that ended first.
+   */
+  private async containerFailure(pod: V1Pod): Promise<string | undefined> {
+    const failed = ROLES.map((role) => ({ role, t: containerStatus(pod, role)?.state?.terminated }))
+      .filter((f): f is { role: (typeof ROLES)[number]; t: V1ContainerStateTerminated } => f.t !== undefined && f.t.exitCode !== 0)
+      .sort((a, b) => Number(b.t.exitCode > 128) - Number(a.t.exitCode > 128) || endedAt(a.t) - endedAt(b.t));
+    const first = failed[0];
+    if (!first) return undefined;
+    const { role, t } = first;
+    const signal = t.exitCode > 128 ? Object.entries(constants.signals).find(([, n]) => n === t.exitCode - 128)?.[0] : undefined;
+    const why =
+      t.reason === 'OOMKilled'
+        ? 'OOMKilled; raise --memory'
+        : signal
+          ? `killed by ${signal}`
+          : ((await this.lastLogLine(pod.metadata!.name!, role)) ?? [t.reason, t.message].filter(Boolean).join(': '));
+    return `the ${role} container exited with ${t.exitCode}${why ? `: ${why}` : ''}`;
+  }
+
   /** Waits until the initiator runs (or already ran); throws the reason the pod cannot. */
   private async waitForStart(name: string, signal: AbortSignal): Promise<V1Pod> {
     const deadline = Date.now() + this.options.startTimeoutMs;
@@ -171,13 +214,8 @@ export class KubernetesTarget implements Target {
       }
       const initiator = containerStatus(pod, 'initiator');
       if (initiator?.state?.running || initiator?.state?.terminated) {
-        for (const role of ['initiator', 'responder']) {
-          const t = containerStatus(pod, role)?.state?.terminated;
-          if (t && t.exitCode !== 0) {
-            const last = t.reason === 'OOMKilled' ? 'OOMKilled; raise --memory' : ((await this.lastLogLine(name, role)) ?? [t.reason, t.message].filter(Boolean).join(': '));
-            throw new CliError(`the ${role} container exited with ${t.exitCode}${last ? `: ${last}` : ''}`, 1);
-          }
-        }
+        const failure = await this.containerFailure(pod);
+        if (failure) throw new CliError(failure, 1);
         return pod;
       }
       const problem = podProblem(pod, await this.events(name));
@@ -269,9 +307,11 @@ export class KubernetesTarget implements Target {
       created.push('pod');
       await bounded(this.core.createNamespacedPod({ namespace, body: pod })).catch((err) => Promise.reject(this.fail(err, 'create the pod')));
       this.options.note(`pod ${name} created in namespace ${namespace}; waiting for it to start…`);
-      node = await this.nodeOf(await this.waitForStart(name, signal));
+      // The node is read while the log is being followed: a slow API delays only the record.
+      const nodeRead = this.nodeOf(await this.waitForStart(name, signal));
       logs = new PassThrough();
       await follow(0);
+      node = await nodeRead;
     } catch (err) {
       await cleanup();
       throw err;
@@ -308,15 +348,10 @@ export class KubernetesTarget implements Target {
         let diagnosis: string | undefined;
         if (!abort) {
           try {
-            const final = await bounded(this.core.readNamespacedPod({ name, namespace }));
+            const final = await this.settled(name);
             // The pod's own reason (deadline, eviction, OOM) explains a killed container's exit code.
             diagnosis = podProblem(final, []);
-            for (const role of ['initiator', 'responder']) {
-              const t = containerStatus(final, role)?.state?.terminated;
-              if (diagnosis || !t || t.exitCode === 0) continue;
-              const last = await this.lastLogLine(name, role);
-              diagnosis = `the ${role} container exited with ${t.exitCode}${last ? `: ${last}` : ''}`;
-            }
+            diagnosis ??= await this.containerFailure(final);
           } catch (err) {
             diagnosis = this.fail(err, 'read the pod').message;
           }

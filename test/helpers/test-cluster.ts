@@ -45,15 +45,24 @@ export interface KubectlResult {
 }
 
 /** Runs the cluster's kubectl as `user`, with `stdin` piped in when given. */
-export async function kubectl(args: string[], options: { user?: ClusterUser; stdin?: string } = {}): Promise<KubectlResult> {
-  await ensureCluster();
+export function kubectl(args: string[], options: { user?: ClusterUser; stdin?: string } = {}): Promise<KubectlResult> {
   const user = options.user ?? 'tester';
-  const child = spawn('bash', [SCRIPT, 'kubectl', ...(user === 'tester' ? [] : [`--${user}`]), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  return script(['kubectl', ...(user === 'tester' ? [] : [`--${user}`]), ...args], options.stdin);
+}
+
+/** Runs containerd's ctr on the node, in the kubelet's namespace (k8s.io). */
+export function ctr(args: string[]): Promise<KubectlResult> {
+  return script(['ctr', ...args]);
+}
+
+async function script(args: string[], stdin?: string): Promise<KubectlResult> {
+  await ensureCluster();
+  const child = spawn('bash', [SCRIPT, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
   child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  child.stdin.end(options.stdin ?? '');
+  child.stdin.end(stdin ?? '');
   const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)));
   return { code, stdout, stderr };
 }
@@ -66,4 +75,35 @@ export async function podbenchObjects(): Promise<string[]> {
   const r = await kubectl(['get', 'pods,configmaps', '-n', TEST_NAMESPACE, '-o', 'name'], { user: 'admin' });
   if (r.code !== 0) throw new Error(`kubectl get failed: ${r.stderr}`);
   return r.stdout.split('\n').filter((line) => line && line !== 'configmap/kube-root-ca.crt');
+}
+
+/** The containers running on the node (pause sandboxes included), as containerd lists its tasks. */
+export async function runningContainers(): Promise<string[]> {
+  const r = await ctr(['tasks', 'ls']);
+  if (r.code !== 0) throw new Error(`ctr tasks ls failed: ${r.stderr}`);
+  return r.stdout.split('\n').filter((line) => / RUNNING\s*$/.test(line)).map((line) => line.split(/\s+/)[0]!);
+}
+
+/**
+ * What podbench left in the cluster, as the admin sees it: every Pod (Terminating ones too),
+ * every ConfigMap but the one the cluster puts in each namespace, and the containers still
+ * running on the node. A Pod deleted with grace period 0 leaves the API at once while the kubelet
+ * stops its containers afterwards, so those get `settleMs` to go.
+ */
+export async function leftovers(settleMs = 45_000): Promise<string[]> {
+  const objects = await podbenchObjects();
+  const deadline = Date.now() + settleMs;
+  let containers = await runningContainers();
+  while (containers.length > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 500));
+    containers = await runningContainers();
+  }
+  return [...objects, ...containers.map((id) => `container ${id.slice(0, 12)} on ${TEST_NODE}`)];
+}
+
+/** Events in the test namespace that say the kubelet pulled (or tried to pull) an image. */
+export async function pullEvents(): Promise<string[]> {
+  const r = await kubectl(['get', 'events', '-n', TEST_NAMESPACE, '--field-selector', 'reason=Pulling', '-o', 'name'], { user: 'admin' });
+  if (r.code !== 0) throw new Error(`kubectl get events failed: ${r.stderr}`);
+  return r.stdout.split('\n').filter(Boolean);
 }
