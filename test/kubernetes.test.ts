@@ -2,8 +2,9 @@
  * The kubernetes target against a real Kubernetes: the single node of test/cluster/cluster.sh
  * (kube-apiserver, kube-controller-manager, kube-scheduler and kubelet of one pinned release on
  * containerd and runc, TLS client certificates, RBAC, admission with PodSecurity). podbench runs
- * as a user bound only to manifests/rbac.yaml's Roles and node-reader.yaml's ClusterRole, in a
- * namespace that enforces the restricted profile. Every scenario must end in one clear sentence,
+ * as a user bound only to manifests/rbac.yaml's run Role and node-reader.yaml's ClusterRole (and,
+ * for kubectl apply only, rbac.yaml's podbench-apply), in a namespace that enforces the
+ * restricted profile. Every scenario must end in one clear sentence,
  * and leave no Pod (not even a Terminating one), no ConfigMap and no running container behind,
  * and nothing may be pulled (no registry can be reached).
  *
@@ -18,7 +19,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import type { ResultsDocument } from '../agents/contract/schema.js';
 import { CHANNEL_IDS } from '../agents/contract/channels.js';
 import { runCli, startCli, waitForStderr, type CliResult } from './helpers/cli.js';
-import { TEST_NAMESPACE, TEST_NODE, ctr, kubeconfigOf, kubectl, leftovers, pullEvents, type ClusterUser } from './helpers/test-cluster.js';
+import { TEST_NAMESPACE, TEST_NODE, clusterCommand, ctr, kubeconfigOf, kubectl, leftovers, pullEvents, type ClusterUser } from './helpers/test-cluster.js';
 
 const dirs: string[] = [];
 const newDir = () => {
@@ -81,6 +82,17 @@ describe('kubernetes target on a real cluster', { timeout: 20 * 60_000 }, () => 
     assert.deepEqual(doc.cases.map((c) => `${c.channel}:${c.status}`), ['uds:ok', 'shm:ok', 'mq:ok', 'sysv-mq:ok']);
     assert.equal(doc.node?.qosClass, 'Guaranteed', 'requests = limits');
     assert.equal(doc.environment!.cgroup.cpuLimitCores, 1, 'the CPU limit reached the container');
+  });
+
+  it('--image with the agent image (the air-gapped path): imported into the node, it runs every case', async () => {
+    const built = await runCli(['image', 'build', '--from-host']);
+    assert.equal(built.code, 0, built.stderr);
+    const image = built.stdout.trim();
+    const imported = await clusterCommand(['import', image]);
+    assert.equal(imported.code, 0, imported.stderr);
+    const r = await run(['--channels', 'tcp,shm', '--image', image]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(results(r.outDir).cases.map((c) => `${c.channel}:${c.status}`), ['tcp:ok', 'shm:ok']);
   });
 
   it('Ctrl-C mid-run: exit 130, the finished cases kept, pod and ConfigMap deleted', async () => {
@@ -224,6 +236,16 @@ describe('podbench doctor on a real cluster', { timeout: 5 * 60_000 }, () => {
 });
 
 describe('podbench manifest applied with kubectl', { timeout: 10 * 60_000 }, () => {
+  // kubectl apply patches: for these tests only, the tester also holds rbac.yaml's podbench-apply.
+  const binding = ['rolebinding', 'podbench-tester-apply', '-n', TEST_NAMESPACE];
+  before(async () => {
+    const r = await kubectl(['create', ...binding, '--role', 'podbench-apply', '--user', 'podbench-tester'], { user: 'admin' });
+    assert.equal(r.code, 0, r.stderr);
+  });
+  after(async () => {
+    const r = await kubectl(['delete', ...binding], { user: 'admin' });
+    assert.equal(r.code, 0, r.stderr);
+  });
   afterEach(() => assertClean('after the test'));
 
   /** Waits until the pod's phase is final; returns it. */

@@ -4,7 +4,7 @@
 # test/cluster/kube), on Debian's containerd and runc with the CNI bridge. TLS with client
 # certificates everywhere (etcd has a CA of its own), Node and RBAC authorization, the default
 # admission chain with PodSecurity; the test namespace enforces the restricted profile and the
-# test user holds only the Roles of manifests/rbac.yaml and the ClusterRole of node-reader.yaml.
+# test user holds only the run Role of manifests/rbac.yaml and the ClusterRole of node-reader.yaml.
 #
 #   npm run cluster -- up                       build what is missing, start, wait for the node
 #   npm run cluster -- down                     stop everything and remove every trace
@@ -458,7 +458,6 @@ cmd_up() {
   kubectl_admin apply -n "$NAMESPACE" -f "$REPO/manifests/rbac.yaml" >/dev/null
   kubectl_admin apply -f "$REPO/manifests/node-reader.yaml" >/dev/null
   kubectl_admin create rolebinding podbench-tester -n "$NAMESPACE" --role podbench --user podbench-tester >/dev/null
-  kubectl_admin create rolebinding podbench-tester-apply -n "$NAMESPACE" --role podbench-apply --user podbench-tester >/dev/null
   kubectl_admin create clusterrolebinding podbench-tester-node-reader --clusterrole podbench-node-reader \
     --user podbench-tester >/dev/null
   # Pods are admitted only once the namespace's default ServiceAccount exists.

@@ -15,6 +15,8 @@ const run = promisify(execFile);
 export const TEST_NAMESPACE = 'podbench-test';
 /** The cluster's only node. */
 export const TEST_NODE = 'podbench-node';
+/** Where the cluster keeps its state (certificates, etcd, containerd, logs, pid files). */
+export const CLUSTER_STATE = process.env.PODBENCH_CLUSTER_STATE ?? '/var/lib/podbench-cluster';
 
 /** Who talks to the cluster: the user bound to manifests/rbac.yaml, cluster-admin, or a user with no role. */
 export type ClusterUser = 'tester' | 'admin' | 'outsider';
@@ -47,16 +49,17 @@ export interface KubectlResult {
 /** Runs the cluster's kubectl as `user`, with `stdin` piped in when given. */
 export function kubectl(args: string[], options: { user?: ClusterUser; stdin?: string } = {}): Promise<KubectlResult> {
   const user = options.user ?? 'tester';
-  return script(['kubectl', ...(user === 'tester' ? [] : [`--${user}`]), ...args], options.stdin);
+  return clusterCommand(['kubectl', ...(user === 'tester' ? [] : [`--${user}`]), ...args], options.stdin);
 }
 
 /** Runs containerd's ctr on the node, in the kubelet's namespace (k8s.io). */
 export function ctr(args: string[]): Promise<KubectlResult> {
-  return script(['ctr', ...args]);
+  return clusterCommand(['ctr', ...args]);
 }
 
-async function script(args: string[], stdin?: string): Promise<KubectlResult> {
-  await ensureCluster();
+/** Runs `npm run cluster -- ...args` (up first, unless `args` is up or down). */
+export async function clusterCommand(args: string[], stdin?: string): Promise<KubectlResult> {
+  if (args[0] !== 'up' && args[0] !== 'down') await ensureCluster();
   const child = spawn('bash', [SCRIPT, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
