@@ -53,6 +53,13 @@ export interface PodOptions {
  */
 export const volumeNames = (runId: string) => ({ disk: `disk-${runId}`, tmpfs: `tmpfs-${runId}` });
 
+/**
+ * How long the kubelet waits after SIGTERM before it kills the agents. They exit on SIGTERM once
+ * the blocking call in progress returns, which the peer timeout bounds; the default 30 s would
+ * make every deletion that meets a running case wait that long.
+ */
+export const TERMINATION_GRACE_SECONDS = 5;
+
 /** The pod's name for a run. */
 export const podName = (runId: string): string => `podbench-${runId}`;
 
@@ -161,6 +168,7 @@ export function buildPodManifest(plan: Plan, options: PodOptions): PodResources 
     spec: {
       restartPolicy: 'Never',
       activeDeadlineSeconds: activeDeadlineSeconds(plan),
+      terminationGracePeriodSeconds: TERMINATION_GRACE_SECONDS,
       automountServiceAccountToken: false,
       enableServiceLinks: false,
       ...(options.node ? { nodeName: options.node } : {}),

@@ -5,8 +5,9 @@
  * as a user bound only to manifests/rbac.yaml's run Role and node-reader.yaml's ClusterRole (and,
  * for kubectl apply only, rbac.yaml's podbench-apply), in a namespace that enforces the
  * restricted profile. Every scenario must end in one clear sentence,
- * and leave no Pod (not even a Terminating one), no ConfigMap and no running container behind,
- * and nothing may be pulled (no registry can be reached).
+ * and leave no Pod (not even a Terminating one), no ConfigMap and no running container behind
+ * when podbench returns (deletion waits for the kubelet), and nothing may be pulled (no registry
+ * can be reached).
  *
  * What one real node cannot show (the API server disappearing mid-run, a log stream closed by
  * the API while the container runs) is in kubernetes-fake.test.ts.
@@ -97,8 +98,11 @@ describe('kubernetes target on a real cluster', { timeout: 20 * 60_000 }, () => 
 
   it('Ctrl-C mid-run: exit 130, the finished cases kept, pod and ConfigMap deleted', async () => {
     const outDir = join(newDir(), 'out');
-    const cli = startCli(['run', ...(await clusterArgs()), '--channels', 'uds,shm,mq,tcp', '--duration', '1s', '--out-dir', outDir]);
+    // Interrupted in the middle of shm-spin: when podbench returns, no agent may still spin on the
+    // node (afterEach checks), which a forced deletion would not wait for.
+    const cli = startCli(['run', ...(await clusterArgs()), '--channels', 'uds,shm-spin,mq,tcp', '--duration', '3s', '--out-dir', outDir]);
     await waitForStderr(cli, (s) => /\[1\/4\] .* ok /.test(s), 120_000);
+    await new Promise((r) => setTimeout(r, 1000));
     cli.child.kill('SIGINT');
     const r = await cli.result;
     assert.equal(r.code, 130, r.stderr);

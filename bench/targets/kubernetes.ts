@@ -30,6 +30,8 @@ export interface KubernetesTargetOptions {
 }
 
 const POLL_MS = 500;
+/** Longest wait for a deleted pod to leave the API: its grace period, then the kubelet's sync and the sandbox's stop. */
+const DELETE_WAIT_MS = 60_000;
 /** Longest wait, after the initiator's log ends, for the kubelet to report both agents' exits. */
 const SETTLE_MS = 10_000;
 /** Longest wait for one API call: a partition that drops packets never resets the connection. */
@@ -161,6 +163,20 @@ export class KubernetesTarget implements Target {
     }
   }
 
+  /** Whether the pod has left the API within DELETE_WAIT_MS (false also when the API stops answering). */
+  private async gone(name: string): Promise<boolean> {
+    const deadline = Date.now() + DELETE_WAIT_MS;
+    while (Date.now() < deadline) {
+      try {
+        await bounded(this.core.readNamespacedPod({ name, namespace: this.access.namespace }));
+      } catch (err) {
+        return (err as { code?: number })?.code === 404;
+      }
+      await sleep(POLL_MS);
+    }
+    return false;
+  }
+
   /**
    * The pod once both agents have exited, or as it stands after SETTLE_MS. The initiator's log
    * ends when its process does, but the kubelet reports the exit a moment later (its next
@@ -250,8 +266,14 @@ export class KubernetesTarget implements Target {
           if (err?.code !== 404) failed.push(what);
         });
       if (created.length) {
-        await remove(`pod ${name}`, () => this.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 }));
+        // With the pod's own grace period, not 0: a forced deletion removes the Pod from the API
+        // at once while the kubelet stops its containers later, so the next run could measure
+        // beside an agent still spinning. The Pod is gone once the kubelet has stopped them.
+        await remove(`pod ${name}`, () => this.core.deleteNamespacedPod({ name, namespace }));
         if (configMap) await remove(`ConfigMap ${configMap.metadata!.name}`, () => this.core.deleteNamespacedConfigMap({ name: configMap.metadata!.name!, namespace }));
+        if (!failed.includes(`pod ${name}`) && !(await this.gone(name))) {
+          this.options.note(`pod ${name} is still terminating after ${DELETE_WAIT_MS / 1000} s; see kubectl get pod -n ${namespace} ${name}`);
+        }
       }
       if (failed.length) {
         this.options.note(`could not delete ${failed.join(' and ')}; remove them with: kubectl delete pod,configmap -n ${namespace} -l ${RUN_ID_LABEL}=${plan.runId}`);

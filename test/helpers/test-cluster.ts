@@ -90,10 +90,11 @@ export async function runningContainers(): Promise<string[]> {
 /**
  * What podbench left in the cluster, as the admin sees it: every Pod (Terminating ones too),
  * every ConfigMap but the one the cluster puts in each namespace, and the containers still
- * running on the node. A Pod deleted with grace period 0 leaves the API at once while the kubelet
- * stops its containers afterwards, so those get `settleMs` to go.
+ * running on the node. podbench waits until its Pod has left the API, which the kubelet allows
+ * only once the pod's containers have stopped, so by default none may run when it returns;
+ * `settleMs` gives them time where something else deleted the pod.
  */
-export async function leftovers(settleMs = 45_000): Promise<string[]> {
+export async function leftovers(settleMs = 0): Promise<string[]> {
   const objects = await podbenchObjects();
   const deadline = Date.now() + settleMs;
   let containers = await runningContainers();
