@@ -63,7 +63,7 @@ export function addPodOptions(cmd: Command): Command {
     .addOption(new Option('--image-pull-policy <policy>', 'when the node pulls the image').choices(['Always', 'IfNotPresent', 'Never']))
     .option('--cpu <quantity>', 'CPU for each agent container, requests = limits (e.g. 1, 500m)', parseCpu)
     .option('--memory <quantity>', 'memory for each agent container, requests = limits (e.g. 256Mi); with --cpu the pod is Guaranteed QoS', parseBytesQuantity)
-    .option('--node <name>', 'run on this node (spec.nodeName)')
+    .option('--node <name>', 'run on this node (spec.nodeName: bypasses the scheduler, so the node is checked first: exists, not cordoned, Ready, taints tolerated)')
     .option('--node-selector <key=value>', 'schedule onto nodes with this label (repeatable)', collectNodeSelector)
     .option('--toleration <key[=value]:Effect>', 'tolerate a taint (repeatable)', collectToleration)
     .option('--runtime-class <name>', 'RuntimeClass for the pod (e.g. gvisor, kata)')

@@ -3,7 +3,7 @@
  * RBAC forbidden (which verb on which resource), a missing namespace, an unreachable API,
  * unschedulable (the scheduler's reason), image pull failures, OOMKilled, eviction, deadline.
  */
-import { ApiException, type CoreV1Event, type V1Pod } from '@kubernetes/client-node';
+import { ApiException, type CoreV1Event, type V1Node, type V1Pod, type V1Taint, type V1Toleration } from '@kubernetes/client-node';
 import { CliError } from './errors.js';
 
 /** The Kubernetes Status object an API error carries (its body may be JSON text or parsed). */
@@ -94,5 +94,33 @@ export function podProblem(pod: V1Pod, events: readonly CoreV1Event[]): string |
   }
   const sandbox = events.find((e) => e.reason === 'FailedCreatePodSandBox');
   if (sandbox) return `the node cannot create the pod sandbox: ${sandbox.message} (is --runtime-class installed on the node?)`;
+  return undefined;
+}
+
+/** Whether `toleration` tolerates `taint`, as Kubernetes matches them (key, operator, value, effect). */
+export function tolerates(toleration: V1Toleration, taint: V1Taint): boolean {
+  if (toleration.effect && toleration.effect !== taint.effect) return false;
+  if (!toleration.key) return toleration.operator === 'Exists';
+  if (toleration.key !== taint.key) return false;
+  return toleration.operator === 'Exists' || (toleration.value ?? '') === (taint.value ?? '');
+}
+
+/**
+ * Why a pod sent straight to `node` by --node (spec.nodeName: the scheduler never sees it) would
+ * not run there, or would run where it should not: undefined when the node is fit. Such a pod
+ * gets no condition and no event on a node that is gone or down; it sits Pending until pod GC.
+ */
+export function nodeProblem(node: V1Node, tolerations: readonly V1Toleration[]): string | undefined {
+  const name = node.metadata?.name;
+  if (node.spec?.unschedulable) return `--node ${name}: the node is cordoned (kubectl uncordon ${name}, or choose another node)`;
+  const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
+  if (ready?.status !== 'True') {
+    return `--node ${name}: the node is not Ready (${ready ? `${ready.reason ?? ready.status}${ready.message ? `: ${ready.message}` : ''}` : 'no Ready condition'})`;
+  }
+  const untolerated = (node.spec?.taints ?? []).filter((t) => t.effect !== 'PreferNoSchedule' && !tolerations.some((tol) => tolerates(tol, t)));
+  if (untolerated.length > 0) {
+    const shown = untolerated.map((t) => `${t.key}${t.value ? `=${t.value}` : ''}:${t.effect}`);
+    return `--node ${name}: the pod does not tolerate the node's taint ${shown.join(', ')} (add --toleration ${shown[0]} if it should run there)`;
+  }
   return undefined;
 }

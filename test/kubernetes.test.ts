@@ -164,6 +164,48 @@ describe('kubernetes target on a real cluster', { timeout: 20 * 60_000 }, () => 
     }
   });
 
+  describe('--node: the node is checked before anything is created (the scheduler never sees such a pod)', () => {
+    const admin = (args: string[]) => kubectl(args, { user: 'admin' });
+
+    it('a node that exists and is fit: the pod runs there', async () => {
+      const r = await run(['--channels', 'uds', '--node', TEST_NODE]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(results(r.outDir).node?.name, TEST_NODE);
+    });
+
+    it('a node that does not exist: exit 2, naming the nodes there are', async () => {
+      const r = await run(['--channels', 'uds', '--node', 'no-such-node']);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(errorLines(r.stderr), new RegExp(`^podbench: --node no-such-node: the cluster has no such node \\(it has: ${TEST_NODE}\\)`));
+      assert.doesNotMatch(r.stderr, /created in namespace/, 'nothing was created');
+    });
+
+    it('a cordoned node: one sentence, nothing created', async () => {
+      assert.equal((await admin(['cordon', TEST_NODE])).code, 0);
+      try {
+        const r = await run(['--channels', 'uds', '--node', TEST_NODE]);
+        assert.equal(r.code, 1, r.stderr);
+        assert.match(errorLines(r.stderr), new RegExp(`^podbench: --node ${TEST_NODE}: the node is cordoned \\(kubectl uncordon ${TEST_NODE}`));
+        assert.doesNotMatch(r.stderr, /created in namespace/);
+      } finally {
+        assert.equal((await admin(['uncordon', TEST_NODE])).code, 0);
+      }
+    });
+
+    it('a taint the pod does not tolerate: one sentence; with --toleration the pod runs', async () => {
+      assert.equal((await admin(['taint', 'node', TEST_NODE, 'podbench/test=x:NoSchedule'])).code, 0);
+      try {
+        const refused = await run(['--channels', 'uds', '--node', TEST_NODE]);
+        assert.equal(refused.code, 1, refused.stderr);
+        assert.match(errorLines(refused.stderr), /^podbench: --node podbench-node: the pod does not tolerate the node's taint podbench\/test=x:NoSchedule \(add --toleration podbench\/test=x:NoSchedule/);
+        const tolerated = await run(['--channels', 'uds', '--node', TEST_NODE, '--toleration', 'podbench/test=x:NoSchedule']);
+        assert.equal(tolerated.code, 0, tolerated.stderr);
+      } finally {
+        assert.equal((await admin(['taint', 'node', TEST_NODE, 'podbench/test-'])).code, 0);
+      }
+    });
+  });
+
   const failures: [string, string[], ClusterUser, RegExp][] = [
     // Whether podbench sees the container exit before or after it first reads the pod running is
     // a race; either way the exit and its error line are named.

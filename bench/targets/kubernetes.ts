@@ -12,7 +12,7 @@ import { CoreV1Api, KubeConfig, Log, type CoreV1Event, type V1ContainerStateTerm
 import type { ClusterNode, Plan } from '../../agents/contract/schema.js';
 import { agentEvents, explainingLine } from '../agent-events.js';
 import { CliError } from '../errors.js';
-import { apiError, podProblem, unschedulableReason } from '../kube-errors.js';
+import { apiError, nodeProblem, podProblem, unschedulableReason } from '../kube-errors.js';
 import { RUN_ID_LABEL, buildPodManifest, podName, type PodOptions } from '../pod-manifest.js';
 import type { RunningPair, Target } from './target.js';
 
@@ -248,8 +248,34 @@ export class KubernetesTarget implements Target {
     }
   }
 
+  /**
+   * Checks the node --node names before anything is created: missing, cordoned, not Ready or
+   * tainted against the pod. Reading nodes needs the optional ClusterRole; without it the run
+   * goes on unchecked, and says so.
+   */
+  private async checkNode(name: string): Promise<void> {
+    let node;
+    try {
+      node = await bounded(this.core.readNode({ name }));
+    } catch (err) {
+      const code = (err as { code?: number })?.code;
+      if (code === 403) {
+        this.options.note(`--node ${name}: not allowed to read nodes, so it is not checked (bind the ClusterRole podbench-node-reader)`);
+        return;
+      }
+      if (code !== 404) throw this.fail(err, `read node ${name}`);
+      const known = await bounded(this.core.listNode())
+        .then((list) => list.items.map((n) => n.metadata?.name).join(', '))
+        .catch(() => undefined);
+      throw new CliError(`--node ${name}: the cluster has no such node${known ? ` (it has: ${known})` : ''}`, 2);
+    }
+    const problem = nodeProblem(node, this.options.pod.tolerations);
+    if (problem) throw new CliError(problem, 1);
+  }
+
   async start(plan: Plan, signal: AbortSignal): Promise<RunningPair> {
     const namespace = this.access.namespace;
+    if (this.options.pod.node) await this.checkNode(this.options.pod.node);
     const { pod, configMap } = buildPodManifest(plan, { ...this.options.pod, namespace });
     const name = podName(plan.runId);
     const created: ('configmap' | 'pod')[] = [];

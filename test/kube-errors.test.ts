@@ -1,0 +1,42 @@
+/**
+ * The --node check's rules on shapes one node cannot produce on demand here: a node the
+ * controller-manager marked NotReady when its kubelet stopped posting status (the shape below is
+ * the node lifecycle controller's), and the toleration matching Kubernetes applies. Missing,
+ * cordoned and tainted nodes are shown on the real cluster (kubernetes.test.ts).
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { V1Node } from '@kubernetes/client-node';
+import { nodeProblem, tolerates } from '../bench/kube-errors.js';
+
+const node = (spec: V1Node['spec'], ready: { status: string; reason?: string; message?: string }): V1Node => ({
+  metadata: { name: 'n1' },
+  spec,
+  status: { conditions: [{ type: 'Ready', ...ready }] },
+});
+
+describe('--node check', () => {
+  it('a fit node passes; a NotReady one is named with the controller-manager\'s reason', () => {
+    assert.equal(nodeProblem(node({}, { status: 'True' }), []), undefined);
+    assert.equal(
+      nodeProblem(node({}, { status: 'Unknown', reason: 'NodeStatusUnknown', message: 'Kubelet stopped posting node status.' }), []),
+      '--node n1: the node is not Ready (NodeStatusUnknown: Kubelet stopped posting node status.)',
+    );
+  });
+
+  it('taints: NoSchedule and NoExecute need a toleration, PreferNoSchedule does not', () => {
+    const tainted = node({ taints: [{ key: 'pool', value: 'gpu', effect: 'NoSchedule' }, { key: 'soft', effect: 'PreferNoSchedule' }] }, { status: 'True' });
+    assert.equal(nodeProblem(tainted, []), "--node n1: the pod does not tolerate the node's taint pool=gpu:NoSchedule (add --toleration pool=gpu:NoSchedule if it should run there)");
+    assert.equal(nodeProblem(tainted, [{ key: 'pool', operator: 'Equal', value: 'gpu', effect: 'NoSchedule' }]), undefined);
+  });
+
+  it('toleration matching follows Kubernetes: key, operator, value, effect', () => {
+    const taint = { key: 'k', value: 'v', effect: 'NoExecute' };
+    assert.ok(tolerates({ key: 'k', operator: 'Equal', value: 'v' }, taint), 'no effect matches every effect');
+    assert.ok(tolerates({ key: 'k', operator: 'Exists', effect: 'NoExecute' }, taint));
+    assert.ok(tolerates({ operator: 'Exists' }, taint), 'an empty key with Exists tolerates everything');
+    assert.ok(!tolerates({ key: 'k', operator: 'Equal', value: 'w' }, taint));
+    assert.ok(!tolerates({ key: 'k', operator: 'Exists', effect: 'NoSchedule' }, taint));
+    assert.ok(!tolerates({ key: 'other', operator: 'Exists' }, taint));
+  });
+});
