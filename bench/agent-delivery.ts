@@ -16,8 +16,11 @@ import { CliError } from './errors.js';
 
 /** Where the ConfigMap is mounted, and where each container unpacks it. */
 export const DELIVERY_DIRS = { configMap: '/podbench/delivery', unpacked: '/podbench/app' } as const;
-/** The default stock image: current Node LTS, Debian (glibc) based. */
-export const DEFAULT_NODE_IMAGE = 'node:24-slim';
+/**
+ * The default stock image: current Node LTS, Debian (glibc) based. Fully qualified: runtimes set
+ * to refuse short names (CRI-O, podman with short-name-mode enforcing) reject `node:24-slim`.
+ */
+export const DEFAULT_NODE_IMAGE = 'docker.io/library/node:24-slim';
 /** The largest ConfigMap the API server accepts. */
 const CONFIGMAP_MAX_BYTES = 1024 * 1024;
 

@@ -75,7 +75,7 @@ export function podProblem(pod: V1Pod, events: readonly CoreV1Event[]): string |
     const started = status.containerStatuses?.some((c) => c.state?.running || c.state?.terminated);
     return started
       ? `the pod ran past its activeDeadlineSeconds (${pod.spec?.activeDeadlineSeconds} s) and was stopped; use fewer or shorter cases`
-      : `the pod's activeDeadlineSeconds (${pod.spec?.activeDeadlineSeconds} s) passed before its containers started (image pull or scheduling took that long)`;
+      : `the pod's activeDeadlineSeconds (${pod.spec?.activeDeadlineSeconds} s) passed before its containers started (pulling the image or creating the containers took that long)`;
   }
   if (status.reason === 'Evicted') return `the pod was evicted: ${status.message ?? 'node pressure'}`;
   // Kubelet admission rejections (SysctlForbidden, OutOfcpu, NodeAffinity…) fail the pod before any container exists.

@@ -28,7 +28,7 @@ export const RUN_ID_LABEL = 'podbench.io/run-id';
 export interface PodOptions {
   /** A prebuilt agent image (agent at /opt/podbench/agent.mjs); without it the agent comes in a ConfigMap. */
   readonly image?: string;
-  /** The stock Node image the ConfigMap delivery runs in (default node:24-slim). */
+  /** The stock Node image the ConfigMap delivery runs in (default docker.io/library/node:24-slim). */
   readonly nodeImage?: string;
   /** The nodes' CPU architecture for the ConfigMap delivery (amd64, arm64; default: this host's). */
   readonly arch?: string;
@@ -63,12 +63,13 @@ export const TERMINATION_GRACE_SECONDS = 5;
 /** The pod's name for a run. */
 export const podName = (runId: string): string => `podbench-${runId}`;
 
-/** Time a pod may spend being scheduled and pulling its image (the deadline counts from before). */
+/** Time a pod may spend pulling its image and starting (the deadline counts from the kubelet's start of the pod, after scheduling). */
 const START_ALLOWANCE_SECONDS = 300;
 
 /**
  * Seconds after which Kubernetes stops the pod: twice the plan's time, plus the rendezvous, the
- * start (scheduling, image pull: the deadline counts from before them) and a minute of slack.
+ * start (image pull and container creation: the deadline counts from the pod's start on the
+ * node, which is after scheduling and before the pull) and a minute of slack.
  */
 export function activeDeadlineSeconds(plan: Plan): number {
   return Math.ceil(2 * plannedSeconds(plan) + plan.settings.connectTimeoutMs / 1000 + START_ALLOWANCE_SECONDS + 60);

@@ -85,7 +85,7 @@ export function buildProgram(debug: boolean): Command {
     .option('--node-only', 'with --from-host: a plain Node image without the agent, to stand in for node:24-slim with --node-image')
     .option('--tag <image>', `image name (default ${DEFAULT_LOCAL_IMAGE_PATTERN}, or ${LOCAL_NODE_IMAGE} with --node-only)`)
     .option('--push', 'push the image after a Dockerfile build')
-    .option('--node-image <image>', 'base image for the Dockerfile build (build-arg NODE_IMAGE, default node:24-slim)')
+    .option('--node-image <image>', 'base image for the Dockerfile build (build-arg NODE_IMAGE, default docker.io/library/node:24-slim)')
     .action(async (opts: { tag?: string; nodeOnly?: boolean; fromHost?: boolean; push?: boolean; nodeImage?: string }) => {
       if (opts.nodeOnly && !opts.fromHost) throw new CliError('--node-only goes with --from-host', 2);
       if (opts.push && opts.fromHost) throw new CliError('--push goes with a Dockerfile build; an image from the host stays in podman (podman push it yourself)', 2);
