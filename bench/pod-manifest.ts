@@ -1,6 +1,6 @@
 /**
  * The one function that turns a plan and pod options into the Pod podbench runs: used by
- * `podbench manifest` (for review, GitOps or kubectl apply) and by every pod target, so what a
+ * `podbench manifest` (for review, GitOps, kubectl create or server-side apply) and by every pod target, so what a
  * user reviews is what runs.
  *
  * The Pod passes the Pod Security "restricted" profile (non-root, no privilege escalation, all
@@ -194,7 +194,7 @@ export function buildPodManifest(plan: Plan, options: PodOptions): PodResources 
   return configMap ? { pod, configMap } : { pod };
 }
 
-/** The resources as the documents `kubectl apply` takes, ConfigMap first. */
+/** The resources as the documents `kubectl create -f` takes, ConfigMap first. */
 export function manifestDocuments(resources: PodResources): object[] {
   return resources.configMap ? [resources.configMap, resources.pod] : [resources.pod];
 }

@@ -62,7 +62,7 @@ export function buildProgram(debug: boolean): Command {
 
   const manifest = program
     .command('manifest')
-    .description('print the Pod (and the ConfigMap delivering the agent) that `run` deploys, for review, GitOps or kubectl apply')
+    .description('print the Pod (and the ConfigMap delivering the agent) that `run` deploys, for review, GitOps, `kubectl create -f -` or `kubectl apply --server-side -f -` (client-side apply cannot hold the ConfigMap)')
     .addOption(new Option('-o, --output <format>', 'yaml or json').choices(['yaml', 'json']).default('yaml'))
     .action((opts, cmd: Command) => {
       const plan = buildPlan(planOptionsFrom(opts, cmd));
