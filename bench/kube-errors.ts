@@ -19,6 +19,14 @@ function statusOf(err: ApiException<unknown>): { message?: string; reason?: stri
   return (body ?? {}) as { message?: string; reason?: string };
 }
 
+/** The HTTP status of a failed API call (403, 404, …), undefined when it never got an answer. */
+export function httpStatus(err: unknown): number | undefined {
+  return err instanceof ApiException ? err.code : undefined;
+}
+
+/** What to do about a 403 on nodes: they are cluster-scoped, so only a ClusterRole grants them. */
+export const NODE_READER_HINT = 'bind the ClusterRole podbench-node-reader';
+
 /** A CliError for a failed API call: `what` says what podbench was doing (e.g. "create the pod"). */
 export function apiError(err: unknown, what: string, server: string, namespace: string): CliError {
   if (err instanceof ApiException) {

@@ -136,7 +136,7 @@ export type Environment = Static<typeof EnvironmentSchema>;
 /**
  * The Kubernetes node the pod ran on, as the orchestrator read it from the API (kubernetes
  * target). The versions come from the Node object, which needs `get nodes` (the ClusterRole in
- * manifests/rbac.yaml); without it only the name and QoS class are known.
+ * manifests/node-reader.yaml); without it only the name and QoS class are known.
  */
 export const ClusterNodeSchema = Type.Object({
   name: Type.String(),

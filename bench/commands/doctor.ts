@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { AuthorizationV1Api, CoreV1Api, VersionApi } from '@kubernetes/client-node';
 import { readKernelLimits } from '../../agents/kernel-limits.js';
 import { alignColumns } from '../../reports/table.js';
-import { apiError } from '../kube-errors.js';
+import { NODE_READER_HINT, apiError } from '../kube-errors.js';
 import { loadClusterAccess } from '../targets/kubernetes.js';
 
 /** One finding: ok, a warning (a run may still work) or a failure (a run will not). */
@@ -96,7 +96,7 @@ async function clusterChecks(options: { kubeconfig?: string; context?: string; n
       checks.push({ area: `node ${n.metadata?.name}`, status: 'ok', detail: `${info?.architecture}, ${n.status?.capacity?.cpu} CPUs, kernel ${info?.kernelVersion}, ${info?.containerRuntimeVersion}` });
     }
   } catch {
-    checks.push({ area: 'nodes', status: 'warn', detail: 'not allowed to list nodes (optional: bind the ClusterRole podbench-node-reader from manifests/rbac.yaml); runs work without it' });
+    checks.push({ area: 'nodes', status: 'warn', detail: `not allowed to list nodes (optional: ${NODE_READER_HINT} of manifests/node-reader.yaml); runs work without it` });
   }
   return checks;
 }

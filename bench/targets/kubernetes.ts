@@ -12,7 +12,7 @@ import { CoreV1Api, KubeConfig, Log, type CoreV1Event, type V1ContainerStateTerm
 import type { ClusterNode, Plan } from '../../agents/contract/schema.js';
 import { agentEvents, explainingLine } from '../agent-events.js';
 import { CliError } from '../errors.js';
-import { apiError, nodeProblem, podProblem, unschedulableReason } from '../kube-errors.js';
+import { NODE_READER_HINT, apiError, httpStatus, nodeProblem, podProblem, unschedulableReason } from '../kube-errors.js';
 import { RUN_ID_LABEL, buildPodManifest, podName, type PodOptions } from '../pod-manifest.js';
 import type { RunningPair, Target } from './target.js';
 
@@ -52,6 +52,19 @@ const MONITOR_FAILURES = 3;
 /** How often a log stream that closes while the initiator still runs is followed again. */
 const MAX_LOG_RECONNECTS = 5;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Calls `attempt` every POLL_MS until it returns something, or `timeoutMs` has passed; resolves
+ * to what it returned, or undefined on timeout. What `attempt` throws ends the wait.
+ */
+async function pollUntil<T>(timeoutMs: number, attempt: () => Promise<T | undefined>): Promise<T | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const result = await attempt();
+    if (result !== undefined || Date.now() >= deadline) return result;
+    await sleep(POLL_MS);
+  }
+}
 
 /** A loaded kubeconfig with its context, namespace and API server. */
 export interface ClusterAccess {
@@ -137,7 +150,7 @@ export class KubernetesTarget implements Target {
 
   /**
    * The node the pod was placed on, with its kubelet and runtime versions when the Node object
-   * may be read (it is cluster-scoped: the ClusterRole in manifests/rbac.yaml allows it).
+   * may be read (it is cluster-scoped: the ClusterRole in manifests/node-reader.yaml allows it).
    */
   private async nodeOf(pod: V1Pod): Promise<ClusterNode | undefined> {
     const name = pod.spec?.nodeName;
@@ -158,23 +171,16 @@ export class KubernetesTarget implements Target {
         ...(node.metadata?.labels && { labels: node.metadata.labels }),
       };
     } catch (err) {
-      const why = (err as { code?: number })?.code === 403 ? 'not allowed to get nodes (bind the ClusterRole podbench-node-reader)' : this.fail(err, 'read the node').message;
+      const why = httpStatus(err) === 403 ? `not allowed to get nodes (${NODE_READER_HINT})` : this.fail(err, 'read the node').message;
       return { name, ...qos, unreadable: why };
     }
   }
 
   /** Whether the pod has left the API within DELETE_WAIT_MS (false also when the API stops answering). */
   private async gone(name: string): Promise<boolean> {
-    const deadline = Date.now() + DELETE_WAIT_MS;
-    while (Date.now() < deadline) {
-      try {
-        await bounded(this.core.readNamespacedPod({ name, namespace: this.access.namespace }));
-      } catch (err) {
-        return (err as { code?: number })?.code === 404;
-      }
-      await sleep(POLL_MS);
-    }
-    return false;
+    const read = () => bounded(this.core.readNamespacedPod({ name, namespace: this.access.namespace }));
+    const last = await pollUntil(DELETE_WAIT_MS, () => read().then(() => undefined, (err: unknown) => ({ err })));
+    return last !== undefined && httpStatus(last.err) === 404;
   }
 
   /**
@@ -184,13 +190,13 @@ export class KubernetesTarget implements Target {
    * goes undiagnosed.
    */
   private async settled(name: string): Promise<V1Pod> {
-    const deadline = Date.now() + SETTLE_MS;
-    for (;;) {
-      const pod = await bounded(this.core.readNamespacedPod({ name, namespace: this.access.namespace }));
-      const exited = ROLES.every((role) => containerStatus(pod, role)?.state?.terminated);
-      if (exited || pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded' || Date.now() > deadline) return pod;
-      await sleep(POLL_MS);
-    }
+    let pod: V1Pod | undefined;
+    await pollUntil(SETTLE_MS, async () => {
+      pod = await bounded(this.core.readNamespacedPod({ name, namespace: this.access.namespace }));
+      const exited = ROLES.every((role) => containerStatus(pod!, role)?.state?.terminated);
+      return exited || pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded' ? pod : undefined;
+    });
+    return pod!;
   }
 
   /**
@@ -258,9 +264,9 @@ export class KubernetesTarget implements Target {
     try {
       node = await bounded(this.core.readNode({ name }));
     } catch (err) {
-      const code = (err as { code?: number })?.code;
+      const code = httpStatus(err);
       if (code === 403) {
-        this.options.note(`--node ${name}: not allowed to read nodes, so it is not checked (bind the ClusterRole podbench-node-reader)`);
+        this.options.note(`--node ${name}: not allowed to read nodes, so it is not checked (${NODE_READER_HINT})`);
         return;
       }
       if (code !== 404) throw this.fail(err, `read node ${name}`);
@@ -288,8 +294,8 @@ export class KubernetesTarget implements Target {
       // Both are always tried (a create that timed out may still have happened); a 404 means gone.
       const failed: string[] = [];
       const remove = (what: string, call: () => Promise<unknown>) =>
-        bounded(call()).catch((err: { code?: number }) => {
-          if (err?.code !== 404) failed.push(what);
+        bounded(call()).catch((err: unknown) => {
+          if (httpStatus(err) !== 404) failed.push(what);
         });
       if (created.length) {
         // With the pod's own grace period, not 0: a forced deletion removes the Pod from the API

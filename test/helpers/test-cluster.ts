@@ -3,13 +3,11 @@
  * kubeconfigs and the same-release kubectl. `npm run test:ci` brings it up before the suite; a
  * test run on its own brings it up here when it is not (which, cold, builds it first).
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 
 const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'cluster', 'cluster.sh');
-const run = promisify(execFile);
 
 /** The namespace the cluster's test user works in (restricted Pod Security, podbench's Role). */
 export const TEST_NAMESPACE = 'podbench-test';
@@ -34,9 +32,9 @@ export function ensureCluster(): Promise<void> {
 
 /** The path of `user`'s kubeconfig (its context's namespace is {@link TEST_NAMESPACE}). */
 export async function kubeconfigOf(user: ClusterUser = 'tester'): Promise<string> {
-  await ensureCluster();
-  const { stdout } = await run('bash', [SCRIPT, 'kubeconfig', ...(user === 'tester' ? [] : [`--${user}`])]);
-  return stdout.trim();
+  const r = await clusterCommand(['kubeconfig', ...(user === 'tester' ? [] : [`--${user}`])]);
+  if (r.code !== 0) throw new Error(`npm run cluster -- kubeconfig failed: ${r.stderr}`);
+  return r.stdout.trim();
 }
 
 /** What a kubectl run printed and how it exited. */
