@@ -21,8 +21,8 @@ export const DELIVERY_DIRS = { configMap: '/podbench/delivery', unpacked: '/podb
  * to refuse short names (CRI-O, podman with short-name-mode enforcing) reject `node:24-slim`.
  */
 export const DEFAULT_NODE_IMAGE = 'docker.io/library/node:24-slim';
-/** The largest ConfigMap the API server accepts. */
-const CONFIGMAP_MAX_BYTES = 1024 * 1024;
+/** The most data a ConfigMap may hold, as the API server counts it ({@link configMapDataBytes}). */
+export const CONFIGMAP_MAX_BYTES = 1024 * 1024;
 
 /**
  * The bootstrap, plain CommonJS so any Node runs it. argv: --role ROLE … (passed on to the agent).
@@ -70,7 +70,21 @@ export function agentConfigMap(name: string, kubernetesArch: string, labels: Rec
     }
   });
   data['files.json'] = JSON.stringify(files);
-  const size = [...Object.values(data), ...Object.values(binaryData)].reduce((n, v) => n + Buffer.byteLength(v), 0);
-  if (size > CONFIGMAP_MAX_BYTES) throw new CliError(`the agent ConfigMap would be ${size} bytes, over the API server's 1 MiB`, 1, 'use --image with an agent image instead');
-  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, labels }, data, binaryData };
+  const configMap: V1ConfigMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, labels }, data, binaryData };
+  const size = configMapDataBytes(configMap);
+  if (size > CONFIGMAP_MAX_BYTES) {
+    throw new CliError(`the agent ConfigMap for ${kubernetesArch} would hold ${size} bytes of data, over the API server's limit of ${CONFIGMAP_MAX_BYTES}`, 1, 'use --image with an agent image instead');
+  }
+  return configMap;
+}
+
+/**
+ * A ConfigMap's size as the API server counts it against its 1 MiB limit: the bytes of every
+ * value, binaryData decoded (base64 on the wire is a third larger, and does not count), keys and
+ * metadata not at all (k8s.io/kubernetes pkg/apis/core/validation, ValidateConfigMap).
+ */
+export function configMapDataBytes(configMap: V1ConfigMap): number {
+  const text = Object.values(configMap.data ?? {}).reduce((n, v) => n + Buffer.byteLength(v, 'utf8'), 0);
+  const binary = Object.values(configMap.binaryData ?? {}).reduce((n, v) => n + Buffer.byteLength(v, 'base64'), 0);
+  return text + binary;
 }

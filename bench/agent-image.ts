@@ -107,7 +107,9 @@ export async function buildImageFromHost(tag = defaultLocalImage(), withAgent = 
     chmodSync(join(root, 'tmp'), 0o1777);
     const tar = spawn('tar', ['-C', root, '-c', '.'], { stdio: ['ignore', 'pipe', 'inherit'] });
     const tarDone = new Promise<number | null>((r) => tar.on('close', r));
-    await podman(['import', '--change', 'ENV PATH=/usr/local/bin:/usr/bin:/bin', '--change', `USER ${AGENT_UID}`, '-', tag], { stdin: tar.stdout! });
+    // An agent image runs as the agent's user; a plain Node image as root, as node:24-slim does
+    // (so that it stands in for it faithfully: the pod must set a non-root user itself).
+    await podman(['import', '--change', 'ENV PATH=/usr/local/bin:/usr/bin:/bin', '--change', `USER ${withAgent ? AGENT_UID : 0}`, '-', tag], { stdin: tar.stdout! });
     const tarCode = await tarDone;
     if (tarCode !== 0) throw new CliError(`tar of the image root failed (exit ${tarCode})`, 1);
     return tag;

@@ -4,10 +4,11 @@
  */
 import { Command, Option } from 'commander';
 import { CHANNEL_IDS, MODE_IDS } from '../agents/contract/channels.js';
+import { unsafeSysctlRequirements } from '../agents/contract/sysctls.js';
 import { DEFAULT_NODE_IMAGE } from './agent-delivery.js';
 import { DEFAULT_LOCAL_IMAGE_PATTERN } from './agent-image.js';
-import type { PodOptions } from './pod-manifest.js';
-import { collectNodeSelector, collectSysctl, collectToleration, parseBytesQuantity, parseCpu } from './pod-options.js';
+import { AGENT_UID, type PodOptions } from './pod-manifest.js';
+import { collectNodeSelector, collectSysctl, collectToleration, parseBytesQuantity, parseCpu, parseRunAsUser } from './pod-options.js';
 import { DEFAULTS, QUICK, durationParser, parseChannels, parseModes, parseRepeat, parseSizes, type PlanOptions } from './run-options.js';
 
 const duration = durationParser(1, 3_600_000);
@@ -67,8 +68,9 @@ export function addPodOptions(cmd: Command): Command {
     .option('--node-selector <key=value>', 'schedule onto nodes with this label (repeatable)', collectNodeSelector)
     .option('--toleration <key[=value]:Effect>', 'tolerate a taint (repeatable)', collectToleration)
     .option('--runtime-class <name>', 'RuntimeClass for the pod (e.g. gvisor, kata)')
-    .option('--sysctl <name=value>', 'namespaced IPC sysctl for the pod, fs.mqueue.* or kernel.msg* (repeatable; not allowed by the restricted profile)', collectSysctl)
-    .option('--volume-size <quantity>', 'sizeLimit of both emptyDir volumes (e.g. 256Mi)', parseBytesQuantity);
+    .option('--sysctl <name=value>', `namespaced IPC sysctl for the pod, fs.mqueue.* or kernel.msg*, to run larger queue messages (repeatable); ${unsafeSysctlRequirements('them')}`, collectSysctl)
+    .option('--volume-size <quantity>', 'sizeLimit of both emptyDir volumes (e.g. 256Mi)', parseBytesQuantity)
+    .option('--run-as-user <uid|platform>', `the agents' user id (default ${AGENT_UID}); "platform" sets none and leaves it to the cluster, for OpenShift's restricted-v2, which refuses ids outside the namespace's range (runAsNonRoot stays, so the image must then get a non-root id from the platform)`, parseRunAsUser);
 }
 
 /** Reads the pod flags. */
@@ -86,5 +88,6 @@ export function podOptionsFrom(opts: Record<string, unknown>): PodOptions {
     runtimeClass: opts.runtimeClass as string | undefined,
     sysctls: (opts.sysctl as PodOptions['sysctls'] | undefined) ?? [],
     volumeSize: opts.volumeSize as string | undefined,
+    runAsUser: opts.runAsUser as PodOptions['runAsUser'],
   };
 }

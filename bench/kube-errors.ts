@@ -4,6 +4,7 @@
  * unschedulable (the scheduler's reason), image pull failures, OOMKilled, eviction, deadline.
  */
 import { ApiException, type CoreV1Event, type V1Node, type V1Pod, type V1Taint, type V1Toleration } from '@kubernetes/client-node';
+import { unsafeSysctlRequirements } from '../agents/contract/sysctls.js';
 import { CliError } from './errors.js';
 
 /** The Kubernetes Status object an API error carries (its body may be JSON text or parsed). */
@@ -43,7 +44,10 @@ export function apiError(err: unknown, what: string, server: string, namespace: 
         }
         if (status.message === undefined) return new CliError(`forbidden (HTTP 403) when trying to ${what}`, 1, 'podbench doctor checks every permission a run needs');
         if (/quota/i.test(message)) return new CliError(`refused by a ResourceQuota: ${message}`, 1, 'set --cpu and --memory within the namespace quota');
-        if (/PodSecurity/.test(message)) return new CliError(`refused by Pod Security admission: ${message}`, 1, '--sysctl is not allowed under the restricted profile; drop it or use a namespace that allows it');
+        if (/PodSecurity/.test(message)) {
+          const sysctls = /sysctls/.test(message) ? `fs.mqueue.* and kernel.msg* (--sysctl): ${unsafeSysctlRequirements('them')}; drop --sysctl or use such a namespace` : undefined;
+          return new CliError(`refused by Pod Security admission: ${message}`, 1, sysctls);
+        }
         return new CliError(`refused by admission: ${message}`, 1);
       case 404:
         if (/namespaces? "[^"]*" not found/.test(message)) return new CliError(`namespace ${namespace} does not exist`, 1, 'create it, or pass -n with an existing namespace');
@@ -87,6 +91,9 @@ export function podProblem(pod: V1Pod, events: readonly CoreV1Event[]): string |
   }
   if (status.reason === 'Evicted') return `the pod was evicted: ${status.message ?? 'node pressure'}`;
   // Kubelet admission rejections (SysctlForbidden, OutOfcpu, NodeAffinity…) fail the pod before any container exists.
+  if (status.phase === 'Failed' && status.reason === 'SysctlForbidden') {
+    return `the node rejected the pod (SysctlForbidden): ${status.message ?? ''}; every node's kubelet must allow the --sysctl names (--allowed-unsafe-sysctls, e.g. 'fs.mqueue.*,kernel.msg*')`;
+  }
   if (status.phase === 'Failed' && status.reason) return `the node rejected the pod (${status.reason}): ${status.message ?? ''}`.trim();
   if (events.some((e) => e.reason === 'NotTriggerScaleUp')) return unschedulableReason(pod);
   for (const c of status.containerStatuses ?? []) {
@@ -95,7 +102,12 @@ export function podProblem(pod: V1Pod, events: readonly CoreV1Event[]): string |
       return `the ${c.name} container's image ${c.image} cannot be pulled (${waiting.reason}): ${waiting.message ?? ''}`.trim();
     }
     if (waiting && /CreateContainerConfigError|CreateContainerError/.test(waiting.reason ?? '')) {
-      return `the ${c.name} container cannot be created (${waiting.reason}): ${waiting.message ?? ''}`.trim();
+      // The kubelet's own check: with --run-as-user platform on a cluster that assigns no id, the
+      // image's user (root in node:24-slim) is what would run.
+      const rootImage = /runAsNonRoot and image will run as root|non-numeric user/.test(waiting.message ?? '')
+        ? '; the cluster assigned no user id, so leave --run-as-user at its default (platform is for clusters that assign one, as OpenShift does)'
+        : '';
+      return `the ${c.name} container cannot be created (${waiting.reason}): ${waiting.message ?? ''}${rootImage}`.trim();
     }
     const terminated = c.state?.terminated;
     if (terminated?.reason === 'OOMKilled') return `the ${c.name} container was OOMKilled; raise --memory`;

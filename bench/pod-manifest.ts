@@ -42,6 +42,11 @@ export interface PodOptions {
   readonly runtimeClass?: string;
   /** Namespaced IPC sysctls (fs.mqueue.*, kernel.msg*), e.g. to allow larger queue messages. */
   readonly sysctls: readonly { name: string; value: string }[];
+  /**
+   * The agents' user id (default AGENT_UID), or `platform` to set none and let the cluster assign
+   * one within the namespace's range, as OpenShift's restricted-v2 does (runAsNonRoot stays).
+   */
+  readonly runAsUser?: number | 'platform';
   /** emptyDir sizeLimit for both volumes, e.g. `256Mi`. */
   readonly volumeSize?: string;
   readonly namespace?: string;
@@ -113,6 +118,12 @@ function nodeOptionsEnv(plan: Plan): V1EnvVar[] {
   return value ? [{ name: 'NODE_OPTIONS', value }] : [];
 }
 
+/** runAsUser and runAsGroup, or nothing when the platform assigns them. */
+function userIds(options: PodOptions): { runAsUser?: number; runAsGroup?: number } {
+  const uid = options.runAsUser ?? AGENT_UID;
+  return uid === 'platform' ? {} : { runAsUser: uid, runAsGroup: uid };
+}
+
 function agentContainer(role: 'initiator' | 'responder', plan: Plan, options: PodOptions, how: Delivery): V1Container {
   const resources =
     options.cpu || options.memory
@@ -133,7 +144,7 @@ function agentContainer(role: 'initiator' | 'responder', plan: Plan, options: Po
       capabilities: { drop: ['ALL'] },
       readOnlyRootFilesystem: true,
       runAsNonRoot: true,
-      runAsUser: AGENT_UID,
+      ...userIds(options),
       seccompProfile: { type: 'RuntimeDefault' },
     },
     volumeMounts: [
@@ -178,8 +189,7 @@ export function buildPodManifest(plan: Plan, options: PodOptions): PodResources 
       ...(options.runtimeClass ? { runtimeClassName: options.runtimeClass } : {}),
       securityContext: {
         runAsNonRoot: true,
-        runAsUser: AGENT_UID,
-        runAsGroup: AGENT_UID,
+        ...userIds(options),
         seccompProfile: { type: 'RuntimeDefault' },
         ...(options.sysctls.length ? { sysctls: [...options.sysctls] } : {}),
       },

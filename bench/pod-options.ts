@@ -53,3 +53,15 @@ export function collectSysctl(text: string, previous: { name: string; value: str
   }
   return [...previous.filter((s) => s.name !== name), { name, value }];
 }
+
+/** `--run-as-user` value that leaves the user id to the platform (OpenShift's restricted-v2 assigns one). */
+export const PLATFORM_UID = 'platform';
+
+/** `--run-as-user 1000` (any non-root uid) or `--run-as-user platform`. */
+export function parseRunAsUser(text: string): number | typeof PLATFORM_UID {
+  if (text === PLATFORM_UID) return PLATFORM_UID;
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 2 ** 31 - 1) {
+    throw new InvalidArgumentError(`use a non-root user id (1 to ${2 ** 31 - 1}), or ${PLATFORM_UID} to leave it to the cluster (OpenShift)`);
+  }
+  return Number(text);
+}

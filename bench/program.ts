@@ -7,6 +7,7 @@ import { dumpYaml } from '@kubernetes/client-node';
 import { DEFAULT_LOCAL_IMAGE_PATTERN, LOCAL_NODE_IMAGE, buildImageFromDockerfile, buildImageFromHost, defaultLocalImage } from './agent-image.js';
 import { addPlanOptions, addPodOptions, planOptionsFrom, podOptionsFrom } from './cli-options.js';
 import { probeChannels, renderChannels } from './commands/channels.js';
+import { CLEAN_TARGETS, cleanCommand, type CleanOptions } from './commands/clean.js';
 import { runCommand } from './commands/run.js';
 import { doctor, renderChecks } from './commands/doctor.js';
 import { collectRegressionRules, compareCommand } from './commands/compare.js';
@@ -125,6 +126,23 @@ called significant from a single sample. Runs are named by their --label, else b
     .action((base: string, others: string[], opts: { output: 'table' | 'markdown' | 'html'; failOnRegression?: RegressionRule[] }) =>
       compareCommand([base, ...others], opts.output, opts.failOnRegression ?? [], process.stdout),
     );
+
+  program
+    .command('clean')
+    .description("remove what earlier runs left behind when their orchestrator could not (killed, OOM, a cancelled CI job): on a cluster podbench's pods that finished or are past their deadline and their ConfigMaps, locally the run directories and kernel objects of runs whose orchestrator is gone")
+    .addOption(new Option('--target <name>', 'what to clean: local runs, or a Kubernetes namespace (auto: kubernetes when a kubeconfig context answers, else local)').choices(CLEAN_TARGETS).default('auto'))
+    .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG, ~/.kube/config, or the in-cluster service account)')
+    .option('--context <name>', 'kubeconfig context (default: the current one)')
+    .option('-n, --namespace <name>', "namespace to clean (default: the context's, else default)")
+    .option('--dry-run', 'list what would be removed, and remove nothing')
+    .option('--all', 'also take pods still within their deadline, which may belong to a run in progress elsewhere')
+    .action(async (opts: { target: CleanOptions['target']; kubeconfig?: string; context?: string; namespace?: string; dryRun?: boolean; all?: boolean }) => {
+      await cleanCommand(
+        { target: opts.target, cluster: { kubeconfig: opts.kubeconfig, context: opts.context, namespace: opts.namespace }, dryRun: Boolean(opts.dryRun), all: Boolean(opts.all) },
+        process.stdout,
+        (line) => process.stderr.write(`${line}\n`),
+      );
+    });
 
   program
     .command('doctor')

@@ -20,7 +20,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import type { ResultsDocument } from '../agents/contract/schema.js';
 import { CHANNEL_IDS } from '../agents/contract/channels.js';
 import { runCli, startCli, waitForStderr, type CliResult } from './helpers/cli.js';
-import { TEST_NAMESPACE, TEST_NODE, clusterCommand, ctr, kubeconfigOf, kubectl, leftovers, pullEvents, type ClusterUser } from './helpers/test-cluster.js';
+import { PRIVILEGED_NAMESPACE, TEST_NAMESPACE, TEST_NODE, clusterCommand, ctr, kubeconfigOf, kubectl, leftovers, podbenchObjects, pullEvents, type ClusterUser } from './helpers/test-cluster.js';
 
 const dirs: string[] = [];
 const newDir = () => {
@@ -94,6 +94,19 @@ describe('kubernetes target on a real cluster', { timeout: 20 * 60_000 }, () => 
     const r = await run(['--channels', 'tcp,shm', '--image', image]);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(results(r.outDir).cases.map((c) => `${c.channel}:${c.status}`), ['tcp:ok', 'shm:ok']);
+    // --run-as-user platform: no id in the pod; the image's own non-root user runs, as the id the
+    // platform assigns would (OpenShift's restricted-v2, which refuses 1000 outside its range).
+    const platform = await run(['--channels', 'uds', '--image', image, '--run-as-user', 'platform']);
+    assert.equal(platform.code, 0, platform.stderr);
+  });
+
+  it('--run-as-user: any non-root id runs; platform on a cluster that assigns none, with a root image, is refused by the kubelet and explained', async () => {
+    const other = await run(['--channels', 'uds,shm', '--run-as-user', '2000']);
+    assert.equal(other.code, 0, other.stderr);
+    // node:24-slim runs as root (as its stand-in here does); with no id set, runAsNonRoot stops it.
+    const refused = await run(['--channels', 'uds', '--run-as-user', 'platform', '--start-timeout', '60s']);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(errorLines(refused.stderr), /^podbench: the \w+ container cannot be created \(CreateContainerConfigError\): container has runAsNonRoot and image will run as root.*; the cluster assigned no user id, so leave --run-as-user at its default/);
   });
 
   it('Ctrl-C mid-run: exit 130, the finished cases kept, pod and ConfigMap deleted', async () => {
@@ -164,6 +177,92 @@ describe('kubernetes target on a real cluster', { timeout: 20 * 60_000 }, () => 
     }
   });
 
+  describe('nothing left when the orchestrator dies: the ConfigMap is owned by the pod, clean and the next run sweep', () => {
+    const admin = (args: string[]) => kubectl(args, { user: 'admin' });
+    const phaseOf = async (pod: string) => (await admin(['get', 'pod', pod, '-n', TEST_NAMESPACE, '-o', 'jsonpath={.status.phase}'])).stdout;
+    async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
+      const deadline = Date.now() + timeoutMs;
+      while (!(await check())) {
+        assert.ok(Date.now() < deadline, `timed out waiting until ${what}`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+    /** Starts a run, SIGKILLs podbench once `ready` holds, and returns the pod it left. */
+    async function killedRun(args: string[], ready: RegExp): Promise<string> {
+      const cli = startCli(['run', ...(await clusterArgs()), '--out-dir', join(newDir(), 'out'), ...args]);
+      await waitForStderr(cli, (s) => ready.test(s), 120_000);
+      cli.child.kill('SIGKILL');
+      assert.equal((await cli.result).signal, 'SIGKILL');
+      const pod = podOf(cli.stderr())!;
+      assert.ok(pod, 'the run created a pod');
+      return pod;
+    }
+    const clean = async (...args: string[]) => runCli(['clean', '--target', 'kubernetes', '--kubeconfig', await kubeconfigOf('tester'), ...args]);
+
+    it('--keep, then kubectl delete pod: the garbage collector deletes the ConfigMap with it', async () => {
+      const r = await run(['--channels', 'uds', '--keep']);
+      assert.equal(r.code, 0, r.stderr);
+      const pod = podOf(r.stderr)!;
+      const owners = await admin(['get', 'configmap', `${pod}-agent`, '-n', TEST_NAMESPACE, '-o', 'jsonpath={.metadata.ownerReferences[*].kind}/{.metadata.ownerReferences[*].name}']);
+      assert.equal(owners.stdout, `Pod/${pod}`);
+      assert.equal((await admin(['delete', 'pod', pod, '-n', TEST_NAMESPACE, '--wait'])).code, 0);
+      await waitFor('the ConfigMap is collected', async () => (await podbenchObjects()).length === 0, 60_000);
+    });
+
+    it('SIGKILLed mid-run: the pod runs on; clean keeps it while it runs, lists it once finished (--dry-run), then removes it', async () => {
+      const pod = await killedRun(['--channels', 'uds,tcp,shm', '--duration', '2s'], /\[1\/3\] .* ok /);
+      assert.deepEqual((await podbenchObjects()).sort(), [`configmap/${pod}-agent`, `pod/${pod}`], 'the killed run left its pod and ConfigMap');
+      const early = await clean('--dry-run');
+      assert.equal(early.code, 0, early.stderr);
+      assert.match(early.stdout, /nothing of earlier runs to remove in namespace podbench-test \(runs within their deadline are kept/);
+      await waitFor(`${pod} finished`, async () => (await phaseOf(pod)) === 'Succeeded');
+      const dry = await clean('--dry-run');
+      assert.equal(dry.code, 0, dry.stderr);
+      assert.match(dry.stdout, new RegExp(`^pod/${pod}\tfinished \\(Succeeded\\)$`, 'm'));
+      assert.match(dry.stdout, new RegExp(`^configmap/${pod}-agent\tits pod is stale$`, 'm'));
+      assert.match(dry.stdout, /would remove 1 pod and 1 ConfigMap from namespace podbench-test \(--dry-run\)/);
+      assert.equal((await podbenchObjects()).length, 2, '--dry-run removes nothing');
+      const r = await clean();
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /removed 1 pod and 1 ConfigMap from namespace podbench-test/);
+      // afterEach: nothing left, no container running.
+    });
+
+    it('SIGKILLed mid-run: the next run removes the finished pod and says so in one line', async () => {
+      const pod = await killedRun(['--channels', 'uds,tcp,shm', '--duration', '2s'], /\[1\/3\] .* ok /);
+      await waitFor(`${pod} finished`, async () => (await phaseOf(pod)) === 'Succeeded');
+      const r = await run(['--channels', 'uds']);
+      assert.equal(r.code, 0, r.stderr);
+      const lines = r.stderr.split('\n').filter((l) => /of earlier runs/.test(l));
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(lines[0]!, new RegExp(`removed 1 pod and 1 ConfigMap of earlier runs \\(finished or past their deadline\\) from namespace podbench-test: ${pod}`));
+    });
+
+    it('SIGKILLed while the pod cannot be scheduled: once past its deadline, clean removes the Pending pod', async () => {
+      const pod = await killedRun(['--channels', 'uds', '--node-selector', 'podbench/pool=none'], /cannot be scheduled/);
+      assert.equal(await phaseOf(pod), 'Pending');
+      // Its deadline is minutes away; the admin shortens it (the API allows lowering it).
+      const patched = await admin(['patch', 'pod', pod, '-n', TEST_NAMESPACE, '-p', JSON.stringify({ spec: { activeDeadlineSeconds: 1 } })]);
+      assert.equal(patched.code, 0, patched.stderr);
+      await new Promise((r) => setTimeout(r, 1500));
+      const r = await clean();
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`^pod/${pod}\tpast its deadline \\(Pending\\)$`, 'm'));
+      assert.match(r.stdout, /removed 1 pod and 1 ConfigMap/);
+    });
+
+    it('clean --all takes a pod that still runs; clean as a user without the Role fails in one line', async () => {
+      const pod = await killedRun(['--channels', 'uds,tcp,shm', '--duration', '3s'], /\[1\/3\] .* ok /);
+      const r = await clean('--all');
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`^pod/${pod}\twithin its deadline \\(Running\\), taken by --all$`, 'm'));
+      assert.match(r.stdout, /removed 1 pod and 1 ConfigMap/);
+      const outsider = await runCli(['clean', '--target', 'kubernetes', '--kubeconfig', await kubeconfigOf('outsider')]);
+      assert.equal(outsider.code, 1);
+      assert.match(outsider.stderr, /^podbench: forbidden: .*User "podbench-outsider" cannot list resource "(pods|configmaps)"/m);
+    });
+  });
+
   describe('--node: the node is checked before anything is created (the scheduler never sees such a pod)', () => {
     const admin = (args: string[]) => kubectl(args, { user: 'admin' });
 
@@ -206,6 +305,38 @@ describe('kubernetes target on a real cluster', { timeout: 20 * 60_000 }, () => 
     });
   });
 
+  describe('the unsafe IPC sysctls: a namespace at privileged, a kubelet that allows them', () => {
+    it('without --sysctl, mq and sysv-mq at 64 KiB are skipped with what raising the limit needs', async () => {
+      const r = await run(['--channels', 'mq,sysv-mq', '--sizes', '65536']);
+      assert.equal(r.code, 0, r.stderr);
+      const [mq, sysv] = results(r.outDir).cases;
+      assert.equal(mq!.status, 'skipped');
+      assert.match(mq!.reason!, /^fs\.mqueue\.msgsize_max is 8192 bytes, below the 65536-byte message \(--sysctl fs\.mqueue\.msgsize_max=65536 raises it; Kubernetes counts it unsafe: every node's kubelet must allow it \(--allowed-unsafe-sysctls\) and Pod Security baseline and restricted refuse it/);
+      assert.match(sysv!.reason!, /^kernel\.msgmax is 8192 bytes.*--sysctl kernel\.msgmax=65536 raises it; Kubernetes counts it unsafe/);
+    });
+
+    it('in a privileged namespace, with the kubelet allowing them, mq and sysv-mq run at 64 KiB', async () => {
+      const sysctls = ['fs.mqueue.msgsize_max=65536', 'kernel.msgmax=65536', 'kernel.msgmnb=65536'].flatMap((s) => ['--sysctl', s]);
+      const r = await run(['-n', PRIVILEGED_NAMESPACE, '--channels', 'mq,sysv-mq', '--sizes', '65536', '--modes', 'latency,throughput', ...sysctls]);
+      assert.equal(r.code, 0, r.stderr);
+      const doc = results(r.outDir);
+      assert.deepEqual(doc.cases.map((c) => `${c.channel} ${c.mode}:${c.status}`), ['mq latency:ok', 'mq throughput:ok', 'sysv-mq latency:ok', 'sysv-mq throughput:ok']);
+      assert.equal(doc.environment!.limits['fs.mqueue.msgsize_max'], 65536, "the pod's IPC namespace got the sysctl");
+    });
+
+    it('a sysctl the kubelet does not allow: the node rejects the pod (SysctlForbidden), and the run says what the kubelet needs', async () => {
+      const r = await run(['-n', PRIVILEGED_NAMESPACE, '--channels', 'mq', '--sysctl', 'kernel.msgmni=64']);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(errorLines(r.stderr), /^podbench: the node rejected the pod \(SysctlForbidden\): .*kernel\.msgmni.*; every node's kubelet must allow the --sysctl names \(--allowed-unsafe-sysctls/);
+    });
+
+    it('under restricted, Pod Security admission refuses them, and the hint says what they need', async () => {
+      const r = await run(['--channels', 'mq', '--sysctl', 'fs.mqueue.msgsize_max=65536']);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(errorLines(r.stderr), /^podbench: refused by Pod Security admission: .*forbidden sysctls \(fs\.mqueue\.msgsize_max\)\n  hint: fs\.mqueue\.\* and kernel\.msg\* \(--sysctl\): Kubernetes counts them unsafe: every node's kubelet must allow them \(--allowed-unsafe-sysctls\) and Pod Security baseline and restricted refuse them, so the namespace must enforce privileged/);
+    });
+  });
+
   const failures: [string, string[], ClusterUser, RegExp][] = [
     // Whether podbench sees the container exit before or after it first reads the pod running is
     // a race; either way the exit and its error line are named.
@@ -217,9 +348,8 @@ describe('kubernetes target on a real cluster', { timeout: 20 * 60_000 }, () => 
     ['unschedulable through --cpu larger than the node', ['--cpu', '64', '--start-timeout', '5s'], 'tester', /^podbench: the pod cannot be scheduled: 0\/1 nodes are available: 1 Insufficient cpu/],
     ['forbidden (a user without the Role)', [], 'outsider', /^podbench: forbidden: .*User "podbench-outsider" cannot create resource "(configmaps|pods)".*\n  hint: apply manifests\/rbac\.yaml/],
     // RBAC answers before the namespace is looked up: a user without rights there learns only that.
-    ['a namespace the user has no rights in', ['-n', 'no-such-namespace'], 'tester', /^podbench: forbidden: .*User "podbench-tester" cannot create resource "configmaps" in API group "" in the namespace "no-such-namespace"/],
+    ['a namespace the user has no rights in', ['-n', 'no-such-namespace'], 'tester', /^podbench: forbidden: .*User "podbench-tester" cannot create resource "pods" in API group "" in the namespace "no-such-namespace"/],
     ['a missing namespace (as an admin)', ['-n', 'no-such-namespace'], 'admin', /^podbench: namespace no-such-namespace does not exist\n  hint: create it, or pass -n with an existing namespace/],
-    ['admission refusing the pod (--sysctl under restricted)', ['--sysctl', 'fs.mqueue.msg_max=64'], 'tester', /^podbench: refused by Pod Security admission: .*violates PodSecurity "restricted:latest": .*forbidden sysctls \(fs\.mqueue\.msg_max\)/],
   ];
   for (const [name, args, user, expected] of failures) {
     it(`${name}: one clear sentence, exit 1`, async () => {
@@ -260,7 +390,7 @@ describe('podbench doctor on a real cluster', { timeout: 5 * 60_000 }, () => {
     assert.equal(byArea.namespace!.status, 'warn');
     assert.match(byArea.namespace!.detail, /forbidden: namespaces "podbench-test" is forbidden: User "podbench-tester" cannot get resource "namespaces"/);
     assert.equal(byArea.permissions!.status, 'ok');
-    assert.match(byArea.permissions!.detail, /all 10 allowed in podbench-test/);
+    assert.match(byArea.permissions!.detail, /all 9 allowed in podbench-test/);
     assert.match(byArea[`node ${TEST_NODE}`]!.detail, /amd64, \d+ CPUs, kernel .*containerd:\/\//);
   });
 

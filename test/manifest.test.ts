@@ -13,7 +13,11 @@ import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runCli } from './helpers/cli.js';
+import { REQUIRED_PERMISSIONS } from '../bench/commands/doctor.js';
+import { spawnSync } from 'node:child_process';
+import { CONFIGMAP_MAX_BYTES, configMapDataBytes } from '../bench/agent-delivery.js';
+import { agentRuntimeFiles } from '../bench/agent-runtime.js';
+import { CLI, runCli } from './helpers/cli.js';
 import { restrictedViolations } from './helpers/pod-security.js';
 
 interface Printed {
@@ -77,7 +81,23 @@ describe('podbench manifest', () => {
     assert.deepEqual(restrictedViolations(pod), []);
   });
 
-  it('--arch picks the native module delivered and the node selector (x86-64 or aarch64 ELF)', async () => {
+  it('the agent ConfigMap, measured as the API server measures it (decoded data), stays 10 % under its 1 MiB for amd64 and arm64', async () => {
+    for (const arch of ['amd64', 'arm64']) {
+      const { configMap } = await printed(['--arch', arch, '-o', 'json']);
+      const bytes = configMapDataBytes(configMap!);
+      const encoded = [...Object.values(configMap!.data!), ...Object.values(configMap!.binaryData!)].reduce((n, v) => n + v.length, 0);
+      assert.ok(bytes < encoded, 'binaryData counts decoded, not as base64');
+      assert.ok(bytes < 0.9 * CONFIGMAP_MAX_BYTES, `${arch}: ${bytes} bytes of data is within 10 % of the API server's ${CONFIGMAP_MAX_BYTES}`);
+    }
+  });
+
+  it('--arch picks the native module delivered and the node selector (x86-64 or aarch64 ELF), with no network and a read-only home', async () => {
+    // As inside the in-cluster Job: no npm on PATH to fetch with, HOME read-only. The build
+    // placed both architectures' modules in the bundle.
+    const offline = spawnSync(process.execPath, [CLI, 'manifest', '--arch', 'arm64', '-o', 'json'], { encoding: 'utf8', env: { PATH: '/nonexistent', HOME: '/proc' } });
+    assert.equal(offline.status, 0, offline.stderr);
+    assert.equal(offline.stderr, '');
+    assert.throws(() => agentRuntimeFiles('riscv64'), (err: Error) => /^this podbench build has no koffi native module for riscv64 \(it has: x64, arm64\)$/.test(err.message));
     for (const [arch, machine] of [['amd64', 62], ['arm64', 183]] as const) {
       const { pod, configMap } = await printed(['--arch', arch, '-o', 'json']);
       const native = gunzipSync(Buffer.from(Object.values(configMap!.binaryData!)[0]!, 'base64'));
@@ -99,8 +119,17 @@ describe('podbench manifest', () => {
     assert.deepEqual(restrictedViolations(pod), ['unsafe sysctl fs.mqueue.msgsize_max']);
   });
 
+  it('--run-as-user: another id, or none (platform) with runAsNonRoot kept; still restricted', async () => {
+    const ids = (pod: V1Pod) => [pod.spec!.securityContext, ...pod.spec!.containers.map((c) => c.securityContext)].map((sc) => [sc!.runAsNonRoot, sc!.runAsUser, sc!.runAsGroup]);
+    assert.deepEqual(ids(await manifest(['-o', 'json'])), [[true, 1000, 1000], [true, 1000, 1000], [true, 1000, 1000]]);
+    assert.deepEqual(ids(await manifest(['--run-as-user', '1000680000', '-o', 'json'])), Array(3).fill([true, 1000680000, 1000680000]));
+    const platform = await manifest(['--run-as-user', 'platform', '-o', 'json']);
+    assert.deepEqual(ids(platform), Array(3).fill([true, undefined, undefined]));
+    assert.deepEqual(restrictedViolations(platform), []);
+  });
+
   it('refuses bad pod flags with one line naming the flag', async () => {
-    for (const [flag, value] of [['--cpu', 'lots'], ['--memory', '1 GB'], ['--toleration', 'x:Sometimes'], ['--sysctl', 'net.core.somaxconn=4096'], ['--node-selector', 'novalue']]) {
+    for (const [flag, value] of [['--run-as-user', '0'], ['--run-as-user', 'nobody'], ['--cpu', 'lots'], ['--memory', '1 GB'], ['--toleration', 'x:Sometimes'], ['--sysctl', 'net.core.somaxconn=4096'], ['--node-selector', 'novalue']]) {
       const r = await runCli(['manifest', flag!, value!]);
       assert.equal(r.code, 2);
       assert.equal(r.stderr.trim().split('\n').length, 1);
@@ -121,12 +150,11 @@ describe('manifests/', () => {
     new RoleBinding(binding as ConstructorParameters<typeof RoleBinding>[0]).validate();
     new Role(apply as ConstructorParameters<typeof Role>[0]).validate();
     const grants = Object.fromEntries(role.rules.map((r) => [r.resources.join(','), [...r.verbs].sort().join(',')]));
-    assert.deepEqual(grants, {
-      pods: 'create,delete,get,list,watch',
-      'pods/log': 'get',
-      configmaps: 'create,delete,get',
-      events: 'list',
-    });
+    // Exactly the verbs the code uses, which doctor checks: no more, no less.
+    const used: Record<string, string[]> = {};
+    for (const p of REQUIRED_PERMISSIONS) (used[p.subresource ? `${p.resource}/${p.subresource}` : p.resource] ??= []).push(p.verb);
+    assert.deepEqual(grants, Object.fromEntries(Object.entries(used).map(([r, verbs]) => [r, verbs.sort().join(',')])));
+    assert.deepEqual(grants, { pods: 'create,delete,get,list', 'pods/log': 'get', configmaps: 'create,delete,list', events: 'list' });
     assert.deepEqual(binding.subjects.map((s) => s.kind), ['ServiceAccount'], 'only the run Role is bound');
     assert.deepEqual(apply.rules, [{ apiGroups: [''], resources: ['pods', 'configmaps'], verbs: ['patch'] }], 'podbench-apply only patches');
     const [nodeReader] = docs('node-reader.yaml') as [Rules];

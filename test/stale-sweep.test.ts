@@ -33,7 +33,9 @@ test('sweepStaleRuns removes the objects and directories of dead runs only', () 
     const dead = make('dead', deadPid, 'deadrun001');
     const alive = make('alive', process.pid, 'aliverun01');
 
-    assert.equal(sweepStaleRuns(parent), 1);
+    assert.deepEqual(sweepStaleRuns(parent, true), [{ runDir: dead.runDir, runId: 'deadrun001' }], 'a dry run finds the dead run');
+    assert.equal(existsSync(dead.runDir), true, 'and leaves it');
+    assert.equal(sweepStaleRuns(parent).length, 1);
     assert.equal(existsSync(dead.runDir), false);
     assert.equal(existsSync(dead.tmpfsDir), false);
     assert.equal(existsSync(dead.shm), false, 'the dead run\'s shared memory is removed');
@@ -64,7 +66,7 @@ test('a planted owner.json or journal cannot make the sweep remove what is not p
     writeFileSync(join(journaled, 'owner.json'), JSON.stringify({ pid: deadPid, runId: 'journalrun', tmpfsDir: join(journaled, 'tmpfs') }));
     writeFileSync(journalPath(join(journaled, 'disk'), 'journalrun'), `shm ${victimShm}\n`);
 
-    assert.equal(sweepStaleRuns(parent), 1, 'only the run with a well-formed owner.json is swept');
+    assert.equal(sweepStaleRuns(parent).length, 1, 'only the run with a well-formed owner.json is swept');
     assert.equal(existsSync(victimDir), true, 'a tmpfsDir outside /dev/shm/podbench-* is not removed');
     assert.equal(existsSync(planted), true);
     assert.equal(existsSync(join('/dev/shm', victimShm.slice(1))), true, 'a journal entry without the run prefix is not removed');

@@ -9,6 +9,7 @@ import { Errno, NativeError, O } from '../native/libc.js';
 import { AbsoluteDeadline } from '../native/deadline.js';
 import type { MessageBuffer } from '../measure/message.js';
 import { PeerError, type Channel, type ChannelContext, type Endpoint, type Feasibility, type Hosted, type JoinParams } from './channel.js';
+import { raiseLimitHint } from '../contract/sysctls.js';
 
 const WANTED_DEPTH = 64;
 /** Kernel bookkeeping per queued message (struct msg_msg and tree node), rounded up. */
@@ -18,7 +19,7 @@ function depthFor(ctx: ChannelContext): Feasibility {
   const { mqMsgsizeMaxBytes: sizeMax, mqMsgMax: depthMax, rlimitMsgqueueBytes: rlimit } = ctx.limits;
   const size = ctx.spec.sizeBytes;
   if (sizeMax !== null && size > sizeMax) {
-    return { skip: `fs.mqueue.msgsize_max is ${sizeMax} bytes, below the ${size}-byte message (raise it with the pod sysctl fs.mqueue.msgsize_max)` };
+    return { skip: `fs.mqueue.msgsize_max is ${sizeMax} bytes, below the ${size}-byte message (${raiseLimitHint('fs.mqueue.msgsize_max', size)})` };
   }
   let depth = Math.min(WANTED_DEPTH, depthMax ?? WANTED_DEPTH);
   if (rlimit !== null) depth = Math.min(depth, Math.floor(rlimit / 2 / (size + PER_MESSAGE_OVERHEAD_BYTES)));

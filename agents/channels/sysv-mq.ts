@@ -8,6 +8,7 @@ import { Errno, IPC, NativeError } from '../native/libc.js';
 import { startInterruptTimer } from '../native/interrupt-timer.js';
 import { allocMessage, type MessageBuffer } from '../measure/message.js';
 import { PeerError, type Channel, type ChannelContext, type Endpoint, type Feasibility, type Hosted, type JoinParams } from './channel.js';
+import { raiseLimitHint } from '../contract/sysctls.js';
 
 /** `long mtype` in front of every System V message. */
 const MTYPE_BYTES = 8;
@@ -17,10 +18,10 @@ function feasibility(ctx: ChannelContext): Feasibility {
   const { sysvMsgmaxBytes: msgmax, sysvMsgmnbBytes: msgmnb } = ctx.limits;
   const size = ctx.spec.sizeBytes;
   if (msgmax !== null && size > msgmax) {
-    return { skip: `kernel.msgmax is ${msgmax} bytes, below the ${size}-byte message (raise it with the pod sysctl kernel.msgmax)` };
+    return { skip: `kernel.msgmax is ${msgmax} bytes, below the ${size}-byte message (${raiseLimitHint('kernel.msgmax', size)})` };
   }
   if (msgmnb !== null && size > msgmnb) {
-    return { skip: `kernel.msgmnb is ${msgmnb} bytes, below the ${size}-byte message (raise it with the pod sysctl kernel.msgmnb)` };
+    return { skip: `kernel.msgmnb is ${msgmnb} bytes, below the ${size}-byte message (${raiseLimitHint('kernel.msgmnb', size)})` };
   }
   return { details: { queueBytes: msgmnb ?? 0 } };
 }

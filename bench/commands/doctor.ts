@@ -18,11 +18,16 @@ export interface Check {
   readonly detail: string;
 }
 
-/** The permissions a kubernetes run uses (manifests/rbac.yaml grants exactly these). */
+/**
+ * The permissions podbench uses in a namespace, each for something it does: `run` creates,
+ * reads, follows (pods/log) and deletes its pod and ConfigMap and lists events to explain a pod
+ * that does not start; `run` and `clean` list pods and ConfigMaps to remove earlier runs'.
+ * manifests/rbac.yaml grants exactly these.
+ */
 export const REQUIRED_PERMISSIONS: readonly { verb: string; resource: string; subresource?: string }[] = [
-  ...['create', 'get', 'list', 'watch', 'delete'].map((verb) => ({ verb, resource: 'pods' })),
+  ...['create', 'get', 'list', 'delete'].map((verb) => ({ verb, resource: 'pods' })),
   { verb: 'get', resource: 'pods', subresource: 'log' },
-  ...['create', 'get', 'delete'].map((verb) => ({ verb, resource: 'configmaps' })),
+  ...['create', 'list', 'delete'].map((verb) => ({ verb, resource: 'configmaps' })),
   { verb: 'list', resource: 'events' },
 ];
 
@@ -32,7 +37,9 @@ function hostChecks(): Check[] {
   checks.push({
     area: 'host /dev/shm',
     status: limits.devShmFreeBytes && limits.devShmFreeBytes >= 64 * 1024 * 1024 ? 'ok' : 'warn',
-    detail: `${Math.round((limits.devShmFreeBytes ?? 0) / 1048576)} MiB free (an shm case needs about 8 MiB, or 4 × the message size when larger)`,
+    // Only the local target uses this host's /dev/shm; a pod gets its own (64 MiB by default on
+    // Kubernetes and podman), which the agents record in results.json.
+    detail: `${Math.round((limits.devShmFreeBytes ?? 0) / 1048576)} MiB free on this host, which the local target uses (a pod has its own /dev/shm, recorded in results.json); an shm case needs about 8 MiB, or 4 × the message size when larger`,
   });
   checks.push({
     area: 'host POSIX queues',

@@ -37,11 +37,11 @@ export interface RunIo {
  * seconds. Inside a pod the in-cluster service account does not count: a CI job running on
  * Kubernetes should not start creating pods unless told to (--target kubernetes).
  */
-async function clusterReachable(options: RunOptions): Promise<string | undefined> {
-  const kubeconfigFile = options.cluster.kubeconfig ?? process.env.KUBECONFIG ?? join(homedir(), '.kube', 'config');
+export async function clusterReachable(cluster: { kubeconfig?: string; context?: string; namespace?: string }): Promise<string | undefined> {
+  const kubeconfigFile = cluster.kubeconfig ?? process.env.KUBECONFIG ?? join(homedir(), '.kube', 'config');
   if (!existsSync(kubeconfigFile.split(':')[0]!)) return undefined;
   try {
-    const access = loadClusterAccess(options.cluster);
+    const access = loadClusterAccess(cluster);
     const version = await Promise.race([
       access.config.makeApiClient(VersionApi).getCode(),
       new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 3000).unref()),
@@ -58,7 +58,7 @@ async function chooseTarget(options: RunOptions, io: RunIo, progress: Progress):
   if (options.target === 'podman') return new PodmanTarget({ pod: options.pod, note, onAgentLine });
   let kind = options.target;
   if (kind === 'auto') {
-    const cluster = await clusterReachable(options);
+    const cluster = await clusterReachable(options.cluster);
     kind = cluster ? 'kubernetes' : 'local';
     progress.note(cluster ? `target: kubernetes (auto: ${cluster})` : 'target: local (auto: no usable kubeconfig context, so the agents run as local processes)');
   }

@@ -8,12 +8,15 @@ import { existsSync } from 'node:fs';
 import { constants, homedir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { CoreV1Api, KubeConfig, Log, type CoreV1Event, type V1ContainerStateTerminated, type V1ContainerStatus, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, Log, type CoreV1Event, type V1ContainerStateTerminated, type V1ContainerStatus, type V1OwnerReference, type V1Pod } from '@kubernetes/client-node';
 import type { ClusterNode, Plan } from '../../agents/contract/schema.js';
 import { agentEvents, explainingLine } from '../agent-events.js';
 import { CliError } from '../errors.js';
 import { NODE_READER_HINT, apiError, httpStatus, nodeProblem, podProblem, unschedulableReason } from '../kube-errors.js';
-import { RUN_ID_LABEL, buildPodManifest, podName, type PodOptions } from '../pod-manifest.js';
+import { DELETE_WAIT_MS, POLL_MS, bounded, deletePodAndWait, pollUntil, sleep } from './kube-calls.js';
+import { countObjects, findStaleObjects, removeStaleObjects } from './kubernetes-sweep.js';
+import { RUN_ID_LABEL, buildPodManifest, hostKubernetesArch, podName, type PodOptions } from '../pod-manifest.js';
+import { candidateNodes, singleArchitecture } from './kubernetes-nodes.js';
 import type { RunningPair, Target } from './target.js';
 
 /** Where and how to reach the cluster. */
@@ -29,43 +32,14 @@ export interface KubernetesTargetOptions {
   readonly note: (text: string) => void;
 }
 
-const POLL_MS = 500;
-/** Longest wait for a deleted pod to leave the API: its grace period, then the kubelet's sync and the sandbox's stop. */
-const DELETE_WAIT_MS = 60_000;
 /** Longest wait, after the initiator's log ends, for the kubelet to report both agents' exits. */
 const SETTLE_MS = 10_000;
-/** Longest wait for one API call: a partition that drops packets never resets the connection. */
-const CALL_TIMEOUT_MS = 10_000;
-
-/** Settles with `call`, or fails as unreachable after CALL_TIMEOUT_MS. */
-function bounded<T>(call: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error('no answer'), { code: 'ETIMEDOUT' })), CALL_TIMEOUT_MS);
-  });
-  return Promise.race([call, timeout]).finally(() => clearTimeout(timer));
-}
 /** While the log streams, the pod is checked this often… */
 const MONITOR_MS = 2000;
 /** …and the run given up after this many failed checks in a row (the API is gone). */
 const MONITOR_FAILURES = 3;
 /** How often a log stream that closes while the initiator still runs is followed again. */
 const MAX_LOG_RECONNECTS = 5;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/**
- * Calls `attempt` every POLL_MS until it returns something, or `timeoutMs` has passed; resolves
- * to what it returned, or undefined on timeout. What `attempt` throws ends the wait.
- */
-async function pollUntil<T>(timeoutMs: number, attempt: () => Promise<T | undefined>): Promise<T | undefined> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const result = await attempt();
-    if (result !== undefined || Date.now() >= deadline) return result;
-    await sleep(POLL_MS);
-  }
-}
-
 /** A loaded kubeconfig with its context, namespace and API server. */
 export interface ClusterAccess {
   readonly config: KubeConfig;
@@ -104,6 +78,11 @@ export function loadClusterAccess(options: { kubeconfig?: string; context?: stri
 }
 
 const ROLES = ['initiator', 'responder'] as const;
+
+/** An owner reference to `pod`, so the garbage collector deletes what it owns with it. */
+function podOwnerReference(pod: V1Pod): V1OwnerReference {
+  return { apiVersion: 'v1', kind: 'Pod', name: pod.metadata!.name!, uid: pod.metadata!.uid! };
+}
 const endedAt = (t: V1ContainerStateTerminated): number => (t.finishedAt ? new Date(t.finishedAt).getTime() : Number.MAX_SAFE_INTEGER);
 
 function containerStatus(pod: V1Pod, name: string): V1ContainerStatus | undefined {
@@ -174,13 +153,6 @@ export class KubernetesTarget implements Target {
       const why = httpStatus(err) === 403 ? `not allowed to get nodes (${NODE_READER_HINT})` : this.fail(err, 'read the node').message;
       return { name, ...qos, unreadable: why };
     }
-  }
-
-  /** Whether the pod has left the API within DELETE_WAIT_MS (false also when the API stops answering). */
-  private async gone(name: string): Promise<boolean> {
-    const read = () => bounded(this.core.readNamespacedPod({ name, namespace: this.access.namespace }));
-    const last = await pollUntil(DELETE_WAIT_MS, () => read().then(() => undefined, (err: unknown) => ({ err })));
-    return last !== undefined && httpStatus(last.err) === 404;
   }
 
   /**
@@ -279,36 +251,80 @@ export class KubernetesTarget implements Target {
     if (problem) throw new CliError(problem, 1);
   }
 
+  /**
+   * Removes what earlier runs left in the namespace (finished pods, pods past their deadline,
+   * their ConfigMaps) and says in one line what it removed. Without the right to list, the run
+   * goes on and says so.
+   */
+  private async sweepNamespace(): Promise<void> {
+    const namespace = this.access.namespace;
+    let stale;
+    try {
+      stale = await findStaleObjects(this.core, namespace, { all: false });
+    } catch (err) {
+      if (httpStatus(err) === 404) throw this.fail(err, 'list pods');
+      this.options.note(`could not look for earlier runs' objects to remove: ${this.fail(err, 'list pods and ConfigMaps').message}`);
+      return;
+    }
+    if (stale.length === 0) return;
+    const { removed, problems } = await removeStaleObjects(this.core, namespace, stale, (err, what) => this.fail(err, what).message);
+    const names = removed.map((o) => o.name).filter((n, i, all) => all.indexOf(n) === i);
+    if (removed.length) this.options.note(`removed ${countObjects(removed)} of earlier runs (finished or past their deadline) from namespace ${namespace}: ${names.join(', ')}`);
+    for (const problem of problems) this.options.note(`could not remove an earlier run's object: ${problem}`);
+  }
+
+  /**
+   * The architecture the ConfigMap delivery must carry, from the nodes the pod may land on (not
+   * from this machine: an arm64 laptop may drive an amd64 cluster). Undefined when an image is
+   * used, --arch or an arch selector decides it, or the nodes cannot be read (then this host's
+   * is assumed, and the run says so).
+   */
+  private async deliveryArch(): Promise<string | undefined> {
+    const pod = this.options.pod;
+    if (pod.image || pod.arch || pod.nodeSelector['kubernetes.io/arch']) return undefined;
+    let nodes;
+    try {
+      nodes = (await bounded(this.core.listNode())).items;
+    } catch (err) {
+      const why = httpStatus(err) === 403 ? `not allowed to list nodes (${NODE_READER_HINT})` : this.fail(err, 'list nodes').message;
+      this.options.note(`the nodes' architecture is unknown, ${why}: the agent is delivered for this host's, ${hostKubernetesArch()}; pass --arch if the nodes differ`);
+      return undefined;
+    }
+    const arch = singleArchitecture(candidateNodes(nodes, pod));
+    if (arch && arch !== hostKubernetesArch()) this.options.note(`the nodes are ${arch}: the agent is delivered for ${arch}`);
+    return arch;
+  }
+
   async start(plan: Plan, signal: AbortSignal): Promise<RunningPair> {
     const namespace = this.access.namespace;
+    await this.sweepNamespace();
     if (this.options.pod.node) await this.checkNode(this.options.pod.node);
-    const { pod, configMap } = buildPodManifest(plan, { ...this.options.pod, namespace });
+    const arch = await this.deliveryArch();
+    const { pod, configMap } = buildPodManifest(plan, { ...this.options.pod, namespace, ...(arch && { arch }) });
     const name = podName(plan.runId);
-    const created: ('configmap' | 'pod')[] = [];
+    let created = false;
 
     const cleanup = async () => {
       if (this.options.keep) {
-        this.options.note(`--keep: left pod ${name}${configMap ? ` and ConfigMap ${configMap.metadata!.name}` : ''} in namespace ${namespace}`);
+        this.options.note(`--keep: left pod ${name}${configMap ? ` and ConfigMap ${configMap.metadata!.name} (owned by the pod: kubectl delete pod removes both)` : ''} in namespace ${namespace}`);
         return;
       }
-      // Both are always tried (a create that timed out may still have happened); a 404 means gone.
-      const failed: string[] = [];
-      const remove = (what: string, call: () => Promise<unknown>) =>
-        bounded(call()).catch((err: unknown) => {
-          if (httpStatus(err) !== 404) failed.push(what);
+      if (!created) return;
+      // The pod is always tried (a create that timed out may still have happened); a 404 means gone.
+      // The ConfigMap is owned by the pod; it is deleted here too so that none waits for the
+      // garbage collector, and a 404 means the collector was first.
+      const deletion = await deletePodAndWait(this.core, namespace, name);
+      const failed: string[] = deletion.outcome === 'failed' ? [`pod ${name}`] : [];
+      if (configMap) {
+        await bounded(this.core.deleteNamespacedConfigMap({ name: configMap.metadata!.name!, namespace })).catch((err: unknown) => {
+          if (httpStatus(err) !== 404) failed.push(`ConfigMap ${configMap.metadata!.name}`);
         });
-      if (created.length) {
-        // With the pod's own grace period, not 0: a forced deletion removes the Pod from the API
-        // at once while the kubelet stops its containers later, so the next run could measure
-        // beside an agent still spinning. The Pod is gone once the kubelet has stopped them.
-        await remove(`pod ${name}`, () => this.core.deleteNamespacedPod({ name, namespace }));
-        if (configMap) await remove(`ConfigMap ${configMap.metadata!.name}`, () => this.core.deleteNamespacedConfigMap({ name: configMap.metadata!.name!, namespace }));
-        if (!failed.includes(`pod ${name}`) && !(await this.gone(name))) {
-          this.options.note(`pod ${name} is still terminating after ${DELETE_WAIT_MS / 1000} s; see kubectl get pod -n ${namespace} ${name}`);
-        }
+      }
+      if (deletion.outcome === 'terminating') {
+        this.options.note(`pod ${name} is still terminating after ${DELETE_WAIT_MS / 1000} s; see kubectl get pod -n ${namespace} ${name}`);
       }
       if (failed.length) {
-        this.options.note(`could not delete ${failed.join(' and ')}; remove them with: kubectl delete pod,configmap -n ${namespace} -l ${RUN_ID_LABEL}=${plan.runId}`);
+        this.options.note(`could not delete ${failed.join(' and ')}; remove them with: kubectl delete pod,configmap -n ${namespace} -l ${RUN_ID_LABEL}=${plan.runId} (or podbench clean)`);
       }
     };
 
@@ -354,12 +370,16 @@ export class KubernetesTarget implements Target {
       logs?.end();
     };
     try {
+      // The pod first, then its ConfigMap owned by it: deleting the pod (by anyone, from any
+      // exit path, or by podbench clean after this process died) then deletes the ConfigMap too,
+      // and no ConfigMap is ever without its pod. The kubelet waits for a ConfigMap volume that
+      // does not exist yet, and the scheduler's placement alone takes longer than this create.
+      created = true;
+      const createdPod = await bounded(this.core.createNamespacedPod({ namespace, body: pod })).catch((err) => Promise.reject(this.fail(err, 'create the pod')));
       if (configMap) {
-        created.push('configmap');
-        await bounded(this.core.createNamespacedConfigMap({ namespace, body: configMap })).catch((err) => Promise.reject(this.fail(err, 'create the agent ConfigMap')));
+        const owned = { ...configMap, metadata: { ...configMap.metadata, ownerReferences: [podOwnerReference(createdPod)] } };
+        await bounded(this.core.createNamespacedConfigMap({ namespace, body: owned })).catch((err) => Promise.reject(this.fail(err, 'create the agent ConfigMap')));
       }
-      created.push('pod');
-      await bounded(this.core.createNamespacedPod({ namespace, body: pod })).catch((err) => Promise.reject(this.fail(err, 'create the pod')));
       this.options.note(`pod ${name} created in namespace ${namespace}; waiting for it to start…`);
       // The node is read while the log is being followed: a slow API delays only the record.
       const nodeRead = this.nodeOf(await this.waitForStart(name, signal));

@@ -65,16 +65,19 @@ function removeRun(runDir: string, owner: Owner): void {
   rmSync(runDir, { recursive: true, force: true });
 }
 
-/** Removes what earlier local runs whose orchestrator died left behind; returns how many. */
-export function sweepStaleRuns(parent = tmpdir()): number {
-  let swept = 0;
+/**
+ * Removes what earlier local runs whose orchestrator died left behind (or, with `dryRun`, only
+ * finds it); returns the run directories, each with the run id it belonged to.
+ */
+export function sweepStaleRuns(parent = tmpdir(), dryRun = false): { runDir: string; runId: string }[] {
+  const swept: { runDir: string; runId: string }[] = [];
   for (const name of readdirSync(parent)) {
     if (!name.startsWith(RUN_DIR_PREFIX)) continue;
     const runDir = join(parent, name);
     const owner = readOwner(runDir);
     if (!owner || isAlive(owner.pid)) continue;
-    removeRun(runDir, owner);
-    swept++;
+    if (!dryRun) removeRun(runDir, owner);
+    swept.push({ runDir, runId: owner.runId });
   }
   return swept;
 }

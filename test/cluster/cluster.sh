@@ -3,8 +3,9 @@
 # kube-scheduler and kubelet of one pinned release (built from the k8s.io/kubernetes module by
 # test/cluster/kube), on Debian's containerd and runc with the CNI bridge. TLS with client
 # certificates everywhere (etcd has a CA of its own), Node and RBAC authorization, the default
-# admission chain with PodSecurity; the test namespace enforces the restricted profile and the
-# test user holds only the run Role of manifests/rbac.yaml and the ClusterRole of node-reader.yaml.
+# admission chain with PodSecurity; the test namespace enforces the restricted profile (a second one,
+# privileged, admits the unsafe IPC sysctls the kubelet allows) and the test user holds only the
+# run Role of manifests/rbac.yaml and the ClusterRole of node-reader.yaml.
 #
 #   npm run cluster -- up                       build what is missing, start, wait for the node
 #   npm run cluster -- down                     stop everything and remove every trace
@@ -27,6 +28,8 @@ STATE="${PODBENCH_CLUSTER_STATE:-/var/lib/podbench-cluster}"
 CACHE="${PODBENCH_CLUSTER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/podbench/cluster}"
 NODE_NAME="podbench-node"
 NAMESPACE="podbench-test"
+# Pod Security privileged: for the unsafe IPC sysctls (--sysctl).
+PRIVILEGED_NAMESPACE="podbench-privileged"
 ETCD_PORT=22379
 ETCD_PEER_PORT=22380
 API_PORT=16443
@@ -325,6 +328,10 @@ imageGCLowThresholdPercent: 99
 # A busy disk must not evict the test pods; memory pressure still evicts as on any node.
 evictionHard: {memory.available: "100Mi", nodefs.available: "1%", imagefs.available: "1%", nodefs.inodesFree: "1%"}
 serializeImagePulls: false
+# The IPC sysctls podbench's --sysctl sets are namespaced but not on the kubelet's safe list: a
+# node runs a pod with them only when its kubelet allows them, as here. kernel.msgmni is left out
+# so that the tests see the kubelet refuse one (SysctlForbidden).
+allowedUnsafeSysctls: ["fs.mqueue.msgsize_max", "fs.mqueue.msg_max", "kernel.msgmax", "kernel.msgmnb"]
 EOF
 }
 
@@ -460,9 +467,18 @@ cmd_up() {
   kubectl_admin create rolebinding podbench-tester -n "$NAMESPACE" --role podbench --user podbench-tester >/dev/null
   kubectl_admin create clusterrolebinding podbench-tester-node-reader --clusterrole podbench-node-reader \
     --user podbench-tester >/dev/null
+  # A namespace at Pod Security privileged, the only level that admits the unsafe IPC sysctls;
+  # the test user holds the same Role there.
+  kubectl_admin create namespace "$PRIVILEGED_NAMESPACE" >/dev/null
+  kubectl_admin label namespace "$PRIVILEGED_NAMESPACE" pod-security.kubernetes.io/enforce=privileged >/dev/null
+  kubectl_admin apply -n "$PRIVILEGED_NAMESPACE" -f "$REPO/manifests/rbac.yaml" >/dev/null
+  kubectl_admin create rolebinding podbench-tester -n "$PRIVILEGED_NAMESPACE" --role podbench --user podbench-tester >/dev/null
   # Pods are admitted only once the namespace's default ServiceAccount exists.
-  wait_for "the default ServiceAccount" 60 kubectl_admin get serviceaccount default -n "$NAMESPACE"
-  wait_for "the root CA ConfigMap" 60 kubectl_admin get configmap kube-root-ca.crt -n "$NAMESPACE"
+  local ns
+  for ns in "$NAMESPACE" "$PRIVILEGED_NAMESPACE"; do
+    wait_for "the default ServiceAccount in $ns" 60 kubectl_admin get serviceaccount default -n "$ns"
+    wait_for "the root CA ConfigMap in $ns" 60 kubectl_admin get configmap kube-root-ca.crt -n "$ns"
+  done
   touch "$STATE/run/ready"
   say "up in $((SECONDS - started)) s: node $NODE_NAME Ready, namespace $NAMESPACE, API $API"
   say "kubeconfig: $STATE/kubeconfig/tester (admin: $STATE/kubeconfig/admin)"

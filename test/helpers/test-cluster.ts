@@ -11,6 +11,8 @@ const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '
 
 /** The namespace the cluster's test user works in (restricted Pod Security, podbench's Role). */
 export const TEST_NAMESPACE = 'podbench-test';
+/** A namespace at Pod Security privileged, where the test user holds the same Role: the unsafe IPC sysctls run there. */
+export const PRIVILEGED_NAMESPACE = 'podbench-privileged';
 /** The cluster's only node. */
 export const TEST_NODE = 'podbench-node';
 /** Where the cluster keeps its state (certificates, etcd, containerd, logs, pid files). */
@@ -69,13 +71,18 @@ export async function clusterCommand(args: string[], stdin?: string): Promise<Ku
 }
 
 /**
- * podbench's objects in the test namespace, as the admin sees them: every Pod (Terminating ones
+ * podbench's objects in the test namespaces, as the admin sees them: every Pod (Terminating ones
  * too) and every ConfigMap but the one the cluster puts in each namespace.
  */
 export async function podbenchObjects(): Promise<string[]> {
-  const r = await kubectl(['get', 'pods,configmaps', '-n', TEST_NAMESPACE, '-o', 'name'], { user: 'admin' });
-  if (r.code !== 0) throw new Error(`kubectl get failed: ${r.stderr}`);
-  return r.stdout.split('\n').filter((line) => line && line !== 'configmap/kube-root-ca.crt');
+  const objects: string[] = [];
+  for (const namespace of [TEST_NAMESPACE, PRIVILEGED_NAMESPACE]) {
+    const r = await kubectl(['get', 'pods,configmaps', '-n', namespace, '-o', 'name'], { user: 'admin' });
+    if (r.code !== 0) throw new Error(`kubectl get failed: ${r.stderr}`);
+    const prefix = namespace === TEST_NAMESPACE ? '' : `${namespace}/`;
+    objects.push(...r.stdout.split('\n').filter((line) => line && line !== 'configmap/kube-root-ca.crt').map((line) => prefix + line));
+  }
+  return objects;
 }
 
 /** The containers running on the node (pause sandboxes included), as containerd lists its tasks. */

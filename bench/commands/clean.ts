@@ -1,0 +1,68 @@
+/**
+ * `podbench clean`: removes what earlier runs left behind when their orchestrator could not —
+ * killed, out of memory, its CI job cancelled, its network gone. On a cluster: podbench's pods
+ * that finished or are past their deadline, and their ConfigMaps (`--all` takes runs that may
+ * still be going too). Locally: the run directories and kernel objects of runs whose
+ * orchestrator process is gone. `--dry-run` lists without removing.
+ */
+import { CoreV1Api } from '@kubernetes/client-node';
+import { CliError } from '../errors.js';
+import { apiError } from '../kube-errors.js';
+import { sweepStaleRuns } from '../targets/local.js';
+import { loadClusterAccess } from '../targets/kubernetes.js';
+import { countObjects, findStaleObjects, removeStaleObjects } from '../targets/kubernetes-sweep.js';
+import { clusterReachable } from './run.js';
+
+/** The targets `clean` knows how to sweep. */
+export const CLEAN_TARGETS = ['auto', 'local', 'kubernetes'] as const;
+
+/** What `podbench clean` was asked to do. */
+export interface CleanOptions {
+  readonly target: (typeof CLEAN_TARGETS)[number];
+  readonly cluster: { readonly kubeconfig?: string; readonly context?: string; readonly namespace?: string };
+  readonly dryRun: boolean;
+  readonly all: boolean;
+}
+
+async function cleanCluster(options: CleanOptions, out: NodeJS.WritableStream): Promise<void> {
+  const access = loadClusterAccess(options.cluster);
+  const core = access.config.makeApiClient(CoreV1Api);
+  const { namespace, server } = access;
+  let stale;
+  try {
+    stale = await findStaleObjects(core, namespace, { all: options.all });
+  } catch (err) {
+    throw apiError(err, 'list pods and ConfigMaps', server, namespace);
+  }
+  for (const o of stale) out.write(`${o.kind === 'pod' ? 'pod' : 'configmap'}/${o.name}\t${o.why}\n`);
+  if (stale.length === 0) {
+    out.write(`nothing of earlier runs to remove in namespace ${namespace}${options.all ? '' : ' (runs within their deadline are kept; --all takes them too)'}\n`);
+    return;
+  }
+  if (options.dryRun) {
+    out.write(`would remove ${countObjects(stale)} from namespace ${namespace} (--dry-run)\n`);
+    return;
+  }
+  const { removed, problems } = await removeStaleObjects(core, namespace, stale, (err, what) => apiError(err, what, server, namespace).message);
+  out.write(`removed ${countObjects(removed)} from namespace ${namespace}\n`);
+  if (problems.length > 0) throw new CliError(`${problems.length} object(s) could not be removed: ${problems.join('; ')}`, 1);
+}
+
+function cleanLocal(options: CleanOptions, out: NodeJS.WritableStream): void {
+  const runs = sweepStaleRuns(undefined, options.dryRun);
+  for (const r of runs) out.write(`${r.runDir}\trun ${r.runId}, its orchestrator is gone\n`);
+  const what = `${runs.length} local run${runs.length === 1 ? '' : 's'} (directories and kernel objects)`;
+  out.write(runs.length === 0 ? 'nothing of earlier local runs to remove\n' : options.dryRun ? `would remove ${what} (--dry-run)\n` : `removed ${what}\n`);
+}
+
+/** Runs `podbench clean`; `note` gets the line that says which target auto chose. */
+export async function cleanCommand(options: CleanOptions, out: NodeJS.WritableStream, note: (line: string) => void): Promise<void> {
+  let target = options.target;
+  if (target === 'auto') {
+    const cluster = await clusterReachable(options.cluster);
+    target = cluster ? 'kubernetes' : 'local';
+    note(cluster ? `target: kubernetes (auto: ${cluster})` : 'target: local (auto: no usable kubeconfig context)');
+  }
+  if (target === 'kubernetes') await cleanCluster(options, out);
+  else cleanLocal(options, out);
+}
