@@ -98,8 +98,13 @@ export function podProblem(pod: V1Pod, events: readonly CoreV1Event[]): string |
   if (events.some((e) => e.reason === 'NotTriggerScaleUp')) return unschedulableReason(pod);
   for (const c of status.containerStatuses ?? []) {
     const waiting = c.state?.waiting;
-    if (waiting && /ErrImagePull|ImagePullBackOff|InvalidImageName|ErrImageNeverPull/.test(waiting.reason ?? '')) {
+    // A failed pull (ErrImagePull) is retried by the kubelet; it is final once the kubelet backs
+    // off, or when the image can never be pulled.
+    if (waiting && /^(InvalidImageName|ErrImageNeverPull)$/.test(waiting.reason ?? '')) {
       return `the ${c.name} container's image ${c.image} cannot be pulled (${waiting.reason}): ${waiting.message ?? ''}`.trim();
+    }
+    if (waiting?.reason === 'ImagePullBackOff') {
+      return `the ${c.name} container's image ${c.image} cannot be pulled: the kubelet keeps failing and backs off (ImagePullBackOff); its last error: ${lastPullError(c.name, events) ?? waiting.message ?? 'none given'}`;
     }
     if (waiting && /CreateContainerConfigError|CreateContainerError/.test(waiting.reason ?? '')) {
       // The kubelet's own check: with --run-as-user platform on a cluster that assigns no id, the
@@ -115,6 +120,28 @@ export function podProblem(pod: V1Pod, events: readonly CoreV1Event[]): string |
   const sandbox = events.find((e) => e.reason === 'FailedCreatePodSandBox');
   if (sandbox) return `the node cannot create the pod sandbox: ${sandbox.message} (is --runtime-class installed on the node?)`;
   return undefined;
+}
+
+/**
+ * The kubelet's latest message on a failed pull of `container`'s image, from its events
+ * ("Failed to pull image …: <the registry's answer>"): the status only says it backs off.
+ */
+function lastPullError(container: string, events: readonly CoreV1Event[]): string | undefined {
+  const failed = events
+    .filter((e) => e.reason === 'Failed' && e.involvedObject?.fieldPath === `spec.containers{${container}}` && /^Failed to pull image/.test(e.message ?? ''))
+    .sort((a, b) => eventTime(a) - eventTime(b));
+  return failed.at(-1)?.message;
+}
+
+const eventTime = (e: CoreV1Event): number => new Date(e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? 0).getTime();
+
+/**
+ * A pull that failed and that the kubelet will retry (ErrImagePull), as a note for the user;
+ * undefined when no container is in that state.
+ */
+export function pullRetry(pod: V1Pod): string | undefined {
+  const c = pod.status?.containerStatuses?.find((s) => s.state?.waiting?.reason === 'ErrImagePull');
+  return c && `pulling the ${c.name} container's image ${c.image} failed, and the kubelet retries: ${c.state!.waiting!.message ?? 'no message'}`;
 }
 
 /** Whether `toleration` tolerates `taint`, as Kubernetes matches them (key, operator, value, effect). */

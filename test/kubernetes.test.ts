@@ -20,6 +20,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import type { ResultsDocument } from '../agents/contract/schema.js';
 import { CHANNEL_IDS } from '../agents/contract/channels.js';
 import { runCli, startCli, waitForStderr, type CliResult } from './helpers/cli.js';
+import { startRateLimitedRegistry } from './helpers/rate-limited-registry.js';
 import { PRIVILEGED_NAMESPACE, TEST_NAMESPACE, TEST_NODE, clusterCommand, ctr, kubeconfigOf, kubectl, leftovers, podbenchObjects, pullEvents, type ClusterUser } from './helpers/test-cluster.js';
 
 const dirs: string[] = [];
@@ -155,6 +156,62 @@ describe('kubernetes target on a real cluster', { timeout: 20 * 60_000 }, () => 
     assert.match(errorLines(r.stderr), /^podbench: run incomplete \(the responder container exited with 137: killed by SIGKILL; the agents reported: the responder is gone/);
     const doc = results(outDir);
     assert.ok(doc.cases.length >= 1 && doc.cases.length < 4, `${doc.cases.length} cases kept`);
+  });
+
+  it('the kubelet restarted mid-run breaks the log stream: it is followed again from where it stopped, no case lost or doubled', async () => {
+    const outDir = join(newDir(), 'out');
+    const cli = startCli(['run', ...(await clusterArgs()), '--channels', 'uds,shm,mq,tcp,sysv-mq', '--duration', '3s', '--out-dir', outDir]);
+    await waitForStderr(cli, (s) => /\[1\/5\] .* ok /.test(s), 120_000);
+    const restarted = await clusterCommand(['restart-kubelet']);
+    assert.equal(restarted.code, 0, restarted.stderr);
+    assert.match(restarted.stderr, /kubelet restarted \(pid \d+, was \d+\)/);
+    const r = await cli.result;
+    assert.equal(r.code, 0, r.stderr);
+    // The kubelet's death ends the stream the API server proxies (or leaves it silent).
+    assert.match(r.stderr, /the initiator's log stream (closed|stalled) while it runs; following it again from \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/);
+    const doc = results(outDir);
+    assert.equal(doc.run.complete, true);
+    assert.deepEqual(doc.cases.map((c) => `${c.index}:${c.channel}:${c.status}`), ['0:uds:ok', '1:shm:ok', '2:mq:ok', '3:tcp:ok', '4:sysv-mq:ok']);
+  });
+
+  describe('the architecture delivered comes from the nodes the pod may land on, not from this machine', () => {
+    // A second Node object, arm64, tainted: registered by the admin as a kubelet would register
+    // it (no kubelet runs behind it, so nothing may be scheduled there).
+    const FAKE_NODE = 'podbench-fake-arm64';
+    const admin = (args: string[], stdin?: string) => kubectl(args, { user: 'admin', ...(stdin && { stdin }) });
+    before(async () => {
+      const node = { apiVersion: 'v1', kind: 'Node', metadata: { name: FAKE_NODE, labels: { 'kubernetes.io/arch': 'arm64', 'kubernetes.io/os': 'linux', 'kubernetes.io/hostname': FAKE_NODE } }, spec: { taints: [{ key: 'podbench/fake', value: 'arm64', effect: 'NoSchedule' }] } };
+      const r = await admin(['create', '-f', '-'], JSON.stringify(node));
+      assert.equal(r.code, 0, r.stderr);
+    });
+    after(async () => {
+      const r = await admin(['delete', 'node', FAKE_NODE]);
+      assert.equal(r.code, 0, r.stderr);
+    });
+
+    it('the arm64 node is tainted: only amd64 nodes are candidates, and the amd64 agent runs', async () => {
+      const r = await run(['--channels', 'uds']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.doesNotMatch(r.stderr, /the nodes are arm64/);
+    });
+
+    it('tolerating it, the nodes have two architectures: exit 2 listing them; --arch amd64 then runs', async () => {
+      const tolerate = ['--toleration', 'podbench/fake=arm64:NoSchedule'];
+      const both = await run(['--channels', 'uds', ...tolerate]);
+      assert.equal(both.code, 2, both.stderr);
+      assert.match(errorLines(both.stderr), new RegExp(`^podbench: the nodes this pod may be scheduled on have several architectures: (amd64 \\(${TEST_NODE}\\), arm64 \\(${FAKE_NODE}\\)|arm64 \\(${FAKE_NODE}\\), amd64 \\(${TEST_NODE}\\)); pass --arch`));
+      assert.doesNotMatch(both.stderr, /created in namespace/, 'nothing was created');
+      const chosen = await run(['--channels', 'uds', ...tolerate, '--arch', 'amd64']);
+      assert.equal(chosen.code, 0, chosen.stderr);
+    });
+
+    it('selecting the arm64 node: the agent is delivered for arm64, whatever this machine is', async () => {
+      // Too much CPU for any node, so the pod stays unscheduled and is removed at once.
+      const r = await run(['--channels', 'uds', '--toleration', 'podbench/fake=arm64:NoSchedule', '--node-selector', `kubernetes.io/hostname=${FAKE_NODE}`, '--cpu', '64', '--start-timeout', '3s']);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /the nodes are arm64: the agent is delivered for arm64/);
+      assert.match(errorLines(r.stderr), /^podbench: the pod cannot be scheduled/);
+    });
   });
 
   it('with the Role alone (no node-reading ClusterRole): the run works and says why the node is not described', async () => {
@@ -335,6 +392,20 @@ describe('kubernetes target on a real cluster', { timeout: 20 * 60_000 }, () => 
       assert.equal(r.code, 1, r.stderr);
       assert.match(errorLines(r.stderr), /^podbench: refused by Pod Security admission: .*forbidden sysctls \(fs\.mqueue\.msgsize_max\)\n  hint: fs\.mqueue\.\* and kernel\.msg\* \(--sysctl\): Kubernetes counts them unsafe: every node's kubelet must allow them \(--allowed-unsafe-sysctls\) and Pod Security baseline and restricted refuse them, so the namespace must enforce privileged/);
     });
+  });
+
+  it('a pull that keeps failing (a registry at its rate limit): the kubelet retries, then backs off; the run quotes its error', async () => {
+    const registry = await startRateLimitedRegistry();
+    try {
+      const r = await run(['--channels', 'uds', '--image', `${registry.host}/library/podbench-agent:1`, '--image-pull-policy', 'Always']);
+      assert.equal(r.code, 1, r.stderr);
+      // The first failure (ErrImagePull) is retried, not final; podbench notes it if it reads the
+      // pod in that state, and gives up once the kubelet backs off, quoting the registry's answer.
+      assert.match(errorLines(r.stderr), /^podbench: the \w+ container's image 127\.0\.0\.1:\d+\/library\/podbench-agent:1 cannot be pulled: the kubelet keeps failing and backs off \(ImagePullBackOff\); its last error: .*429 Too Many Requests/);
+      assert.ok(registry.requests() >= 1, 'the kubelet asked the registry');
+    } finally {
+      await registry.close();
+    }
   });
 
   const failures: [string, string[], ClusterUser, RegExp][] = [

@@ -7,16 +7,16 @@
 import { existsSync } from 'node:fs';
 import { constants, homedir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { CoreV1Api, KubeConfig, Log, type CoreV1Event, type V1ContainerStateTerminated, type V1ContainerStatus, type V1OwnerReference, type V1Pod } from '@kubernetes/client-node';
 import type { ClusterNode, Plan } from '../../agents/contract/schema.js';
 import { agentEvents, explainingLine } from '../agent-events.js';
 import { CliError } from '../errors.js';
-import { NODE_READER_HINT, apiError, httpStatus, nodeProblem, podProblem, unschedulableReason } from '../kube-errors.js';
+import { NODE_READER_HINT, apiError, httpStatus, nodeProblem, podProblem, pullRetry, unschedulableReason } from '../kube-errors.js';
 import { DELETE_WAIT_MS, POLL_MS, bounded, deletePodAndWait, pollUntil, sleep } from './kube-calls.js';
 import { countObjects, findStaleObjects, removeStaleObjects } from './kubernetes-sweep.js';
 import { RUN_ID_LABEL, buildPodManifest, hostKubernetesArch, podName, type PodOptions } from '../pod-manifest.js';
 import { candidateNodes, singleArchitecture } from './kubernetes-nodes.js';
+import { LogFollower } from './log-follower.js';
 import type { RunningPair, Target } from './target.js';
 
 /** Where and how to reach the cluster. */
@@ -38,8 +38,6 @@ const SETTLE_MS = 10_000;
 const MONITOR_MS = 2000;
 /** …and the run given up after this many failed checks in a row (the API is gone). */
 const MONITOR_FAILURES = 3;
-/** How often a log stream that closes while the initiator still runs is followed again. */
-const MAX_LOG_RECONNECTS = 5;
 /** A loaded kubeconfig with its context, namespace and API server. */
 export interface ClusterAccess {
   readonly config: KubeConfig;
@@ -198,6 +196,7 @@ export class KubernetesTarget implements Target {
     const deadline = Date.now() + this.options.startTimeoutMs;
     const describe = `kubectl describe pod -n ${this.access.namespace} ${name}`;
     let notedUnschedulable = false;
+    let lastPullRetry: string | undefined;
     for (;;) {
       if (signal.aborted) throw new CliError('interrupted while the pod was starting', 1);
       let pod: V1Pod;
@@ -219,8 +218,12 @@ export class KubernetesTarget implements Target {
         notedUnschedulable = true;
         this.options.note(`${unschedulable}; waiting up to --start-timeout in case a node is being added`);
       }
+      const retry = pullRetry(pod);
+      if (retry && retry !== lastPullRetry) this.options.note(retry);
+      lastPullRetry = retry ?? lastPullRetry;
       if (Date.now() > deadline) {
-        throw new CliError(unschedulable ?? `the pod did not start within ${Math.round(this.options.startTimeoutMs / 1000)} s (phase ${pod.status?.phase ?? 'unknown'})`, 1, describe);
+        const why = unschedulable ?? `the pod did not start within ${Math.round(this.options.startTimeoutMs / 1000)} s (phase ${pod.status?.phase ?? 'unknown'})${lastPullRetry ? `; ${lastPullRetry}` : ''}`;
+        throw new CliError(why, 1, describe);
       }
       await Promise.race([sleep(POLL_MS), new Promise((r) => signal.addEventListener('abort', r, { once: true }))]);
     }
@@ -329,46 +332,23 @@ export class KubernetesTarget implements Target {
     };
 
     let node: ClusterNode | undefined;
-    let logs: PassThrough | undefined;
-    let abortLogs: AbortController | undefined;
-    let ended = false;
+    // The initiator's log, followed so that a stream that breaks is picked up where it stopped.
+    const follower = new LogFollower({
+      open: async (into, follow, sinceTime) => {
+        const controller = await new Log(this.access.config)
+          .log(namespace, name, 'initiator', into, { follow, timestamps: true, ...(sinceTime && { sinceTime }) })
+          .catch((err) => Promise.reject(this.fail(err, 'follow the initiator log')));
+        return () => controller.abort();
+      },
+      running: async () => {
+        const current = await bounded(this.core.readNamespacedPod({ name, namespace }));
+        const state = containerStatus(current, 'initiator')?.state;
+        return state?.running ? true : state?.terminated ? false : undefined;
+      },
+      note: (text) => this.options.note(text),
+    });
+    const logs = follower.lines;
 
-    /**
-     * Follows the initiator's log into `logs`, skipping the first `skipLines` whole lines (already
-     * passed on). A followed log can close while the container still runs (client-node's own notes
-     * say so): then it is followed again from the start, skipping what was seen. Only whole lines
-     * are passed on, so a line cut by the close is read again in full.
-     */
-    const follow = async (skipLines: number): Promise<void> => {
-      const raw = new PassThrough();
-      let pending = '';
-      let index = 0;
-      raw.setEncoding('utf8').on('data', (chunk: string) => {
-        pending += chunk;
-        let nl: number;
-        while ((nl = pending.indexOf('\n')) >= 0) {
-          const line = pending.slice(0, nl + 1);
-          pending = pending.slice(nl + 1);
-          if (index++ >= skipLines) logs?.write(line);
-        }
-      });
-      raw.on('end', () => void streamClosed(Math.max(index, skipLines)));
-      abortLogs = await new Log(this.access.config)
-        .log(namespace, name, 'initiator', raw, { follow: true })
-        .catch((err) => Promise.reject(this.fail(err, 'follow the initiator log')));
-    };
-    let reconnects = 0;
-    const streamClosed = async (linesSeen: number): Promise<void> => {
-      if (ended) return;
-      const current = await bounded(this.core.readNamespacedPod({ name, namespace })).catch(() => undefined);
-      if (containerStatus(current ?? {}, 'initiator')?.state?.running && reconnects < MAX_LOG_RECONNECTS && !ended) {
-        reconnects++;
-        this.options.note(`the initiator's log stream closed while it runs; following it again (${reconnects})`);
-        await follow(linesSeen).catch((err: Error) => logs?.destroy(err));
-        return;
-      }
-      logs?.end();
-    };
     try {
       // The pod first, then its ConfigMap owned by it: deleting the pod (by anyone, from any
       // exit path, or by podbench clean after this process died) then deletes the ConfigMap too,
@@ -383,8 +363,7 @@ export class KubernetesTarget implements Target {
       this.options.note(`pod ${name} created in namespace ${namespace}; waiting for it to start…`);
       // The node is read while the log is being followed: a slow API delays only the record.
       const nodeRead = this.nodeOf(await this.waitForStart(name, signal));
-      logs = new PassThrough();
-      await follow(0);
+      await follower.start();
       node = await nodeRead;
     } catch (err) {
       await cleanup();
@@ -403,10 +382,10 @@ export class KubernetesTarget implements Target {
           (current) => {
             failures = 0;
             const problem = podProblem(current, []);
-            if (problem) logs?.destroy(new Error(problem));
+            if (problem) logs.destroy(new Error(problem));
           },
           (err) => {
-            if (++failures >= MONITOR_FAILURES) logs?.destroy(this.fail(err, 'follow the pod'));
+            if (++failures >= MONITOR_FAILURES) logs.destroy(this.fail(err, 'follow the pod'));
           },
         )
         .finally(() => (checking = false));
@@ -416,9 +395,7 @@ export class KubernetesTarget implements Target {
     const stop = (abort: boolean): Promise<string | undefined> =>
       (stopped ??= (async () => {
         clearInterval(monitor);
-        ended = true;
-        abortLogs?.abort();
-        logs?.end();
+        follower.stop();
         let diagnosis: string | undefined;
         if (!abort) {
           try {
@@ -434,6 +411,6 @@ export class KubernetesTarget implements Target {
         return diagnosis;
       })());
 
-    return { events: agentEvents(logs!), stop, ...(node && { node }) };
+    return { events: agentEvents(logs), stop, ...(node && { node }) };
   }
 }

@@ -14,6 +14,7 @@
 #   npm run cluster -- kubectl [--admin|--outsider] ARGS…   the same-release kubectl, as that user
 #   npm run cluster -- ctr ARGS…                containerd's ctr on the node (namespace k8s.io)
 #   npm run cluster -- import IMAGE [AS]        copy a podman image into the node's containerd
+#   npm run cluster -- restart-kubelet          stop and start the kubelet (its pods run on)
 #   npm run cluster -- build                    only build (or find) the binaries
 #
 # Needs root (kubelet, containerd, mounts, cgroups), go, podman, containerd, runc, Debian's
@@ -368,6 +369,30 @@ import_images() {
   say "images: $PAUSE_IMAGE, $NODE_IMAGE (from $built)"
 }
 
+start_kubelet() {
+  start kubelet "$BIN_DIR/kube" kubelet --config "$STATE/kubelet/config.yaml" --kubeconfig "$STATE/kubeconfig/kubelet" \
+    --root-dir "$STATE/kubelet/root" --cert-dir "$STATE/kubelet/pki" --hostname-override "$NODE_NAME" --node-ip "$1"
+}
+
+# Stops the kubelet and starts it again, as an upgrade or a crash does; the pods' containers go on
+# running under containerd, and every log stream the API server proxies from the kubelet breaks.
+cmd_restart_kubelet() {
+  [ -f "$STATE/run/ready" ] || die "the cluster is not up (npm run cluster -- up)"
+  lock
+  BIN_DIR="$(running_bin_dir)"
+  local pid
+  pid="$(pid_of kubelet)" || die "the kubelet is not running"
+  kill "$pid"
+  local deadline=$((SECONDS + 30))
+  while alive kubelet; do
+    [ $SECONDS -lt $deadline ] || die "the kubelet did not stop within 30 s"
+    sleep 0.2
+  done
+  start_kubelet "$(node_ip)"
+  wait_for "the restarted kubelet" 60 curl -fsS http://127.0.0.1:10248/healthz
+  say "kubelet restarted (pid $(pid_of kubelet), was $pid)"
+}
+
 node_ready() {
   kubectl_admin get node "$NODE_NAME" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null | grep -qx True
 }
@@ -454,8 +479,7 @@ cmd_up() {
   import_images
   local key
   for key in "${KUBELET_SYSCTLS[@]}"; do echo "$key=$(sysctl -n "$key")"; done >"$STATE/run/sysctl.orig"
-  start kubelet "$BIN_DIR/kube" kubelet --config "$STATE/kubelet/config.yaml" --kubeconfig "$STATE/kubeconfig/kubelet" \
-    --root-dir "$STATE/kubelet/root" --cert-dir "$STATE/kubelet/pki" --hostname-override "$NODE_NAME" --node-ip "$ip"
+  start_kubelet "$ip"
   wait_for "node $NODE_NAME" 180 node_ready
 
   # The test namespace: restricted Pod Security, podbench's Roles, and users bound only to them.
@@ -644,10 +668,11 @@ case "${1:-}" in
     shift
     cmd_import "$@"
     ;;
+  restart-kubelet) cmd_restart_kubelet ;;
   build)
     lock
     ensure_binaries
     echo "$BIN_DIR"
     ;;
-  *) die "usage: npm run cluster -- up|down|status|kubeconfig [--admin|--outsider]|kubectl [--admin|--outsider] ARGS|ctr ARGS|import IMAGE [AS]|build" ;;
+  *) die "usage: npm run cluster -- up|down|status|kubeconfig [--admin|--outsider]|kubectl [--admin|--outsider] ARGS|ctr ARGS|import IMAGE [AS]|restart-kubelet|build" ;;
 esac

@@ -1,9 +1,10 @@
 /**
- * A FAKE of the Kubernetes API, for the two things the real single-node test cluster cannot show
- * on demand (see test/kubernetes-fake.test.ts): a followed log closed by the API while the
- * container runs, and the API server going away mid-run. Everything else runs against the real
+ * A FAKE of the Kubernetes API, for what the real single-node test cluster cannot show on demand
+ * (see test/kubernetes-fake.test.ts): a followed log closed by the API while the container runs,
+ * one that goes silent without ending, and the API server going away mid-run. Everything else runs against the real
  * cluster (test/cluster/cluster.sh). It follows the API's semantics (Status objects for
- * 401/403/404/409/422, pod phases and container states, events, logs with follow, deletion) and
+ * 401/403/404/409/422, pod phases and container states, events, logs with follow, timestamps and
+ * sinceTime, lists by label selector, a kubelet that waits for a ConfigMap volume, deletion) and
  * runs every pod it accepts for real: the ConfigMap and Pod go to `podman kube play`, container
  * states come from `podman inspect`, logs from `podman logs`. So the ConfigMap delivery, commands,
  * env and mounts podbench sends are proven end to end.
@@ -22,6 +23,11 @@ export interface FakeClusterOptions {
   readonly namespaces?: readonly string[];
   /** Close the first followed log after this many lines while the container keeps running. */
   readonly cutLogAfterLines?: number;
+  /**
+   * Stop sending on the first followed log after this many lines, keeping the connection open —
+   * a connection reset behind a proxy that client-node never sees end.
+   */
+  readonly stallLogAfterLines?: number;
 }
 
 interface PodRecord {
@@ -54,10 +60,11 @@ export class FakeCluster {
   private readonly options: Required<FakeClusterOptions>;
   private readonly dir = mkdtempSync(join(tmpdir(), 'pbtest-kube-'));
   private logCut = false;
+  private logStalled = false;
   url = '';
 
   constructor(options: FakeClusterOptions = {}) {
-    this.options = { namespaces: ['default', 'bench'], cutLogAfterLines: 0, ...options };
+    this.options = { namespaces: ['default', 'bench'], cutLogAfterLines: 0, stallLogAfterLines: 0, ...options };
   }
 
   async start(): Promise<string> {
@@ -128,11 +135,21 @@ export class FakeCluster {
       if (!this.options.namespaces.includes(nsOnly[1]!)) return this.send(res, 404, status(404, 'NotFound', `namespaces "${nsOnly[1]}" not found`));
       return this.send(res, 200, { kind: 'Namespace', apiVersion: 'v1', metadata: { name: nsOnly[1], labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } });
     }
+    if (url.pathname === '/api/v1/nodes' && method === 'GET') {
+      // One node of this host's architecture, as the kubelet labels it.
+      const arch = process.arch === 'x64' ? 'amd64' : process.arch;
+      return this.send(res, 200, { kind: 'NodeList', apiVersion: 'v1', metadata: {}, items: [{ metadata: { name: 'fake-node', labels: { 'kubernetes.io/arch': arch } }, spec: {}, status: { nodeInfo: { architecture: arch } } }] });
+    }
     const m = /^\/api\/v1\/namespaces\/([^/]+)\/(pods|configmaps|events)(?:\/([^/]+))?(?:\/(log))?$/.exec(url.pathname);
     if (!m) return this.send(res, 404, status(404, 'NotFound', 'the server could not find the requested resource'));
     const [, ns, resource, name, sub] = m as unknown as [string, string, string, string | undefined, string | undefined];
     if (!this.options.namespaces.includes(ns)) return this.send(res, 404, status(404, 'NotFound', `namespaces "${ns}" not found`, { name: ns, kind: 'namespaces' }));
 
+    if ((resource === 'pods' || resource === 'configmaps') && method === 'GET' && !name) {
+      const all = resource === 'pods' ? await Promise.all([...this.pods.values()].map((r) => this.withStatus(r))) : [...this.configMaps.values()];
+      const items = all.filter((o) => matchesSelector(o.metadata?.labels ?? {}, url.searchParams.get('labelSelector') ?? ''));
+      return this.send(res, 200, { kind: resource === 'pods' ? 'PodList' : 'ConfigMapList', apiVersion: 'v1', metadata: {}, items });
+    }
     if (resource === 'configmaps') {
       if (method === 'POST') {
         const cm = (await this.body(req)) as V1ConfigMap;
@@ -140,8 +157,9 @@ export class FakeCluster {
         if (this.configMaps.has(cmName)) return this.send(res, 409, status(409, 'AlreadyExists', `configmaps "${cmName}" already exists`));
         const size = JSON.stringify({ data: cm.data, binaryData: cm.binaryData }).length;
         if (size > 1024 * 1024) return this.send(res, 422, status(422, 'Invalid', `ConfigMap "${cmName}" is invalid: []: Too long: must have at most 1048576 bytes`));
-        this.configMaps.set(cmName, cm);
-        return this.send(res, 201, cm);
+        const stored = { ...cm, metadata: { ...cm.metadata, creationTimestamp: new Date() } };
+        this.configMaps.set(cmName, stored);
+        return this.send(res, 201, stored);
       }
       if (method === 'DELETE' && name) {
         if (!this.configMaps.delete(name)) return this.send(res, 404, status(404, 'NotFound', `configmaps "${name}" not found`));
@@ -172,7 +190,7 @@ export class FakeCluster {
     const name = pod.metadata?.name ?? '';
     if (this.pods.has(name)) return this.send(res, 409, status(409, 'AlreadyExists', `pods "${name}" already exists`));
     if (!pod.spec?.containers?.length) return this.send(res, 422, status(422, 'Invalid', `Pod "${name}" is invalid: spec.containers: Required value`));
-    const record: PodRecord = { pod: { ...pod, status: { phase: 'Pending' } }, events: [] };
+    const record: PodRecord = { pod: { ...pod, metadata: { ...pod.metadata, uid: `uid-${name}`, creationTimestamp: new Date() }, status: { phase: 'Pending' } }, events: [] };
     this.pods.set(name, record);
     record.playing = this.play(record);
     this.send(res, 201, record.pod);
@@ -186,6 +204,8 @@ export class FakeCluster {
   private async play(record: PodRecord): Promise<void> {
     const pod = record.pod;
     const cmNames = (pod.spec?.volumes ?? []).map((v) => v.configMap?.name).filter((n): n is string => Boolean(n));
+    // Like the kubelet, wait for a ConfigMap volume whose ConfigMap does not exist yet.
+    for (let waited = 0; !cmNames.every((n) => this.configMaps.has(n)) && waited < 120; waited++) await new Promise((r) => setTimeout(r, 250));
     const docs = [...cmNames.map((n) => this.configMaps.get(n)).filter(Boolean), { ...pod, status: undefined }];
     record.dir = mkdtempSync(join(this.dir, 'pod-'));
     const yaml = join(record.dir, 'pod.yaml');
@@ -235,7 +255,15 @@ export class FakeCluster {
     if (!state?.running && !state?.terminated) {
       return this.send(res, 400, status(400, 'BadRequest', `container "${container}" in pod "${record.pod.metadata!.name}" is waiting to start: ${state?.waiting?.reason ?? 'ContainerCreating'}`));
     }
-    const args = ['logs', ...(params.get('follow') === 'true' ? ['--follow'] : []), ...(params.get('tailLines') ? ['--tail', params.get('tailLines')!] : []), `${record.pod.metadata!.name}-${container}`];
+    // podman prints timestamps as the kubelet does (RFC 3339, UTC, nanoseconds) and filters --since as it does sinceTime.
+    const args = [
+      'logs',
+      ...(params.get('follow') === 'true' ? ['--follow'] : []),
+      ...(params.get('tailLines') ? ['--tail', params.get('tailLines')!] : []),
+      ...(params.get('timestamps') === 'true' ? ['--timestamps'] : []),
+      ...(params.get('sinceTime') ? ['--since', params.get('sinceTime')!] : []),
+      `${record.pod.metadata!.name}-${container}`,
+    ];
     const logs = spawnPodman(args);
     res.writeHead(200, { 'content-type': 'text/plain' });
     // Like the kubelet, serve the container's stdout and stderr as one log.
@@ -255,6 +283,17 @@ export class FakeCluster {
         }
       });
     }
+    if (this.options.stallLogAfterLines > 0 && params.get('follow') === 'true' && !this.logStalled) {
+      this.logStalled = true;
+      let lines = 0;
+      logs.stdout!.on('data', (chunk: Buffer) => {
+        lines += chunk.toString().split('\n').length - 1;
+        if (lines >= this.options.stallLogAfterLines) {
+          logs.stdout!.unpipe(res);
+          logs.stderr!.unpipe(res);
+        }
+      });
+    }
     req.on('close', () => logs.kill());
   }
 
@@ -268,4 +307,15 @@ export class FakeCluster {
       for (const v of record.pod.spec?.volumes ?? []) if (v.configMap?.name) await podman(['volume', 'rm', '--force', v.configMap.name]).catch(() => '');
     }
   }
+}
+
+/** Whether `labels` match a label selector of `key=value` and `key` (exists) terms, as the API matches them. */
+function matchesSelector(labels: Record<string, string>, selector: string): boolean {
+  return selector
+    .split(',')
+    .filter(Boolean)
+    .every((term) => {
+      const [key, value] = term.split('=');
+      return value === undefined ? key! in labels : labels[key!] === value;
+    });
 }
