@@ -6,13 +6,14 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError } from './errors.js';
 import { BUNDLE, agentRuntimeFiles } from './agent-runtime.js';
 import { AGENT_UID, IMAGE_AGENT_PATH } from './pod-manifest.js';
+import { PACKAGE_ROOT, packageDirectories } from './package-files.js';
 import { podman } from './podman.js';
 import { PODBENCH_VERSION } from './version.js';
 
@@ -89,17 +90,28 @@ export async function imageExists(image: string): Promise<boolean> {
   }
 }
 
+/** Where podbench itself (the CLI) goes in an image built `--with-cli`. */
+export const IMAGE_CLI_DIR = '/opt/podbench/cli';
+/** The default name of an image built `--with-cli`: the agent and podbench, for the in-cluster Job. */
+export const LOCAL_CLI_IMAGE = `localhost/podbench:${PODBENCH_VERSION}`;
+
 /**
  * Builds an image from this host's Node: with the agent (an agent image for --image), or
- * without it (`withAgent` false: a plain Node image for --node-image). Returns the image name.
+ * without it (`withAgent` false: a plain Node image for --node-image); `withCli` adds podbench
+ * itself with its production dependencies and makes it the entrypoint, so that one image runs
+ * the in-cluster Job (manifests/podbench-job.yaml) and serves as its agents' --image. Returns the
+ * image name.
  */
-export async function buildImageFromHost(tag = defaultLocalImage(), withAgent = true): Promise<string> {
+export async function buildImageFromHost(tag = defaultLocalImage(), withAgent = true, withCli = false): Promise<string> {
   const root = mkdtempSync(join(tmpdir(), 'podbench-image-'));
   try {
     place(root, 'usr/local/bin/node', process.execPath);
     chmodSync(join(root, 'usr/local/bin/node'), 0o755);
     for (const lib of linkedLibraries(process.execPath)) place(root, lib.slice(1), lib);
     if (withAgent) for (const file of agentRuntimeFiles()) place(root, join(dirname(IMAGE_AGENT_PATH), file.path).slice(1), file.source);
+    if (withCli) {
+      for (const rel of packageDirectories()) cpSync(join(PACKAGE_ROOT, rel), join(root, IMAGE_CLI_DIR.slice(1), rel), { recursive: true, dereference: true });
+    }
     mkdirSync(join(root, 'etc'));
     writeFileSync(join(root, 'etc/passwd'), `root:x:0:0:root:/root:/sbin/nologin\npodbench:x:${AGENT_UID}:${AGENT_UID}:podbench:/tmp:/sbin/nologin\n`);
     writeFileSync(join(root, 'etc/group'), `root:x:0:\npodbench:x:${AGENT_UID}:\n`);
@@ -109,7 +121,8 @@ export async function buildImageFromHost(tag = defaultLocalImage(), withAgent = 
     const tarDone = new Promise<number | null>((r) => tar.on('close', r));
     // An agent image runs as the agent's user; a plain Node image as root, as node:24-slim does
     // (so that it stands in for it faithfully: the pod must set a non-root user itself).
-    await podman(['import', '--change', 'ENV PATH=/usr/local/bin:/usr/bin:/bin', '--change', `USER ${withAgent ? AGENT_UID : 0}`, '-', tag], { stdin: tar.stdout! });
+    const entrypoint = withCli ? ['--change', `ENTRYPOINT ${JSON.stringify(['node', `${IMAGE_CLI_DIR}/dist/bench/cli.js`])}`] : [];
+    await podman(['import', '--change', 'ENV PATH=/usr/local/bin:/usr/bin:/bin', '--change', `USER ${withAgent ? AGENT_UID : 0}`, ...entrypoint, '-', tag], { stdin: tar.stdout! });
     const tarCode = await tarDone;
     if (tarCode !== 0) throw new CliError(`tar of the image root failed (exit ${tarCode})`, 1);
     return tag;

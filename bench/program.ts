@@ -4,7 +4,7 @@
  */
 import { Command, Option } from 'commander';
 import { dumpYaml } from '@kubernetes/client-node';
-import { DEFAULT_LOCAL_IMAGE_PATTERN, LOCAL_NODE_IMAGE, buildImageFromDockerfile, buildImageFromHost, defaultLocalImage } from './agent-image.js';
+import { DEFAULT_LOCAL_IMAGE_PATTERN, LOCAL_CLI_IMAGE, LOCAL_NODE_IMAGE, buildImageFromDockerfile, buildImageFromHost, defaultLocalImage } from './agent-image.js';
 import { addPlanOptions, addPodOptions, planOptionsFrom, podOptionsFrom } from './cli-options.js';
 import { probeChannels, renderChannels } from './commands/channels.js';
 import { CLEAN_TARGETS, cleanCommand, type CleanOptions } from './commands/clean.js';
@@ -84,16 +84,19 @@ export function buildProgram(debug: boolean): Command {
     .description('build the agent image: from agents/Dockerfile with docker, podman or buildah, or --from-host into podman without any registry')
     .option('--from-host', 'package this host\'s Node binary, its libraries and the agent into podman (no registry, no Dockerfile)')
     .option('--node-only', 'with --from-host: a plain Node image without the agent, to stand in for node:24-slim with --node-image')
+    .option('--with-cli', `with --from-host: podbench itself too, as the entrypoint (default tag ${LOCAL_CLI_IMAGE}): the image for manifests/podbench-job.yaml, and its agents' --image`)
     .option('--tag <image>', `image name (default ${DEFAULT_LOCAL_IMAGE_PATTERN}, or ${LOCAL_NODE_IMAGE} with --node-only)`)
     .option('--push', 'push the image after a Dockerfile build')
     .option('--node-image <image>', 'base image for the Dockerfile build (build-arg NODE_IMAGE, default docker.io/library/node:24-slim)')
-    .action(async (opts: { tag?: string; nodeOnly?: boolean; fromHost?: boolean; push?: boolean; nodeImage?: string }) => {
+    .action(async (opts: { tag?: string; nodeOnly?: boolean; withCli?: boolean; fromHost?: boolean; push?: boolean; nodeImage?: string }) => {
       if (opts.nodeOnly && !opts.fromHost) throw new CliError('--node-only goes with --from-host', 2);
+      if (opts.withCli && !opts.fromHost) throw new CliError('--with-cli goes with --from-host', 2);
+      if (opts.withCli && opts.nodeOnly) throw new CliError('--with-cli and --node-only exclude each other', 2);
       if (opts.push && opts.fromHost) throw new CliError('--push goes with a Dockerfile build; an image from the host stays in podman (podman push it yourself)', 2);
-      const tag = opts.tag ?? (opts.nodeOnly ? LOCAL_NODE_IMAGE : defaultLocalImage());
+      const tag = opts.tag ?? (opts.nodeOnly ? LOCAL_NODE_IMAGE : opts.withCli ? LOCAL_CLI_IMAGE : defaultLocalImage());
       if (opts.fromHost) {
         process.stderr.write(`building ${tag} from this host's Node ${process.version}…\n`);
-        process.stdout.write(`${await buildImageFromHost(tag, !opts.nodeOnly)}\n`);
+        process.stdout.write(`${await buildImageFromHost(tag, !opts.nodeOnly, Boolean(opts.withCli))}\n`);
       } else {
         process.stdout.write(`${await buildImageFromDockerfile(tag, Boolean(opts.push), opts.nodeImage)}\n`);
       }

@@ -15,7 +15,8 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { ResultsDocument } from '../agents/contract/schema.js';
 import { CHANNEL_IDS } from '../agents/contract/channels.js';
@@ -529,4 +530,41 @@ describe('podbench manifest applied with kubectl', { timeout: 10 * 60_000 }, () 
       }
     });
   }
+});
+
+describe('manifests/podbench-job.yaml: podbench itself in the cluster', { timeout: 15 * 60_000 }, () => {
+  const admin = (args: string[], stdin?: string) => kubectl(args, { user: 'admin', ...(stdin && { stdin }) });
+  afterEach(() => assertClean('after the test'));
+
+  it('runs to completion with the ServiceAccount of rbac.yaml; the results document is read back from the Job\'s log', async () => {
+    const built = await runCli(['image', 'build', '--from-host', '--with-cli', '--tag', 'localhost/podbench-job:test']);
+    assert.equal(built.code, 0, built.stderr);
+    const imported = await clusterCommand(['import', 'localhost/podbench-job:test']);
+    assert.equal(imported.code, 0, imported.stderr);
+    const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+    const job = readFileSync(join(ROOT, 'manifests', 'podbench-job.yaml'), 'utf8').replace('REPLACE-WITH-YOUR-PODBENCH-IMAGE', 'localhost/podbench-job:test');
+    const created = await admin(['create', '-n', TEST_NAMESPACE, '-f', '-'], job);
+    assert.equal(created.code, 0, created.stderr);
+    try {
+      // As the manifest's comments say: wait, then read the document from the log.
+      const waited = await admin(['wait', '-n', TEST_NAMESPACE, '--for=condition=complete', '--timeout=600s', 'job/podbench']);
+      const log = (await admin(['logs', '-n', TEST_NAMESPACE, 'job/podbench'])).stdout;
+      assert.equal(waited.code, 0, `${waited.stderr}\n${log}`);
+      const lines = log.split('\n');
+      const document = lines.slice(lines.indexOf('{'), lines.indexOf('}') + 1).join('\n');
+      const doc = JSON.parse(document) as ResultsDocument;
+      assert.equal(doc.run.complete, true);
+      assert.equal(doc.run.target, 'kubernetes');
+      assert.ok(doc.cases.length >= CHANNEL_IDS.length);
+      for (const c of doc.cases) assert.ok(c.status === 'ok' || (c.status === 'skipped' && c.reason), `${c.channel} ${c.mode} ${c.sizeBytes}: ${c.status} ${c.reason ?? ''}`);
+      assert.match(doc.environment!.hostname, /^podbench-/, 'the agents ran in their own pod');
+      const file = join(newDir(), 'results.json');
+      writeFileSync(file, document);
+      const report = await runCli(['report', file, '--format', 'markdown']);
+      assert.equal(report.code, 0, report.stderr);
+    } finally {
+      const deleted = await admin(['delete', '-n', TEST_NAMESPACE, 'job/podbench', '--cascade=foreground', '--wait']);
+      assert.equal(deleted.code, 0, deleted.stderr);
+    }
+  });
 });

@@ -38,7 +38,11 @@ API="https://127.0.0.1:$API_PORT"
 SOCK="$STATE/containerd/containerd.sock"
 BRIDGE="pbcni0"
 POD_SUBNET="10.244.0.0/24"
+# The bridge's own address: pods route the service range through it, and nothing else.
+POD_GATEWAY="10.244.0.1"
 SERVICE_RANGE="10.96.0.0/24"
+# The API server's address for pods (the default/kubernetes Service, the first of the range).
+API_SERVICE_IP="10.96.0.1"
 PAUSE_IMAGE="localhost/podbench-pause:$RELEASE"
 # The stock image podbench's ConfigMap delivery runs in by default (bench/agent-delivery.ts).
 NODE_IMAGE="docker.io/library/node:24-slim"
@@ -283,7 +287,9 @@ state = "$STATE/containerd/state"
     bin_dir = "/usr/lib/cni"
     conf_dir = "$STATE/cni/net.d"
 EOF
-  # A bridge without a gateway or masquerade: pods get an address and reach nothing outside.
+  # A bridge without a default gateway or masquerade: pods get an address, a route to the service
+  # range through the bridge's own address (where the host sends the API server's service address
+  # to the API server, as kube-proxy would), and reach nothing else.
   cat >"$STATE/cni/net.d/10-podbench.conflist" <<EOF
 {
   "cniVersion": "1.0.0",
@@ -294,7 +300,12 @@ EOF
       "bridge": "$BRIDGE",
       "isGateway": false,
       "ipMasq": false,
-      "ipam": {"type": "host-local", "dataDir": "$STATE/cni/ipam", "ranges": [[{"subnet": "$POD_SUBNET"}]]}
+      "ipam": {
+        "type": "host-local",
+        "dataDir": "$STATE/cni/ipam",
+        "ranges": [[{"subnet": "$POD_SUBNET", "gateway": "$POD_GATEWAY"}]],
+        "routes": [{"dst": "$SERVICE_RANGE", "gw": "$POD_GATEWAY"}]
+      }
     }
   ]
 }
@@ -367,6 +378,24 @@ import_images() {
     die "building the Node image that stands in for $NODE_IMAGE failed"
   import_image "$built" "$NODE_IMAGE"
   say "images: $PAUSE_IMAGE, $NODE_IMAGE (from $built)"
+}
+
+# The one Service pods need: the API server's (in-cluster clients, such as podbench's Job, dial
+# KUBERNETES_SERVICE_HOST). What kube-proxy would do for it, with the API server kept on loopback:
+# the bridge gets its address, packets from pods to the service address are sent to 127.0.0.1
+# (route_localnet allows that on the bridge alone), and nothing from a pod is forwarded anywhere.
+# The chains are named KUBE-* so that down removes them with the kubelet's.
+route_api_service() {
+  ip link show "$BRIDGE" >/dev/null 2>&1 || ip link add "$BRIDGE" type bridge
+  ip addr replace "$POD_GATEWAY/${POD_SUBNET#*/}" dev "$BRIDGE"
+  ip link set "$BRIDGE" up
+  sysctl -q -w "net.ipv4.conf.$BRIDGE.route_localnet=1"
+  iptables -t nat -N KUBE-PODBENCH-SERVICES
+  iptables -t nat -A KUBE-PODBENCH-SERVICES -d "$API_SERVICE_IP/32" -p tcp --dport 443 -j DNAT --to-destination "127.0.0.1:$API_PORT"
+  iptables -t nat -I PREROUTING -j KUBE-PODBENCH-SERVICES
+  iptables -N KUBE-PODBENCH-FORWARD
+  iptables -A KUBE-PODBENCH-FORWARD -i "$BRIDGE" -j DROP
+  iptables -I FORWARD -j KUBE-PODBENCH-FORWARD
 }
 
 start_kubelet() {
@@ -479,6 +508,7 @@ cmd_up() {
   import_images
   local key
   for key in "${KUBELET_SYSCTLS[@]}"; do echo "$key=$(sysctl -n "$key")"; done >"$STATE/run/sysctl.orig"
+  route_api_service
   start_kubelet "$ip"
   wait_for "node $NODE_NAME" 180 node_ready
 

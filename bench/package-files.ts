@@ -1,0 +1,55 @@
+/**
+ * podbench itself as files: its package.json, the built files its `files` list names, and every
+ * production dependency, found the way Node resolves them from where podbench is installed (a
+ * repository checkout or a global npm install alike). For an image that runs the CLI — the
+ * in-cluster Job — made without a registry.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CliError } from './errors.js';
+
+/** podbench's package root (where package.json is), from the compiled file's place. */
+export const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+interface PackageJson {
+  readonly dependencies?: Record<string, string>;
+  readonly files?: string[];
+}
+
+const readPackage = (dir: string): PackageJson => JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as PackageJson;
+
+/** The directory of package `name` as required from `fromDir`. */
+function resolvePackage(name: string, fromDir: string): string | undefined {
+  const paths = createRequire(join(fromDir, 'package.json')).resolve.paths(name) ?? [];
+  return paths.map((p) => join(p, name)).find((dir) => existsSync(join(dir, 'package.json')));
+}
+
+/**
+ * The directories (relative to PACKAGE_ROOT) to copy whole for podbench to run: what its
+ * `files` list names, and each production dependency's package directory, transitively.
+ */
+export function packageDirectories(): string[] {
+  const root = readPackage(PACKAGE_ROOT);
+  const dirs = new Set<string>(['package.json', ...(root.files ?? []).filter((f) => existsSync(join(PACKAGE_ROOT, f)))]);
+  const pending: [string, string][] = Object.keys(root.dependencies ?? {}).map((name) => [name, PACKAGE_ROOT]);
+  const seen = new Set<string>();
+  while (pending.length > 0) {
+    const [name, from] = pending.pop()!;
+    const dir = resolvePackage(name, from);
+    if (!dir) throw new CliError(`podbench's dependency ${name} is not installed (from ${from}); run npm ci`, 1);
+    if (seen.has(dir)) continue;
+    seen.add(dir);
+    const rel = relative(PACKAGE_ROOT, dir);
+    if (rel.startsWith('..')) throw new CliError(`podbench's dependency ${name} lies outside its package (${dir}); install podbench with its dependencies`, 1);
+    dirs.add(rel);
+    const pkg = readPackage(dir);
+    for (const dep of Object.keys(pkg.dependencies ?? {})) pending.push([dep, dir]);
+    // Optional dependencies that are installed (koffi's native module for this host) come along.
+    for (const dep of Object.keys((pkg as { optionalDependencies?: Record<string, string> }).optionalDependencies ?? {})) {
+      if (resolvePackage(dep, dir)) pending.push([dep, dir]);
+    }
+  }
+  return [...dirs].sort();
+}
