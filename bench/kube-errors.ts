@@ -48,6 +48,8 @@ export function apiError(err: unknown, what: string, server: string, namespace: 
           const sysctls = /sysctls/.test(message) ? `fs.mqueue.* and kernel.msg* (--sysctl): ${unsafeSysctlRequirements('them')}; drop --sysctl or use such a namespace` : undefined;
           return new CliError(`refused by Pod Security admission: ${message}`, 1, sysctls);
         }
+        const runtimeClass = /RuntimeClass "([^"]+)" not found/.exec(message)?.[1];
+        if (runtimeClass) return new CliError(`--runtime-class ${runtimeClass}: the cluster has no such RuntimeClass (${message})`, 1, 'kubectl get runtimeclass lists the installed ones');
         return new CliError(`refused by admission: ${message}`, 1);
       case 404:
         if (/namespaces? "[^"]*" not found/.test(message)) return new CliError(`namespace ${namespace} does not exist`, 1, 'create it, or pass -n with an existing namespace');

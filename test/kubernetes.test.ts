@@ -421,6 +421,7 @@ describe('kubernetes target on a real cluster', { timeout: 20 * 60_000 }, () => 
     ['forbidden (a user without the Role)', [], 'outsider', /^podbench: forbidden: .*User "podbench-outsider" cannot create resource "(configmaps|pods)".*\n  hint: apply manifests\/rbac\.yaml/],
     // RBAC answers before the namespace is looked up: a user without rights there learns only that.
     ['a namespace the user has no rights in', ['-n', 'no-such-namespace'], 'tester', /^podbench: forbidden: .*User "podbench-tester" cannot create resource "pods" in API group "" in the namespace "no-such-namespace"/],
+    ['a RuntimeClass the cluster does not have', ['--runtime-class', 'gvisor'], 'tester', /^podbench: --runtime-class gvisor: the cluster has no such RuntimeClass \(pods "podbench-\w+" is forbidden: pod rejected: RuntimeClass "gvisor" not found\)\n  hint: kubectl get runtimeclass/],
     ['a missing namespace (as an admin)', ['-n', 'no-such-namespace'], 'admin', /^podbench: namespace no-such-namespace does not exist\n  hint: create it, or pass -n with an existing namespace/],
   ];
   for (const [name, args, user, expected] of failures) {

@@ -12,6 +12,7 @@ import * as libc from '../agents/native/libc.js';
 import { ObjectJournal } from '../agents/object-journal.js';
 import { journalPath } from '../agents/run-context.js';
 import { sweepStaleRuns } from '../bench/targets/local.js';
+import { CLI } from './helpers/cli.js';
 
 test('sweepStaleRuns removes the objects and directories of dead runs only', () => {
   const parent = mkdtempSync(join(tmpdir(), 'pbtest-sweep-'));
@@ -73,6 +74,39 @@ test('a planted owner.json or journal cannot make the sweep remove what is not p
   } finally {
     libc.shmUnlink(victimShm);
     rmSync(victimDir, { recursive: true, force: true });
+    rmSync(parent, { recursive: true, force: true });
+  }
+});
+
+test('podbench clean --target local: --dry-run lists a dead run, then clean removes it and its objects', () => {
+  // TMPDIR points the CLI at a parent of its own, so no other run on this machine is touched.
+  const parent = mkdtempSync(join(tmpdir(), 'pbtest-clean-'));
+  try {
+    const deadPid = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const runDir = join(parent, 'podbench-dead');
+    const tmpfsDir = mkdtempSync('/dev/shm/podbench-');
+    mkdirSync(join(runDir, 'disk'), { recursive: true });
+    writeFileSync(join(runDir, 'owner.json'), JSON.stringify({ pid: deadPid, runId: 'cleanrun01', tmpfsDir }));
+    const shmName = '/podbench-cleanrun01-0';
+    new ObjectJournal(journalPath(join(runDir, 'disk'), 'cleanrun01'), 'cleanrun01').record('shm', shmName);
+    libc.close(libc.check(libc.shmOpen(shmName, libc.O.RDWR | libc.O.CREAT, 0o600), 'shm_open'));
+    const clean = (...args: string[]) => spawnSync(process.execPath, [CLI, 'clean', '--target', 'local', ...args], { encoding: 'utf8', env: { ...process.env, TMPDIR: parent } });
+
+    const dry = clean('--dry-run');
+    assert.equal(dry.status, 0, dry.stderr);
+    assert.equal(dry.stdout, `${runDir}\trun cleanrun01, its orchestrator is gone\nwould remove 1 local run (directories and kernel objects) (--dry-run)\n`);
+    assert.equal(existsSync(runDir), true, '--dry-run removes nothing');
+    const done = clean();
+    assert.equal(done.status, 0, done.stderr);
+    assert.match(done.stdout, /^removed 1 local run \(directories and kernel objects\)$/m);
+    assert.equal(existsSync(runDir), false);
+    assert.equal(existsSync(tmpfsDir), false);
+    assert.equal(existsSync(join('/dev/shm', shmName.slice(1))), false, 'its shared memory is removed');
+    assert.equal(clean().stdout, 'nothing of earlier local runs to remove\n');
+    const bad = clean('--target', 'nowhere');
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /^podbench: option '--target <name>' argument 'nowhere' is invalid\. Allowed choices are auto, local, kubernetes\./);
+  } finally {
     rmSync(parent, { recursive: true, force: true });
   }
 });
