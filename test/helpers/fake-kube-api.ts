@@ -270,28 +270,22 @@ export class FakeCluster {
     logs.stdout!.pipe(res, { end: false });
     logs.stderr!.pipe(res, { end: false });
     logs.on('close', () => res.end());
-    if (this.options.cutLogAfterLines > 0 && params.get('follow') === 'true' && !this.logCut) {
+    const following = params.get('follow') === 'true';
+    if (following && this.options.cutLogAfterLines > 0 && !this.logCut) {
       // A stream that closes early, mid-line, while the container runs (as real API servers do).
       this.logCut = true;
-      let lines = 0;
-      logs.stdout!.on('data', (chunk: Buffer) => {
-        lines += chunk.toString().split('\n').length - 1;
-        if (lines >= this.options.cutLogAfterLines) {
-          res.write('@@podbench {"type":"case","res'); // half a line, then the cut
-          res.end();
-          logs.kill();
-        }
+      afterLines(logs.stdout!, this.options.cutLogAfterLines, () => {
+        res.write('@@podbench {"type":"case","res'); // half a line, then the cut
+        res.end();
+        logs.kill();
       });
     }
-    if (this.options.stallLogAfterLines > 0 && params.get('follow') === 'true' && !this.logStalled) {
+    if (following && this.options.stallLogAfterLines > 0 && !this.logStalled) {
+      // A stream that goes silent and never ends, as a reset connection behind a proxy does.
       this.logStalled = true;
-      let lines = 0;
-      logs.stdout!.on('data', (chunk: Buffer) => {
-        lines += chunk.toString().split('\n').length - 1;
-        if (lines >= this.options.stallLogAfterLines) {
-          logs.stdout!.unpipe(res);
-          logs.stderr!.unpipe(res);
-        }
+      afterLines(logs.stdout!, this.options.stallLogAfterLines, () => {
+        logs.stdout!.unpipe(res);
+        logs.stderr!.unpipe(res);
       });
     }
     req.on('close', () => logs.kill());
@@ -318,4 +312,16 @@ function matchesSelector(labels: Record<string, string>, selector: string): bool
       const [key, value] = term.split('=');
       return value === undefined ? key! in labels : labels[key!] === value;
     });
+}
+
+/** Calls `action` once, when `stream` has delivered `count` lines. */
+function afterLines(stream: NodeJS.ReadableStream, count: number, action: () => void): void {
+  let lines = 0;
+  const onData = (chunk: Buffer) => {
+    lines += chunk.toString().split('\n').length - 1;
+    if (lines < count) return;
+    stream.off('data', onData);
+    action();
+  };
+  stream.on('data', onData);
 }
