@@ -132,13 +132,13 @@ called significant from a single sample. Runs are named by their --label, else b
 
   program
     .command('clean')
-    .description("remove what earlier runs left behind when their orchestrator could not (killed, OOM, a cancelled CI job): on a cluster podbench's pods that finished or are past their deadline and their ConfigMaps, locally the run directories and kernel objects of runs whose orchestrator is gone")
+    .description("remove what earlier runs left behind when their orchestrator could not (killed, OOM, a cancelled CI job): on a cluster podbench's pods that finished, are past their deadline or never started, and their ConfigMaps, locally the run directories and kernel objects of runs whose orchestrator is gone")
     .addOption(new Option('--target <name>', 'what to clean: local runs, or a Kubernetes namespace (auto: kubernetes when a kubeconfig context answers, else local)').choices(CLEAN_TARGETS).default('auto'))
     .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG, ~/.kube/config, or the in-cluster service account)')
     .option('--context <name>', 'kubeconfig context (default: the current one)')
     .option('-n, --namespace <name>', "namespace to clean (default: the context's, else default)")
     .option('--dry-run', 'list what would be removed, and remove nothing')
-    .option('--all', 'also take pods still within their deadline, which may belong to a run in progress elsewhere')
+    .option('--all', 'also take pods that may still belong to a run in progress elsewhere (within their deadline or start timeout)')
     .action(async (opts: { target: CleanOptions['target']; kubeconfig?: string; context?: string; namespace?: string; dryRun?: boolean; all?: boolean }) => {
       await cleanCommand(
         { target: opts.target, cluster: { kubeconfig: opts.kubeconfig, context: opts.context, namespace: opts.namespace }, dryRun: Boolean(opts.dryRun), all: Boolean(opts.all) },

@@ -257,10 +257,15 @@ describe('kubernetes target on a real cluster', { timeout: 20 * 60_000 }, () => 
     }
     const clean = async (...args: string[]) => runCli(['clean', '--target', 'kubernetes', '--kubeconfig', await kubeconfigOf('tester'), ...args]);
 
-    it('--keep, then kubectl delete pod: the garbage collector deletes the ConfigMap with it', async () => {
+    it('--keep: the next run leaves the pod, clean lists it; kubectl delete pod, and the garbage collector deletes the ConfigMap with it', async () => {
       const r = await run(['--channels', 'uds', '--keep']);
       assert.equal(r.code, 0, r.stderr);
       const pod = podOf(r.stderr)!;
+      const next = await run(['--channels', 'tcp']);
+      assert.equal(next.code, 0, next.stderr);
+      assert.doesNotMatch(next.stderr, /of earlier runs/, 'a kept pod is its user\'s');
+      const listed = await clean('--dry-run');
+      assert.match(listed.stdout, new RegExp(`^pod/${pod}\tfinished \\(Succeeded\\), kept by --keep$`, 'm'));
       const owners = await admin(['get', 'configmap', `${pod}-agent`, '-n', TEST_NAMESPACE, '-o', 'jsonpath={.metadata.ownerReferences[*].kind}/{.metadata.ownerReferences[*].name}']);
       assert.equal(owners.stdout, `Pod/${pod}`);
       assert.equal((await admin(['delete', 'pod', pod, '-n', TEST_NAMESPACE, '--wait'])).code, 0);
@@ -293,19 +298,18 @@ describe('kubernetes target on a real cluster', { timeout: 20 * 60_000 }, () => 
       assert.equal(r.code, 0, r.stderr);
       const lines = r.stderr.split('\n').filter((l) => /of earlier runs/.test(l));
       assert.equal(lines.length, 1, r.stderr);
-      assert.match(lines[0]!, new RegExp(`removed 1 pod and 1 ConfigMap of earlier runs \\(finished or past their deadline\\) from namespace podbench-test: ${pod}`));
+      assert.match(lines[0]!, new RegExp(`removed 1 pod and 1 ConfigMap of earlier runs \\(finished, past their deadline, or never started\\) from namespace podbench-test: ${pod}`));
     });
 
-    it('SIGKILLed while the pod cannot be scheduled: once past its deadline, clean removes the Pending pod', async () => {
-      const pod = await killedRun(['--channels', 'uds', '--node-selector', 'podbench/pool=none'], /cannot be scheduled/);
+    it('SIGKILLed while the pod cannot be scheduled: once past its run\'s start timeout, clean removes the Pending pod', async () => {
+      const pod = await killedRun(['--channels', 'uds', '--node-selector', 'podbench/pool=none', '--start-timeout', '8s'], /cannot be scheduled/);
       assert.equal(await phaseOf(pod), 'Pending');
-      // Its deadline is minutes away; the admin shortens it (the API allows lowering it).
-      const patched = await admin(['patch', 'pod', pod, '-n', TEST_NAMESPACE, '-p', JSON.stringify({ spec: { activeDeadlineSeconds: 1 } })]);
-      assert.equal(patched.code, 0, patched.stderr);
-      await new Promise((r) => setTimeout(r, 1500));
+      const early = await clean('--dry-run');
+      assert.match(early.stdout, /nothing of earlier runs to remove/, 'within its start timeout, it may still be some run\'s');
+      await new Promise((r) => setTimeout(r, 8000));
       const r = await clean();
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, new RegExp(`^pod/${pod}\tpast its deadline \\(Pending\\)$`, 'm'));
+      assert.match(r.stdout, new RegExp(`^pod/${pod}\tnever started, past its start timeout \\(Pending\\)$`, 'm'));
       assert.match(r.stdout, /removed 1 pod and 1 ConfigMap/);
     });
 
@@ -406,6 +410,19 @@ describe('kubernetes target on a real cluster', { timeout: 20 * 60_000 }, () => 
       assert.ok(registry.requests() >= 1, 'the kubelet asked the registry');
     } finally {
       await registry.close();
+    }
+  });
+
+  it('a RuntimeClass whose handler the node lacks: the sandbox cannot be created, and the run says so', async () => {
+    const runtimeClass = { apiVersion: 'node.k8s.io/v1', kind: 'RuntimeClass', metadata: { name: 'podbench-absent' }, handler: 'absent' };
+    const created = await kubectl(['create', '-f', '-'], { user: 'admin', stdin: JSON.stringify(runtimeClass) });
+    assert.equal(created.code, 0, created.stderr);
+    try {
+      const r = await run(['--channels', 'uds', '--runtime-class', 'podbench-absent', '--start-timeout', '60s']);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(errorLines(r.stderr), /^podbench: the node cannot create the pod sandbox: .*no runtime for "absent" is configured.* \(is --runtime-class installed on the node\?\)/);
+    } finally {
+      assert.equal((await kubectl(['delete', 'runtimeclass', 'podbench-absent'], { user: 'admin' })).code, 0);
     }
   });
 

@@ -5,9 +5,10 @@
  * Failed at its deadline, or Succeeded — until the controller-manager's terminated-pod GC, which
  * starts only at 12,500 pods. `podbench clean` and the start of every `run` remove them.
  *
- * Only finished pods (Succeeded, Failed) and pods past their activeDeadlineSeconds counted from
- * creation are stale: a pod still within its deadline may belong to a run in progress elsewhere,
- * unless `all` says to take those too.
+ * Only finished pods (Succeeded, Failed), pods past their activeDeadlineSeconds, and pods that
+ * never started and are past their run's start timeout are stale: any other may belong to a run
+ * in progress elsewhere, unless `all` says to take those too. A run's own sweep leaves the pods
+ * of runs with --keep to their user; `podbench clean` takes them.
  */
 import type { CoreV1Api, V1ConfigMap, V1Pod } from '@kubernetes/client-node';
 import { APP_LABEL, RUN_ID_LABEL } from '../pod-manifest.js';
@@ -32,12 +33,27 @@ export interface StaleObject {
 
 const createdMs = (o: V1Pod | V1ConfigMap): number => (o.metadata?.creationTimestamp ? new Date(o.metadata.creationTimestamp).getTime() : Date.now());
 
-/** Why `pod` is stale at `nowMs`, or undefined when it may still be running for someone. */
+/**
+ * The annotation that says how long the run that created a pod waits for it to start: a pod
+ * that has not started is its run's only while that wait may last.
+ */
+export const START_TIMEOUT_ANNOTATION = 'podbench.io/start-timeout-seconds';
+/** The annotation on the pod of a run with --keep: the next run leaves it to its user (clean takes it). */
+export const KEEP_ANNOTATION = 'podbench.io/keep';
+
+/**
+ * Why `pod` is stale at `nowMs`, or undefined when it may still belong to a run in progress:
+ * finished; started, and past its activeDeadlineSeconds (which counts from the start); or never
+ * started, and past the time its run waits for a start.
+ */
 function podStaleness(pod: V1Pod, nowMs: number, all: boolean): string | undefined {
   const phase = pod.status?.phase ?? 'Unknown';
   if (phase === 'Succeeded' || phase === 'Failed') return `finished (${phase})`;
   const deadlineSeconds = pod.spec?.activeDeadlineSeconds;
-  if (deadlineSeconds !== undefined && nowMs > createdMs(pod) + deadlineSeconds * 1000) return `past its deadline (${phase})`;
+  const startedMs = pod.status?.startTime ? new Date(pod.status.startTime).getTime() : undefined;
+  if (startedMs !== undefined && deadlineSeconds !== undefined && nowMs > startedMs + deadlineSeconds * 1000) return `past its deadline (${phase})`;
+  const startTimeoutSeconds = Number(pod.metadata?.annotations?.[START_TIMEOUT_ANNOTATION] ?? deadlineSeconds);
+  if (startedMs === undefined && Number.isFinite(startTimeoutSeconds) && nowMs > createdMs(pod) + startTimeoutSeconds * 1000) return `never started, past its start timeout (${phase})`;
   return all ? `within its deadline (${phase}), taken by --all` : undefined;
 }
 
@@ -45,7 +61,7 @@ function podStaleness(pod: V1Pod, nowMs: number, all: boolean): string | undefin
  * podbench's stale objects in `namespace`: pods that finished or are past their deadline, and
  * ConfigMaps whose run's pod is stale or gone.
  */
-export async function findStaleObjects(core: CoreV1Api, namespace: string, options: { all: boolean; nowMs?: number }): Promise<StaleObject[]> {
+export async function findStaleObjects(core: CoreV1Api, namespace: string, options: { all: boolean; leaveKept?: boolean; nowMs?: number }): Promise<StaleObject[]> {
   const nowMs = options.nowMs ?? Date.now();
   const [pods, configMaps] = await Promise.all([
     bounded(core.listNamespacedPod({ namespace, labelSelector: RUN_OBJECTS_SELECTOR })),
@@ -54,8 +70,9 @@ export async function findStaleObjects(core: CoreV1Api, namespace: string, optio
   const stale: StaleObject[] = [];
   const livingRuns = new Set<string>();
   for (const pod of pods.items) {
-    const why = podStaleness(pod, nowMs, options.all);
-    if (why) stale.push({ kind: 'pod', name: pod.metadata!.name!, why });
+    const kept = pod.metadata?.annotations?.[KEEP_ANNOTATION] === 'true';
+    const why = options.leaveKept && kept ? undefined : podStaleness(pod, nowMs, options.all);
+    if (why) stale.push({ kind: 'pod', name: pod.metadata!.name!, why: kept ? `${why}, kept by --keep` : why });
     else livingRuns.add(pod.metadata?.labels?.[RUN_ID_LABEL] ?? '');
   }
   for (const cm of configMaps.items) {

@@ -13,7 +13,7 @@ import { agentEvents, explainingLine } from '../agent-events.js';
 import { CliError } from '../errors.js';
 import { NODE_READER_HINT, apiError, httpStatus, nodeProblem, podProblem, pullRetry, unschedulableReason } from '../kube-errors.js';
 import { DELETE_WAIT_MS, POLL_MS, bounded, deletePodAndWait, pollUntil, sleep } from './kube-calls.js';
-import { countObjects, findStaleObjects, removeStaleObjects } from './kubernetes-sweep.js';
+import { KEEP_ANNOTATION, START_TIMEOUT_ANNOTATION, countObjects, findStaleObjects, removeStaleObjects } from './kubernetes-sweep.js';
 import { RUN_ID_LABEL, buildPodManifest, hostKubernetesArch, podName, type PodOptions } from '../pod-manifest.js';
 import { candidateNodes, singleArchitecture } from './kubernetes-nodes.js';
 import { LogFollower } from './log-follower.js';
@@ -255,24 +255,23 @@ export class KubernetesTarget implements Target {
   }
 
   /**
-   * Removes what earlier runs left in the namespace (finished pods, pods past their deadline,
-   * their ConfigMaps) and says in one line what it removed. Without the right to list, the run
-   * goes on and says so.
+   * Removes what earlier runs left in the namespace (finished pods, pods past their deadline or
+   * never started, their ConfigMaps; not the pods of runs with --keep) and says in one line what
+   * it removed. Without the right to list, the run goes on and says so.
    */
   private async sweepNamespace(): Promise<void> {
     const namespace = this.access.namespace;
     let stale;
     try {
-      stale = await findStaleObjects(this.core, namespace, { all: false });
+      stale = await findStaleObjects(this.core, namespace, { all: false, leaveKept: true });
     } catch (err) {
-      if (httpStatus(err) === 404) throw this.fail(err, 'list pods');
       this.options.note(`could not look for earlier runs' objects to remove: ${this.fail(err, 'list pods and ConfigMaps').message}`);
       return;
     }
     if (stale.length === 0) return;
     const { removed, problems } = await removeStaleObjects(this.core, namespace, stale, (err, what) => this.fail(err, what).message);
     const names = removed.map((o) => o.name).filter((n, i, all) => all.indexOf(n) === i);
-    if (removed.length) this.options.note(`removed ${countObjects(removed)} of earlier runs (finished or past their deadline) from namespace ${namespace}: ${names.join(', ')}`);
+    if (removed.length) this.options.note(`removed ${countObjects(removed)} of earlier runs (finished, past their deadline, or never started) from namespace ${namespace}: ${names.join(', ')}`);
     for (const problem of problems) this.options.note(`could not remove an earlier run's object: ${problem}`);
   }
 
@@ -309,7 +308,7 @@ export class KubernetesTarget implements Target {
 
     const cleanup = async () => {
       if (this.options.keep) {
-        this.options.note(`--keep: left pod ${name}${configMap ? ` and ConfigMap ${configMap.metadata!.name} (owned by the pod: kubectl delete pod removes both)` : ''} in namespace ${namespace}`);
+        this.options.note(`--keep: left pod ${name}${configMap ? ` and ConfigMap ${configMap.metadata!.name} (owned by the pod: kubectl delete pod removes both)` : ''} in namespace ${namespace}; later runs leave it, podbench clean removes it`);
         return;
       }
       if (!created) return;
@@ -355,7 +354,14 @@ export class KubernetesTarget implements Target {
       // and no ConfigMap is ever without its pod. The kubelet waits for a ConfigMap volume that
       // does not exist yet, and the scheduler's placement alone takes longer than this create.
       created = true;
-      const createdPod = await bounded(this.core.createNamespacedPod({ namespace, body: pod })).catch((err) => Promise.reject(this.fail(err, 'create the pod')));
+      // Past this, a pod that never started is no run's any more: podbench clean may take it.
+      const annotations = {
+        ...pod.metadata?.annotations,
+        [START_TIMEOUT_ANNOTATION]: String(Math.ceil(this.options.startTimeoutMs / 1000)),
+        ...(this.options.keep && { [KEEP_ANNOTATION]: 'true' }),
+      };
+      const annotated = { ...pod, metadata: { ...pod.metadata, annotations } };
+      const createdPod = await bounded(this.core.createNamespacedPod({ namespace, body: annotated })).catch((err) => Promise.reject(this.fail(err, 'create the pod')));
       if (configMap) {
         const owned = { ...configMap, metadata: { ...configMap.metadata, ownerReferences: [podOwnerReference(createdPod)] } };
         await bounded(this.core.createNamespacedConfigMap({ namespace, body: owned })).catch((err) => Promise.reject(this.fail(err, 'create the agent ConfigMap')));
