@@ -33,8 +33,8 @@ await build({
   logLevel: 'warning',
 });
 
-/** The unpacked native package for `arch`: installed, cached, or fetched with npm pack. */
-function nativePackage(arch: string, version: string): string {
+/** The unpacked native package for `arch`: installed, cached, or fetched with npm pack; undefined when it cannot be had. */
+function nativePackage(arch: string, version: string): string | undefined {
   const name = nativePackageName(arch);
   const installed = packageDir(name);
   if (installed) return installed;
@@ -44,12 +44,18 @@ function nativePackage(arch: string, version: string): string {
   rmSync(cache, { recursive: true, force: true });
   mkdirSync(cache, { recursive: true });
   process.stderr.write(`build: fetching ${name}@${version} (koffi's native module for ${arch} nodes)…\n`);
-  const tarball = execFileSync('npm', ['pack', `${name}@${version}`, '--pack-destination', cache, '--silent'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
-    .trim()
-    .split('\n')
-    .at(-1)!;
-  execFileSync('tar', ['-xzf', join(cache, tarball), '-C', cache]);
-  return dir;
+  try {
+    const tarball = execFileSync('npm', ['pack', `${name}@${version}`, '--pack-destination', cache, '--silent'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+      .trim()
+      .split('\n')
+      .at(-1)!;
+    execFileSync('tar', ['-xzf', join(cache, tarball), '-C', cache]);
+    return dir;
+  } catch (err) {
+    // Offline builds still work; only delivering the agent to nodes of that architecture does not.
+    process.stderr.write(`build: warning: ${name}@${version} could not be fetched (${(err as Error).message.split('\n')[0]}); this build cannot deliver the agent to ${arch} nodes\n`);
+    return undefined;
+  }
 }
 
 const koffiDir = packageDir('koffi');
@@ -59,6 +65,7 @@ for (const arch of NATIVE_ARCHES) {
   const from = nativePackage(arch, version);
   const to = nativeBundleDir(arch);
   rmSync(to, { recursive: true, force: true });
+  if (!from) continue;
   for (const file of nativeFiles(arch)) {
     mkdirSync(dirname(join(to, file)), { recursive: true });
     copyFileSync(join(from, file), join(to, file));

@@ -60,7 +60,7 @@ export function addPodOptions(cmd: Command): Command {
   return cmd
     .option('--image <image>', `a prebuilt agent image (podman's default: ${DEFAULT_LOCAL_IMAGE_PATTERN}, built from this host's Node on first use); without it, a cluster gets the agent in a ConfigMap`)
     .option('--node-image <image>', `stock Node image the ConfigMap-delivered agent runs in (default ${DEFAULT_NODE_IMAGE})`)
-    .addOption(new Option('--arch <arch>', "the nodes' CPU architecture, for the ConfigMap delivery (default: read from the nodes the pod may land on, else this host's)").choices(['amd64', 'arm64']))
+    .addOption(new Option('--arch <arch>', "the nodes' CPU architecture, for the ConfigMap delivery (default: run reads it from the nodes the pod may land on; manifest, and run without the right to read nodes, use this host's)").choices(['amd64', 'arm64']))
     .addOption(new Option('--image-pull-policy <policy>', 'when the node pulls the image').choices(['Always', 'IfNotPresent', 'Never']))
     .option('--cpu <quantity>', 'CPU for each agent container, requests = limits (e.g. 1, 500m)', parseCpu)
     .option('--memory <quantity>', 'memory for each agent container, requests = limits (e.g. 256Mi); with --cpu the pod is Guaranteed QoS', parseBytesQuantity)

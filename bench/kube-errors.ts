@@ -100,13 +100,18 @@ export function podProblem(pod: V1Pod, events: readonly CoreV1Event[]): string |
   if (events.some((e) => e.reason === 'NotTriggerScaleUp')) return unschedulableReason(pod);
   for (const c of status.containerStatuses ?? []) {
     const waiting = c.state?.waiting;
-    // A failed pull (ErrImagePull) is retried by the kubelet; it is final once the kubelet backs
-    // off, or when the image can never be pulled.
+    // A failed pull is retried by the kubelet, with a back-off (ImagePullBackOff) from the first
+    // failure on: it is final once the kubelet has failed PULL_ATTEMPTS times, or when the
+    // registry's answer is one no retry changes, or the image can never be pulled here.
     if (waiting && /^(InvalidImageName|ErrImageNeverPull)$/.test(waiting.reason ?? '')) {
       return `the ${c.name} container's image ${c.image} cannot be pulled (${waiting.reason}): ${waiting.message ?? ''}`.trim();
     }
     if (waiting?.reason === 'ImagePullBackOff') {
-      return `the ${c.name} container's image ${c.image} cannot be pulled: the kubelet keeps failing and backs off (ImagePullBackOff); its last error: ${lastPullError(c.name, events) ?? waiting.message ?? 'none given'}`;
+      const error = lastPullError(c.image, events) ?? waiting.message ?? 'none given';
+      const attempts = pullAttempts(c.image, events);
+      if (attempts >= PULL_ATTEMPTS || PULL_NEVER_SUCCEEDS.test(error)) {
+        return `the ${c.name} container's image ${c.image} cannot be pulled: the kubelet failed ${attempts} time${attempts === 1 ? '' : 's'} and backs off (ImagePullBackOff); its last error: ${error}`;
+      }
     }
     if (waiting && /CreateContainerConfigError|CreateContainerError/.test(waiting.reason ?? '')) {
       // The kubelet's own check: with --run-as-user platform on a cluster that assigns no id, the
@@ -125,25 +130,45 @@ export function podProblem(pod: V1Pod, events: readonly CoreV1Event[]): string |
 }
 
 /**
- * The kubelet's latest message on a failed pull of `container`'s image, from its events
+ * The kubelet's latest message on a failed pull of `image`, from its events
  * ("Failed to pull image …: <the registry's answer>"): the status only says it backs off.
  */
-function lastPullError(container: string, events: readonly CoreV1Event[]): string | undefined {
-  const failed = events
-    .filter((e) => e.reason === 'Failed' && e.involvedObject?.fieldPath === `spec.containers{${container}}` && /^Failed to pull image/.test(e.message ?? ''))
-    .sort((a, b) => eventTime(a) - eventTime(b));
-  return failed.at(-1)?.message;
+function lastPullError(image: string, events: readonly CoreV1Event[]): string | undefined {
+  return failedPulls(image, events)
+    .sort((a, b) => eventTime(a) - eventTime(b))
+    .at(-1)?.message;
+}
+
+/** The kubelet's events for failed pulls of `image` (for whichever container pulled it). */
+function failedPulls(image: string, events: readonly CoreV1Event[]): CoreV1Event[] {
+  return events.filter((e) => e.reason === 'Failed' && e.message?.startsWith(`Failed to pull image ${JSON.stringify(image)}`));
 }
 
 const eventTime = (e: CoreV1Event): number => new Date(e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? 0).getTime();
 
+/** Failed pulls after which the kubelet's back-off is taken as final: a rate limit or a flaky registry gets two retries. */
+const PULL_ATTEMPTS = 3;
+/** A registry's answer that no retry changes: the image or tag does not exist, or access is refused. */
+const PULL_NEVER_SUCCEEDS = /not found|manifest unknown|unauthorized|pull access denied|403 Forbidden|401/i;
+
 /**
- * A pull that failed and that the kubelet will retry (ErrImagePull), as a note for the user;
- * undefined when no container is in that state.
+ * How often the kubelet has failed to pull `image`, from its events: repeats are counted in one
+ * event per container, and containers of one image may share a pull, so the most for any.
  */
-export function pullRetry(pod: V1Pod): string | undefined {
-  const c = pod.status?.containerStatuses?.find((s) => s.state?.waiting?.reason === 'ErrImagePull');
-  return c && `pulling the ${c.name} container's image ${c.image} failed, and the kubelet retries: ${c.state!.waiting!.message ?? 'no message'}`;
+function pullAttempts(image: string, events: readonly CoreV1Event[]): number {
+  return Math.max(0, ...failedPulls(image, events).map((e) => e.count ?? 1));
+}
+
+/**
+ * A pull that failed and that the kubelet will retry (ErrImagePull, or its back-off before the
+ * failure is final), as a note for the user; undefined when no container is in that state.
+ */
+export function pullRetry(pod: V1Pod, events: readonly CoreV1Event[]): string | undefined {
+  const c = pod.status?.containerStatuses?.find((s) => /^(ErrImagePull|ImagePullBackOff)$/.test(s.state?.waiting?.reason ?? ''));
+  if (!c) return undefined;
+  const attempts = pullAttempts(c.image, events);
+  const error = lastPullError(c.image, events) ?? c.state!.waiting!.message ?? 'no message';
+  return `pulling the ${c.name} container's image ${c.image} failed${attempts ? ` (${attempts} of ${PULL_ATTEMPTS} attempts)` : ''}, and the kubelet retries: ${error}`;
 }
 
 /** Whether `toleration` tolerates `taint`, as Kubernetes matches them (key, operator, value, effect). */

@@ -12,5 +12,5 @@ export function unsafeSysctlRequirements(what: 'it' | 'them'): string {
 
 /** The hint of a case skipped for the IPC limit `name`: how to raise it to `neededBytes` and what that needs. */
 export function raiseLimitHint(name: string, neededBytes: number): string {
-  return `--sysctl ${name}=${neededBytes} raises it; ${unsafeSysctlRequirements('it')}`;
+  return `in a pod, --sysctl ${name}=${neededBytes} raises it (${unsafeSysctlRequirements('it')}); on this host, sysctl -w ${name}=${neededBytes}`;
 }

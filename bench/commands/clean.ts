@@ -30,7 +30,7 @@ async function cleanCluster(options: CleanOptions, out: NodeJS.WritableStream): 
   const { namespace, server } = access;
   let stale;
   try {
-    stale = await findStaleObjects(core, namespace, { all: options.all });
+    stale = await findStaleObjects(core, namespace, { all: options.all, byRun: false });
   } catch (err) {
     throw apiError(err, 'list pods and ConfigMaps', server, namespace);
   }

@@ -8,7 +8,8 @@
  * Only finished pods (Succeeded, Failed), pods past their activeDeadlineSeconds, and pods that
  * never started and are past their run's start timeout are stale: any other may belong to a run
  * in progress elsewhere, unless `all` says to take those too. A run's own sweep leaves the pods
- * of runs with --keep to their user; `podbench clean` takes them.
+ * of runs with --keep to their user, and a finished pod to its run for a minute; `podbench clean`
+ * takes both. Pods applied from `podbench manifest` are never taken: they are their user's.
  */
 import type { CoreV1Api, V1ConfigMap, V1Pod } from '@kubernetes/client-node';
 import { APP_LABEL, RUN_ID_LABEL } from '../pod-manifest.js';
@@ -40,28 +41,59 @@ const createdMs = (o: V1Pod | V1ConfigMap): number => (o.metadata?.creationTimes
 export const START_TIMEOUT_ANNOTATION = 'podbench.io/start-timeout-seconds';
 /** The annotation on the pod of a run with --keep: the next run leaves it to its user (clean takes it). */
 export const KEEP_ANNOTATION = 'podbench.io/keep';
+/**
+ * How long after its containers ended a finished pod may still be its run's: the run reads the
+ * rest of the log, waits for the kubelet's report of both exits and diagnoses them before it
+ * deletes the pod itself. Another run's sweep waits this long; `podbench clean` does not.
+ */
+export const FINISHED_GRACE_MS = 60_000;
+
+/** When `pod`'s last container ended (else when it last changed condition, else its creation). */
+function finishedMs(pod: V1Pod): number {
+  const times = [
+    ...(pod.status?.containerStatuses ?? []).map((c) => c.state?.terminated?.finishedAt),
+    ...(pod.status?.conditions ?? []).map((c) => c.lastTransitionTime),
+  ].filter((t): t is Date => t !== undefined);
+  return times.length ? Math.max(...times.map((t) => new Date(t).getTime())) : createdMs(pod);
+}
 
 /**
  * Why `pod` is stale at `nowMs`, or undefined when it may still belong to a run in progress:
- * finished; started, and past its activeDeadlineSeconds (which counts from the start); or never
- * started, and past the time its run waits for a start.
+ * finished (for a run's sweep, FINISHED_GRACE_MS ago); started, and past its
+ * activeDeadlineSeconds (which counts from the start); or never started, and past the time its
+ * run waits for a start.
  */
-function podStaleness(pod: V1Pod, nowMs: number, all: boolean): string | undefined {
+function podStaleness(pod: V1Pod, nowMs: number, options: SweepOptions): string | undefined {
   const phase = pod.status?.phase ?? 'Unknown';
-  if (phase === 'Succeeded' || phase === 'Failed') return `finished (${phase})`;
+  if (phase === 'Succeeded' || phase === 'Failed') {
+    if (!options.byRun || nowMs > finishedMs(pod) + FINISHED_GRACE_MS) return `finished (${phase})`;
+    return undefined;
+  }
   const deadlineSeconds = pod.spec?.activeDeadlineSeconds;
   const startedMs = pod.status?.startTime ? new Date(pod.status.startTime).getTime() : undefined;
   if (startedMs !== undefined && deadlineSeconds !== undefined && nowMs > startedMs + deadlineSeconds * 1000) return `past its deadline (${phase})`;
-  const startTimeoutSeconds = Number(pod.metadata?.annotations?.[START_TIMEOUT_ANNOTATION] ?? deadlineSeconds);
-  if (startedMs === undefined && Number.isFinite(startTimeoutSeconds) && nowMs > createdMs(pod) + startTimeoutSeconds * 1000) return `never started, past its start timeout (${phase})`;
-  return all ? `within its deadline (${phase}), taken by --all` : undefined;
+  const startTimeoutSeconds = Number(pod.metadata?.annotations?.[START_TIMEOUT_ANNOTATION]);
+  if (startedMs === undefined && nowMs > createdMs(pod) + startTimeoutSeconds * 1000) return `never started, past its start timeout (${phase})`;
+  return options.all ? `within its deadline (${phase}), taken by --all` : undefined;
+}
+
+/** Who sweeps, and how far. */
+export interface SweepOptions {
+  /** Take pods that may still belong to a run in progress too (`clean --all`). */
+  readonly all: boolean;
+  /**
+   * A run's own sweep before it starts: it leaves the pods of runs with --keep to their user, and
+   * finished pods to their run for FINISHED_GRACE_MS.
+   */
+  readonly byRun: boolean;
+  readonly nowMs?: number;
 }
 
 /**
  * podbench's stale objects in `namespace`: pods that finished or are past their deadline, and
  * ConfigMaps whose run's pod is stale or gone.
  */
-export async function findStaleObjects(core: CoreV1Api, namespace: string, options: { all: boolean; leaveKept?: boolean; nowMs?: number }): Promise<StaleObject[]> {
+export async function findStaleObjects(core: CoreV1Api, namespace: string, options: SweepOptions): Promise<StaleObject[]> {
   const nowMs = options.nowMs ?? Date.now();
   const [pods, configMaps] = await Promise.all([
     bounded(core.listNamespacedPod({ namespace, labelSelector: RUN_OBJECTS_SELECTOR })),
@@ -70,8 +102,12 @@ export async function findStaleObjects(core: CoreV1Api, namespace: string, optio
   const stale: StaleObject[] = [];
   const livingRuns = new Set<string>();
   for (const pod of pods.items) {
-    const kept = pod.metadata?.annotations?.[KEEP_ANNOTATION] === 'true';
-    const why = options.leaveKept && kept ? undefined : podStaleness(pod, nowMs, options.all);
+    const annotations = pod.metadata?.annotations ?? {};
+    const kept = annotations[KEEP_ANNOTATION] === 'true';
+    // Pods created from `podbench manifest` (kubectl create, GitOps) are their user's: only pods
+    // that `run` created carry its start timeout.
+    const byRun = START_TIMEOUT_ANNOTATION in annotations;
+    const why = !byRun || (options.byRun && kept) ? undefined : podStaleness(pod, nowMs, options);
     if (why) stale.push({ kind: 'pod', name: pod.metadata!.name!, why: kept ? `${why}, kept by --keep` : why });
     else livingRuns.add(pod.metadata?.labels?.[RUN_ID_LABEL] ?? '');
   }

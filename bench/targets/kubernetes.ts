@@ -211,21 +211,24 @@ export class KubernetesTarget implements Target {
         if (failure) throw new CliError(failure, 1);
         return pod;
       }
-      const problem = podProblem(pod, await this.events(name));
+      const events = await this.events(name);
+      const problem = podProblem(pod, events);
       if (problem) throw new CliError(problem, 1, describe);
       const unschedulable = unschedulableReason(pod);
       if (unschedulable && !notedUnschedulable) {
         notedUnschedulable = true;
         this.options.note(`${unschedulable}; waiting up to --start-timeout in case a node is being added`);
       }
-      const retry = pullRetry(pod);
+      const retry = pullRetry(pod, events);
       if (retry && retry !== lastPullRetry) this.options.note(retry);
       lastPullRetry = retry ?? lastPullRetry;
       if (Date.now() > deadline) {
         const why = unschedulable ?? `the pod did not start within ${Math.round(this.options.startTimeoutMs / 1000)} s (phase ${pod.status?.phase ?? 'unknown'})${lastPullRetry ? `; ${lastPullRetry}` : ''}`;
         throw new CliError(why, 1, describe);
       }
-      await Promise.race([sleep(POLL_MS), new Promise((r) => signal.addEventListener('abort', r, { once: true }))]);
+      let wake: () => void = () => undefined;
+      await Promise.race([sleep(POLL_MS), new Promise<void>((r) => signal.addEventListener('abort', (wake = () => r()), { once: true }))]);
+      signal.removeEventListener('abort', wake);
     }
   }
 
@@ -263,14 +266,16 @@ export class KubernetesTarget implements Target {
     const namespace = this.access.namespace;
     let stale;
     try {
-      stale = await findStaleObjects(this.core, namespace, { all: false, leaveKept: true });
+      stale = await findStaleObjects(this.core, namespace, { all: false, byRun: true });
     } catch (err) {
       this.options.note(`could not look for earlier runs' objects to remove: ${this.fail(err, 'list pods and ConfigMaps').message}`);
       return;
     }
     if (stale.length === 0) return;
     const { removed, problems } = await removeStaleObjects(this.core, namespace, stale, (err, what) => this.fail(err, what).message);
-    const names = removed.map((o) => o.name).filter((n, i, all) => all.indexOf(n) === i);
+    // Each ConfigMap is named after its run's pod: the pods say which runs were removed.
+    const pods = removed.filter((o) => o.kind === 'pod');
+    const names = (pods.length ? pods : removed).map((o) => o.name);
     if (removed.length) this.options.note(`removed ${countObjects(removed)} of earlier runs (finished, past their deadline, or never started) from namespace ${namespace}: ${names.join(', ')}`);
     for (const problem of problems) this.options.note(`could not remove an earlier run's object: ${problem}`);
   }
@@ -302,6 +307,7 @@ export class KubernetesTarget implements Target {
     await this.sweepNamespace();
     if (this.options.pod.node) await this.checkNode(this.options.pod.node);
     const arch = await this.deliveryArch();
+    if (signal.aborted) throw new CliError('interrupted before the pod was created', 1);
     const { pod, configMap } = buildPodManifest(plan, { ...this.options.pod, namespace, ...(arch && { arch }) });
     const name = podName(plan.runId);
     let created = false;

@@ -6,14 +6,15 @@
  *
  * - every line comes with the kubelet's timestamp (`timestamps=true`), which is stripped before it
  *   is passed on;
- * - when the stream ends, or stays silent for STALL_MS, it is opened again with `sinceTime` (whole
- *   seconds) at the last timestamp seen, and the lines up to and including that timestamp that
- *   were already passed on are skipped — by time, not by a count of lines from the start, since
- *   the kubelet rotates logs;
+ * - when the stream ends, or stays silent for STALL_MS, it is opened again with `sinceTime` at the
+ *   second of the last line passed on. The kubelet then sends, in the file's order, every line
+ *   stamped at or after that second, so exactly those already passed on are skipped (counted from
+ *   their timestamps, not from the start of the log, which rotation would shift). A live stream is
+ *   never filtered: stdout and stderr lines may carry timestamps slightly out of order;
  * - when the container has stopped, one last read without follow collects what a broken stream
  *   may have missed before the end;
- * - opening fails (kubelet down, API unreachable) are retried until RECONNECT_BUDGET_MS passes
- *   without a working stream.
+ * - opening fails (the kubelet down while the API answers) are retried until RECONNECT_BUDGET_MS
+ *   passes without a working stream (an API that stops answering is the pod monitor's to notice).
  */
 import { PassThrough, type Writable } from 'node:stream';
 import { sleep } from './kube-calls.js';
@@ -35,7 +36,7 @@ const LAST_READ_MS = 30_000;
 export interface LogSource {
   /**
    * Opens the log (with timestamps) into `into`, following it or not, from `sinceTime` (RFC 3339,
-   * whole seconds) when given; resolves to a function that aborts the request.
+   * whole seconds, UTC) when given; resolves to a function that aborts the request.
    */
   open(into: Writable, follow: boolean, sinceTime?: string): Promise<() => void>;
   /** Whether the container still runs; undefined when that cannot be told now. */
@@ -44,28 +45,35 @@ export interface LogSource {
   note(text: string): void;
 }
 
-/** A sortable key for the kubelet's RFC 3339 timestamp (fraction padded to nanoseconds). */
-function timeKey(stamp: string): string {
-  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z$/.exec(stamp);
-  return m ? `${m[1]}.${(m[2] ?? '').padEnd(9, '0')}` : stamp;
+/**
+ * A sortable key (UTC, nanoseconds) for a log timestamp. The runtime stamps lines in the node's
+ * local time, so a stamp may carry an offset (`…+02:00`) instead of `Z`. Undefined for a line
+ * without a stamp.
+ */
+export function timeKey(stamp: string): string | undefined {
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/.exec(stamp);
+  if (!m) return undefined;
+  const seconds = new Date(`${m[1]}${m[3]}`);
+  if (Number.isNaN(seconds.getTime())) return undefined;
+  return `${seconds.toISOString().slice(0, 19)}.${(m[2] ?? '').padEnd(9, '0')}`;
 }
 
 /** Follows one container's log; `lines` gets each whole line once, in order, and ends with the log. */
 export class LogFollower {
   /** The container's log lines, timestamps stripped, each ending in a newline. */
   readonly lines = new PassThrough();
-  private lastKey = '';
-  /** Lines already passed on whose timestamp is `lastKey`. */
-  private seenAtLast = 0;
+  /** The keys of the lines passed on, in the order passed on. */
+  private readonly passedKeys: string[] = [];
+  /** Lines the current stream will send again (already passed on), still to skip. */
+  private toSkip = 0;
   private abort: (() => void) | undefined;
   private stopped = false;
+  /** Which stream is current: data and ends of any other are ignored. */
   private generation = 0;
   private stallTimer: NodeJS.Timeout | undefined;
   private reopenings = 0;
   /** Streams that closed since the last new line. */
   private closesWithoutLines = 0;
-  /** Of the lines at `lastKey`, how many a reopened stream will repeat. */
-  private skipAtLast = 0;
 
   constructor(private readonly source: LogSource) {}
 
@@ -76,58 +84,69 @@ export class LogFollower {
 
   /** Stops following and ends `lines`. */
   stop(): void {
+    if (this.stopped) return;
     this.stopped = true;
+    this.generation++;
     clearTimeout(this.stallTimer);
     this.abort?.();
     this.lines.end();
   }
 
+  /** The second of the last line passed on, as `sinceTime`. */
   private sinceTime(): string | undefined {
-    return this.lastKey ? `${this.lastKey.slice(0, 19)}Z` : undefined;
+    const last = this.passedKeys.at(-1);
+    return last ? `${last.slice(0, 19)}Z` : undefined;
   }
 
-  /** Passes on `line` (with its timestamp) unless it was passed on before. */
+  /** Passes on a line (timestamp first) unless it is one the reopened stream sends again. */
   private accept(stamped: string): void {
+    if (this.stopped) return;
+    if (this.toSkip > 0) {
+      this.toSkip--;
+      return;
+    }
     const space = stamped.indexOf(' ');
     const key = timeKey(space > 0 ? stamped.slice(0, space) : '');
-    if (key < this.lastKey) return;
-    if (key === this.lastKey) {
-      if (this.skipAtLast > 0) {
-        this.skipAtLast--;
-        return;
-      }
-      this.seenAtLast++;
-    } else {
-      this.lastKey = key;
-      this.seenAtLast = 1;
-      this.skipAtLast = 0;
-    }
+    this.passedKeys.push(key ?? this.passedKeys.at(-1) ?? '');
     this.closesWithoutLines = 0;
-    this.lines.write(`${stamped.slice(space + 1)}\n`);
+    this.lines.write(`${key === undefined ? stamped : stamped.slice(space + 1)}\n`);
   }
 
   /** Opens the log once; a rejection means the request failed. */
   private async connect(follow: boolean): Promise<void> {
     const generation = ++this.generation;
-    this.skipAtLast = this.seenAtLast;
+    const since = this.sinceTime();
+    // The kubelet sends every line stamped at or after `since`: those passed on already come again.
+    const sinceKey = since ? `${since.slice(0, 19)}.000000000` : '';
+    this.toSkip = since ? this.passedKeys.filter((k) => k >= sinceKey).length : 0;
     const raw = new PassThrough();
     let pending = '';
     raw.setEncoding('utf8');
     raw.on('data', (chunk: string) => {
       if (generation !== this.generation) return;
-      this.armStall(generation);
+      if (follow) this.armStall(generation);
       pending += chunk;
       let nl: number;
-      while ((nl = pending.indexOf('\n')) >= 0) {
+      while ((nl = pending.indexOf('\n')) >= 0 && generation === this.generation) {
         this.accept(pending.slice(0, nl));
         pending = pending.slice(nl + 1);
       }
     });
     // A line cut by the end is dropped here and read again in full from the reopened stream.
     const ended = new Promise<void>((resolve) => raw.on('end', () => resolve()));
-    this.abort = await this.source.open(raw, follow, this.sinceTime());
+    this.abort?.();
+    const abort = await this.source.open(raw, follow, since);
+    if (generation !== this.generation) {
+      abort(); // stopped, or superseded, while opening
+      return;
+    }
+    this.abort = abort;
     if (!follow) {
-      await Promise.race([ended, sleep(LAST_READ_MS).then(() => Promise.reject(new Error('the last read of the log did not end')))]);
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('the last read of the log did not end')), LAST_READ_MS).unref();
+      });
+      await Promise.race([ended, timeout]).finally(() => clearTimeout(timer));
       return;
     }
     this.armStall(generation);
@@ -149,6 +168,7 @@ export class LogFollower {
     clearTimeout(this.stallTimer);
     this.generation++; // whatever the old stream still delivers is ignored
     this.abort?.();
+    this.abort = undefined;
     this.reopenings++;
     if (why === 'closed' && ++this.closesWithoutLines > MAX_REOPENINGS) {
       this.lines.destroy(new Error(`the initiator's log stream closed ${MAX_REOPENINGS} times in a row with nothing new`));
@@ -168,13 +188,13 @@ export class LogFollower {
       try {
         if (state === false) {
           await this.connect(false);
-          if (!this.stopped) this.stop();
+          this.stop();
           return;
         }
         if (state === true) {
           await this.connect(true);
           // Silence during a long case is normal: say so only when the stream really broke.
-          if (why === 'closed' || lastError !== undefined) {
+          if (!this.stopped && (why === 'closed' || lastError !== undefined)) {
             this.source.note(`the initiator's log stream ${why === 'closed' ? 'closed' : 'stalled'} while it runs; following it again from ${this.sinceTime() ?? 'the start'} (${this.reopenings})`);
           }
           return;

@@ -390,12 +390,13 @@ route_api_service() {
   ip addr replace "$POD_GATEWAY/${POD_SUBNET#*/}" dev "$BRIDGE"
   ip link set "$BRIDGE" up
   sysctl -q -w "net.ipv4.conf.$BRIDGE.route_localnet=1"
-  iptables -t nat -N KUBE-PODBENCH-SERVICES
+  # Made afresh even where an interrupted run left them: flushed if they exist, jumped to once.
+  iptables -t nat -N KUBE-PODBENCH-SERVICES 2>/dev/null || iptables -t nat -F KUBE-PODBENCH-SERVICES
   iptables -t nat -A KUBE-PODBENCH-SERVICES -d "$API_SERVICE_IP/32" -p tcp --dport 443 -j DNAT --to-destination "127.0.0.1:$API_PORT"
-  iptables -t nat -I PREROUTING -j KUBE-PODBENCH-SERVICES
-  iptables -N KUBE-PODBENCH-FORWARD
+  iptables -t nat -C PREROUTING -j KUBE-PODBENCH-SERVICES 2>/dev/null || iptables -t nat -I PREROUTING -j KUBE-PODBENCH-SERVICES
+  iptables -N KUBE-PODBENCH-FORWARD 2>/dev/null || iptables -F KUBE-PODBENCH-FORWARD
   iptables -A KUBE-PODBENCH-FORWARD -i "$BRIDGE" -j DROP
-  iptables -I FORWARD -j KUBE-PODBENCH-FORWARD
+  iptables -C FORWARD -j KUBE-PODBENCH-FORWARD 2>/dev/null || iptables -I FORWARD -j KUBE-PODBENCH-FORWARD
 }
 
 start_kubelet() {
@@ -417,7 +418,7 @@ cmd_restart_kubelet() {
     [ $SECONDS -lt $deadline ] || die "the kubelet did not stop within 30 s"
     sleep 0.2
   done
-  start_kubelet "$(node_ip)"
+  start_kubelet "$(cat "$STATE/run/node-ip")"
   wait_for "the restarted kubelet" 60 curl -fsS http://127.0.0.1:10248/healthz
   say "kubelet restarted (pid $(pid_of kubelet), was $pid)"
 }
@@ -509,6 +510,7 @@ cmd_up() {
   local key
   for key in "${KUBELET_SYSCTLS[@]}"; do echo "$key=$(sysctl -n "$key")"; done >"$STATE/run/sysctl.orig"
   route_api_service
+  echo "$ip" >"$STATE/run/node-ip"
   start_kubelet "$ip"
   wait_for "node $NODE_NAME" 180 node_ready
 
@@ -624,6 +626,7 @@ down() {
   [ -n "$(cluster_pids)" ] && left+=("processes: $(cluster_pids | sort -u | tr '\n' ' ')")
   grep -qF " $STATE/" /proc/self/mounts && left+=("mounts under $STATE")
   ip link show "$BRIDGE" >/dev/null 2>&1 && left+=("interface $BRIDGE")
+  [ "$(iptables-save 2>/dev/null | grep -c '^:KUBE-PODBENCH' || true)" = 0 ] || left+=("iptables chains KUBE-PODBENCH-*")
   [ -e "$STATE" ] && left+=("$STATE")
   if [ ${#left[@]} -gt 0 ]; then die "down: still left: ${left[*]}"; fi
   say "down: no process, mount, network interface, iptables chain or file of the cluster is left"
