@@ -45,18 +45,22 @@ class FakeLog {
   }
 }
 
-async function collect(follower: LogFollower): Promise<string[]> {
-  let text = '';
-  for await (const chunk of follower.lines) text += chunk;
-  return text.split('\n').filter(Boolean);
+/** A started follower of a fresh fake log, and every line it will pass on. */
+async function follow(): Promise<{ log: FakeLog; lines: Promise<string[]> }> {
+  const log = new FakeLog();
+  const follower = new LogFollower(log.source());
+  await follower.start();
+  const lines = (async () => {
+    let text = '';
+    for await (const chunk of follower.lines) text += chunk;
+    return text.split('\n').filter(Boolean);
+  })();
+  return { log, lines };
 }
 
 describe('log follower', () => {
   it('passes a live stream on as it is, stamps out of order included', async () => {
-    const log = new FakeLog();
-    const follower = new LogFollower(log.source());
-    await follower.start();
-    const lines = collect(follower);
+    const { log, lines } = await follow();
     log.append('2026-12-04T10:00:01.000000002Z', 'stdout a');
     log.append('2026-12-04T10:00:01.000000001Z', 'stderr b, stamped earlier but written later');
     log.append('2026-12-04T10:00:02.5Z', 'stdout c');
@@ -66,10 +70,7 @@ describe('log follower', () => {
   });
 
   it('after a break, reopens from the last line\'s second and skips exactly the lines it had, equal stamps included', async () => {
-    const log = new FakeLog();
-    const follower = new LogFollower(log.source());
-    await follower.start();
-    const lines = collect(follower);
+    const { log, lines } = await follow();
     log.append('2026-12-04T10:00:00.9Z', 'one');
     log.append('2026-12-04T10:00:01.000000007Z', 'two');
     log.append('2026-12-04T10:00:01.000000007Z', 'three, same nanosecond');
@@ -89,10 +90,7 @@ describe('log follower', () => {
     assert.equal(timeKey('2026-12-04T12:00:01.25+02:00'), '2026-12-04T10:00:01.250000000');
     assert.equal(timeKey('2026-12-04T10:00:01Z'), '2026-12-04T10:00:01.000000000');
     assert.equal(timeKey('not a stamp'), undefined);
-    const log = new FakeLog();
-    const follower = new LogFollower(log.source());
-    await follower.start();
-    const lines = collect(follower);
+    const { log, lines } = await follow();
     log.append('2026-12-04T12:00:01.1+02:00', 'a');
     log.running = false;
     log.breakStreams();
