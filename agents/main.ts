@@ -5,6 +5,7 @@
  *
  *   podbench-agent --role initiator|responder --disk-dir DIR --tmpfs-dir DIR
  */
+import { constants } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { validatePlan, type Plan } from './contract/schema.js';
@@ -42,11 +43,11 @@ async function main(): Promise<number> {
 
   // A signal ends the run; whatever this agent created goes with it. (Handlers run between
   // blocking calls, so at the latest when the case in progress returns.)
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(signal, () => {
       disposeCurrentChannel();
       run.journal.removeAll();
-      process.exit(signal === 'SIGINT' ? 130 : 143);
+      process.exit(128 + constants.signals[signal]);
     });
   }
   const pinNote = applyPin(plan.settings.pin, role);

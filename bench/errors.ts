@@ -2,6 +2,7 @@
  * Typed errors for the CLI. Commands throw them; only the entry point turns them into a
  * message and an exit code, so every failure reaches the user as one clear line.
  */
+import { constants } from 'node:os';
 
 /** An error the user can act on: a one-line message, an exit code and maybe a hint. */
 export class CliError extends Error {
@@ -27,7 +28,7 @@ export class RunError extends CliError {
   }
 }
 
-/** Exit code for a run stopped by a signal, as shells report it: 128 + the signal number. */
+/** Exit code for a run stopped by a signal, as shells report it: 128 + the signal number (SIGHUP 129, SIGINT 130, SIGTERM 143). */
 export function interruptedExitCode(signal: NodeJS.Signals): number {
-  return signal === 'SIGTERM' ? 143 : 130;
+  return 128 + (constants.signals[signal] ?? 2);
 }

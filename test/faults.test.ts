@@ -1,10 +1,10 @@
 /**
  * Faults on real processes: the responder killed mid-case (the initiator must fail that case with
  * a clear reason within the peer timeout, keep earlier cases, and the run must end cleanly), and
- * Ctrl-C (SIGINT) to `podbench run` (finished cases saved, exit 130, nothing left behind).
+ * Ctrl-C, SIGTERM and SIGHUP to `podbench run` (finished cases saved, reports written, exit 128 + the signal, nothing left behind).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -56,30 +56,34 @@ describe('responder killed with SIGKILL mid-case', () => {
   }
 });
 
-describe('SIGINT to podbench run', () => {
-  it('keeps the finished cases, says what was not measured, exits 130, leaves nothing', async () => {
-    const before = snapshotLeftovers();
-    const outDir = mkdtempSync(join(tmpdir(), 'pbtest-'));
-    try {
-      const run = startCli([
-        'run', '--target', 'local', '--channels', 'tcp,shm,mq,sysv-mq,file', '--modes', 'latency', '--sizes', '64',
-        '--duration', '400ms', '--warmup', '10ms', '--out-dir', outDir,
-      ]);
-      await waitForStderr(run, (s) => s.includes('[2/5]'));
-      run.child.kill('SIGINT');
-      const result = await run.result;
-      const doc = readResults(outDir);
+describe('a signal to podbench run: Ctrl-C, SIGTERM, and SIGHUP (a closed terminal, a dropped SSH session)', () => {
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+    it(`${signal}: keeps the finished cases, writes the reports, says what was not measured, exits ${code}, leaves nothing`, async () => {
+      const before = snapshotLeftovers();
+      const outDir = mkdtempSync(join(tmpdir(), 'pbtest-'));
+      try {
+        const run = startCli([
+          'run', '--target', 'local', '--channels', 'tcp,shm,mq,sysv-mq,file', '--modes', 'latency', '--sizes', '64',
+          '--duration', '400ms', '--warmup', '10ms', '--out-dir', outDir,
+        ]);
+        await waitForStderr(run, (s) => s.includes('[2/5]'));
+        run.child.kill(signal);
+        const result = await run.result;
+        const doc = readResults(outDir);
 
-      assert.equal(result.code, 130, result.stderr);
-      assert.ok(doc.cases.length >= 2 && doc.cases.length < 5, `${doc.cases.length} cases saved`);
-      assert.ok(doc.cases.every((c) => c.status === 'ok'));
-      assert.equal(doc.run.complete, false);
-      assert.match(doc.run.incompleteReason ?? '', /SIGINT/);
-      assert.match(result.stderr, /not measured: .*file latency 64 B/);
-      assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
-    } finally {
-      rmSync(outDir, { recursive: true, force: true });
-    }
-    assert.deepEqual(newLeftovers(before, snapshotLeftovers()), NOTHING_LEFT);
-  });
+        assert.equal(result.code, code, result.stderr);
+        assert.ok(doc.cases.length >= 2 && doc.cases.length < 5, `${doc.cases.length} cases saved`);
+        assert.ok(doc.cases.every((c) => c.status === 'ok'));
+        assert.equal(doc.run.complete, false);
+        assert.equal(doc.run.incompleteReason, `interrupted by ${signal}`);
+        assert.ok(existsSync(join(outDir, 'report.html')) && existsSync(join(outDir, 'report.md')), 'the reports are written');
+        assert.match(result.stderr, new RegExp(`${signal}: stopping the agents and cleaning up`));
+        assert.match(result.stderr, /not measured: .*file latency 64 B/);
+        assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+      } finally {
+        rmSync(outDir, { recursive: true, force: true });
+      }
+      assert.deepEqual(newLeftovers(before, snapshotLeftovers()), NOTHING_LEFT);
+    });
+  }
 });

@@ -75,20 +75,23 @@ describe('podman target', () => {
     assert.deepEqual(await podmanLeftovers(), []);
   });
 
-  it('Ctrl-C mid-run stops and removes the pod, keeping the finished cases', async () => {
-    const outDir = mkdtempSync(join(tmpdir(), 'pbtest-'));
-    try {
-      const run = startCli(['run', '--target', 'podman', '--channels', 'tcp,uds,shm,mq', '--modes', 'latency', '--sizes', '64', '--duration', '1s', '--warmup', '0ms', '--out-dir', outDir]);
-      await waitForStderr(run, (s) => s.includes('[1/4]') && s.includes(' ok '), 60_000);
-      run.child.kill('SIGINT');
-      const r = await run.result;
-      assert.equal(r.code, 130, r.stderr);
-      const doc = JSON.parse(readFileSync(join(outDir, 'results.json'), 'utf8')) as ResultsDocument;
-      assert.ok(doc.cases.length >= 1 && doc.cases.length < 4);
-      assert.equal(doc.run.complete, false);
-    } finally {
-      rmSync(outDir, { recursive: true, force: true });
-    }
-    assert.deepEqual(await podmanLeftovers(), []);
-  });
+  for (const [signal, code] of [['SIGINT', 130], ['SIGHUP', 129]] as const) {
+    it(`${signal === 'SIGINT' ? 'Ctrl-C' : 'SIGHUP (a closed terminal)'} mid-run stops and removes the pod, keeping the finished cases`, async () => {
+      const outDir = mkdtempSync(join(tmpdir(), 'pbtest-'));
+      try {
+        const run = startCli(['run', '--target', 'podman', '--channels', 'tcp,uds,shm,mq', '--modes', 'latency', '--sizes', '64', '--duration', '1s', '--warmup', '0ms', '--out-dir', outDir]);
+        await waitForStderr(run, (s) => s.includes('[1/4]') && s.includes(' ok '), 60_000);
+        run.child.kill(signal);
+        const r = await run.result;
+        assert.equal(r.code, code, r.stderr);
+        const doc = JSON.parse(readFileSync(join(outDir, 'results.json'), 'utf8')) as ResultsDocument;
+        assert.ok(doc.cases.length >= 1 && doc.cases.length < 4);
+        assert.equal(doc.run.complete, false);
+        assert.equal(doc.run.incompleteReason, `interrupted by ${signal}`);
+      } finally {
+        rmSync(outDir, { recursive: true, force: true });
+      }
+      assert.deepEqual(await podmanLeftovers(), []);
+    });
+  }
 });

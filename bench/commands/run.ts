@@ -25,6 +25,9 @@ import type { RunningPair, Target } from '../targets/target.js';
 import { formatDuration } from '../units.js';
 import { PODBENCH_VERSION } from '../version.js';
 
+/** The signals that stop a run: each is caught, the agents stopped, what was measured kept and reported. */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
 /** Where the run's output goes. */
 export interface RunIo {
   readonly stdout: NodeJS.WritableStream;
@@ -133,18 +136,21 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<void> 
   let pair: RunningPair | undefined;
   const starting = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
+    if (signal === 'SIGHUP') {
+      // The terminal is gone: writing to it fails (EIO), which must not end the cleanup.
+      for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+    }
     interrupted = signal;
     progress.note(`${signal}: stopping the agents and cleaning up…`);
     starting.abort();
     void pair?.stop(true);
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // A closed terminal or a dropped SSH session (SIGHUP) is handled as Ctrl-C and SIGTERM are.
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
   try {
     pair = await target.start(plan, starting.signal);
   } catch (err) {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
     results.finish(interrupted ? `interrupted by ${interrupted} while starting` : `the ${target.name} target could not start the agents`);
     if (interrupted) throw new RunError(`interrupted by ${interrupted} before the first case; nothing was left running`, undefined, interruptedExitCode(interrupted));
     throw err;
@@ -181,8 +187,7 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<void> 
   } finally {
     watchdog.disarm();
     agentFailure = await pair.stop(false);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
   }
 
   // Complete means every planned case has a result; what went wrong on the way is reported either way.
