@@ -8,7 +8,7 @@ import { unsafeSysctlRequirements } from '../agents/contract/sysctls.js';
 import { DEFAULT_NODE_IMAGE } from './agent-delivery.js';
 import { DEFAULT_LOCAL_IMAGE_PATTERN } from './agent-image.js';
 import { AGENT_UID, type PodOptions } from './pod-manifest.js';
-import { collectNodeSelector, collectSysctl, collectToleration, parseBytesQuantity, parseCpu, parseRunAsUser } from './pod-options.js';
+import { collectNodeSelector, collectSysctl, collectToleration, parseBytesQuantity, parseCpu, parseNodeName, parseRunAsUser } from './pod-options.js';
 import { DEFAULTS, QUICK, durationParser, parseChannels, parseModes, parseRepeat, parseSizes, type PlanOptions } from './run-options.js';
 
 const duration = durationParser(1, 3_600_000);
@@ -64,7 +64,7 @@ export function addPodOptions(cmd: Command): Command {
     .addOption(new Option('--image-pull-policy <policy>', 'when the node pulls the image').choices(['Always', 'IfNotPresent', 'Never']))
     .option('--cpu <quantity>', 'CPU for each agent container, requests = limits (e.g. 1, 500m)', parseCpu)
     .option('--memory <quantity>', 'memory for each agent container, requests = limits (e.g. 256Mi); with --cpu the pod is Guaranteed QoS', parseBytesQuantity)
-    .option('--node <name>', 'run on this node (spec.nodeName: bypasses the scheduler, so the node is checked first: exists, not cordoned, Ready, taints tolerated)')
+    .option('--node <name>', 'run on this node (spec.nodeName: bypasses the scheduler, so the node is checked first: exists, not cordoned, Ready, taints tolerated)', parseNodeName)
     .option('--node-selector <key=value>', 'schedule onto nodes with this label (repeatable)', collectNodeSelector)
     .option('--toleration <key[=value]:Effect>', 'tolerate a taint (repeatable)', collectToleration)
     .option('--runtime-class <name>', 'RuntimeClass for the pod (e.g. gvisor, kata)')

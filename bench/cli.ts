@@ -2,11 +2,12 @@
 /**
  * The podbench command line. The only place that ends the process: commands throw typed errors
  * (bench/errors.ts), and this file turns them into one line on stderr and an exit code — 2 for
- * bad input, 1 for a failed or incomplete run, 130/143 when interrupted. --debug adds stack
+ * bad input, 1 for a failed or incomplete run, 128 + the signal when interrupted (129 SIGHUP,
+ * 130 SIGINT, 143 SIGTERM). --debug adds stack
  * traces and the agents' own output.
  */
 import { CommanderError } from 'commander';
-import { CliError } from './errors.js';
+import { CliError, printable } from './errors.js';
 
 const debug = process.argv.includes('--debug');
 
@@ -26,7 +27,7 @@ async function exit(code: number): Promise<never> {
 }
 
 function fail(message: string, exitCode: number, hint?: string): Promise<never> {
-  process.stderr.write(`podbench: ${message}${hint ? `\n  hint: ${hint}` : ''}\n`);
+  process.stderr.write(`podbench: ${printable(message)}${hint ? `\n  hint: ${printable(hint)}` : ''}\n`);
   return exit(exitCode);
 }
 

@@ -32,3 +32,12 @@ export class RunError extends CliError {
 export function interruptedExitCode(signal: NodeJS.Signals): number {
   return 128 + (constants.signals[signal] ?? 2);
 }
+
+/**
+ * `text` safe to print on one line of a terminal: control characters (a newline, an escape
+ * sequence) and format characters (bidi overrides that reorder what follows) shown as \u{…}
+ * escapes, so an echoed input can neither break the line nor disguise itself.
+ */
+export function printable(text: string): string {
+  return text.replace(/[\p{Cc}\p{Cf}]/gu, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
+}

@@ -6,9 +6,17 @@
 import type { V1Toleration } from '@kubernetes/client-node';
 import { InvalidArgumentError } from 'commander';
 
-/** `--cpu 500m`, `--cpu 2`. */
+/** `--cpu 500m`, `--cpu 2`: more than zero (a zero limit is no limit, and no Guaranteed QoS). */
 export function parseCpu(text: string): string {
-  if (!/^(\d+(\.\d+)?|\d+m)$/.test(text)) throw new InvalidArgumentError('use a Kubernetes CPU quantity, e.g. 500m, 1 or 2.5');
+  if (!/^(\d+(\.\d+)?|\d+m)$/.test(text) || parseFloat(text) === 0) throw new InvalidArgumentError('use a Kubernetes CPU quantity above zero, e.g. 500m, 1 or 2.5');
+  return text;
+}
+
+/** `--node NAME`: a node name as Kubernetes allows it (an RFC 1123 subdomain). */
+export function parseNodeName(text: string): string {
+  if (text.length > 253 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(text)) {
+    throw new InvalidArgumentError('use a node name: lower-case letters, digits, "-" and ".", starting and ending with a letter or digit (kubectl get nodes lists them)');
+  }
   return text;
 }
 

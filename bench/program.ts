@@ -13,10 +13,10 @@ import { doctor, renderChecks } from './commands/doctor.js';
 import { collectRegressionRules, compareCommand } from './commands/compare.js';
 import type { RegressionRule } from '../reports/compare.js';
 import { REPORT_FORMATS, reportCommand, type ReportFormat } from './commands/report.js';
-import { CliError } from './errors.js';
+import { CliError, printable } from './errors.js';
 import { buildPlan } from './plan.js';
 import { buildPodManifest, manifestDocuments } from './pod-manifest.js';
-import { OUTPUTS, TARGETS, durationParser, parseLabel, type RunOptions } from './run-options.js';
+import { OUTPUTS, TARGETS, durationParser, parseLabel, parseOutDir, type RunOptions } from './run-options.js';
 import { PODBENCH_VERSION } from './version.js';
 
 /** Builds the program; `debug` adds the agents' own output to runs. */
@@ -29,7 +29,7 @@ export function buildProgram(debug: boolean): Command {
     .showSuggestionAfterError(false)
     .configureOutput({
       // Commander's parse errors become the same single line as every other error.
-      outputError: (text) => process.stderr.write(`podbench: ${text.replace(/^error: /, '').trim()} (see --help)\n`),
+      outputError: (text) => process.stderr.write(`podbench: ${printable(text.replace(/^error: /, '').trim())} (see --help)\n`),
     });
 
   const run = program
@@ -41,7 +41,7 @@ export function buildProgram(debug: boolean): Command {
     .option('-n, --namespace <name>', "namespace for the pod (default: the context's, else default)")
     .option('--keep', 'leave the pod and ConfigMap in the cluster after the run, for kubectl describe/logs')
     .addOption(new Option('--start-timeout <time>', 'how long the pod may take to be scheduled and pull its image').default(durationParser(1000, 3_600_000)('5m'), '5m').argParser(durationParser(1000, 3_600_000)))
-    .option('--out-dir <dir>', 'directory for results.json (default: podbench-results/<time>-<run id>)')
+    .option('--out-dir <dir>', 'directory for results.json and the reports (default: podbench-results/<time>-<run id>)', parseOutDir)
     .addOption(new Option('-o, --output <format>', 'what to print when done').choices(OUTPUTS).default('table'))
     .option('--label <name>', 'a name for this run in reports and comparisons', parseLabel)
     .option('--dry-run', 'print the plan (cases and settings) and exit')

@@ -3,8 +3,8 @@
  * file, then renamed over) after every event that adds to it, so an interrupted run leaves a
  * valid document holding every case finished so far.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import {
   SCHEMA_VERSION,
   validateResultsDocument,
@@ -15,6 +15,29 @@ import {
   type Plan,
   type ResultsDocument,
 } from '../agents/contract/schema.js';
+
+/** Kernel filesystems where Node's recursive mkdir never returns (ENOENT for the child, EEXIST for the parent). */
+const KERNEL_FILESYSTEMS = ['/proc', '/sys'];
+
+/**
+ * Why results cannot go to `outDir` (`flag` names where it came from), checked before anything
+ * starts: a vanished current directory for a relative path, a kernel filesystem, a file, or a
+ * directory that already holds results. Undefined when it can be used.
+ */
+export function outDirProblem(outDir: string, flag: string): string | undefined {
+  let absolute: string;
+  try {
+    absolute = resolve(outDir); // reads the current directory for a relative path
+  } catch {
+    return `the current directory no longer exists, so ${flag} ${outDir} cannot be made in it; cd to a directory that exists or pass an absolute --out-dir`;
+  }
+  const kernel = KERNEL_FILESYSTEMS.find((fs) => absolute === fs || absolute.startsWith(`${fs}/`));
+  if (kernel) return `${flag} ${outDir} is under ${kernel}, a kernel filesystem where no directory can be made`;
+  const stat = statSync(absolute, { throwIfNoEntry: false });
+  if (stat && !stat.isDirectory()) return `${flag} ${outDir} is a file, not a directory`;
+  if (stat && existsSync(join(absolute, 'results.json'))) return `${flag} ${outDir} already holds a results.json; choose a new directory or remove it`;
+  return undefined;
+}
 
 /** Metadata about the run that is known before it starts. */
 export interface RunHeader {

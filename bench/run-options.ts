@@ -104,6 +104,12 @@ export const parseRepeat = wholeNumberParser(1, 100);
 
 /** `--label NAME`: a name for the run in reports and comparisons. */
 export function parseLabel(text: string): string {
-  if (!/^[\w.-]{1,64}$/.test(text)) throw new InvalidArgumentError('use 1 to 64 letters, digits, ".", "_" or "-"');
+  if (!/^[\p{L}\p{M}\p{N}._-]{1,64}$/u.test(text)) throw new InvalidArgumentError('use 1 to 64 letters (of any script), digits, ".", "_" or "-"');
+  return text;
+}
+
+/** `--out-dir DIR`: a path, not empty (where it can go is checked when the run starts). */
+export function parseOutDir(text: string): string {
+  if (text.trim() === '') throw new InvalidArgumentError('use a directory path (it is made if missing)');
   return text;
 }

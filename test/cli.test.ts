@@ -3,6 +3,7 @@
  * --dry-run, -o json checked against the shipped JSON Schema, and `podbench channels`.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -12,7 +13,7 @@ import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { CHANNEL_IDS } from '../agents/contract/channels.js';
 import { resultsJsonSchema, type Plan, type ResultsDocument } from '../agents/contract/schema.js';
-import { runCli } from './helpers/cli.js';
+import { CLI, runCli } from './helpers/cli.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SHIPPED_SCHEMA = join(ROOT, 'agents', 'contract', 'results.schema.json');
@@ -32,6 +33,15 @@ describe('bad input', () => {
     [['run', '--target', 'mars'], /--target.*auto, local/],
     [['run', '-o', 'xml'], /--output.*table, json/],
     [['run', '--label', 'has space'], /--label/],
+    [['run', '--label', 'a\u202eb\nc\u001b[31m'], /--label <name>' argument 'a\\u\{202e\}b\\u\{a\}c\\u\{1b\}\[31m' is invalid\. use 1 to 64 letters \(of any script\)/],
+    [['run', '--cpu', '0'], /--cpu.*above zero/],
+    [['manifest', '--cpu', '0m'], /--cpu.*above zero/],
+    [['run', '--node', ''], /--node.*use a node name/],
+    [['manifest', '--node', 'UPPER_case!'], /--node.*use a node name/],
+    [['run', '--out-dir', ''], /--out-dir.*use a directory path/],
+    [['run', '--dry-run', '--out-dir', ' '], /--out-dir.*use a directory path/],
+    [['run', '--out-dir', '/proc/podbench-results'], /^podbench: --out-dir \/proc\/podbench-results is under \/proc, a kernel filesystem where no directory can be made$/],
+    [['run', '--out-dir', '/etc/hostname'], /^podbench: --out-dir \/etc\/hostname is a file, not a directory$/],
     [['run', '--no-such-flag'], /unknown option '--no-such-flag'/],
     [['run', '--repeat', '100'], /the plan has 8000 cases .*at most 1000/],
     [['frobnicate'], /unknown command 'frobnicate'/],
@@ -47,6 +57,19 @@ describe('bad input', () => {
       assert.equal(r.stdout, '');
     });
   }
+
+  it('accepts a --label in any script', async () => {
+    const r = await runCli(['run', '--label', 'café-日本語', '--dry-run']);
+    assert.equal(r.code, 0, r.stderr);
+  });
+
+  it('a deleted current directory with the default --out-dir: one line at once, not a hang', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pbtest-gone-'));
+    // The shell leaves the directory podbench then starts in.
+    const r = spawnSync('sh', ['-c', `cd "$1" && rmdir "$1" && exec "$2" "$3" run --channels uds`, 'sh', dir, process.execPath, CLI], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /^podbench: the current directory no longer exists, so the default --out-dir podbench-results\/\S+ cannot be made in it; cd to a directory that exists or pass an absolute --out-dir\n$/);
+  });
 
   it('refuses an --out-dir that already holds results', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pbtest-'));

@@ -15,7 +15,7 @@ import { RunError, UsageError, interruptedExitCode } from '../errors.js';
 import { buildPlan, caseLabel, plannedSeconds } from '../plan.js';
 import { Progress } from '../progress.js';
 import { Watchdog, nextEventBudgetMs } from '../watchdog.js';
-import { ResultsFile } from '../results-file.js';
+import { ResultsFile, outDirProblem } from '../results-file.js';
 import type { RunOptions } from '../run-options.js';
 import { LocalTarget } from '../targets/local.js';
 import { PodmanTarget } from '../targets/podman.js';
@@ -123,9 +123,8 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<void> 
   if (options.dryRun) return printPlan(plan, options, io);
 
   const outDir = options.outDir ?? defaultOutDir(plan);
-  if (existsSync(join(outDir, 'results.json'))) {
-    throw new UsageError(`--out-dir ${outDir} already holds a results.json; choose a new directory or remove it`);
-  }
+  const problem = outDirProblem(outDir, options.outDir === undefined ? 'the default --out-dir' : '--out-dir');
+  if (problem) throw new UsageError(problem);
   const progress = new Progress(plan, io.stderr);
   const target = await chooseTarget(options, io, progress);
   const results = new ResultsFile(outDir, { plan, target: target.name, podbenchVersion: PODBENCH_VERSION, label: options.label });
