@@ -1,6 +1,7 @@
 /**
  * The control connection between the two agents: JSON lines over a Unix socket in the shared
- * volume (present in every target). It carries the rendezvous, "open case N", the join
+ * volume (present in every target), or an abstract one where that path would not fit (see
+ * controlSocketAddress). It carries the rendezvous, "open case N", the join
  * parameters and the responder's counts — never anything inside a timed loop.
  *
  * Rendezvous: the responder listens, the initiator keeps trying to connect; either may start
@@ -11,6 +12,9 @@ import net from 'node:net';
 import type { JoinParams } from './channels/channel.js';
 import type { CpuSpent } from './measure/loop.js';
 import type { Placement } from './contract/schema.js';
+
+/** A socket address as `ss` shows it: an abstract one (leading NUL) as @name. */
+const shown = (path: string): string => (path.startsWith('\0') ? `@${path.slice(1)}` : path);
 
 /** What the responder reports after a case. */
 export interface ResponderReport {
@@ -66,7 +70,7 @@ export class ControlConnection {
         return new ControlConnection(socket, 'responder');
       } catch {
         if (Date.now() >= deadlineMs) {
-          throw new ControlError(`the responder did not open its control socket ${path} within ${timeoutMs} ms (--connect-timeout); is the responder running and sharing the volume?`);
+          throw new ControlError(`the responder did not open its control socket ${shown(path)} within ${timeoutMs} ms (--connect-timeout); is the responder running and sharing the volume?`);
         }
         await new Promise((r) => setTimeout(r, 50));
       }
@@ -75,12 +79,12 @@ export class ControlConnection {
 
   /** Responder: listens on `path` and accepts one initiator before `deadlineMs`. */
   static async accept(path: string, deadlineMs: number, timeoutMs: number): Promise<ControlConnection> {
-    if (existsSync(path)) unlinkSync(path);
+    if (!path.startsWith('\0') && existsSync(path)) unlinkSync(path);
     const server = net.createServer();
     try {
       return await new Promise<ControlConnection>((resolve, reject) => {
         const timer = setTimeout(
-          () => reject(new ControlError(`no initiator connected to ${path} within ${timeoutMs} ms (--connect-timeout)`)),
+          () => reject(new ControlError(`no initiator connected to ${shown(path)} within ${timeoutMs} ms (--connect-timeout)`)),
           Math.max(0, deadlineMs - Date.now()),
         );
         server.once('connection', (socket) => {
@@ -95,7 +99,7 @@ export class ControlConnection {
       });
     } finally {
       server.close();
-      if (existsSync(path)) unlinkSync(path);
+      if (!path.startsWith('\0') && existsSync(path)) unlinkSync(path);
     }
   }
 

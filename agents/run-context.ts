@@ -14,6 +14,20 @@ export interface SharedDirs {
   readonly tmpfs: string;
 }
 
+/** The longest path a Unix socket address holds (sun_path, less its terminating NUL). */
+const SUN_PATH_MAX = 107;
+
+/**
+ * Where the agents meet: a socket file in the shared directory, or, when that path would not fit
+ * a Unix socket address (a long TMPDIR; Node would shorten it silently and leave the file
+ * elsewhere), an abstract socket with the run's name. Abstract sockets live in the network
+ * namespace, which both agents share on every target (one host, one pod), and leave no file.
+ */
+export function controlSocketAddress(disk: string, runId: string): string {
+  const path = join(disk, `podbench-${runId}.ctl`);
+  return Buffer.byteLength(path) <= SUN_PATH_MAX ? path : `\0podbench-${runId}.ctl`;
+}
+
 /** One agent's view of the run. */
 export class RunContext {
   readonly journal: ObjectJournal;
@@ -21,7 +35,7 @@ export class RunContext {
 
   constructor(readonly plan: Plan, readonly dirs: SharedDirs, readonly limits: KernelLimits) {
     this.journal = new ObjectJournal(journalPath(dirs.disk, plan.runId), plan.runId);
-    this.controlPath = join(dirs.disk, `podbench-${plan.runId}.ctl`);
+    this.controlPath = controlSocketAddress(dirs.disk, plan.runId);
   }
 
   /** The context a channel gets for one case. */

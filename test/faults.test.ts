@@ -4,12 +4,13 @@
  * Ctrl-C, SIGTERM and SIGHUP to `podbench run` (finished cases saved, reports written, exit 128 + the signal, nothing left behind).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { ResultsDocument } from '../agents/contract/schema.js';
-import { startCli, waitForStderr } from './helpers/cli.js';
+import { CLI, startCli, waitForStderr } from './helpers/cli.js';
 import { NOTHING_LEFT, newLeftovers, snapshotLeftovers } from './helpers/leftovers.js';
 import { childPids } from './helpers/processes.js';
 
@@ -86,4 +87,32 @@ describe('a signal to podbench run: Ctrl-C, SIGTERM, and SIGHUP (a closed termin
       assert.deepEqual(newLeftovers(before, snapshotLeftovers()), NOTHING_LEFT);
     });
   }
+});
+
+describe('a long TMPDIR (the shared directory of the local target)', () => {
+  it('tcp and the control socket do not depend on it; uds is skipped with the reason; nothing is left; the next run works too', async () => {
+    const before = snapshotLeftovers();
+    const base = mkdtempSync(join(tmpdir(), 'pbtest-'));
+    // 136 bytes and more: every socket path in it is over the kernel's 107.
+    const longTmp = join(base, 'x'.repeat(120));
+    mkdirSync(longTmp);
+    const outDir = join(base, 'out');
+    try {
+      for (const round of [1, 2]) {
+        const r = spawnSync(process.execPath, [CLI, 'run', '--target', 'local', '--channels', 'tcp,uds,shm', '--modes', 'latency', '--sizes', '64', '--duration', '100ms', '--warmup', '0ms', '--out-dir', `${outDir}${round}`], {
+          encoding: 'utf8',
+          env: { ...process.env, TMPDIR: longTmp },
+          timeout: 60_000,
+        });
+        assert.equal(r.status, 0, r.stderr);
+        const doc = readResults(`${outDir}${round}`);
+        assert.deepEqual(doc.cases.map((c) => `${c.channel}:${c.status}`), ['tcp:ok', 'uds:skipped', 'shm:ok'], `round ${round}`);
+        assert.match(doc.cases[1]!.reason!, /^the socket path in the shared directory .* is \d+ bytes, over the 107 the kernel allows for a Unix socket; use a shorter TMPDIR$/);
+        assert.deepEqual(readdirSync(longTmp), [], 'no run directory or socket file is left in TMPDIR');
+      }
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+    assert.deepEqual(newLeftovers(before, snapshotLeftovers()), NOTHING_LEFT);
+  });
 });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import * as libc from '../native/libc.js';
 import { Errno, NativeError, check } from '../native/libc.js';
 import type { MessageBuffer } from '../measure/message.js';
-import { PeerError, type Channel, type ChannelContext, type Endpoint, type Hosted, type JoinParams } from './channel.js';
+import { PeerError, type Channel, type ChannelContext, type Endpoint, type Feasibility, type Hosted, type JoinParams } from './channel.js';
 
 const AF_UNIX = 1;
 const AF_INET = 2;
@@ -34,13 +34,23 @@ function inetAddress(port: number): Buffer {
   return addr;
 }
 
-/** Where a case's Unix socket lives: the shared volume. Throws when the kernel would refuse the path. */
+/** Where a case's Unix socket lives: the shared volume (checked by {@link unixSocketFeasibility}). */
 export function unixSocketPath(ctx: ChannelContext): string {
-  const path = join(ctx.dirs.disk, `podbench-${ctx.spec.index}.sock`);
-  if (Buffer.byteLength(path) > SUN_PATH_MAX) {
-    throw new Error(`Unix socket path ${path} is longer than the ${SUN_PATH_MAX} bytes the kernel allows; use a shorter shared directory`);
+  return join(ctx.dirs.disk, `podbench-${ctx.spec.index}.sock`);
+}
+
+/**
+ * A Unix socket case is skipped when its path in the shared directory would not fit the
+ * kernel's sun_path (a long TMPDIR on the local target): the socket must live there to be
+ * what the case measures, and a shortened path would be another file.
+ */
+export function unixSocketFeasibility(ctx: ChannelContext, details: Record<string, number | string>): Feasibility {
+  const path = unixSocketPath(ctx);
+  const bytes = Buffer.byteLength(path);
+  if (bytes > SUN_PATH_MAX) {
+    return { skip: `the socket path in the shared directory ${ctx.dirs.disk} is ${bytes} bytes, over the ${SUN_PATH_MAX} the kernel allows for a Unix socket; use a shorter TMPDIR` };
   }
-  return path;
+  return { details };
 }
 
 function unixAddress(path: string): Buffer {
@@ -126,7 +136,8 @@ class SocketEndpoint implements Endpoint {
 }
 
 function hostSocket(family: Family, ctx: ChannelContext): Hosted {
-  const path = unixSocketPath(ctx);
+  // TCP needs no path: it must not depend on the shared directory's length.
+  const path = family === 'uds' ? unixSocketPath(ctx) : '';
   const fd = check(libc.socket(family === 'tcp' ? AF_INET : AF_UNIX, SOCK_STREAM_CLOEXEC, 0), 'socket');
   let params: JoinParams;
   try {
@@ -182,7 +193,7 @@ function joinSocket(family: Family, ctx: ChannelContext, params: JoinParams): En
 function streamSocketChannel(family: Family): Channel {
   return {
     id: family,
-    feasibility: () => ({ details: {} }),
+    feasibility: (ctx) => (family === 'uds' ? unixSocketFeasibility(ctx, {}) : { details: {} }),
     host: (ctx) => hostSocket(family, ctx),
     join: (ctx, params) => joinSocket(family, ctx, params),
   };
