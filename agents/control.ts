@@ -139,6 +139,20 @@ export class ControlConnection {
     });
   }
 
+  /**
+   * The next message about case `index` (or one about no case: hello, bye), within `timeoutMs`
+   * in all. Messages about another case are stale — an answer the peer sent after this side had
+   * given up on that case, when it was stopped or slow — and are dropped, never taken as this
+   * case's.
+   */
+  async receiveFor(index: number, timeoutMs: number): Promise<ControlMessage> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const message = await this.receive(Number.isFinite(timeoutMs) ? Math.max(0, deadline - Date.now()) : timeoutMs);
+      if (!('index' in message) || message.index === index) return message;
+    }
+  }
+
   close(): void {
     this.socket.end();
     this.socket.destroy();

@@ -32,7 +32,13 @@ async function runCase(run: RunContext, control: ControlConnection, spec: CaseSp
   const plannedDetails = pinNote ? { ...feasibility.details, pin: pinNote } : feasibility.details;
 
   await control.send({ type: 'open', index: spec.index });
-  const ready = await control.receive(settings.peerTimeoutMs + settings.connectTimeoutMs);
+  let ready: ControlMessage;
+  try {
+    ready = await control.receiveFor(spec.index, settings.peerTimeoutMs + settings.connectTimeoutMs);
+  } catch (err) {
+    // A stopped or slow responder fails this case; the run goes on (a gone one ends it below).
+    return emptyResult(spec, settings, 'failed', `the responder did not open the case: ${reasonOf(err)}`, plannedDetails);
+  }
   if (ready.type === 'failed') return emptyResult(spec, settings, 'failed', ready.reason, plannedDetails);
   if (ready.type !== 'ready' || ready.index !== spec.index) throw new Error(`unexpected control message ${ready.type} while opening case ${spec.index}`);
 
@@ -55,7 +61,7 @@ async function runCase(run: RunContext, control: ControlConnection, spec: CaseSp
   // The responder always answers for the case (a report, or why it failed) unless it is gone.
   let answer: ControlMessage;
   try {
-    answer = await control.receive(settings.peerTimeoutMs + settings.warmupMs + settings.durationMs + REPORT_GRACE_MS);
+    answer = await control.receiveFor(spec.index, settings.peerTimeoutMs + settings.warmupMs + settings.durationMs + REPORT_GRACE_MS);
   } catch (err) {
     const why = loopError ? `${reasonOf(loopError)}; ` : '';
     return emptyResult(spec, settings, 'failed', `${why}${reasonOf(err)}`, plannedDetails);

@@ -116,3 +116,40 @@ describe('a long TMPDIR (the shared directory of the local target)', () => {
     assert.deepEqual(newLeftovers(before, snapshotLeftovers()), NOTHING_LEFT);
   });
 });
+
+describe('a responder stopped (SIGSTOP) longer than --peer-timeout, then continued', () => {
+  it('fails the cases it stalls, after the peer timeout, never with another case\'s answer; the run goes on to the end', async () => {
+    const before = snapshotLeftovers();
+    const outDir = mkdtempSync(join(tmpdir(), 'pbtest-'));
+    try {
+      const run = startCli([
+        'run', '--target', 'local', '--channels', 'uds,shm,sysv-mq,tcp,mq', '--modes', 'latency', '--sizes', '64',
+        '--duration', '1500ms', '--warmup', '10ms', '--peer-timeout', '1s', '--out-dir', outDir, '-o', 'json',
+      ]);
+      await waitForStderr(run, (s) => /\[1\/5\] \S+ \S+ \S+ \S+ {2}ok/.test(s));
+      await new Promise((r) => setTimeout(r, 300)); // inside the shm case
+      const [responder] = childPids(run.child.pid!, '--role responder');
+      assert.ok(responder, 'found the responder process');
+      process.kill(responder, 'SIGSTOP');
+      await new Promise((r) => setTimeout(r, 6000));
+      process.kill(responder, 'SIGCONT');
+      const result = await run.result;
+      const doc = readResults(outDir);
+
+      assert.equal(doc.run.complete, true, `every case has a result: ${result.stderr}`);
+      assert.deepEqual(doc.cases.map((c) => c.channel), ['uds', 'shm', 'sysv-mq', 'tcp', 'mq']);
+      assert.equal(doc.cases[0]!.status, 'ok');
+      assert.equal(doc.cases[1]!.status, 'failed', 'the stalled case fails');
+      assert.equal(doc.cases.at(-1)!.status, 'ok', 'once the responder runs again, the run goes on');
+      for (const c of doc.cases.filter((x) => x.status === 'failed')) {
+        // An answer about the shm ring (the stalled case) never lands on another case.
+        if (c.channel !== 'shm') assert.doesNotMatch(c.reason ?? '', /ring|futex|shm/i, `${c.channel}: ${c.reason}`);
+      }
+      assert.equal(result.code, 1, result.stderr);
+      assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+    } finally {
+      rmSync(outDir, { recursive: true, force: true });
+    }
+    assert.deepEqual(newLeftovers(before, snapshotLeftovers()), NOTHING_LEFT);
+  });
+});
