@@ -92,3 +92,11 @@ export function groupCases(doc: ResultsDocument): CaseGroup[] {
     };
   });
 }
+
+/**
+ * The measured cases that carry a warning (`details.warning`: a tmpfs-file case not on tmpfs, a
+ * histogram that could not be read), which every report shows beside the figures.
+ */
+export function warnedCases(doc: ResultsDocument): { readonly case: CaseResult; readonly warning: string }[] {
+  return doc.cases.flatMap((c) => (c.status === 'ok' && typeof c.details?.warning === 'string' ? [{ case: c, warning: c.details.warning }] : []));
+}

@@ -4,7 +4,7 @@ import type { ResultsDocument } from '../agents/contract/schema.js';
 const COLUMNS = [
   'index', 'channel', 'mode', 'sizeBytes', 'repeat', 'status', 'reason', 'durationMs', 'messages', 'bytes', 'errors', 'verify',
   'p50Ns', 'p90Ns', 'p99Ns', 'p999Ns', 'maxNs', 'meanNs', 'count', 'bytesPerSec', 'messagesPerSec',
-  'initiatorCpuUsPerMessage', 'responderCpuUsPerMessage', 'initiatorCpu', 'responderCpu',
+  'initiatorCpuUsPerMessage', 'responderCpuUsPerMessage', 'initiatorCpu', 'responderCpu', 'warning',
 ] as const;
 
 function quote(value: unknown): string {
@@ -24,6 +24,7 @@ export function renderCsv(doc: ResultsDocument): string {
       bytesPerSec: c.throughput?.bytesPerSec, messagesPerSec: c.throughput?.messagesPerSec,
       initiatorCpuUsPerMessage: c.cpu?.initiator.perMessageUs, responderCpuUsPerMessage: c.cpu?.responder.perMessageUs,
       initiatorCpu: c.placement?.initiator.cpuAtStart, responderCpu: c.placement?.responder.cpuAtStart,
+      warning: typeof c.details?.warning === 'string' ? c.details.warning : undefined,
     };
     return COLUMNS.map((k) => quote(values[k])).join(',');
   });

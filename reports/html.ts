@@ -12,7 +12,7 @@
 import * as hdr from 'hdr-histogram-js';
 import type { ResultsDocument } from '../agents/contract/schema.js';
 import { formatSize } from '../bench/units.js';
-import { groupCases, winners, type CaseGroup } from './case-groups.js';
+import { groupCases, warnedCases, winners, type CaseGroup } from './case-groups.js';
 
 /** The charting library's files, read by the caller (reports stay free of I/O). */
 export interface ChartAssets {
@@ -152,6 +152,13 @@ function notMeasured(doc: ResultsDocument): string {
   return `${table}${missing ? `<p>${missing} planned case(s) have no result: ${escapeHtml(doc.run.incompleteReason ?? 'the run did not finish')}.</p>` : ''}`;
 }
 
+function warnings(doc: ResultsDocument): string {
+  const warned = warnedCases(doc);
+  if (!warned.length) return '';
+  const rows = warned.map((w) => `<tr><td>${escapeHtml(`${w.case.channel} ${w.case.mode} ${formatSize(w.case.sizeBytes)}`)}</td><td>${escapeHtml(w.warning)}</td></tr>`);
+  return `<table><thead><tr><th>case</th><th>warning</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
 /** The script that draws the charts in the browser (uPlot is inlined before it). */
 const CHART_SCRIPT = `
 (() => {
@@ -239,6 +246,7 @@ ${chartDivs(charts, 'latency', 'No latency cases.')}
 ${chartDivs(charts, 'throughput', 'No throughput cases.')}
 <h2>Skipped and failed cases</h2>
 ${notMeasured(doc)}
+${warnedCases(doc).length ? `<h2>Warnings</h2>\n${warnings(doc)}` : ''}
 <h2>Environment</h2>
 ${environmentSection(doc)}`;
   return page(title, body, charts, assets);

@@ -5,7 +5,7 @@
  */
 import type { ResultsDocument } from '../agents/contract/schema.js';
 import { formatSize } from '../bench/units.js';
-import { groupCases, winners, type CaseGroup } from './case-groups.js';
+import { groupCases, warnedCases, winners, type CaseGroup } from './case-groups.js';
 
 const us = (ns: number | undefined) => (ns === undefined ? '–' : (ns / 1000).toFixed(ns < 10_000 ? 2 : 1));
 const mbps = (bps: number | undefined) => (bps === undefined ? '–' : (bps / 1e6).toFixed(1));
@@ -51,6 +51,10 @@ export function renderMarkdown(doc: ResultsDocument): string {
       ['channel', 'size', 'MB/s', 'messages/s', 'CPU µs/msg (initiator / responder)'],
       throughput.filter((g) => g.ok.length).map((g) => [`${g.channel}${mark(widest, g)}`, formatSize(g.sizeBytes), mbps(g.bytesPerSec), Math.round(g.messagesPerSec ?? 0).toLocaleString('en-US'), cpu(g)]),
     ), '');
+  }
+  const warned = warnedCases(doc);
+  if (warned.length) {
+    out.push('## Warnings', '', table(['case', 'warning'], warned.map((w) => [`${w.case.channel} ${w.case.mode} ${formatSize(w.case.sizeBytes)}`, w.warning.replace(/\|/g, '\\|')])), '');
   }
   const notOk = doc.cases.filter((c) => c.status !== 'ok');
   if (notOk.length) {

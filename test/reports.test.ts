@@ -123,3 +123,38 @@ describe('podbench report', () => {
     }
   });
 });
+
+describe('a results file with one damaged histogram', () => {
+  it('report and compare render the rest, mark the case, name the file and case in one line, and exit 1', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pbtest-damaged-'));
+    try {
+      const doc = JSON.parse(JSON.stringify(repeats)) as ResultsDocument;
+      const victim = doc.cases.findIndex((c) => c.histogram);
+      const h = doc.cases[victim]!.histogram!;
+      // The middle of the compressed stream replaced: the zlib data no longer inflates.
+      doc.cases[victim]!.histogram = h.slice(0, 60) + 'A'.repeat(h.length - 120) + h.slice(-60);
+      const damaged = join(dir, 'damaged.json');
+      writeFileSync(damaged, JSON.stringify(doc));
+      const c = doc.cases[victim]!;
+      const named = new RegExp(`^podbench: 1 histogram\\(s\\) could not be read, the rest was rendered: ${damaged.replace(/[.]/g, '\\.')}: case ${c.index + 1} \\(${c.channel} ${c.mode} ${c.sizeBytes} B, repeat ${c.repeat + 1}\\): histogram unreadable \\(.+\\)$`);
+
+      for (const format of ['markdown', 'html', 'csv', 'hgrm']) {
+        const r = await runCli(['report', damaged, '--format', format, ...(format === 'hgrm' ? ['-o', join(dir, 'hgrm')] : [])]);
+        assert.equal(r.code, 1, `${format}: ${r.stderr}`);
+        assert.match(r.stderr.trim(), named, format);
+        assert.ok(r.stdout.length > 0, `${format}: the rest is rendered`);
+        if (format !== 'hgrm') assert.match(r.stdout, /histogram unreadable \(.+\): summary figures only/, `${format}: the case is marked`);
+      }
+      const table = await runCli(['report', damaged, '--format', 'markdown']);
+      assert.ok(table.stdout.includes(`${c.channel}`), 'the other cases are there');
+      assert.equal(readdirSync(join(dir, 'hgrm')).length, repeats.cases.filter((x) => x.histogram).length - 1, 'every other .hgrm is written');
+
+      const compared = await runCli(['compare', join(FIXTURES, 'results-repeats.json'), damaged]);
+      assert.equal(compared.code, 1, compared.stderr);
+      assert.match(compared.stderr.trim(), named);
+      assert.match(compared.stdout, /p50/, 'the comparison is printed');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

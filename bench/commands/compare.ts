@@ -10,7 +10,7 @@ import { caseChangeLabel, renderCompareMarkdown, renderCompareTable, renderCompa
 import { renderCompareHtml } from '../../reports/html.js';
 import { chartAssets } from '../chart-assets.js';
 import { CliError } from '../errors.js';
-import { loadResults } from '../results-loader.js';
+import { loadResultsForRendering, unreadableError } from '../results-loader.js';
 
 /** Exit code when a regression rule is broken. */
 export const REGRESSION_EXIT_CODE = 3;
@@ -35,7 +35,7 @@ function runName(path: string, label: string | undefined): string {
 /** Runs the command. */
 export function compareCommand(paths: readonly string[], format: 'table' | 'markdown' | 'html', rules: readonly RegressionRule[], stdout: NodeJS.WritableStream): void {
   if (paths.length < 2) throw new CliError('compare needs at least two results files: the baseline first', 2);
-  const docs = paths.map((p) => ({ path: p, doc: loadResults(p) }));
+  const docs = paths.map((p) => loadResultsForRendering(p));
   const [base, ...others] = docs;
   const baseName = runName(base!.path, base!.doc.run.label);
   const runs: ComparedRuns[] = others.map((o) => ({ baseName, otherName: runName(o.path, o.doc.run.label), changes: compareRuns(base!.doc, o.doc) }));
@@ -47,6 +47,8 @@ export function compareCommand(paths: readonly string[], format: 'table' | 'mark
         ? renderCompareMarkdown(runs)
         : renderCompareTable(runs);
   stdout.write(`${text}\n`);
+  const damaged = unreadableError(docs);
+  if (damaged) throw damaged;
   const broken = runs.flatMap((r) => regressions(r.changes, rules, (c) => `${r.otherName} ${caseChangeLabel(c)}`));
   if (broken.length) {
     throw new CliError(`${broken.length} regression(s) beyond --fail-on-regression: ${broken.slice(0, 5).join('; ')}${broken.length > 5 ? '; …' : ''}`, REGRESSION_EXIT_CODE);

@@ -11,7 +11,7 @@ import { renderHgrm } from '../../reports/hgrm.js';
 import { renderMarkdown } from '../../reports/markdown.js';
 import { renderHtml } from '../../reports/html.js';
 import { chartAssets } from '../chart-assets.js';
-import { loadResults } from '../results-loader.js';
+import { loadResultsForRendering, unreadableError } from '../results-loader.js';
 
 /** The formats `podbench report` writes. */
 export const REPORT_FORMATS = ['html', 'markdown', 'csv', 'json', 'hgrm'] as const;
@@ -27,18 +27,21 @@ export function renderReport(doc: ResultsDocument, format: Exclude<ReportFormat,
 
 /** Runs the command; returns what was written where (for the caller to print). */
 export function reportCommand(resultsPath: string, format: ReportFormat, out: string | undefined, stdout: NodeJS.WritableStream): void {
-  const doc = loadResults(resultsPath);
+  const loaded = loadResultsForRendering(resultsPath);
+  const { doc } = loaded;
   if (format === 'hgrm') {
     const dir = out ?? join(dirname(resultsPath), 'hgrm');
     mkdirSync(dir, { recursive: true });
     const files = renderHgrm(doc);
     for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
     stdout.write(`${Object.keys(files).length} .hgrm files in ${dir}\n`);
-    return;
+  } else {
+    const text = renderReport(doc, format);
+    if (out) {
+      writeFileSync(out, text);
+      stdout.write(`${out}\n`);
+    } else stdout.write(text);
   }
-  const text = renderReport(doc, format);
-  if (out) {
-    writeFileSync(out, text);
-    stdout.write(`${out}\n`);
-  } else stdout.write(text);
+  const damaged = unreadableError([loaded]);
+  if (damaged) throw damaged;
 }
