@@ -3,8 +3,8 @@
  * file, then renamed over) after every event that adds to it, so an interrupted run leaves a
  * valid document holding every case finished so far.
  */
-import { existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { accessSync, constants, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import {
   SCHEMA_VERSION,
   validateResultsDocument,
@@ -15,6 +15,7 @@ import {
   type Plan,
   type ResultsDocument,
 } from '../agents/contract/schema.js';
+import { CliError } from './errors.js';
 
 /** Kernel filesystems where Node's recursive mkdir never returns (ENOENT for the child, EEXIST for the parent). */
 const KERNEL_FILESYSTEMS = ['/proc', '/sys'];
@@ -39,6 +40,26 @@ export function outDirProblem(outDir: string, flag: string): string | undefined 
   return undefined;
 }
 
+/**
+ * Why writing under `dir` failed, in words: a read-only filesystem shows as ENOENT from a
+ * recursive mkdir, so the nearest directory that exists is asked whether it can be written.
+ */
+export function writeFailure(err: unknown, dir: string): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC') return 'no space left on the device';
+  if (code === 'EDQUOT') return 'the disk quota is exhausted';
+  let existing = resolve(dir);
+  while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
+  try {
+    accessSync(existing, constants.W_OK);
+  } catch (access) {
+    const accessCode = (access as NodeJS.ErrnoException).code;
+    if (accessCode === 'EROFS') return `${existing} is on a read-only filesystem`;
+    if (accessCode === 'EACCES') return `${existing} is not writable by this user`;
+  }
+  return (err as Error).message;
+}
+
 /** Metadata about the run that is known before it starts. */
 export interface RunHeader {
   readonly plan: Plan;
@@ -52,8 +73,15 @@ export class ResultsFile {
   readonly path: string;
   private readonly doc: ResultsDocument;
 
-  constructor(outDir: string, header: RunHeader) {
-    mkdirSync(outDir, { recursive: true });
+  /** Cases in the last document that reached the disk. */
+  private savedCases = 0;
+
+  constructor(private readonly outDir: string, header: RunHeader) {
+    try {
+      mkdirSync(outDir, { recursive: true });
+    } catch (err) {
+      throw new CliError(`--out-dir ${outDir} cannot be made: ${writeFailure(err, outDir)}`, 1);
+    }
     this.path = join(outDir, 'results.json');
     this.doc = {
       schemaVersion: SCHEMA_VERSION,
@@ -108,7 +136,14 @@ export class ResultsFile {
   private write(): void {
     validateResultsDocument(this.doc, 'the results document');
     const tmp = `${this.path}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify(this.doc, null, 2)}\n`);
-    renameSync(tmp, this.path);
+    try {
+      writeFileSync(tmp, `${JSON.stringify(this.doc, null, 2)}\n`);
+      renameSync(tmp, this.path);
+    } catch (err) {
+      rmSync(tmp, { force: true });
+      const kept = this.savedCases ? `; it holds the ${this.savedCases} case(s) saved before` : '';
+      throw new CliError(`cannot write ${this.path} (--out-dir ${this.outDir}): ${writeFailure(err, this.outDir)}${kept}`, 1);
+    }
+    this.savedCases = this.doc.cases.length;
   }
 }

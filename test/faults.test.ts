@@ -153,3 +153,51 @@ describe('a responder stopped (SIGSTOP) longer than --peer-timeout, then continu
     assert.deepEqual(newLeftovers(before, snapshotLeftovers()), NOTHING_LEFT);
   });
 });
+
+describe('an --out-dir that cannot be written, a TMPDIR that does not exist', () => {
+  /** A tmpfs of `size` mounted for the test (root only), unmounted after. */
+  function withTmpfs(size: string, body: (dir: string) => Promise<void>): Promise<void> {
+    const dir = mkdtempSync(join(tmpdir(), 'pbtest-mnt-'));
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { encoding: 'utf8' });
+    assert.equal(mounted.status, 0, mounted.stderr);
+    return body(dir).finally(() => {
+      spawnSync('umount', [dir]);
+      rmSync(dir, { recursive: true, force: true });
+    });
+  }
+  const run = (outDir: string, env: NodeJS.ProcessEnv = process.env) =>
+    spawnSync(process.execPath, [CLI, 'run', '--target', 'local', '--channels', 'tcp,uds,shm,mq,sysv-mq', '--modes', 'latency', '--sizes', '64', '--duration', '50ms', '--warmup', '0ms', '--out-dir', outDir], { encoding: 'utf8', env, timeout: 60_000 });
+
+  it('on a read-only filesystem: one line naming --out-dir and the cause', () =>
+    withTmpfs('1m', async (dir) => {
+      assert.equal(spawnSync('mount', ['-o', 'remount,ro', dir]).status, 0);
+      const r = run(join(dir, 'out'));
+      assert.equal(r.status, 1, r.stderr);
+      assert.equal(r.stderr.trim().split('\n').at(-1), `podbench: --out-dir ${join(dir, 'out')} cannot be made: ${dir} is on a read-only filesystem`);
+    }));
+
+  it('on a full filesystem: one line naming the file and the cause, the cases saved before kept, no temp file left', () =>
+    withTmpfs('16k', async (dir) => {
+      const outDir = join(dir, 'out');
+      const before = snapshotLeftovers();
+      const r = run(outDir);
+      assert.equal(r.status, 1, r.stderr);
+      const line = r.stderr.trim().split('\n').at(-1)!;
+      assert.match(line, new RegExp(`^podbench: cannot write ${join(outDir, 'results.json').replace(/[.]/g, '\\.')} \\(--out-dir ${outDir}\\): no space left on the device; it holds the (\\d+) case\\(s\\) saved before$`));
+      const saved = Number(/holds the (\d+) case/.exec(line)![1]);
+      assert.equal(readResults(outDir).cases.length, saved, 'results.json is the last document that fitted');
+      assert.deepEqual(readdirSync(outDir).filter((f) => f.endsWith('.tmp')), [], 'no temp file left');
+      assert.deepEqual(newLeftovers(before, snapshotLeftovers()), NOTHING_LEFT);
+    }));
+
+  it('a TMPDIR that does not exist: one line naming TMPDIR, exit 2', () => {
+    const outDir = mkdtempSync(join(tmpdir(), 'pbtest-'));
+    try {
+      const r = run(join(outDir, 'out'), { ...process.env, TMPDIR: '/nonexistent-pbtest' });
+      assert.equal(r.status, 2, r.stderr);
+      assert.equal(r.stderr.trim().split('\n').at(-1), 'podbench: TMPDIR /nonexistent-pbtest does not exist; local runs make their run directories there (set TMPDIR to a directory that exists)');
+    } finally {
+      rmSync(outDir, { recursive: true, force: true });
+    }
+  });
+});

@@ -5,7 +5,7 @@
  * run can find and remove what a killed run left behind.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -16,6 +16,7 @@ import { ObjectJournal } from '../../agents/object-journal.js';
 import { journalPath } from '../../agents/run-context.js';
 import { agentEvents, explainingLine } from '../agent-events.js';
 import { agentNodeOptions } from '../agent-runtime.js';
+import { CliError } from '../errors.js';
 import type { RunningPair, Target } from './target.js';
 
 const RUN_DIR_PREFIX = 'podbench-';
@@ -70,6 +71,7 @@ function removeRun(runDir: string, owner: Owner): void {
  * finds it); returns the run directories, each with the run id it belonged to.
  */
 export function sweepStaleRuns(parent = tmpdir(), dryRun = false): { runDir: string; runId: string }[] {
+  if (!existsSync(parent)) throw new CliError(`TMPDIR ${parent} does not exist; local runs make their run directories there (set TMPDIR to a directory that exists)`, 2);
   const swept: { runDir: string; runId: string }[] = [];
   for (const name of readdirSync(parent)) {
     if (!name.startsWith(RUN_DIR_PREFIX)) continue;
