@@ -132,8 +132,8 @@ called significant from a single sample. Runs are named by their --label, else b
 
   program
     .command('clean')
-    .description("remove what earlier runs left behind when their orchestrator could not (killed, OOM, a cancelled CI job): on a cluster podbench's pods that finished, are past their deadline or never started, and their ConfigMaps, locally the run directories and kernel objects of runs whose orchestrator is gone")
-    .addOption(new Option('--target <name>', 'what to clean: local runs, or a Kubernetes namespace (auto: kubernetes when a kubeconfig context answers, else local)').choices(CLEAN_TARGETS).default('auto'))
+    .description("remove what earlier runs left behind when their orchestrator could not (killed, OOM, a cancelled CI job): on a cluster podbench's pods that finished, are past their deadline or never started, and their ConfigMaps, locally (and in podman) what runs whose orchestrator is gone left: run directories, kernel objects, pods, volumes")
+    .addOption(new Option('--target <name>', 'what to clean: local runs, podman runs on this host, or a Kubernetes namespace (auto: kubernetes when a kubeconfig context answers, else local)').choices(CLEAN_TARGETS).default('auto'))
     .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG, ~/.kube/config, or the in-cluster service account)')
     .option('--context <name>', 'kubeconfig context (default: the current one)')
     .option('-n, --namespace <name>', "namespace to clean (default: the context's, else default)")

@@ -4,7 +4,7 @@
  * Afterwards no pod, container or volume of the run is left, on success and on Ctrl-C.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
@@ -73,6 +73,50 @@ describe('podman target', () => {
       rmSync(outDir, { recursive: true, force: true });
     }
     assert.deepEqual(await podmanLeftovers(), []);
+  });
+
+  /** Starts a podman run and SIGKILLs podbench once the first case is done: its pod stays. */
+  async function killedPodmanRun(): Promise<void> {
+    const outDir = mkdtempSync(join(tmpdir(), 'pbtest-'));
+    const run = startCli(['run', '--target', 'podman', '--channels', 'tcp,uds,shm,mq', '--modes', 'latency', '--sizes', '64', '--duration', '2s', '--warmup', '0ms', '--out-dir', join(outDir, 'out')]);
+    await waitForStderr(run, (s) => s.includes('[1/4]') && s.includes(' ok '), 60_000);
+    run.child.kill('SIGKILL');
+    assert.equal((await run.result).signal, 'SIGKILL');
+    rmSync(outDir, { recursive: true, force: true });
+    assert.notDeepEqual(await podmanLeftovers(), [], 'the killed run left its pod');
+  }
+  const runDirs = () => readdirSync(tmpdir()).filter((n) => n.startsWith('podbench-podman-'));
+
+  it('kill -9 of podbench: doctor lists what it left, clean --target podman lists it (--dry-run), then removes pod, containers, volumes and directory', async () => {
+    await killedPodmanRun();
+    const doctor = await runCli(['doctor', '-o', 'json']);
+    const leftovers = (JSON.parse(doctor.stdout) as { area: string; status: string; detail: string }[]).find((c) => c.area === 'podman leftovers');
+    assert.equal(leftovers?.status, 'warn', doctor.stdout);
+    assert.match(leftovers!.detail, /podbench clean --target podman/);
+    const dry = await runCli(['clean', '--target', 'podman', '--dry-run']);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, /^run \w+ \(podbench pid \d+ is gone\): pod podbench-\w+, \d volume\(s\), directory \S+podbench-podman-\w+$/m);
+    assert.match(dry.stdout, /would remove 1 podman run \(pods, containers, volumes, directories\) \(--dry-run\)/);
+    assert.notDeepEqual(await podmanLeftovers(), [], '--dry-run removes nothing');
+    const r = await runCli(['clean', '--target', 'podman']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /removed 1 podman run/);
+    assert.deepEqual(await podmanLeftovers(), []);
+    assert.deepEqual(runDirs(), []);
+  });
+
+  it('kill -9 of podbench: the next podman run removes what it left and says so', async () => {
+    await killedPodmanRun();
+    const outDir = mkdtempSync(join(tmpdir(), 'pbtest-'));
+    try {
+      const r = await runCli(['run', '--target', 'podman', '--channels', 'uds', '--modes', 'latency', '--sizes', '64', '--duration', '100ms', '--warmup', '0ms', '--out-dir', join(outDir, 'out')]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /removed what 1 earlier podman run\(s\) whose podbench was killed left: run \w+ \(podbench pid \d+ is gone\): pod podbench-\w+/);
+    } finally {
+      rmSync(outDir, { recursive: true, force: true });
+    }
+    assert.deepEqual(await podmanLeftovers(), []);
+    assert.deepEqual(runDirs(), []);
   });
 
   for (const [signal, code] of [['SIGINT', 130], ['SIGHUP', 129]] as const) {

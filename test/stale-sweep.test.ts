@@ -105,7 +105,7 @@ test('podbench clean --target local: --dry-run lists a dead run, then clean remo
     assert.equal(clean().stdout, 'nothing of earlier local runs to remove\n');
     const bad = clean('--target', 'nowhere');
     assert.equal(bad.status, 2);
-    assert.match(bad.stderr, /^podbench: option '--target <name>' argument 'nowhere' is invalid\. Allowed choices are auto, local, kubernetes\./);
+    assert.match(bad.stderr, /^podbench: option '--target <name>' argument 'nowhere' is invalid\. Allowed choices are auto, local, podman, kubernetes\./);
   } finally {
     rmSync(parent, { recursive: true, force: true });
   }

@@ -3,18 +3,21 @@
  * killed, out of memory, its CI job cancelled, its network gone. On a cluster: podbench's pods
  * that finished or are past their deadline, and their ConfigMaps (`--all` takes runs that may
  * still be going too). Locally: the run directories and kernel objects of runs whose
- * orchestrator process is gone. `--dry-run` lists without removing.
+ * orchestrator process is gone; with podman, their pods, containers, volumes and directories.
+ * `--dry-run` lists without removing.
  */
 import { CoreV1Api } from '@kubernetes/client-node';
 import { CliError } from '../errors.js';
 import { apiError } from '../kube-errors.js';
+import { requirePodman } from '../podman.js';
 import { sweepStaleRuns } from '../targets/local.js';
+import { describeDeadRun, findDeadPodmanRuns, removeDeadPodmanRuns } from '../targets/podman-sweep.js';
 import { loadClusterAccess } from '../targets/kubernetes.js';
 import { countObjects, findStaleObjects, removeStaleObjects } from '../targets/kubernetes-sweep.js';
 import { clusterReachable } from './run.js';
 
 /** The targets `clean` knows how to sweep. */
-export const CLEAN_TARGETS = ['auto', 'local', 'kubernetes'] as const;
+export const CLEAN_TARGETS = ['auto', 'local', 'podman', 'kubernetes'] as const;
 
 /** What `podbench clean` was asked to do. */
 export interface CleanOptions {
@@ -55,6 +58,19 @@ function cleanLocal(options: CleanOptions, out: NodeJS.WritableStream): void {
   out.write(runs.length === 0 ? 'nothing of earlier local runs to remove\n' : options.dryRun ? `would remove ${what} (--dry-run)\n` : `removed ${what}\n`);
 }
 
+async function cleanPodman(options: CleanOptions, out: NodeJS.WritableStream): Promise<void> {
+  requirePodman();
+  const runs = await findDeadPodmanRuns();
+  for (const r of runs) out.write(`${describeDeadRun(r)}\n`);
+  const what = `${runs.length} podman run${runs.length === 1 ? '' : 's'} (pods, containers, volumes, directories)`;
+  if (runs.length === 0) out.write('nothing of earlier podman runs to remove\n');
+  else if (options.dryRun) out.write(`would remove ${what} (--dry-run)\n`);
+  else {
+    await removeDeadPodmanRuns(runs);
+    out.write(`removed ${what}\n`);
+  }
+}
+
 /** Runs `podbench clean`; `note` gets the line that says which target auto chose. */
 export async function cleanCommand(options: CleanOptions, out: NodeJS.WritableStream, note: (line: string) => void): Promise<void> {
   let target = options.target;
@@ -64,5 +80,6 @@ export async function cleanCommand(options: CleanOptions, out: NodeJS.WritableSt
     note(cluster ? `target: kubernetes (auto: ${cluster})` : 'target: local (auto: no usable kubeconfig context)');
   }
   if (target === 'kubernetes') await cleanCluster(options, out);
+  else if (target === 'podman') await cleanPodman(options, out);
   else cleanLocal(options, out);
 }

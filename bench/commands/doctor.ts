@@ -10,6 +10,8 @@ import { readKernelLimits } from '../../agents/kernel-limits.js';
 import { alignColumns } from '../../reports/table.js';
 import { NODE_READER_HINT, apiError } from '../kube-errors.js';
 import { loadClusterAccess } from '../targets/kubernetes.js';
+import { sweepStaleRuns } from '../targets/local.js';
+import { describeDeadRun, findDeadPodmanRuns } from '../targets/podman-sweep.js';
 
 /** One finding: ok, a warning (a run may still work) or a failure (a run will not). */
 export interface Check {
@@ -49,6 +51,29 @@ function hostChecks(): Check[] {
   checks.push({ area: 'host System V queues', status: 'ok', detail: `kernel.msgmax ${limits.sysvMsgmaxBytes}, msgmnb ${limits.sysvMsgmnbBytes}: sysv-mq cases above ${limits.sysvMsgmaxBytes} B are skipped` });
   const podman = (process.env.PATH ?? '').split(':').some((d) => d && existsSync(`${d}/podman`));
   checks.push({ area: 'host podman', status: podman ? 'ok' : 'warn', detail: podman ? 'installed (--target podman)' : 'not installed: --target podman is unavailable' });
+  return checks;
+}
+
+/** What runs whose podbench was killed left on this host (local run directories, podman pods). */
+async function leftoverChecks(): Promise<Check[]> {
+  let local;
+  try {
+    local = sweepStaleRuns(undefined, true);
+  } catch (err) {
+    return [{ area: 'host leftovers', status: 'warn', detail: (err as Error).message }];
+  }
+  const checks: Check[] = [
+    local.length
+      ? { area: 'host leftovers', status: 'warn', detail: `${local.length} local run(s) whose podbench is gone left directories and kernel objects: ${local.map((r) => r.runId).join(', ')} (podbench clean --target local)` }
+      : { area: 'host leftovers', status: 'ok', detail: 'no local run left anything behind' },
+  ];
+  const podmanInstalled = (process.env.PATH ?? '').split(':').some((d) => d && existsSync(`${d}/podman`));
+  if (podmanInstalled) {
+    const dead = await findDeadPodmanRuns().catch(() => undefined);
+    if (dead === undefined) checks.push({ area: 'podman leftovers', status: 'warn', detail: 'podman could not be asked for podbench pods' });
+    else if (dead.length) checks.push({ area: 'podman leftovers', status: 'warn', detail: `${dead.map(describeDeadRun).join('; ')} (podbench clean --target podman)` });
+    else checks.push({ area: 'podman leftovers', status: 'ok', detail: 'no podman run left anything behind' });
+  }
   return checks;
 }
 
@@ -110,7 +135,7 @@ async function clusterChecks(options: { kubeconfig?: string; context?: string; n
 
 /** Runs every check. */
 export async function doctor(options: { kubeconfig?: string; context?: string; namespace?: string }): Promise<Check[]> {
-  return [...hostChecks(), ...(await clusterChecks(options))];
+  return [...hostChecks(), ...(await leftoverChecks()), ...(await clusterChecks(options))];
 }
 
 const MARK = { ok: 'ok', warn: 'warn', fail: 'FAIL' } as const;

@@ -18,6 +18,7 @@ import { agentEvents, explainingLine } from '../agent-events.js';
 import { agentNodeOptions } from '../agent-runtime.js';
 import { CliError } from '../errors.js';
 import type { RunningPair, Target } from './target.js';
+import { isAlive } from './owner-alive.js';
 
 const RUN_DIR_PREFIX = 'podbench-';
 const OWNER_FILE = 'owner.json';
@@ -47,15 +48,6 @@ function readOwner(runDir: string): Owner | undefined {
     return owner;
   } catch {
     return undefined; // not ours, or still being created
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

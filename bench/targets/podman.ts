@@ -3,10 +3,10 @@
  * `podman kube play` — a real pod on this host, with the shared network and IPC namespaces,
  * emptyDir volumes and the restricted security context of the manifest. Results come from the
  * initiator container's log; `podman kube down` and the removal of the ConfigMap's volume (which
- * kube down leaves behind) clean up on every exit path.
+ * kube down leaves behind) clean up on every exit path, and the pod carries its owner's pid so
+ * that what a killed run leaves is swept later (podman-sweep.ts).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dumpYaml } from '@kubernetes/client-node';
 import type { Plan } from '../../agents/contract/schema.js';
@@ -15,6 +15,7 @@ import { buildImageFromHost, defaultLocalImage, imageExists } from '../agent-ima
 import { CliError } from '../errors.js';
 import { buildPodManifest, manifestDocuments, podName, type PodOptions } from '../pod-manifest.js';
 import { podman, requirePodman, spawnPodman } from '../podman.js';
+import { OWNER_PID_LABEL, describeDeadRun, findDeadPodmanRuns, podmanRunDir, removeDeadPodmanRuns, writeOwner } from './podman-sweep.js';
 import type { RunningPair, Target } from './target.js';
 
 /** How long the agents get to finish after the initiator's log ends, and podman to stop them. */
@@ -77,9 +78,19 @@ export class PodmanTarget implements Target {
 
   async start(plan: Plan): Promise<RunningPair> {
     requirePodman();
+    const dead = await findDeadPodmanRuns();
+    if (dead.length) {
+      await removeDeadPodmanRuns(dead);
+      this.options.note(`removed what ${dead.length} earlier podman run(s) whose podbench was killed left: ${dead.map(describeDeadRun).join('; ')}`);
+    }
     const options = await this.podOptions();
-    const resources = buildPodManifest(plan, { ...options, imagePullPolicy: options.imagePullPolicy ?? 'IfNotPresent' });
-    const dir = mkdtempSync(join(tmpdir(), 'podbench-'));
+    const built = buildPodManifest(plan, { ...options, imagePullPolicy: options.imagePullPolicy ?? 'IfNotPresent' });
+    // The owner's pid on the pod: a later run or podbench clean removes it if this process dies.
+    const labels = { ...built.pod.metadata?.labels, [OWNER_PID_LABEL]: String(process.pid) };
+    const resources = { ...built, pod: { ...built.pod, metadata: { ...built.pod.metadata, labels } } };
+    const dir = podmanRunDir(plan.runId);
+    mkdirSync(dir, { mode: 0o700 });
+    writeOwner(dir, plan.runId);
     const yamlPath = join(dir, 'pod.yaml');
     writeFileSync(yamlPath, manifestDocuments(resources).map((d) => dumpYaml(d)).join('---\n'));
     const name = podName(plan.runId);
