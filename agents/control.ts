@@ -13,8 +13,10 @@ import type { JoinParams } from './channels/channel.js';
 import type { CpuSpent } from './measure/loop.js';
 import type { Placement } from './contract/schema.js';
 
-/** A socket address as `ss` shows it: an abstract one (leading NUL) as @name. */
-const shown = (path: string): string => (path.startsWith('\0') ? `@${path.slice(1)}` : path);
+/** Whether a socket address is abstract (a leading NUL): no file to remove. */
+const isAbstract = (path: string): boolean => path.startsWith('\0');
+/** A socket address as `ss` shows it: an abstract one as @name. */
+const shown = (path: string): string => (isAbstract(path) ? `@${path.slice(1)}` : path);
 
 /** What the responder reports after a case. */
 export interface ResponderReport {
@@ -79,7 +81,7 @@ export class ControlConnection {
 
   /** Responder: listens on `path` and accepts one initiator before `deadlineMs`. */
   static async accept(path: string, deadlineMs: number, timeoutMs: number): Promise<ControlConnection> {
-    if (!path.startsWith('\0') && existsSync(path)) unlinkSync(path);
+    if (!isAbstract(path) && existsSync(path)) unlinkSync(path);
     const server = net.createServer();
     try {
       return await new Promise<ControlConnection>((resolve, reject) => {
@@ -99,7 +101,7 @@ export class ControlConnection {
       });
     } finally {
       server.close();
-      if (!path.startsWith('\0') && existsSync(path)) unlinkSync(path);
+      if (!isAbstract(path) && existsSync(path)) unlinkSync(path);
     }
   }
 

@@ -7,15 +7,13 @@ import type { ChannelContext } from './channels/channel.js';
 import type { CaseSpec, Plan } from './contract/schema.js';
 import type { KernelLimits } from './kernel-limits.js';
 import { ObjectJournal } from './object-journal.js';
+import { SUN_PATH_MAX } from './native/libc.js';
 
 /** The directories both agents share: a disk-backed one and a memory-backed one. */
 export interface SharedDirs {
   readonly disk: string;
   readonly tmpfs: string;
 }
-
-/** The longest path a Unix socket address holds (sun_path, less its terminating NUL). */
-const SUN_PATH_MAX = 107;
 
 /**
  * Where the agents meet: a socket file in the shared directory, or, when that path would not fit

@@ -5,10 +5,10 @@
  * in-cluster Job — made without a registry.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError } from './errors.js';
+import { packageDir } from './package-dir.js';
 
 /** podbench's package root (where package.json is), from the compiled file's place. */
 export const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -19,12 +19,6 @@ interface PackageJson {
 }
 
 const readPackage = (dir: string): PackageJson => JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as PackageJson;
-
-/** The directory of package `name` as required from `fromDir`. */
-function resolvePackage(name: string, fromDir: string): string | undefined {
-  const paths = createRequire(join(fromDir, 'package.json')).resolve.paths(name) ?? [];
-  return paths.map((p) => join(p, name)).find((dir) => existsSync(join(dir, 'package.json')));
-}
 
 /**
  * The directories (relative to PACKAGE_ROOT) to copy whole for podbench to run: what its
@@ -37,7 +31,7 @@ export function packageDirectories(): string[] {
   const seen = new Set<string>();
   while (pending.length > 0) {
     const [name, from] = pending.pop()!;
-    const dir = resolvePackage(name, from);
+    const dir = packageDir(name, from);
     if (!dir) throw new CliError(`podbench's dependency ${name} is not installed (from ${from}); run npm ci`, 1);
     if (seen.has(dir)) continue;
     seen.add(dir);
@@ -48,7 +42,7 @@ export function packageDirectories(): string[] {
     for (const dep of Object.keys(pkg.dependencies ?? {})) pending.push([dep, dir]);
     // Optional dependencies that are installed (koffi's native module for this host) come along.
     for (const dep of Object.keys((pkg as { optionalDependencies?: Record<string, string> }).optionalDependencies ?? {})) {
-      if (resolvePackage(dep, dir)) pending.push([dep, dir]);
+      if (packageDir(dep, dir)) pending.push([dep, dir]);
     }
   }
   return [...dirs].sort();

@@ -53,9 +53,12 @@ function podmanEnv(): NodeJS.ProcessEnv {
   return (env = { ...process.env, CONTAINERS_CONF: path });
 }
 
+/** Whether podman is on the PATH. */
+export const podmanInstalled = (): boolean => onPath('podman');
+
 /** Fails with a clear message when podman is not installed. */
 export function requirePodman(): void {
-  if (!onPath('podman')) throw new CliError('podman is not installed', 1, 'install podman (Debian/Ubuntu: apt-get install podman runc), or use --target local');
+  if (!podmanInstalled()) throw new CliError('podman is not installed', 1, 'install podman (Debian/Ubuntu: apt-get install podman runc), or use --target local');
 }
 
 /**

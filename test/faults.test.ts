@@ -16,6 +16,18 @@ import { childPids } from './helpers/processes.js';
 
 const readResults = (dir: string) => JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as ResultsDocument;
 
+/** Runs `body` with a fresh output directory, removes it, then checks the run left nothing behind. */
+async function leakChecked(body: (outDir: string) => Promise<void>): Promise<void> {
+  const before = snapshotLeftovers();
+  const outDir = mkdtempSync(join(tmpdir(), 'pbtest-'));
+  try {
+    await body(outDir);
+  } finally {
+    rmSync(outDir, { recursive: true, force: true });
+  }
+  assert.deepEqual(newLeftovers(before, snapshotLeftovers()), NOTHING_LEFT);
+}
+
 describe('responder killed with SIGKILL mid-case', () => {
   // shm and sysv-mq are the channels where the kernel does not tell the initiator its peer died:
   // the futex wait and the interrupted msgrcv must give up by themselves.
@@ -23,9 +35,7 @@ describe('responder killed with SIGKILL mid-case', () => {
   const cases = [['shm', 'latency', '64'], ['sysv-mq', 'latency', '64'], ['tcp', 'latency', '64'], ['uds', 'throughput', '1Mi']] as const;
   for (const [channel, mode, size] of cases) {
     it(`${channel} ${mode} ${size}: the case fails with a clear reason within the peer timeout, earlier cases kept`, async () => {
-      const before = snapshotLeftovers();
-      const outDir = mkdtempSync(join(tmpdir(), 'pbtest-'));
-      try {
+      await leakChecked(async (outDir) => {
         const run = startCli([
           'run', '--target', 'local', '--channels', channel === 'uds' ? 'tcp,uds' : `uds,${channel}`, '--modes', mode, '--sizes', size,
           '--duration', '3s', '--warmup', '10ms', '--peer-timeout', '1s', '--out-dir', outDir, '-o', 'json',
@@ -49,10 +59,7 @@ describe('responder killed with SIGKILL mid-case', () => {
         assert.equal(doc.run.complete, true, 'every planned case has a result');
         assert.match(result.stderr, /podbench: 1 case\(s\) failed/);
         assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
-      } finally {
-        rmSync(outDir, { recursive: true, force: true });
-      }
-      assert.deepEqual(newLeftovers(before, snapshotLeftovers()), NOTHING_LEFT);
+      });
     });
   }
 });
@@ -60,9 +67,7 @@ describe('responder killed with SIGKILL mid-case', () => {
 describe('a signal to podbench run: Ctrl-C, SIGTERM, and SIGHUP (a closed terminal, a dropped SSH session)', () => {
   for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
     it(`${signal}: keeps the finished cases, writes the reports, says what was not measured, exits ${code}, leaves nothing`, async () => {
-      const before = snapshotLeftovers();
-      const outDir = mkdtempSync(join(tmpdir(), 'pbtest-'));
-      try {
+      await leakChecked(async (outDir) => {
         const run = startCli([
           'run', '--target', 'local', '--channels', 'tcp,shm,mq,sysv-mq,file', '--modes', 'latency', '--sizes', '64',
           '--duration', '400ms', '--warmup', '10ms', '--out-dir', outDir,
@@ -81,10 +86,7 @@ describe('a signal to podbench run: Ctrl-C, SIGTERM, and SIGHUP (a closed termin
         assert.match(result.stderr, new RegExp(`${signal}: stopping the agents and cleaning up`));
         assert.match(result.stderr, /not measured: .*file latency 64 B/);
         assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
-      } finally {
-        rmSync(outDir, { recursive: true, force: true });
-      }
-      assert.deepEqual(newLeftovers(before, snapshotLeftovers()), NOTHING_LEFT);
+      });
     });
   }
 });
@@ -119,9 +121,7 @@ describe('a long TMPDIR (the shared directory of the local target)', () => {
 
 describe('a responder stopped (SIGSTOP) longer than --peer-timeout, then continued', () => {
   it('fails the cases it stalls, after the peer timeout, never with another case\'s answer; the run goes on to the end', async () => {
-    const before = snapshotLeftovers();
-    const outDir = mkdtempSync(join(tmpdir(), 'pbtest-'));
-    try {
+    await leakChecked(async (outDir) => {
       const run = startCli([
         'run', '--target', 'local', '--channels', 'uds,shm,sysv-mq,tcp,mq', '--modes', 'latency', '--sizes', '64',
         '--duration', '1500ms', '--warmup', '10ms', '--peer-timeout', '1s', '--out-dir', outDir, '-o', 'json',
@@ -147,10 +147,7 @@ describe('a responder stopped (SIGSTOP) longer than --peer-timeout, then continu
       }
       assert.equal(result.code, 1, result.stderr);
       assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
-    } finally {
-      rmSync(outDir, { recursive: true, force: true });
-    }
-    assert.deepEqual(newLeftovers(before, snapshotLeftovers()), NOTHING_LEFT);
+    });
   });
 });
 

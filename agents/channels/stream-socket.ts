@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as libc from '../native/libc.js';
-import { Errno, NativeError, check } from '../native/libc.js';
+import { Errno, NativeError, SUN_PATH_MAX, check } from '../native/libc.js';
 import type { MessageBuffer } from '../measure/message.js';
 import { PeerError, type Channel, type ChannelContext, type Endpoint, type Feasibility, type Hosted, type JoinParams } from './channel.js';
 
@@ -22,7 +22,6 @@ const TCP_NODELAY = 1;
 const MSG_NOSIGNAL = 0x4000;
 const MSG_WAITALL = 0x100;
 const POLLIN = 1;
-const SUN_PATH_MAX = 107;
 
 type Family = 'tcp' | 'uds';
 

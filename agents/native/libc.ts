@@ -49,6 +49,8 @@ export const Errno = {
 export const O = { RDONLY: 0, WRONLY: 1, RDWR: 2, CREAT: 0o100, EXCL: 0o200, TRUNC: 0o1000, CLOEXEC: 0o2000000 } as const;
 /** System V IPC flags and commands. */
 export const IPC = { CREAT: 0o1000, EXCL: 0o2000, RMID: 0 } as const;
+/** The longest path a Unix socket address holds: sun_path's 108 bytes less the terminating NUL. */
+export const SUN_PATH_MAX = 107;
 
 const strerrorFn = lib.func('const char *strerror(int errnum)') as (errnum: number) => string;
 

@@ -51,24 +51,24 @@ async function cleanCluster(options: CleanOptions, out: NodeJS.WritableStream): 
   if (problems.length > 0) throw new CliError(`${problems.length} object(s) could not be removed: ${problems.join('; ')}`, 1);
 }
 
+/** The closing line for `count` dead runs on this host: nothing, what would go (--dry-run), or what went. */
+function hostRunsLine(count: number, kind: 'local' | 'podman', holding: string, dryRun: boolean): string {
+  const what = `${count} ${kind} run${count === 1 ? '' : 's'} (${holding})`;
+  return count === 0 ? `nothing of earlier ${kind} runs to remove\n` : dryRun ? `would remove ${what} (--dry-run)\n` : `removed ${what}\n`;
+}
+
 function cleanLocal(options: CleanOptions, out: NodeJS.WritableStream): void {
   const runs = sweepStaleRuns(undefined, options.dryRun);
   for (const r of runs) out.write(`${r.runDir}\trun ${r.runId}, its orchestrator is gone\n`);
-  const what = `${runs.length} local run${runs.length === 1 ? '' : 's'} (directories and kernel objects)`;
-  out.write(runs.length === 0 ? 'nothing of earlier local runs to remove\n' : options.dryRun ? `would remove ${what} (--dry-run)\n` : `removed ${what}\n`);
+  out.write(hostRunsLine(runs.length, 'local', 'directories and kernel objects', options.dryRun));
 }
 
 async function cleanPodman(options: CleanOptions, out: NodeJS.WritableStream): Promise<void> {
   requirePodman();
   const runs = await findDeadPodmanRuns();
   for (const r of runs) out.write(`${describeDeadRun(r)}\n`);
-  const what = `${runs.length} podman run${runs.length === 1 ? '' : 's'} (pods, containers, volumes, directories)`;
-  if (runs.length === 0) out.write('nothing of earlier podman runs to remove\n');
-  else if (options.dryRun) out.write(`would remove ${what} (--dry-run)\n`);
-  else {
-    await removeDeadPodmanRuns(runs);
-    out.write(`removed ${what}\n`);
-  }
+  if (!options.dryRun) await removeDeadPodmanRuns(runs);
+  out.write(hostRunsLine(runs.length, 'podman', 'pods, containers, volumes, directories', options.dryRun));
 }
 
 /** Runs `podbench clean`; `note` gets the line that says which target auto chose. */

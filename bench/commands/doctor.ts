@@ -4,11 +4,11 @@
  * namespace and its Pod Security level, a SelfSubjectAccessReview for every permission a run
  * uses, and the nodes (architecture, CPUs, kernel, container runtime).
  */
-import { existsSync } from 'node:fs';
 import { AuthorizationV1Api, CoreV1Api, VersionApi } from '@kubernetes/client-node';
 import { readKernelLimits } from '../../agents/kernel-limits.js';
 import { alignColumns } from '../../reports/table.js';
 import { NODE_READER_HINT, apiError } from '../kube-errors.js';
+import { podmanInstalled } from '../podman.js';
 import { loadClusterAccess } from '../targets/kubernetes.js';
 import { sweepStaleRuns } from '../targets/local.js';
 import { describeDeadRun, findDeadPodmanRuns } from '../targets/podman-sweep.js';
@@ -49,7 +49,7 @@ function hostChecks(): Check[] {
     detail: `fs.mqueue.msgsize_max ${limits.mqMsgsizeMaxBytes}, msg_max ${limits.mqMsgMax}, RLIMIT_MSGQUEUE ${limits.rlimitMsgqueueBytes}: mq cases above ${limits.mqMsgsizeMaxBytes} B are skipped`,
   });
   checks.push({ area: 'host System V queues', status: 'ok', detail: `kernel.msgmax ${limits.sysvMsgmaxBytes}, msgmnb ${limits.sysvMsgmnbBytes}: sysv-mq cases above ${limits.sysvMsgmaxBytes} B are skipped` });
-  const podman = (process.env.PATH ?? '').split(':').some((d) => d && existsSync(`${d}/podman`));
+  const podman = podmanInstalled();
   checks.push({ area: 'host podman', status: podman ? 'ok' : 'warn', detail: podman ? 'installed (--target podman)' : 'not installed: --target podman is unavailable' });
   return checks;
 }
@@ -67,8 +67,7 @@ async function leftoverChecks(): Promise<Check[]> {
       ? { area: 'host leftovers', status: 'warn', detail: `${local.length} local run(s) whose podbench is gone left directories and kernel objects: ${local.map((r) => r.runId).join(', ')} (podbench clean --target local)` }
       : { area: 'host leftovers', status: 'ok', detail: 'no local run left anything behind' },
   ];
-  const podmanInstalled = (process.env.PATH ?? '').split(':').some((d) => d && existsSync(`${d}/podman`));
-  if (podmanInstalled) {
+  if (podmanInstalled()) {
     const dead = await findDeadPodmanRuns().catch(() => undefined);
     if (dead === undefined) checks.push({ area: 'podman leftovers', status: 'warn', detail: 'podman could not be asked for podbench pods' });
     else if (dead.length) checks.push({ area: 'podman leftovers', status: 'warn', detail: `${dead.map(describeDeadRun).join('; ')} (podbench clean --target podman)` });
