@@ -10,8 +10,8 @@ import type { CpuSpent, InitiatorOutcome } from './measure/loop.js';
 
 type Details = Record<string, number | string | boolean>;
 
-/** A result with nothing measured, for skipped and failed cases. */
-export function emptyResult(spec: CaseSpec, settings: RunSettings, status: 'skipped' | 'failed', reason: string, details: Details = {}): CaseResult {
+/** A result with nothing measured, for skipped, failed and interrupted cases. */
+export function emptyResult(spec: CaseSpec, settings: RunSettings, status: Exclude<CaseResult['status'], 'ok'>, reason: string, details: Details = {}): CaseResult {
   return { ...spec, status, reason, durationMs: 0, messages: 0, bytes: 0, errors: 0, verify: settings.verify, details };
 }
 

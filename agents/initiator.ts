@@ -49,7 +49,8 @@ async function runCase(run: RunContext, control: ControlConnection, spec: CaseSp
   let initiatorDetails = {};
   try {
     endpoint = await channel.join(ctx, ready.params);
-    outcome = await runInitiator(endpoint, new MessageCodec(spec.sizeBytes, settings.verify), spec.mode, settings);
+    const codec = new MessageCodec(spec.sizeBytes, settings.verify);
+    outcome = await run.stop.during(() => runInitiator(endpoint!, codec, spec.mode, settings, run.stop));
     initiatorDetails = { ...endpoint.details(), peakRssKiB: peakRssKiB() };
   } catch (err) {
     loopError = err;

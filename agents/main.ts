@@ -41,15 +41,14 @@ async function main(): Promise<number> {
   const plan = readPlan(values['plan-file']);
   const run = new RunContext(plan, { disk, tmpfs }, readKernelLimits());
 
-  // A signal ends the run; whatever this agent created goes with it. (Handlers run between
-  // blocking calls, so at the latest when the case in progress returns.)
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(signal, () => {
-      disposeCurrentChannel();
-      run.journal.removeAll();
-      process.exit(128 + constants.signals[signal]);
-    });
-  }
+  // A signal ends the run; whatever this agent created goes with it. A case in progress ends
+  // first, within a tenth of a second (see StopRequest), so that the peer leaves its loop too.
+  const exitOnSignal = (signal: NodeJS.Signals) => {
+    disposeCurrentChannel();
+    run.journal.removeAll();
+    process.exit(128 + constants.signals[signal]);
+  };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => run.stop.request(signal, exitOnSignal));
   const pinNote = applyPin(plan.settings.pin, role);
   return role === 'initiator' ? initiate(run, pinNote) : respond(run);
 }

@@ -34,8 +34,9 @@ async function serveCase(run: RunContext, control: ControlConnection, index: num
   try {
     await control.send({ type: 'ready', index, params: current.params });
     const placement = startPlacement();
-    endpoint = await current.accept();
-    const outcome = await runResponder(endpoint, new MessageCodec(spec.sizeBytes, run.plan.settings.verify), spec.mode);
+    const accepted = (endpoint = await current.accept());
+    const codec = new MessageCodec(spec.sizeBytes, run.plan.settings.verify);
+    const outcome = await run.stop.during(() => runResponder(accepted, codec, spec.mode));
     return { type: 'report', index, report: { ...outcome, placement: placement.finish(), details: { ...endpoint.details(), peakRssKiB: peakRssKiB() } } };
   } catch (err) {
     return { type: 'failed', index, reason: reasonOf(err) };

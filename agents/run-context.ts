@@ -7,6 +7,7 @@ import type { ChannelContext } from './channels/channel.js';
 import type { CaseSpec, Plan } from './contract/schema.js';
 import type { KernelLimits } from './kernel-limits.js';
 import { ObjectJournal } from './object-journal.js';
+import { StopRequest } from './stop-request.js';
 import { SUN_PATH_MAX } from './native/libc.js';
 
 /** The directories both agents share: a disk-backed one and a memory-backed one. */
@@ -30,6 +31,8 @@ export function controlSocketAddress(disk: string, runId: string): string {
 export class RunContext {
   readonly journal: ObjectJournal;
   readonly controlPath: string;
+  /** Set by a signal; the case loops honour it. */
+  readonly stop = new StopRequest();
 
   constructor(readonly plan: Plan, readonly dirs: SharedDirs, readonly limits: KernelLimits) {
     this.journal = new ObjectJournal(journalPath(dirs.disk, plan.runId), plan.runId);

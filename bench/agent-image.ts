@@ -17,9 +17,6 @@ import { PACKAGE_ROOT, packageDirectories } from './package-files.js';
 import { podman } from './podman.js';
 import { PODBENCH_VERSION } from './version.js';
 
-/** How the default agent image's tag is spelled, for help texts. */
-export const DEFAULT_LOCAL_IMAGE_PATTERN = `localhost/podbench-agent:${PODBENCH_VERSION}-<build hash>`;
-
 /**
  * The image the podman target uses unless --image says otherwise. Its tag carries a hash of the
  * agent bundle and this Node's version, so a rebuilt agent or another Node gets a fresh image
@@ -30,8 +27,6 @@ export function defaultLocalImage(): string {
   const hash = createHash('sha256').update(readFileSync(BUNDLE)).update(process.version).digest('hex').slice(0, 12);
   return `localhost/podbench-agent:${PODBENCH_VERSION}-${hash}`;
 }
-/** A plain Node image (no agent) built the same way: a stand-in for node:24-slim where no registry is reachable. */
-export const LOCAL_NODE_IMAGE = `localhost/podbench-node:${process.versions.node}`;
 
 /** Shared libraries `ldd` lists for a binary (including the dynamic loader). */
 function linkedLibraries(binary: string): string[] {
@@ -92,8 +87,6 @@ export async function imageExists(image: string): Promise<boolean> {
 
 /** Where podbench itself (the CLI) goes in an image built `--with-cli`. */
 export const IMAGE_CLI_DIR = '/opt/podbench/cli';
-/** The default name of an image built `--with-cli`: the agent and podbench, for the in-cluster Job. */
-export const LOCAL_CLI_IMAGE = `localhost/podbench:${PODBENCH_VERSION}`;
 
 /**
  * Builds an image from this host's Node: with the agent (an agent image for --image), or

@@ -1,5 +1,6 @@
 /**
- * Build step: bundles the agent, koffi's JavaScript included, into one minified ESM file
+ * Build step: bundles TypeBox into one module for the CLI (see agents/contract/typebox.ts), and
+ * the agent, koffi's JavaScript included, into one minified ESM file
  * (dist/agent-bundle/agent.mjs, ~300 KB) with esbuild, and places koffi's native module for each
  * architecture a cluster's nodes may have (amd64, arm64) beside it, in
  * dist/agent-bundle/native/<arch>/. A container then needs only Node, the bundle and one native
@@ -19,6 +20,11 @@ import { NATIVE_ARCHES, nativeFiles, nativeBundleDir, nativePackageName } from '
 import { packageDir } from './package-dir.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+// TypeBox in one file, over tsc's re-export (see agents/contract/typebox.ts): every podbench
+// command loads it, and one file loads under any open-file limit.
+const typebox = join(root, 'dist', 'agents', 'contract', 'typebox.js');
+await build({ entryPoints: [typebox], outfile: typebox, allowOverwrite: true, bundle: true, platform: 'node', format: 'esm', target: 'node20', logLevel: 'warning' });
 
 await build({
   entryPoints: [join(root, 'dist', 'agents', 'main.js')],

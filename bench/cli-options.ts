@@ -6,7 +6,7 @@ import { Command, Option } from 'commander';
 import { CHANNEL_IDS, MODE_IDS } from '../agents/contract/channels.js';
 import { unsafeSysctlRequirements } from '../agents/contract/sysctls.js';
 import { DEFAULT_NODE_IMAGE } from './agent-delivery.js';
-import { DEFAULT_LOCAL_IMAGE_PATTERN } from './agent-image.js';
+import { DEFAULT_LOCAL_IMAGE_PATTERN } from './image-names.js';
 import { AGENT_UID, type PodOptions } from './pod-manifest.js';
 import { collectNodeSelector, collectSysctl, collectToleration, parseBytesQuantity, parseCpu, parseNodeName, parseRunAsUser } from './pod-options.js';
 import { DEFAULTS, QUICK, durationParser, parseChannels, parseModes, parseRepeat, parseSizes, type PlanOptions } from './run-options.js';

@@ -8,8 +8,10 @@
  */
 import { CommanderError } from 'commander';
 import { CliError, printable } from './errors.js';
+import { openFileHint, openFileLimit } from './open-files.js';
 
 const debug = process.argv.includes('--debug');
+openFileLimit(); // now, while a file can still be opened: an error may need it (openFileHint)
 
 // A reader that stops early (podbench … | head) is not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -45,5 +47,5 @@ try {
     await fail(err.message, err.exitCode, err.hint);
   }
   if (debug) process.stderr.write(`${(err as Error)?.stack ?? err}\n`);
-  await fail(`${err instanceof Error ? err.message : String(err)}${debug ? '' : ' (run with --debug for details)'}`, 1);
+  await fail(`${err instanceof Error ? err.message : String(err)}${debug ? '' : ' (run with --debug for details)'}`, 1, openFileHint(err));
 }

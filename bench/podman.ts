@@ -5,15 +5,13 @@
  * podbench writes them to its own containers.conf and points CONTAINERS_CONF at it — unless the
  * user has set CONTAINERS_CONF, which always wins. No system file is touched.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { getrlimit } from '../agents/native/libc.js';
 import { CliError } from './errors.js';
 
-const run = promisify(execFile);
 const RLIMIT_NPROC = 6;
 const RLIMIT_NOFILE = 7;
 
@@ -63,36 +61,29 @@ export function requirePodman(): void {
 
 /**
  * Runs `podman ...args` to the end and returns its stdout (with `withStderr`, stdout and then
- * stderr); throws a one-line error with podman's own last line on failure.
+ * stderr); throws a one-line error with podman's own last line on failure. Each command runs in
+ * its own process group: a terminal's Ctrl-C reaches podbench alone, which then stops the pod in
+ * order, and a second Ctrl-C cannot kill the podman commands of that cleanup halfway.
  */
 export async function podman(args: string[], input?: { stdin: NodeJS.ReadableStream }, withStderr = false): Promise<string> {
   requirePodman();
+  const child = spawn('podman', args, { env: podmanEnv(), stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'], detached: true });
   if (input) {
-    const child = spawn('podman', args, { env: podmanEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
     // If podman exits early its stdin closes: that is reported by its exit, not as EPIPE here.
     child.stdin!.on('error', () => {});
     input.stdin.pipe(child.stdin!);
-    return collect(child, args);
   }
-  try {
-    const { stdout, stderr } = await run('podman', args, { env: podmanEnv(), maxBuffer: 64 * 1024 * 1024 });
-    return withStderr ? `${stdout}\n${stderr}` : stdout;
-  } catch (err) {
-    const stderr = String((err as { stderr?: string }).stderr ?? '').trim().split('\n').at(-1);
-    throw new CliError(`podman ${args[0]} ${args[1] ?? ''} failed: ${stderr || (err as Error).message}`.replace(/\s+/g, ' '), 1);
-  }
-}
-
-function collect(child: ChildProcess, args: string[]): Promise<string> {
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c));
   child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  return new Promise((resolve, reject) =>
-    child.on('close', (code) =>
-      code === 0 ? resolve(stdout) : reject(new CliError(`podman ${args[0]} failed: ${stderr.trim().split('\n').at(-1) || `exit ${code}`}`, 1)),
-    ),
-  );
+  return new Promise((resolve, reject) => {
+    child.on('error', (err) => reject(new CliError(`podman ${args[0]} ${args[1] ?? ''} failed: ${err.message}`.replace(/\s+/g, ' '), 1)));
+    child.on('close', (code) => {
+      if (code === 0) resolve(withStderr ? `${stdout}\n${stderr}` : stdout);
+      else reject(new CliError(`podman ${args[0]} ${args[1] ?? ''} failed: ${stderr.trim().split('\n').at(-1) || `exit ${code}`}`.replace(/\s+/g, ' '), 1));
+    });
+  });
 }
 
 /** Starts `podman ...args` and returns the process (for streaming logs). */

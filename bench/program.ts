@@ -1,21 +1,21 @@
 /**
  * The podbench commands and their flags. Loaded by bench/cli.ts with a dynamic import, so that a
  * failure while loading (no usable libc for koffi, say) still reaches the user as one line.
+ *
+ * Each command's module is imported when that command runs, not before: the Kubernetes client
+ * alone is hundreds of modules, which Node opens in parallel, so loading everything up front
+ * made even `--version` fail under a low open-file limit, and `report` and `compare` must not
+ * load native code they do not use.
  */
 import { Command, Option } from 'commander';
-import { dumpYaml } from '@kubernetes/client-node';
-import { DEFAULT_LOCAL_IMAGE_PATTERN, LOCAL_CLI_IMAGE, LOCAL_NODE_IMAGE, buildImageFromDockerfile, buildImageFromHost, defaultLocalImage } from './agent-image.js';
 import { addPlanOptions, addPodOptions, planOptionsFrom, podOptionsFrom } from './cli-options.js';
-import { probeChannels, renderChannels } from './commands/channels.js';
-import { CLEAN_TARGETS, cleanCommand, type CleanOptions } from './commands/clean.js';
-import { runCommand } from './commands/run.js';
-import { doctor, renderChecks } from './commands/doctor.js';
-import { collectRegressionRules, compareCommand } from './commands/compare.js';
+import type { CleanOptions } from './commands/clean.js';
+import { collectRegressionRules } from './commands/compare.js';
 import type { RegressionRule } from '../reports/compare.js';
-import { REPORT_FORMATS, reportCommand, type ReportFormat } from './commands/report.js';
+import { REPORT_FORMATS, type ReportFormat } from './commands/report.js';
 import { CliError, printable } from './errors.js';
+import { DEFAULT_LOCAL_IMAGE_PATTERN, LOCAL_CLI_IMAGE, LOCAL_NODE_IMAGE } from './image-names.js';
 import { buildPlan } from './plan.js';
-import { buildPodManifest, manifestDocuments } from './pod-manifest.js';
 import { OUTPUTS, TARGETS, durationParser, parseLabel, parseOutDir, type RunOptions } from './run-options.js';
 import { PODBENCH_VERSION } from './version.js';
 
@@ -56,6 +56,7 @@ export function buildProgram(debug: boolean): Command {
         dryRun: Boolean(opts.dryRun),
         label: opts.label,
       };
+      const { runCommand } = await import('./commands/run.js');
       await runCommand(options, { stdout: process.stdout, stderr: process.stderr, debug });
     });
   addPlanOptions(run);
@@ -65,8 +66,9 @@ export function buildProgram(debug: boolean): Command {
     .command('manifest')
     .description('print the Pod (and the ConfigMap delivering the agent) that `run` deploys, for review, GitOps, `kubectl create -f -` or `kubectl apply --server-side -f -` (client-side apply cannot hold the ConfigMap)')
     .addOption(new Option('-o, --output <format>', 'yaml or json').choices(['yaml', 'json']).default('yaml'))
-    .action((opts, cmd: Command) => {
+    .action(async (opts, cmd: Command) => {
       const plan = buildPlan(planOptionsFrom(opts, cmd));
+      const [{ buildPodManifest, manifestDocuments }, { dumpYaml }] = await Promise.all([import('./pod-manifest.js'), import('@kubernetes/client-node')]);
       const documents = manifestDocuments(buildPodManifest(plan, podOptionsFrom(opts)));
       process.stdout.write(
         opts.output === 'json'
@@ -93,6 +95,7 @@ export function buildProgram(debug: boolean): Command {
       if (opts.withCli && !opts.fromHost) throw new CliError('--with-cli goes with --from-host', 2);
       if (opts.withCli && opts.nodeOnly) throw new CliError('--with-cli and --node-only exclude each other', 2);
       if (opts.push && opts.fromHost) throw new CliError('--push goes with a Dockerfile build; an image from the host stays in podman (podman push it yourself)', 2);
+      const { buildImageFromDockerfile, buildImageFromHost, defaultLocalImage } = await import('./agent-image.js');
       const tag = opts.tag ?? (opts.nodeOnly ? LOCAL_NODE_IMAGE : opts.withCli ? LOCAL_CLI_IMAGE : defaultLocalImage());
       if (opts.fromHost) {
         process.stderr.write(`building ${tag} from this host's Node ${process.version}…\n`);
@@ -108,7 +111,10 @@ export function buildProgram(debug: boolean): Command {
     .argument('<results.json>', 'a results document written by podbench run')
     .addOption(new Option('--format <format>', 'what to write').choices(REPORT_FORMATS).default('html'))
     .option('-o, --output <path>', 'file to write (hgrm: a directory, default hgrm/ next to the results); default stdout')
-    .action((results: string, opts: { format: ReportFormat; output?: string }) => reportCommand(results, opts.format, opts.output, process.stdout));
+    .action(async (results: string, opts: { format: ReportFormat; output?: string }) => {
+      const { reportCommand } = await import('./commands/report.js');
+      await reportCommand(results, opts.format, opts.output, process.stdout);
+    });
 
   program
     .command('compare')
@@ -126,20 +132,22 @@ rates (exact test, p < 0.05: four repeats a side are needed, fewer say "not enou
 than the spread between repeats within either run. Runs need --repeat 2 or more: nothing is
 called significant from a single sample. Runs are named by their --label, else by file name.`,
     )
-    .action((base: string, others: string[], opts: { output: 'table' | 'markdown' | 'html'; failOnRegression?: RegressionRule[] }) =>
-      compareCommand([base, ...others], opts.output, opts.failOnRegression ?? [], process.stdout),
-    );
+    .action(async (base: string, others: string[], opts: { output: 'table' | 'markdown' | 'html'; failOnRegression?: RegressionRule[] }) => {
+      const { compareCommand } = await import('./commands/compare.js');
+      await compareCommand([base, ...others], opts.output, opts.failOnRegression ?? [], process.stdout);
+    });
 
   program
     .command('clean')
     .description("remove what earlier runs left behind when their orchestrator could not (killed, OOM, a cancelled CI job): on a cluster podbench's pods that finished, are past their deadline or never started, and their ConfigMaps, locally (and in podman) what runs whose orchestrator is gone left: run directories, kernel objects, pods, volumes")
-    .addOption(new Option('--target <name>', 'what to clean: local runs, podman runs on this host, or a Kubernetes namespace (auto: kubernetes when a kubeconfig context answers, else local)').choices(CLEAN_TARGETS).default('auto'))
+    .addOption(new Option('--target <name>', 'what to clean: local runs, podman runs on this host, or a Kubernetes namespace (auto: kubernetes when a kubeconfig context answers, else local)').choices(TARGETS).default('auto'))
     .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG, ~/.kube/config, or the in-cluster service account)')
     .option('--context <name>', 'kubeconfig context (default: the current one)')
     .option('-n, --namespace <name>', "namespace to clean (default: the context's, else default)")
     .option('--dry-run', 'list what would be removed, and remove nothing')
     .option('--all', 'also take pods that may still belong to a run in progress elsewhere (within their deadline or start timeout)')
     .action(async (opts: { target: CleanOptions['target']; kubeconfig?: string; context?: string; namespace?: string; dryRun?: boolean; all?: boolean }) => {
+      const { cleanCommand } = await import('./commands/clean.js');
       await cleanCommand(
         { target: opts.target, cluster: { kubeconfig: opts.kubeconfig, context: opts.context, namespace: opts.namespace }, dryRun: Boolean(opts.dryRun), all: Boolean(opts.all) },
         process.stdout,
@@ -155,6 +163,7 @@ called significant from a single sample. Runs are named by their --label, else b
     .option('-n, --namespace <name>', "namespace (default: the context's)")
     .addOption(new Option('-o, --output <format>', 'table or json').choices(OUTPUTS).default('table'))
     .action(async (opts: { kubeconfig?: string; context?: string; namespace?: string; output: string }) => {
+      const { doctor, renderChecks } = await import('./commands/doctor.js');
       const checks = await doctor(opts);
       process.stdout.write(opts.output === 'json' ? `${JSON.stringify(checks, null, 2)}\n` : `${renderChecks(checks)}\n`);
       const failed = checks.filter((c) => c.status === 'fail');
@@ -166,6 +175,7 @@ called significant from a single sample. Runs are named by their --label, else b
     .description('list the channels and whether this host supports each (probed with real objects)')
     .addOption(new Option('-o, --output <format>', 'table or json').choices(OUTPUTS).default('table'))
     .action(async (opts: { output: string }) => {
+      const { probeChannels, renderChannels } = await import('./commands/channels.js');
       const support = await probeChannels();
       process.stdout.write(opts.output === 'json' ? `${JSON.stringify(support, null, 2)}\n` : `${renderChannels(support)}\n`);
     });

@@ -125,6 +125,16 @@ export class ResultsFile {
     this.write();
   }
 
+  /** The document as results.json last held it (fewer cases when a write failed since). */
+  get savedDocument(): ResultsDocument {
+    return { ...this.doc, cases: this.doc.cases.slice(0, this.savedCases) };
+  }
+
+  /** Whether {@link finish} has been called. */
+  get finished(): boolean {
+    return this.doc.run.finishedAt !== undefined;
+  }
+
   /** Marks the run finished: complete, or with the reason it is not. */
   finish(incompleteReason?: string): void {
     this.doc.run.finishedAt = new Date().toISOString();

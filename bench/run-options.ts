@@ -5,7 +5,7 @@
  */
 import { InvalidArgumentError } from 'commander';
 import { CHANNEL_IDS, MODE_IDS, type ChannelId, type ModeId } from '../agents/contract/channels.js';
-import { HEADER_BYTES } from '../agents/measure/message.js';
+import { HEADER_BYTES } from '../agents/contract/message-header.js';
 import type { RunSettings } from '../agents/contract/schema.js';
 import type { PodOptions } from './pod-manifest.js';
 import { formatDuration, parseDurationMs, parseSizeBytes } from './units.js';

@@ -47,6 +47,6 @@ export function renderTable(doc: ResultsDocument): string {
   const repeats = Math.max(1, ...doc.cases.map((c) => c.repeat + 1));
   const table = alignColumns(HEADERS, doc.cases.map((c) => row(c, repeats)), RIGHT_ALIGNED);
   const count = (status: CaseResult['status']) => doc.cases.filter((c) => c.status === status).length;
-  const summary = `${doc.cases.length} of ${doc.run.plannedCases} cases: ${count('ok')} ok, ${count('skipped')} skipped, ${count('failed')} failed`;
+  const summary = `${doc.cases.length} of ${doc.run.plannedCases} cases: ${count('ok')} ok, ${count('skipped')} skipped, ${count('failed')} failed${count('interrupted') ? `, ${count('interrupted')} interrupted` : ''}`;
   return `${table}\n\n${summary}`;
 }

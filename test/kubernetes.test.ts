@@ -13,14 +13,15 @@
  * the API while the container runs) is in kubernetes-fake.test.ts.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { ResultsDocument } from '../agents/contract/schema.js';
 import { CHANNEL_IDS } from '../agents/contract/channels.js';
-import { runCli, startCli, waitForStderr, type CliResult } from './helpers/cli.js';
+import { interruptFirstCase, runCli, startCli, waitForStderr, waitIntoFirstCase, type CliResult } from './helpers/cli.js';
+import { TERMINATION_GRACE_SECONDS } from '../bench/pod-manifest.js';
 import { startRateLimitedRegistry } from './helpers/rate-limited-registry.js';
 import { PRIVILEGED_NAMESPACE, TEST_NAMESPACE, TEST_NODE, clusterCommand, ctr, kubeconfigOf, kubectl, leftovers, podbenchObjects, pullEvents, type ClusterUser } from './helpers/test-cluster.js';
 
@@ -41,6 +42,17 @@ async function run(args: string[], user: ClusterUser = 'tester'): Promise<CliRes
   const outDir = newDir();
   const r = await runCli(['run', ...(await clusterArgs(user)), '--out-dir', join(outDir, 'out'), ...args]);
   return { ...r, outDir: join(outDir, 'out') };
+}
+
+/** The pids of the agents running on this host (the node), by their command line. */
+function agentPids(): number[] {
+  return readdirSync('/proc').filter((e) => /^\d+$/.test(e)).flatMap((pid) => {
+    try {
+      return /--role (initiator|responder)/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ')) ? [Number(pid)] : [];
+    } catch {
+      return []; // ended while we looked
+    }
+  });
 }
 
 const results = (outDir: string) => JSON.parse(readFileSync(join(outDir, 'results.json'), 'utf8')) as ResultsDocument;
@@ -124,6 +136,36 @@ describe('kubernetes target on a real cluster', { timeout: 20 * 60_000 }, () => 
     const doc = results(outDir);
     assert.equal(doc.run.complete, false);
     assert.ok(doc.cases.length >= 1 && doc.cases.length < 4, `${doc.cases.length} cases kept`);
+  });
+
+  it('Ctrl-C in the middle of a 60 s case: the agents end it at once, the case is recorded as interrupted, the pod is deleted', async () => {
+    // The deletion waits until the kubelet has stopped the containers (afterEach checks none runs);
+    // the agents end the case on its SIGTERM, so that is seconds, not the 58 s left of the case.
+    await interruptFirstCase([...(await clusterArgs()), '--channels', 'shm'], join(newDir(), 'out'), 2000, 30_000);
+  });
+
+  it('a second Ctrl-C while the first waits for a deletion (agents stopped): exits at once, says so once; the pod goes anyway', async () => {
+    const outDir = join(newDir(), 'out');
+    const cli = startCli(['run', ...(await clusterArgs()), '--channels', 'shm', '--duration', '60s', '--out-dir', outDir]);
+    await waitIntoFirstCase(cli, outDir, 1000, 120_000);
+    // The agents run on this host: stopped, they cannot answer the kubelet's SIGTERM, so the
+    // deletion the first Ctrl-C waits for takes the pod's whole grace period.
+    const agents = agentPids();
+    assert.equal(agents.length, 2, 'found both agents on the node');
+    for (const pid of agents) process.kill(pid, 'SIGSTOP');
+    cli.child.kill('SIGINT');
+    await waitForStderr(cli, (s) => s.includes('SIGINT: stopping the case in progress'));
+    cli.child.kill('SIGINT');
+    const secondAt = Date.now();
+    const r = await cli.result;
+    assert.equal(r.code, 130, r.stderr);
+    assert.ok(Date.now() - secondAt < TERMINATION_GRACE_SECONDS * 1000, `exited ${Date.now() - secondAt} ms after the second Ctrl-C`);
+    assert.equal(r.stderr.match(/SIGINT again: killing the agents and exiting without waiting for them/g)?.length, 1, r.stderr);
+    assert.equal(r.stderr.match(/^podbench: run incomplete \(interrupted by SIGINT/gm)?.length, 1, r.stderr);
+    assert.equal(results(outDir).cases[0]!.status, 'interrupted');
+    // Not waited for by podbench, but on its way: the kubelet kills the stopped agents.
+    const deadline = Date.now() + 60_000;
+    while ((await leftovers()).length > 0 && Date.now() < deadline) await new Promise((done) => setTimeout(done, 500));
   });
 
   it('the pod runs past its activeDeadlineSeconds: the run stops with the reason, cases so far kept', async () => {

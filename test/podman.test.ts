@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import type { ResultsDocument } from '../agents/contract/schema.js';
 import { podman } from '../bench/podman.js';
-import { runCli, startCli, waitForStderr } from './helpers/cli.js';
+import { interruptFirstCase, runCli, startCli, waitForStderr } from './helpers/cli.js';
 import { NOTHING_LEFT, newLeftovers, snapshotLeftovers } from './helpers/leftovers.js';
 
 /** What podman holds of podbench: pods, containers and the runs' volumes. */
@@ -129,7 +129,8 @@ describe('podman target', () => {
         const r = await run.result;
         assert.equal(r.code, code, r.stderr);
         const doc = JSON.parse(readFileSync(join(outDir, 'results.json'), 'utf8')) as ResultsDocument;
-        assert.ok(doc.cases.length >= 1 && doc.cases.length < 4);
+        assert.ok(doc.cases.length >= 1 && doc.cases.length <= 4);
+        assert.equal(doc.cases[0]!.status, 'ok');
         assert.equal(doc.run.complete, false);
         assert.equal(doc.run.incompleteReason, `interrupted by ${signal}`);
       } finally {
@@ -138,4 +139,15 @@ describe('podman target', () => {
       assert.deepEqual(await podmanLeftovers(), []);
     });
   }
+
+  it('Ctrl-C in the middle of a 60 s case: the agents end it at once, the pod is gone within seconds, the case is recorded as interrupted', async () => {
+    const outDir = mkdtempSync(join(tmpdir(), 'pbtest-'));
+    try {
+      // Stopping and removing the pod takes podman a few seconds; the 60 s case does not wait for its end.
+      await interruptFirstCase(['--target', 'podman', '--channels', 'shm', '--modes', 'latency', '--sizes', '64', '--warmup', '0ms'], outDir, 2000, 15_000);
+    } finally {
+      rmSync(outDir, { recursive: true, force: true });
+    }
+    assert.deepEqual(await podmanLeftovers(), []);
+  });
 });

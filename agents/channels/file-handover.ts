@@ -104,9 +104,10 @@ class FileEndpoint implements Endpoint {
     const leftMs = this.peerTimeoutMs - (nowMs - since);
     if (leftMs <= 0) throw new PeerError(`the ${this.peer} did not ${peerAction} a message file within ${this.peerTimeoutMs} ms`);
     this.waits++;
-    if (check(libc.poll(this.pollfd, 1, leftMs), 'poll') > 0) {
-      while (libc.read(this.inotifyFd, this.drain, this.drain.length) > 0);
-    }
+    const ready = libc.poll(this.pollfd, 1, leftMs);
+    // A signal (EINTR) only wakes the wait early: the caller looks again, within the same timeout.
+    if (ready < 0 && libc.lastErrno() !== Errno.EINTR) throw new NativeError('poll', libc.lastErrno());
+    if (ready > 0) while (libc.read(this.inotifyFd, this.drain, this.drain.length) > 0);
     return since;
   }
 

@@ -46,7 +46,7 @@ class QueueEndpoint implements Endpoint {
   send(message: MessageBuffer): void {
     this.deadline.beforeCall();
     while (libc.mqTimedSendFrom(this.outgoing, message.address, message.bytes.length, 0, this.deadline.timespec.address) !== 0) {
-      if (libc.lastErrno() !== Errno.ETIMEDOUT || !this.deadline.retryAfterTimeout()) this.fail('mq_timedsend', 'read');
+      if (!this.waitAgain()) this.fail('mq_timedsend', 'read');
     }
   }
 
@@ -54,9 +54,18 @@ class QueueEndpoint implements Endpoint {
     this.deadline.beforeCall();
     let n: number;
     while ((n = libc.mqTimedReceiveInto(this.incoming, into.address, into.bytes.length, 0, this.deadline.timespec.address)) < 0) {
-      if (libc.lastErrno() !== Errno.ETIMEDOUT || !this.deadline.retryAfterTimeout()) this.fail('mq_timedreceive', 'send');
+      if (!this.waitAgain()) this.fail('mq_timedreceive', 'send');
     }
     return n;
+  }
+
+  /**
+   * After a failed wait: true to wait again. A signal (EINTR: a stop request or Node's own
+   * handlers; the deadline still holds) and a deadline armed before this call both wait again.
+   */
+  private waitAgain(): boolean {
+    const errno = libc.lastErrno();
+    return errno === Errno.EINTR || (errno === Errno.ETIMEDOUT && this.deadline.retryAfterTimeout());
   }
 
   private fail(call: string, peerAction: string): never {

@@ -4,8 +4,7 @@
  * TypeScript types and the JSON Schema (shipped as results.schema.json) from one definition, and
  * validated at both ends.
  */
-import { FormatRegistry, Type, type Static, type TSchema } from '@sinclair/typebox';
-import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { FormatRegistry, Type, TypeCompiler, type Static, type TSchema, type TypeCheck } from './typebox.js';
 import { CHANNEL_IDS, MODE_IDS } from './channels.js';
 
 // TypeBox checks formats only when told how; JSON Schema tools know date-time already.
@@ -87,7 +86,8 @@ export const ThroughputSchema = Type.Object({
   messagesPerSec: Type.Number(),
 });
 
-const CaseStatusSchema = Type.Union([Type.Literal('ok'), Type.Literal('skipped'), Type.Literal('failed')]);
+/** `interrupted`: a signal stopped the run during the case (written by the orchestrator). */
+const CaseStatusSchema = Type.Union([Type.Literal('ok'), Type.Literal('skipped'), Type.Literal('failed'), Type.Literal('interrupted')]);
 
 /** A finished case, as the initiator reports it and the results document stores it. */
 export const CaseResultSchema = Type.Object({

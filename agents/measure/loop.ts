@@ -5,6 +5,11 @@
  * allocation, no logging and no await — only the clock, the channel and the verification (the
  * one exception: `--driver node` sockets, which await the event loop by design).
  *
+ * Every {@link YIELD_EVERY_MS} the initiator yields to the event loop once, between two round
+ * trips (never inside one), so that a signal stops the case within a fraction of a second; a
+ * stop ends the case as its clock would, with the end flag, so the responder leaves its loop too.
+ * A yield costs a few microseconds every 100 ms (under 0.01 % of a throughput case's time).
+ *
  * Time is read with performance.now(), called through a bound copy ({@link now}): a double in
  * milliseconds that keeps nanosecond resolution for the lifetime of an agent and, unlike
  * process.hrtime.bigint(), allocates nothing. Every Node clock is a call from JavaScript into C++
@@ -21,6 +26,7 @@ import * as hdr from 'hdr-histogram-js';
 import type { ModeId } from '../contract/channels.js';
 import type { Endpoint } from '../channels/channel.js';
 import { Flags, MessageCodec, Verdict, allocMessage } from './message.js';
+import { YIELD_EVERY_MS, yieldToEventLoop, type StopPoll } from '../stop-request.js';
 
 /** The clock: performance.now() without the global's accessor call. Milliseconds, as a double. */
 export const now: () => number = performance.now.bind(performance);
@@ -96,11 +102,11 @@ export function newLatencyHistogram(): hdr.Histogram {
 }
 
 /**
- * Runs the initiator's side of one case and tells the responder to stop at the end. Endpoints
- * answer synchronously except the Node driver's sockets; the loop awaits only a promise it
- * actually gets, so a synchronous channel never leaves the loop for the event loop.
+ * Runs the initiator's side of one case and tells the responder to stop at the end (or when
+ * `stop` says so). Endpoints answer synchronously except the Node driver's sockets; the loop
+ * awaits only a promise it actually gets, and otherwise leaves for the event loop only to yield.
  */
-export async function runInitiator(endpoint: Endpoint, codec: MessageCodec, mode: ModeId, timing: LoopTiming): Promise<InitiatorOutcome> {
+export async function runInitiator(endpoint: Endpoint, codec: MessageCodec, mode: ModeId, timing: LoopTiming, stop: StopPoll): Promise<InitiatorOutcome> {
   const out = allocMessage(codec.sizeBytes);
   const back = allocMessage(codec.sizeBytes);
   codec.fill(out);
@@ -111,8 +117,19 @@ export async function runInitiator(endpoint: Endpoint, codec: MessageCodec, mode
   let sending: void | Promise<void>;
   let receiving: number | Promise<number>;
 
-  const warmupEnd = now() + timing.warmupMs;
-  while (now() < warmupEnd) {
+  let t = now();
+  let yieldAt = t + YIELD_EVERY_MS;
+  /** Yields once the time has come; true when a stop was asked for meanwhile. */
+  const stopAsked = async (): Promise<boolean> => {
+    await yieldToEventLoop();
+    yieldAt = now() + YIELD_EVERY_MS;
+    return stop.signal !== undefined;
+  };
+
+  const warmupEnd = t + timing.warmupMs;
+  let stopped = false;
+  while ((t = now()) < warmupEnd) {
+    if (t >= yieldAt && (stopped = await stopAsked())) break;
     codec.stamp(out, seq, Flags.warmup);
     if ((sending = endpoint.send(out)) !== undefined) await sending;
     if (latency) {
@@ -129,8 +146,8 @@ export async function runInitiator(endpoint: Endpoint, codec: MessageCodec, mode
   let sent = 0;
   const cpuStart = process.cpuUsage();
   const start = now();
-  const end = start + timing.durationMs;
-  let t = start;
+  const end = stopped ? start : start + timing.durationMs;
+  t = start;
   if (histogram) {
     const batch = new Float64Array(SAMPLE_BATCH);
     let batched = 0;
@@ -153,6 +170,7 @@ export async function runInitiator(endpoint: Endpoint, codec: MessageCodec, mode
       }
       seq++;
       sent++;
+      if (t >= yieldAt && (await stopAsked())) break;
     }
     flushSamples(histogram, batch, batched);
     counts.messages = sent;
@@ -162,6 +180,7 @@ export async function runInitiator(endpoint: Endpoint, codec: MessageCodec, mode
       if ((sending = endpoint.send(out)) !== undefined) await sending;
       sent++;
       t = now();
+      if (t >= yieldAt && (await stopAsked())) break;
     }
   }
   const durationMs = t - start;

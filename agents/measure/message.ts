@@ -11,10 +11,10 @@
  * throughput) or, with `verify: 'full'`, every payload byte.
  */
 import type { RunSettings } from '../contract/schema.js';
+import { HEADER_BYTES } from '../contract/message-header.js';
 import { addressOf } from '../native/libc.js';
 
-/** Bytes of header at the start of every message; the smallest message is a bare header. */
-export const HEADER_BYTES = 16;
+export { HEADER_BYTES };
 /** Payload bytes checksummed at each end of the payload in `sample` mode. */
 export const SAMPLE_BYTES = 64;
 

@@ -8,6 +8,7 @@
  */
 import { CoreV1Api } from '@kubernetes/client-node';
 import { CliError } from '../errors.js';
+import type { TARGETS } from '../run-options.js';
 import { apiError } from '../kube-errors.js';
 import { requirePodman } from '../podman.js';
 import { sweepStaleRuns } from '../targets/local.js';
@@ -16,12 +17,9 @@ import { loadClusterAccess } from '../targets/kubernetes.js';
 import { countObjects, findStaleObjects, removeStaleObjects } from '../targets/kubernetes-sweep.js';
 import { clusterReachable } from './run.js';
 
-/** The targets `clean` knows how to sweep. */
-export const CLEAN_TARGETS = ['auto', 'local', 'podman', 'kubernetes'] as const;
-
 /** What `podbench clean` was asked to do. */
 export interface CleanOptions {
-  readonly target: (typeof CLEAN_TARGETS)[number];
+  readonly target: (typeof TARGETS)[number];
   readonly cluster: { readonly kubeconfig?: string; readonly context?: string; readonly namespace?: string };
   readonly dryRun: boolean;
   readonly all: boolean;

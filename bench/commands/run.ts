@@ -9,7 +9,8 @@ import { dirname, join } from 'node:path';
 import { renderMarkdown } from '../../reports/markdown.js';
 import { renderHtml } from '../../reports/html.js';
 import { chartAssets } from '../chart-assets.js';
-import type { CaseSpec, Plan } from '../../agents/contract/schema.js';
+import type { CaseSpec, Plan, ResultsDocument } from '../../agents/contract/schema.js';
+import { emptyResult } from '../../agents/case-result.js';
 import { renderTable } from '../../reports/table.js';
 import { RunError, UsageError, interruptedExitCode } from '../errors.js';
 import { buildPlan, caseLabel, plannedSeconds } from '../plan.js';
@@ -17,16 +18,17 @@ import { Progress } from '../progress.js';
 import { Watchdog, nextEventBudgetMs } from '../watchdog.js';
 import { ResultsFile, outDirProblem } from '../results-file.js';
 import type { RunOptions } from '../run-options.js';
-import { LocalTarget } from '../targets/local.js';
-import { PodmanTarget } from '../targets/podman.js';
-import { KubernetesTarget, loadClusterAccess } from '../targets/kubernetes.js';
-import { VersionApi } from '@kubernetes/client-node';
+import { requireOpenFiles } from '../open-files.js';
 import type { RunningPair, Target } from '../targets/target.js';
 import { formatDuration } from '../units.js';
 import { PODBENCH_VERSION } from '../version.js';
 
 /** The signals that stop a run: each is caught, the agents stopped, what was measured kept and reported. */
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+/** Longest best-effort cleanup after a second signal. */
+const ABANDON_LIMIT_MS = 3000;
+
+const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
 /** Where the run's output goes. */
 export interface RunIo {
@@ -38,11 +40,14 @@ export interface RunIo {
 /**
  * Whether a kubeconfig context is usable: it loads and its API server answers within a few
  * seconds. Inside a pod the in-cluster service account does not count: a CI job running on
- * Kubernetes should not start creating pods unless told to (--target kubernetes).
+ * Kubernetes should not start creating pods unless told to (--target kubernetes). The Kubernetes
+ * client is loaded only when there is a kubeconfig to try.
  */
 export async function clusterReachable(cluster: { kubeconfig?: string; context?: string; namespace?: string }): Promise<string | undefined> {
   const kubeconfigFile = cluster.kubeconfig ?? process.env.KUBECONFIG ?? join(homedir(), '.kube', 'config');
   if (!existsSync(kubeconfigFile.split(':')[0]!)) return undefined;
+  requireOpenFiles('kubernetes', 'to try the kubeconfig (--target auto)');
+  const [{ loadClusterAccess }, { VersionApi }] = await Promise.all([import('../targets/kubernetes.js'), import('@kubernetes/client-node')]);
   try {
     const access = loadClusterAccess(cluster);
     const version = await Promise.race([
@@ -58,7 +63,12 @@ export async function clusterReachable(cluster: { kubeconfig?: string; context?:
 async function chooseTarget(options: RunOptions, io: RunIo, progress: Progress): Promise<Target> {
   const onAgentLine = io.debug ? (role: string, line: string) => io.stderr.write(`[${role}] ${line}\n`) : undefined;
   const note = (text: string) => progress.note(text);
-  if (options.target === 'podman') return new PodmanTarget({ pod: options.pod, note, onAgentLine });
+  // Each target's module is loaded once chosen: the Kubernetes client is hundreds of modules.
+  if (options.target === 'podman') {
+    requireOpenFiles('podman', 'for a podman run');
+    const { PodmanTarget } = await import('../targets/podman.js');
+    return new PodmanTarget({ pod: options.pod, note, onAgentLine });
+  }
   let kind = options.target;
   if (kind === 'auto') {
     const cluster = await clusterReachable(options.cluster);
@@ -66,12 +76,16 @@ async function chooseTarget(options: RunOptions, io: RunIo, progress: Progress):
     progress.note(cluster ? `target: kubernetes (auto: ${cluster})` : 'target: local (auto: no usable kubeconfig context, so the agents run as local processes)');
   }
   if (kind === 'kubernetes') {
+    requireOpenFiles('kubernetes', 'for a Kubernetes run');
+    const { KubernetesTarget } = await import('../targets/kubernetes.js');
     const target = new KubernetesTarget({ pod: options.pod, ...options.cluster, note });
     progress.note(`kubernetes: ${target.describe()}`);
     return target;
   }
   const podFlags = Object.entries(options.pod).filter(([, v]) => v !== undefined && !(typeof v === 'object' && Object.keys(v).length === 0));
   if (podFlags.length > 0) progress.note(`note: pod options (${podFlags.map(([k]) => k).join(', ')}) apply to pod targets; the local target ignores them`);
+  requireOpenFiles('local', 'for a local run (the agents inherit the limit)');
+  const { LocalTarget } = await import('../targets/local.js');
   return new LocalTarget({ onAgentLine });
 }
 
@@ -130,96 +144,149 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<void> 
   const results = new ResultsFile(outDir, { plan, target: target.name, podbenchVersion: PODBENCH_VERSION, label: options.label });
   progress.note(`${plan.cases.length} cases, at least ${Math.ceil(plannedSeconds(plan))} s; results: ${results.path}`);
 
-  // Signals are caught before the agents start, so no Ctrl-C can orphan them.
+  // Signals are caught before the agents start, so no Ctrl-C can orphan them. The first stops
+  // the case in progress (the agents see it within a tenth of a second) and everything is
+  // written and cleaned up as on any other end; a second exits at once after a best-effort cleanup.
   let interrupted: NodeJS.Signals | undefined;
   let pair: RunningPair | undefined;
+  let running: { spec: CaseSpec; startedMs: number } | undefined;
+  let stoppedCase = false;
+  const measured = new Set<number>();
   const starting = new AbortController();
+  let giveUp!: (err: Error) => void;
+  const givenUp = new Promise<never>((_, reject) => (giveUp = reject));
+
+  /** Records the case a signal stopped, once: it has a result, but no measurement. */
+  const recordInterruptedCase = (): void => {
+    if (!interrupted || !running || measured.has(running.spec.index)) return;
+    const afterMs = performance.now() - running.startedMs;
+    results.addCase(emptyResult(running.spec, plan.settings, 'interrupted', `interrupted by ${interrupted} ${formatDuration(Math.round(afterMs / 100) * 100)} into the case`));
+    measured.add(running.spec.index);
+    stoppedCase = true;
+  };
+  const reportPaths = { html: join(dirname(results.path), 'report.html'), markdown: join(dirname(results.path), 'report.md') };
+  /** Ends results.json (complete, or why not) and writes both reports beside it. */
+  const finishAndReport = (why: string | undefined): ResultsDocument => {
+    results.finish(why);
+    const doc = results.document;
+    writeFileSync(reportPaths.html, renderHtml(doc, chartAssets()));
+    writeFileSync(reportPaths.markdown, renderMarkdown(doc));
+    return doc;
+  };
+  const incomplete = (why: string, doc: ResultsDocument): RunError => {
+    const unmeasured = [...doc.cases.filter((c) => c.status === 'interrupted'), ...notMeasured(plan, measured)];
+    return new RunError(
+      `run incomplete (${why}): ${doc.cases.length - (stoppedCase ? 1 : 0)} of ${plan.cases.length} cases saved in ${results.path}; not measured: ${listCases(unmeasured, options.repeat)}`,
+      undefined,
+      interrupted ? interruptedExitCode(interrupted) : 1,
+    );
+  };
+
+  const exitAtOnce = async (signal: NodeJS.Signals): Promise<void> => {
+    progress.note(`${signal} again: killing the agents and exiting without waiting for them (podbench clean removes anything left)`);
+    await Promise.race([pair?.abandon(), delay(ABANDON_LIMIT_MS)]).catch(() => undefined);
+    if (results.finished) return; // the run ended meanwhile, by the usual path
+    recordInterruptedCase();
+    const why = `interrupted by ${interrupted}; the agents were killed on the second ${signal}`;
+    giveUp(incomplete(why, finishAndReport(why)));
+  };
   const onSignal = (signal: NodeJS.Signals) => {
     if (signal === 'SIGHUP') {
       // The terminal is gone: writing to it fails (EIO), which must not end the cleanup.
       for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
     }
+    if (interrupted) {
+      void exitAtOnce(signal);
+      return;
+    }
     interrupted = signal;
-    progress.note(`${signal}: stopping the agents and cleaning up…`);
+    progress.note(`${signal}: stopping the case in progress and cleaning up… (${signal === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again exits at once)`);
     starting.abort();
     void pair?.stop(true);
   };
+
+  const measure = async (): Promise<void> => {
+    try {
+      pair = await target.start(plan, starting.signal);
+    } catch (err) {
+      results.finish(interrupted ? `interrupted by ${interrupted} while starting` : `the ${target.name} target could not start the agents`);
+      if (interrupted) throw new RunError(`interrupted by ${interrupted} before the first case; nothing was left running`, undefined, interruptedExitCode(interrupted));
+      throw err;
+    }
+    if (interrupted) void pair.stop(true);
+    if (pair.node) results.setNode(pair.node);
+
+    let caseCpu: (() => number) | undefined;
+    let fatal: string | undefined;
+    let agentFailure: string | undefined;
+    const watchdog = new Watchdog((after, waitedMs) => {
+      fatal = `the agents made no progress for ${Math.round(waitedMs / 1000)} s after ${after}; stopped them`;
+      void pair?.stop(true);
+    });
+    watchdog.arm(nextEventBudgetMs(undefined, plan.settings), 'the start');
+    try {
+      for await (const event of pair.events) {
+        watchdog.arm(nextEventBudgetMs(event, plan.settings), event.type === 'case-start' ? `the start of ${caseLabel(event.case)}` : `the ${event.type} event`);
+        if (event.type === 'environment') results.setEnvironment(event.environment);
+        else if (event.type === 'floor') results.setHarnessFloor(event.floor);
+        else if (event.type === 'case-start') {
+          caseCpu = orchestratorCpuMeter();
+          running = { spec: event.case, startedMs: performance.now() };
+          progress.caseStarted(event.case);
+        } else if (event.type === 'case') {
+          results.addCase(caseCpu ? { ...event.result, details: { ...event.result.details, 'orchestrator.cpuPercent': caseCpu() } } : event.result);
+          measured.add(event.result.index);
+          progress.caseFinished(event.result);
+        } else if (event.type === 'fatal') fatal = event.message;
+      }
+    } catch (err) {
+      fatal = err instanceof Error ? err.message : String(err);
+      await pair.stop(true);
+    } finally {
+      watchdog.disarm();
+      agentFailure = await pair.stop(false);
+    }
+    if (results.finished) return; // a second signal ended the run meanwhile
+    recordInterruptedCase();
+
+    // Complete means every planned case has a result and none was stopped; what went wrong on
+    // the way is reported either way. The target's diagnosis (the pod's deadline, an eviction, a
+    // container's exit) names the cause; an agent's fatal event is often only what it saw of it
+    // (its peer went away), and which of the two arrives first is a race. Both are kept, the cause first.
+    const missing = notMeasured(plan, measured);
+    const trouble = interrupted
+      ? `interrupted by ${interrupted}`
+      : agentFailure && fatal && agentFailure !== fatal
+        ? `${agentFailure}; the agents reported: ${fatal}`
+        : (agentFailure ?? fatal);
+    const why = missing.length > 0 || stoppedCase ? (trouble ?? 'the initiator stopped before the last case') : undefined;
+    if (!why && trouble) progress.note(`warning: ${trouble}`);
+
+    let doc: ResultsDocument;
+    try {
+      doc = finishAndReport(why);
+    } catch (err) {
+      // results.json could not be written (a full disk): stdout still says what it holds.
+      const saved = results.savedDocument;
+      io.stdout.write(options.output === 'json' ? `${JSON.stringify(saved, null, 2)}\n` : `${renderTable(saved)}\nresults: ${results.path} holds the cases above\n`);
+      throw err;
+    }
+    if (options.output === 'json') io.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+    else io.stdout.write(`${renderTable(doc)}\nresults: ${results.path}\nreports: ${reportPaths.html}, ${reportPaths.markdown}\n`);
+
+    if (why) throw incomplete(why, doc);
+    const failed = doc.cases.filter((c) => c.status === 'failed');
+    if (failed.length > 0) {
+      const first = failed[0]!;
+      throw new RunError(`${failed.length} case(s) failed, e.g. ${caseLabel(first)}: ${first.reason}`);
+    }
+  };
+
   // A closed terminal or a dropped SSH session (SIGHUP) is handled as Ctrl-C and SIGTERM are.
   for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
   try {
-    pair = await target.start(plan, starting.signal);
-  } catch (err) {
-    for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
-    results.finish(interrupted ? `interrupted by ${interrupted} while starting` : `the ${target.name} target could not start the agents`);
-    if (interrupted) throw new RunError(`interrupted by ${interrupted} before the first case; nothing was left running`, undefined, interruptedExitCode(interrupted));
-    throw err;
-  }
-  if (interrupted) void pair.stop(true);
-  if (pair.node) results.setNode(pair.node);
-
-  const measured = new Set<number>();
-  let caseCpu: (() => number) | undefined;
-  let fatal: string | undefined;
-  let agentFailure: string | undefined;
-  const watchdog = new Watchdog((after, waitedMs) => {
-    fatal = `the agents made no progress for ${Math.round(waitedMs / 1000)} s after ${after}; stopped them`;
-    void pair?.stop(true);
-  });
-  watchdog.arm(nextEventBudgetMs(undefined, plan.settings), 'the start');
-  try {
-    for await (const event of pair.events) {
-      watchdog.arm(nextEventBudgetMs(event, plan.settings), event.type === 'case-start' ? `the start of ${caseLabel(event.case)}` : `the ${event.type} event`);
-      if (event.type === 'environment') results.setEnvironment(event.environment);
-      else if (event.type === 'floor') results.setHarnessFloor(event.floor);
-      else if (event.type === 'case-start') {
-        caseCpu = orchestratorCpuMeter();
-        progress.caseStarted(event.case);
-      } else if (event.type === 'case') {
-        results.addCase(caseCpu ? { ...event.result, details: { ...event.result.details, 'orchestrator.cpuPercent': caseCpu() } } : event.result);
-        measured.add(event.result.index);
-        progress.caseFinished(event.result);
-      } else if (event.type === 'fatal') fatal = event.message;
-    }
-  } catch (err) {
-    fatal = err instanceof Error ? err.message : String(err);
-    await pair.stop(true);
+    await Promise.race([measure(), givenUp]);
   } finally {
-    watchdog.disarm();
-    agentFailure = await pair.stop(false);
     for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
-  }
-
-  // Complete means every planned case has a result; what went wrong on the way is reported either way.
-  const missing = notMeasured(plan, measured);
-  // The target's diagnosis (the pod's deadline, an eviction, a container's exit) names the cause;
-  // an agent's fatal event is often only what it saw of it (its peer went away), and which of the
-  // two arrives first is a race. Both are kept, the cause first.
-  const trouble = interrupted
-    ? `interrupted by ${interrupted}`
-    : agentFailure && fatal && agentFailure !== fatal
-      ? `${agentFailure}; the agents reported: ${fatal}`
-      : (agentFailure ?? fatal);
-  const why = missing.length > 0 ? (trouble ?? 'the initiator stopped before the last case') : undefined;
-  results.finish(why);
-  if (!why && trouble) progress.note(`warning: ${trouble}`);
-
-  const doc = results.document;
-  const reports = { html: join(dirname(results.path), 'report.html'), markdown: join(dirname(results.path), 'report.md') };
-  writeFileSync(reports.html, renderHtml(doc, chartAssets()));
-  writeFileSync(reports.markdown, renderMarkdown(doc));
-  if (options.output === 'json') io.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
-  else io.stdout.write(`${renderTable(doc)}\nresults: ${results.path}\nreports: ${reports.html}, ${reports.markdown}\n`);
-
-  if (why) {
-    throw new RunError(
-      `run incomplete (${why}): ${measured.size} of ${plan.cases.length} cases saved in ${results.path}; not measured: ${listCases(missing, options.repeat)}`,
-      undefined,
-      interrupted ? interruptedExitCode(interrupted) : 1,
-    );
-  }
-  const failed = doc.cases.filter((c) => c.status === 'failed');
-  if (failed.length > 0) {
-    const first = failed[0]!;
-    throw new RunError(`${failed.length} case(s) failed, e.g. ${caseLabel(first)}: ${first.reason}`);
   }
 }

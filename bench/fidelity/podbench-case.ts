@@ -49,7 +49,7 @@ export async function runPodbenchCase(cliPath: string, c: FidelityCase, timing: 
   if ('error' in run) return { status: 'failed', reason: run.error };
   const result = run.doc.cases[0];
   if (!result) return { status: 'failed', reason: 'podbench measured no case' };
-  if (result.status !== 'ok') return { status: result.status, reason: result.reason ?? result.status };
+  if (result.status !== 'ok') return { status: result.status === 'skipped' ? 'skipped' : 'failed', reason: result.reason ?? result.status };
   const value = c.mode === 'latency' ? result.latencyNs?.p50 : result.throughput?.bytesPerSec;
   if (value === undefined || value <= 0) return { status: 'failed', reason: 'podbench reported no value' };
   return { status: 'ok', value };

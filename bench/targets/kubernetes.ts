@@ -423,6 +423,15 @@ export class KubernetesTarget implements Target {
         return diagnosis;
       })());
 
-    return { events: agentEvents(logs), stop, ...(node && { node }) };
+    const abandon = async (): Promise<void> => {
+      clearInterval(monitor);
+      follower.stop();
+      if (this.options.keep) return;
+      // Not waited for: the kubelet stops the agents within a second and the ConfigMap goes with
+      // the pod; podbench clean takes whatever an unreachable API left.
+      await bounded(this.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 1 })).catch(() => undefined);
+    };
+
+    return { events: agentEvents(logs), stop, abandon, ...(node && { node }) };
   }
 }

@@ -24,6 +24,12 @@ const RUN_DIR_PREFIX = 'podbench-';
 const OWNER_FILE = 'owner.json';
 /** How long agents get to exit by themselves once the run is over, before SIGTERM. */
 const EXIT_GRACE_MS = 3000;
+/**
+ * How long an agent gets after SIGTERM before SIGKILL. A case in progress sees the signal within
+ * a tenth of a second (the loop yields for it); one stuck in a kernel wait for a peer that is
+ * gone is killed, and the orchestrator's journal replay removes what it created.
+ */
+const TERM_GRACE_MS = 1500;
 
 /** The compiled agent entry point, next to this package's compiled orchestrator. */
 export const AGENT_MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'agents', 'main.js');
@@ -106,14 +112,14 @@ function exited(child: ChildProcess): Promise<void> {
 const delay = (ms: number) => new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), ms).unref());
 
 /**
- * Gives an agent `graceMs` to exit by itself, then SIGTERM and `termGraceMs` (it handles the
- * signal, removing what it created, once the case in progress returns), then SIGKILL (the
- * orchestrator's journal replay removes what is left).
+ * Gives an agent `graceMs` to exit by itself, then SIGTERM and {@link TERM_GRACE_MS} (it ends
+ * the case in progress and removes what it created), then SIGKILL (the orchestrator's journal
+ * replay removes what is left).
  */
-async function ensureExit(child: ChildProcess, graceMs: number, termGraceMs: number): Promise<void> {
+async function ensureExit(child: ChildProcess, graceMs: number): Promise<void> {
   if ((await Promise.race([exited(child), delay(graceMs)])) !== 'timeout') return;
   child.kill('SIGTERM');
-  if ((await Promise.race([exited(child), delay(termGraceMs)])) !== 'timeout') return;
+  if ((await Promise.race([exited(child), delay(TERM_GRACE_MS)])) !== 'timeout') return;
   child.kill('SIGKILL');
   await exited(child);
 }
@@ -152,15 +158,13 @@ export class LocalTarget implements Target {
     const lastErrorOf = { initiator: watchStderr(initiator, show('initiator')), responder: watchStderr(responder, show('responder')) };
     createInterface({ input: responder.stdout! }).on('line', show('responder'));
 
-    // A signal is handled between blocking calls: allow the rest of a case and its bounded waits.
-    const termGraceMs = plan.settings.warmupMs + plan.settings.durationMs + plan.settings.peerTimeoutMs + 2000;
     let stopped: Promise<string | undefined> | undefined;
     const stop = (abort: boolean): Promise<string | undefined> =>
       (stopped ??= (async () => {
-        if (abort) await Promise.all([ensureExit(initiator, 0, termGraceMs), ensureExit(responder, 0, termGraceMs)]);
+        if (abort) await Promise.all([ensureExit(initiator, 0), ensureExit(responder, 0)]);
         else {
-          await ensureExit(initiator, EXIT_GRACE_MS, termGraceMs);
-          await ensureExit(responder, EXIT_GRACE_MS, termGraceMs);
+          await ensureExit(initiator, EXIT_GRACE_MS);
+          await ensureExit(responder, EXIT_GRACE_MS);
         }
         removeRun(runDir, owner);
         if (abort) return undefined;
@@ -171,9 +175,16 @@ export class LocalTarget implements Target {
         return `the ${role} agent exited with ${child.exitCode ?? child.signalCode}${last ? `: ${last}` : ''}`;
       })());
 
+    const abandon = async (): Promise<void> => {
+      for (const child of [initiator, responder]) child.kill('SIGKILL');
+      await Promise.all([exited(initiator), exited(responder)]);
+      removeRun(runDir, owner);
+    };
+
     return {
       events: agentEvents(initiator.stdout!, show('initiator')),
       stop,
+      abandon,
     };
   }
 }

@@ -8,7 +8,6 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { dumpYaml } from '@kubernetes/client-node';
 import type { Plan } from '../../agents/contract/schema.js';
 import { agentEvents, explainingLine } from '../agent-events.js';
 import { buildImageFromHost, defaultLocalImage, imageExists } from '../agent-image.js';
@@ -18,8 +17,10 @@ import { podman, requirePodman, spawnPodman } from '../podman.js';
 import { OWNER_PID_LABEL, describeDeadRun, findDeadPodmanRuns, podmanRunDir, removeDeadPodmanRuns, writeOwner } from './podman-sweep.js';
 import type { RunningPair, Target } from './target.js';
 
-/** How long the agents get to finish after the initiator's log ends, and podman to stop them. */
+/** How long the agents get to finish after the initiator's log ends. */
 const STOP_GRACE_S = 5;
+/** How long podman waits after SIGTERM before SIGKILL: agents end a case in progress within a tenth of a second. */
+const TERM_GRACE_S = 2;
 
 /**
  * Options for the podman target: the pod's shape. Without --image or --node-image the agent image
@@ -92,7 +93,9 @@ export class PodmanTarget implements Target {
     mkdirSync(dir, { mode: 0o700 });
     writeOwner(dir, plan.runId);
     const yamlPath = join(dir, 'pod.yaml');
-    writeFileSync(yamlPath, manifestDocuments(resources).map((d) => dumpYaml(d)).join('---\n'));
+    // JSON, which is YAML too: written without the Kubernetes client, whose hundreds of modules
+    // a podman run has no other use for.
+    writeFileSync(yamlPath, manifestDocuments(resources).map((d) => JSON.stringify(d, null, 2)).join('\n---\n'));
     const name = podName(plan.runId);
     const containers = { initiator: `${name}-initiator`, responder: `${name}-responder` };
 
@@ -124,7 +127,7 @@ export class PodmanTarget implements Target {
               podman(['wait', '--condition', 'exited', containers.responder]).then(() => true, () => true),
               new Promise<boolean>((r) => setTimeout(() => r(false), STOP_GRACE_S * 1000 + plan.settings.peerTimeoutMs).unref()),
             ]);
-        if (!exited) await podman(['pod', 'stop', '--time', String(STOP_GRACE_S), name]).catch(() => '');
+        if (!exited) await podman(['pod', 'stop', '--time', String(TERM_GRACE_S), name]).catch(() => '');
         logs.kill();
         await logsEnded;
         let diagnosis: string | undefined;
@@ -142,6 +145,12 @@ export class PodmanTarget implements Target {
         return diagnosis;
       })());
 
-    return { events: agentEvents(logs.stdout!, (line) => this.options.onAgentLine?.('initiator', line)), stop };
+    const abandon = async (): Promise<void> => {
+      logs.kill();
+      await podman(['pod', 'kill', '--signal', 'KILL', name]).catch(() => '');
+      await down();
+    };
+
+    return { events: agentEvents(logs.stdout!, (line) => this.options.onAgentLine?.('initiator', line)), stop, abandon };
   }
 }

@@ -14,6 +14,12 @@ export interface RunningPair {
    * diagnosis when an agent failed, e.g. its last error line.
    */
   stop(abort: boolean): Promise<string | undefined>;
+  /**
+   * For a second Ctrl-C: kills the agents at once and removes what it can without waiting for
+   * anything slow (what is left, a later run or `podbench clean` sweeps). Safe to call while
+   * {@link stop} runs.
+   */
+  abandon(): Promise<void>;
   /** The Kubernetes node the agents run on, where the target has one. */
   readonly node?: ClusterNode;
 }

@@ -1,7 +1,10 @@
 /** Runs the built podbench CLI as a user would, and collects what it printed. */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ResultsDocument } from '../../agents/contract/schema.js';
 
 /** dist/bench/cli.js, the file `npx podbench` runs. */
 export const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'cli.js');
@@ -49,4 +52,40 @@ export async function waitForStderr(run: CliRun, predicate: (stderr: string) => 
     if (Date.now() > deadline) throw new Error(`timed out waiting for progress; stderr so far:\n${run.stderr()}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * Resolves `intoCaseMs` after the first case has opened: the harness floor, written to
+ * results.json in `outDir`, is the agents' last event before it.
+ */
+export async function waitIntoFirstCase(run: CliRun, outDir: string, intoCaseMs: number, timeoutMs = 30_000): Promise<void> {
+  const path = join(outDir, 'results.json');
+  const floorWritten = () => existsSync(path) && (JSON.parse(readFileSync(path, 'utf8')) as ResultsDocument).harnessFloor !== undefined;
+  const deadline = Date.now() + timeoutMs;
+  while (!floorWritten()) {
+    if (Date.now() > deadline || run.child.exitCode !== null) throw new Error(`the first case did not start; stderr so far:\n${run.stderr()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await new Promise((r) => setTimeout(r, intoCaseMs));
+}
+
+/**
+ * Runs `podbench run ...args` (with --duration 60s and `outDir`), sends SIGINT `intoCaseMs` into
+ * the first case, and checks what every target must do: exit 130 long before the case would have
+ * ended (within `exitWithinMs`), with that case recorded as interrupted. Resolves to the result.
+ */
+export async function interruptFirstCase(args: string[], outDir: string, intoCaseMs: number, exitWithinMs: number): Promise<CliResult> {
+  const run = startCli(['run', ...args, '--duration', '60s', '--out-dir', outDir]);
+  await waitIntoFirstCase(run, outDir, intoCaseMs, 120_000);
+  const signalledAt = Date.now();
+  run.child.kill('SIGINT');
+  const result = await run.result;
+  const stoppedAfterMs = Date.now() - signalledAt;
+  assert.equal(result.code, 130, result.stderr);
+  assert.ok(stoppedAfterMs < exitWithinMs, `podbench exited ${stoppedAfterMs} ms after Ctrl-C in a 60 s case`);
+  const doc = JSON.parse(readFileSync(join(outDir, 'results.json'), 'utf8')) as ResultsDocument;
+  assert.deepEqual(doc.cases.map((c) => c.status), ['interrupted']);
+  assert.match(doc.cases[0]!.reason ?? '', /^interrupted by SIGINT \d+(\.\d)?s into the case$/);
+  assert.equal(doc.run.complete, false);
+  return result;
 }

@@ -1,0 +1,48 @@
+/**
+ * A stop asked for by a signal (Ctrl-C, SIGTERM from the orchestrator, a pod's deletion). Node
+ * runs signal handlers on the event loop, which a synchronous measurement loop does not visit;
+ * so a case in progress is stopped by the loop itself: it looks at {@link StopRequest.signal}
+ * each time it yields (every {@link YIELD_EVERY_MS}), ends the case as if its time were up
+ * (telling the peer, which then leaves its own loop) and the agent exits right after.
+ */
+
+/** How often the initiator's loop yields to the event loop so that a signal is seen. */
+export const YIELD_EVERY_MS = 100;
+
+/** What the measurement loop reads: the signal that asked for a stop, once one did. */
+export interface StopPoll {
+  readonly signal: NodeJS.Signals | undefined;
+}
+
+/** One agent's stop request, shared by its signal handlers and its case loops. */
+export class StopRequest implements StopPoll {
+  signal: NodeJS.Signals | undefined;
+  private loopRunning = false;
+  private exit: ((signal: NodeJS.Signals) => void) | undefined;
+
+  /**
+   * Called from a signal handler: runs `exit` now, or, while a case's loop runs, as soon as that
+   * loop has ended its case.
+   */
+  request(signal: NodeJS.Signals, exit: (signal: NodeJS.Signals) => void): void {
+    this.signal ??= signal;
+    this.exit = exit;
+    if (!this.loopRunning) exit(this.signal);
+  }
+
+  /** Runs a case's measurement loop; a stop requested meanwhile takes effect when it returns. */
+  async during<T>(loop: () => Promise<T>): Promise<T> {
+    this.loopRunning = true;
+    try {
+      return await loop();
+    } finally {
+      this.loopRunning = false;
+      if (this.signal && this.exit) this.exit(this.signal);
+    }
+  }
+}
+
+/** Lets the event loop run once (signal handlers included); between round trips only. */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

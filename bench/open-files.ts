@@ -1,0 +1,59 @@
+/**
+ * The open-file limit (RLIMIT_NOFILE) a run needs, checked before a target is loaded or its
+ * agents started: below it, Node fails while loading modules with EMFILE, or with a misleading
+ * "Cannot find package" (a module it could not open), far from the cause.
+ */
+import { readFileSync } from 'node:fs';
+import { CliError } from './errors.js';
+
+/**
+ * Open files each kind of run needs, with room to spare. Measured here by lowering `ulimit -n`
+ * until a run of every channel, mode and size failed: local and podman runs worked from 40
+ * (Node 20 and 24); a Kubernetes run from 800 on Node 20, which opens every module of a graph at
+ * once (the Kubernetes client is some 700), and from 40 on Node 24, which reads them one by one.
+ */
+const NEEDED_OPEN_FILES = {
+  local: 64,
+  podman: 64,
+  kubernetes: Number(process.versions.node.split('.')[0]) < 22 ? 1024 : 64,
+} as const;
+
+let known: { soft: number; hard: number } | undefined;
+
+/**
+ * The soft and hard RLIMIT_NOFILE of this process (Infinity for unlimited), from /proc; read once
+ * (bench/cli.ts reads it first thing: once the files are exhausted, /proc cannot be opened either).
+ */
+export function openFileLimit(): { soft: number; hard: number } | undefined {
+  if (known) return known;
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const [soft, hard] = (line?.slice('Max open files'.length).trim().split(/\s+/) ?? []).map((v) => (v === 'unlimited' ? Infinity : Number(v)));
+    if (soft !== undefined && hard !== undefined && !Number.isNaN(soft) && !Number.isNaN(hard)) known = { soft, hard };
+    return known;
+  } catch {
+    return undefined; // not Linux, or /proc not mounted: nothing to check against
+  }
+}
+
+/**
+ * For an error that may come from too few open files (EMFILE, or a module Node "cannot find"
+ * because it could not open it): a note naming the limit, or undefined when the limit is ample.
+ */
+export function openFileHint(err: unknown): string | undefined {
+  // Node's module loader passes EMFILE on in its message, not always in the code.
+  const code = /\bE[MN]FILE\b/.test(String((err as Error | undefined)?.message)) ? 'EMFILE' : (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code !== 'EMFILE' && code !== 'ENFILE' && code !== 'ERR_MODULE_NOT_FOUND') return undefined;
+  const limit = openFileLimit();
+  if (!limit || (code === 'ERR_MODULE_NOT_FOUND' && limit.soft >= NEEDED_OPEN_FILES.kubernetes)) return undefined;
+  return `the open-file limit (RLIMIT_NOFILE, ulimit -n) is ${limit.soft}: raise it to ${NEEDED_OPEN_FILES.kubernetes} or more`;
+}
+
+/** Fails at once, naming RLIMIT_NOFILE, when the limit is below what a `kind` run needs. */
+export function requireOpenFiles(kind: keyof typeof NEEDED_OPEN_FILES, purpose: string): void {
+  const limit = openFileLimit();
+  const needed = NEEDED_OPEN_FILES[kind];
+  if (!limit || limit.soft >= needed) return;
+  const raise = limit.hard >= needed ? `raise it with ulimit -n ${needed}` : `the hard limit is ${limit.hard} too, so raise both (ulimit -Hn needs root, or limits.conf)`;
+  throw new CliError(`RLIMIT_NOFILE (ulimit -n) is ${limit.soft}; podbench needs at least ${needed} open files ${purpose}: ${raise}`, 1);
+}
