@@ -35,8 +35,7 @@ async function serveCase(run: RunContext, control: ControlConnection, index: num
     await control.send({ type: 'ready', index, params: current.params });
     const placement = startPlacement();
     const accepted = (endpoint = await current.accept());
-    const codec = new MessageCodec(spec.sizeBytes, run.plan.settings.verify);
-    const outcome = await run.stop.during(() => runResponder(accepted, codec, spec.mode));
+    const outcome = await runResponder(accepted, new MessageCodec(spec.sizeBytes, run.plan.settings.verify), spec.mode);
     return { type: 'report', index, report: { ...outcome, placement: placement.finish(), details: { ...endpoint.details(), peakRssKiB: peakRssKiB() } } };
   } catch (err) {
     return { type: 'failed', index, reason: reasonOf(err) };
@@ -61,7 +60,8 @@ export async function respond(run: RunContext): Promise<number> {
       const message = await control.receive(settings.connectTimeoutMs);
       if (message.type === 'bye') return 0;
       if (message.type !== 'open') throw new Error(`unexpected control message ${message.type}`);
-      await control.send(await serveCase(run, control, message.index));
+      // A stop asked for during the case takes effect once the initiator has its answer.
+      await run.stop.during(async () => control.send(await serveCase(run, control, message.index)));
     }
   } finally {
     control.close();

@@ -14,6 +14,9 @@ import { DEFAULTS, QUICK, durationParser, parseChannels, parseModes, parseRepeat
 const duration = durationParser(1, 3_600_000);
 const warmup = durationParser(0, 600_000);
 const timeout = durationParser(100, 3_600_000);
+// Two agents started together meet after about half a second here (local and podman; 300 ms
+// always failed, 500 ms passed): less than 1 s cannot be relied on.
+const connectTimeout = durationParser(1000, 3_600_000);
 const choice = (flags: string, description: string, choices: readonly string[], defaultValue: string) =>
   new Option(flags, description).choices(choices).default(defaultValue);
 
@@ -29,7 +32,7 @@ export function addPlanOptions(cmd: Command): Command {
     .addOption(choice('--verify <how>', 'checksum a sample of each payload (first and last 64 bytes) or every byte', ['sample', 'full'], 'sample'))
     .addOption(choice('--driver <how>', 'how tcp and uds are driven: blocking libc calls, or net.Socket as an idiomatic Node sidecar would (the other channels always use libc)', ['libc', 'node'], 'libc'))
     .addOption(choice('--pin <how>', 'CPU placement: both agents on one CPU, on two CPUs, or wherever the scheduler puts them', ['none', 'same', 'split'], 'none'))
-    .addOption(new Option('--connect-timeout <time>', 'how long the agents wait for each other at start').default(timeout(DEFAULTS.connectTimeout), DEFAULTS.connectTimeout).argParser(timeout))
+    .addOption(new Option('--connect-timeout <time>', 'how long the agents wait for each other at start (at least 1s: starting takes them about half a second)').default(connectTimeout(DEFAULTS.connectTimeout), DEFAULTS.connectTimeout).argParser(connectTimeout))
     .addOption(new Option('--peer-timeout <time>', 'longest wait for the peer inside a case before it fails').default(timeout(DEFAULTS.peerTimeout), DEFAULTS.peerTimeout).argParser(timeout))
     .option('--quick', `a short first look: sizes ${QUICK.sizes}, ${QUICK.duration} per case, ${QUICK.warmup} warm-up (explicit flags win)`);
 }

@@ -10,12 +10,13 @@ import { CliError } from './errors.js';
  * Open files each kind of run needs, with room to spare. Measured here by lowering `ulimit -n`
  * until a run of every channel, mode and size failed: local and podman runs worked from 40
  * (Node 20 and 24); a Kubernetes run from 800 on Node 20, which opens every module of a graph at
- * once (the Kubernetes client is some 700), and from 40 on Node 24, which reads them one by one.
+ * once (the Kubernetes client is some 700), and from 40 on Node 24, which reads them one by one
+ * (Node 22, not measured, is counted with Node 20).
  */
 const NEEDED_OPEN_FILES = {
   local: 64,
   podman: 64,
-  kubernetes: Number(process.versions.node.split('.')[0]) < 22 ? 1024 : 64,
+  kubernetes: Number(process.versions.node.split('.')[0]) < 24 ? 1024 : 64,
 } as const;
 
 let known: { soft: number; hard: number } | undefined;
@@ -49,11 +50,17 @@ export function openFileHint(err: unknown): string | undefined {
   return `the open-file limit (RLIMIT_NOFILE, ulimit -n) is ${limit.soft}: raise it to ${NEEDED_OPEN_FILES.kubernetes} or more`;
 }
 
-/** Fails at once, naming RLIMIT_NOFILE, when the limit is below what a `kind` run needs. */
-export function requireOpenFiles(kind: keyof typeof NEEDED_OPEN_FILES, purpose: string): void {
+/** One line naming RLIMIT_NOFILE when it is below what a `kind` run needs, else undefined. */
+export function openFilesProblem(kind: keyof typeof NEEDED_OPEN_FILES, purpose: string): string | undefined {
   const limit = openFileLimit();
   const needed = NEEDED_OPEN_FILES[kind];
-  if (!limit || limit.soft >= needed) return;
+  if (!limit || limit.soft >= needed) return undefined;
   const raise = limit.hard >= needed ? `raise it with ulimit -n ${needed}` : `the hard limit is ${limit.hard} too, so raise both (ulimit -Hn needs root, or limits.conf)`;
-  throw new CliError(`RLIMIT_NOFILE (ulimit -n) is ${limit.soft}; podbench needs at least ${needed} open files ${purpose}: ${raise}`, 1);
+  return `RLIMIT_NOFILE (ulimit -n) is ${limit.soft}; podbench needs at least ${needed} open files ${purpose}: ${raise}`;
+}
+
+/** Fails at once, naming RLIMIT_NOFILE, when the limit is below what a `kind` run needs. */
+export function requireOpenFiles(kind: keyof typeof NEEDED_OPEN_FILES, purpose: string): void {
+  const problem = openFilesProblem(kind, purpose);
+  if (problem) throw new CliError(problem, 1);
 }

@@ -59,9 +59,9 @@ export interface PodOptions {
 export const volumeNames = (runId: string) => ({ disk: `disk-${runId}`, tmpfs: `tmpfs-${runId}` });
 
 /**
- * How long the kubelet waits after SIGTERM before it kills the agents. They exit on SIGTERM once
- * the blocking call in progress returns, which the peer timeout bounds; the default 30 s would
- * make every deletion that meets a running case wait that long.
+ * How long the kubelet waits after SIGTERM before it kills the agents. They end a case in progress
+ * and exit within half a second; an agent stuck in a kernel wait for a peer that is gone is
+ * killed after this, where the default 30 s would hold up the deletion that long.
  */
 export const TERMINATION_GRACE_SECONDS = 5;
 

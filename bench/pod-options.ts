@@ -5,6 +5,10 @@
  */
 import type { V1Toleration } from '@kubernetes/client-node';
 import { InvalidArgumentError } from 'commander';
+import { FILE_WINDOW } from '../agents/contract/channels.js';
+import type { Plan } from '../agents/contract/schema.js';
+import type { PodOptions } from './pod-manifest.js';
+import { formatSize } from './units.js';
 
 /** `--cpu 500m`, `--cpu 2`: more than zero (a zero limit is no limit, and no Guaranteed QoS). */
 export function parseCpu(text: string): string {
@@ -72,4 +76,47 @@ export function parseRunAsUser(text: string): number | typeof PLATFORM_UID {
     throw new InvalidArgumentError(`use a non-root user id (1 to ${2 ** 31 - 1}), or ${PLATFORM_UID} to leave it to the cluster (OpenShift)`);
   }
   return Number(text);
+}
+
+const QUANTITY_FACTORS: Record<string, number> = { '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
+
+/** The bytes in a quantity {@link parseBytesQuantity} accepted. */
+export function quantityBytes(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(\w*)$/.exec(text)!;
+  return Number(m[1]) * QUANTITY_FACTORS[m[2]!]!;
+}
+
+/**
+ * Memory an agent container needs, measured with podman by lowering --memory for a run of every
+ * channel in both modes: at 64 B messages it ran from 28Mi (24Mi was OOM-killed), at 1 MiB from
+ * 48Mi (32Mi was killed): about 20 bytes more per byte of the largest message (the message
+ * buffers, the ring's slots, the files on the memory volume count against the container). The
+ * page cache of Node's own binary is not charged, so this is well below the agents' ~80 MB RSS.
+ * With margin: 32Mi and 24 bytes per byte.
+ */
+export const AGENT_MEMORY_BASE_BYTES = 32 * 2 ** 20;
+export const AGENT_MEMORY_PER_MESSAGE = 24;
+
+/**
+ * What the pod options cannot do for `plan`, as one line naming the flag, or undefined: a
+ * --memory below what an agent needs at the plan's largest message, a --volume-size below what
+ * the file channels keep in a volume (FILE_WINDOW messages and the one being written).
+ */
+export function podOptionsProblem(plan: Plan, pod: PodOptions): string | undefined {
+  const largest = Math.max(...plan.cases.map((c) => c.sizeBytes));
+  if (pod.memory !== undefined) {
+    const neededBytes = AGENT_MEMORY_BASE_BYTES + AGENT_MEMORY_PER_MESSAGE * largest;
+    if (quantityBytes(pod.memory) < neededBytes) {
+      return `--memory ${pod.memory} is less than an agent needs with ${formatSize(largest)} messages: at least ${Math.ceil(neededBytes / 2 ** 20)}Mi`;
+    }
+  }
+  const fileSizes = plan.cases.filter((c) => c.channel === 'file' || c.channel === 'tmpfs-file').map((c) => c.sizeBytes);
+  if (pod.volumeSize !== undefined && fileSizes.length > 0) {
+    const largestFile = Math.max(...fileSizes);
+    const neededBytes = (FILE_WINDOW + 1) * largestFile + 2 ** 20; // + the journal and the sockets
+    if (quantityBytes(pod.volumeSize) < neededBytes) {
+      return `--volume-size ${pod.volumeSize} is less than the file channels keep in a volume with ${formatSize(largestFile)} messages: at least ${Math.ceil(neededBytes / 2 ** 20)}Mi (${FILE_WINDOW + 1} messages and 1 MiB)`;
+    }
+  }
+  return undefined;
 }

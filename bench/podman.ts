@@ -89,5 +89,6 @@ export async function podman(args: string[], input?: { stdin: NodeJS.ReadableStr
 /** Starts `podman ...args` and returns the process (for streaming logs). */
 export function spawnPodman(args: string[]): ChildProcess {
   requirePodman();
-  return spawn('podman', args, { env: podmanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group too: a terminal's Ctrl-C must not end the log (and so the events) early.
+  return spawn('podman', args, { env: podmanEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
 }

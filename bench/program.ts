@@ -2,9 +2,10 @@
  * The podbench commands and their flags. Loaded by bench/cli.ts with a dynamic import, so that a
  * failure while loading (no usable libc for koffi, say) still reaches the user as one line.
  *
- * Each command's module is imported when that command runs, not before: the Kubernetes client
- * alone is hundreds of modules, which Node opens in parallel, so loading everything up front
- * made even `--version` fail under a low open-file limit, and `report` and `compare` must not
+ * What a command does is imported when that command runs, not before (only the flag parsers of
+ * report and compare, which load the renderers, come with the program): the Kubernetes client
+ * alone is hundreds of modules, which Node 20 opens all at once, so loading everything up front
+ * made even `--version` fail under a low open-file limit; and `report` and `compare` must not
  * load native code they do not use.
  */
 import { Command, Option } from 'commander';
@@ -16,6 +17,7 @@ import { REPORT_FORMATS, type ReportFormat } from './commands/report.js';
 import { CliError, printable } from './errors.js';
 import { DEFAULT_LOCAL_IMAGE_PATTERN, LOCAL_CLI_IMAGE, LOCAL_NODE_IMAGE } from './image-names.js';
 import { buildPlan } from './plan.js';
+import { podOptionsProblem } from './pod-options.js';
 import { OUTPUTS, TARGETS, durationParser, parseLabel, parseOutDir, type RunOptions } from './run-options.js';
 import { PODBENCH_VERSION } from './version.js';
 
@@ -68,8 +70,11 @@ export function buildProgram(debug: boolean): Command {
     .addOption(new Option('-o, --output <format>', 'yaml or json').choices(['yaml', 'json']).default('yaml'))
     .action(async (opts, cmd: Command) => {
       const plan = buildPlan(planOptionsFrom(opts, cmd));
+      const pod = podOptionsFrom(opts);
+      const problem = podOptionsProblem(plan, pod);
+      if (problem) throw new CliError(problem, 2);
       const [{ buildPodManifest, manifestDocuments }, { dumpYaml }] = await Promise.all([import('./pod-manifest.js'), import('@kubernetes/client-node')]);
-      const documents = manifestDocuments(buildPodManifest(plan, podOptionsFrom(opts)));
+      const documents = manifestDocuments(buildPodManifest(plan, pod));
       process.stdout.write(
         opts.output === 'json'
           ? `${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: documents }, null, 2)}\n`

@@ -27,6 +27,7 @@ describe('bad input', () => {
     [['run', '--duration', '5'], /--duration.*with a unit: ms, s or m/],
     [['run', '--warmup', '-1s'], /--warmup/],
     [['run', '--repeat', '0'], /--repeat.*1 to 100/],
+    [['run', '--connect-timeout', '500ms'], /--connect-timeout.*from 1s to 60m/],
     [['run', '--pin', 'left'], /--pin.*none, same, split/],
     [['run', '--verify', 'some'], /--verify.*sample, full/],
     [['run', '--driver', 'deno'], /--driver.*libc, node/],
@@ -38,6 +39,11 @@ describe('bad input', () => {
     [['manifest', '--cpu', '0m'], /--cpu.*above zero/],
     [['run', '--node', ''], /--node.*use a node name/],
     [['manifest', '--node', 'UPPER_case!'], /--node.*use a node name/],
+    [['run', '--memory', '0'], /^podbench: --memory 0 is less than an agent needs with 1 MiB messages: at least \d+Mi/],
+    [['manifest', '--memory', '1', '--sizes', '64'], /^podbench: --memory 1 is less than an agent needs with 64 B messages: at least \d+Mi/],
+    [['run', '--dry-run', '--memory', '48Mi', '--sizes', '1Mi'], /^podbench: --memory 48Mi is less than an agent needs with 1 MiB messages: at least 56Mi$/],
+    [['manifest', '--volume-size', '1k'], /^podbench: --volume-size 1k is less than the file channels keep in a volume with 1 MiB messages: at least 10Mi \(9 messages and 1 MiB\)$/],
+    [['run', '--volume-size', '4Mi', '--channels', 'tmpfs-file', '--sizes', '512Ki'], /^podbench: --volume-size 4Mi is less than .* with 512 KiB messages: at least 6Mi/],
     [['run', '--out-dir', ''], /--out-dir.*use a directory path/],
     [['run', '--dry-run', '--out-dir', ' '], /--out-dir.*use a directory path/],
     [['run', '--out-dir', '/proc/podbench-results'], /^podbench: --out-dir \/proc\/podbench-results is under \/proc, a kernel filesystem where no directory can be made$/],
@@ -57,6 +63,14 @@ describe('bad input', () => {
       assert.equal(r.stdout, '');
     });
   }
+
+  it('takes a --memory and --volume-size that fit the plan', async () => {
+    const fits = await runCli(['manifest', '--memory', '256Mi', '--volume-size', '10Mi']);
+    assert.equal(fits.code, 0, fits.stderr);
+    // No file channel in the plan: the volumes hold only sockets and the journal.
+    const noFiles = await runCli(['run', '--dry-run', '--channels', 'shm,tcp', '--volume-size', '1Mi']);
+    assert.equal(noFiles.code, 0, noFiles.stderr);
+  });
 
   it('accepts a --label in any script', async () => {
     const r = await runCli(['run', '--label', 'café-日本語', '--dry-run']);

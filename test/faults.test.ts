@@ -256,7 +256,7 @@ describe('a low open-file limit (ulimit -n)', () => {
   const withLimit = (limit: number, args: string[]) =>
     spawnSync('bash', ['-c', `ulimit -n ${limit} && exec "$0" "$@"`, process.execPath, CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
 
-  it('at 64: --version, --help, report and compare work', () => {
+  it('at 64: --version, --help, report, compare and clean of local runs work', () => {
     const version = withLimit(64, ['--version']);
     assert.equal(version.status, 0, version.stderr);
     assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
@@ -273,6 +273,9 @@ describe('a low open-file limit (ulimit -n)', () => {
     const compare = withLimit(64, ['compare', fixture('results-repeats.json'), fixture('results-repeats.json')]);
     assert.equal(compare.status, 0, compare.stderr);
     assert.match(compare.stdout, /p50/);
+    const clean = withLimit(64, ['clean', '--target', 'local', '--dry-run']);
+    assert.equal(clean.status, 0, clean.stderr);
+    assert.match(clean.stdout, /local runs|nothing of earlier local runs/);
   });
 
   it('a run that needs more than the limit fails at once, naming RLIMIT_NOFILE, its value and what the run needs', () => {

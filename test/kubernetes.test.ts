@@ -489,8 +489,6 @@ describe('kubernetes target on a real cluster', { timeout: 20 * 60_000 }, () => 
     // a race; either way the exit and its error line are named.
     ['an agent that cannot start (no agent in the image)', ['--image', 'docker.io/library/node:24-slim'], 'tester', /^podbench: (run incomplete \()?the \w+ container exited with 1: .*Cannot find module '\/opt\/podbench\/agent\.mjs'/],
     ['an image not on the node, with pull policy Never', ['--image', 'localhost/podbench-absent:1', '--image-pull-policy', 'Never', '--start-timeout', '60s'], 'tester', /^podbench: the \w+ container's image localhost\/podbench-absent:1 cannot be pulled \(ErrImageNeverPull\)/],
-    // Killed as Node starts or in the first case, depending on how far it gets in 12 MiB.
-    ['OOMKilled (a tiny --memory)', ['--memory', '12Mi'], 'tester', /^podbench: (run incomplete \()?the \w+ container (was OOMKilled|exited with 137: OOMKilled); raise --memory/],
     ['unschedulable through --node-selector', ['--node-selector', 'podbench/pool=none', '--start-timeout', '5s'], 'tester', /^podbench: the pod cannot be scheduled: 0\/1 nodes are available: 1 node\(s\) didn't match Pod's node affinity\/selector/],
     ['unschedulable through --cpu larger than the node', ['--cpu', '64', '--start-timeout', '5s'], 'tester', /^podbench: the pod cannot be scheduled: 0\/1 nodes are available: 1 Insufficient cpu/],
     ['forbidden (a user without the Role)', [], 'outsider', /^podbench: forbidden: .*User "podbench-outsider" cannot create resource "(configmaps|pods)".*\n  hint: apply manifests\/rbac\.yaml/],
@@ -499,6 +497,29 @@ describe('kubernetes target on a real cluster', { timeout: 20 * 60_000 }, () => 
     ['a RuntimeClass the cluster does not have', ['--runtime-class', 'gvisor'], 'tester', /^podbench: --runtime-class gvisor: the cluster has no such RuntimeClass \(pods "podbench-\w+" is forbidden: pod rejected: RuntimeClass "gvisor" not found\)\n  hint: kubectl get runtimeclass/],
     ['a missing namespace (as an admin)', ['-n', 'no-such-namespace'], 'admin', /^podbench: namespace no-such-namespace does not exist\n  hint: create it, or pass -n with an existing namespace/],
   ];
+  it('OOMKilled (the namespace\'s LimitRange gives each container 12Mi by default): one clear sentence, exit 1', async () => {
+    // podbench refuses a --memory that small itself; a namespace default is how it happens anyway.
+    const limitRange = {
+      apiVersion: 'v1',
+      kind: 'LimitRange',
+      metadata: { name: 'podbench-test-tiny-memory', namespace: TEST_NAMESPACE },
+      spec: { limits: [{ type: 'Container', default: { memory: '12Mi' }, defaultRequest: { memory: '12Mi' } }] },
+    };
+    const created = await kubectl(['create', '-f', '-'], { user: 'admin', stdin: JSON.stringify(limitRange) });
+    assert.equal(created.code, 0, created.stderr);
+    try {
+      // Killed as Node starts or in the first case, depending on how far it gets in 12 MiB.
+      const r = await run(['--channels', 'uds']);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(errorLines(r.stderr), /^podbench: (run incomplete \()?the \w+ container (was OOMKilled|exited with 137: OOMKilled); raise --memory/);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    } finally {
+      // Left in place, it would give every later pod in the namespace 12Mi.
+      const deleted = await kubectl(['delete', 'limitrange', '-n', TEST_NAMESPACE, limitRange.metadata.name], { user: 'admin' });
+      assert.equal(deleted.code, 0, deleted.stderr);
+    }
+  });
+
   for (const [name, args, user, expected] of failures) {
     it(`${name}: one clear sentence, exit 1`, async () => {
       const r = await run(['--channels', 'uds', ...args], user);

@@ -14,12 +14,13 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as libc from '../native/libc.js';
 import { Errno, NativeError, O, check } from '../native/libc.js';
+import { FILE_WINDOW } from '../contract/channels.js';
 import { filesystemType } from '../kernel-limits.js';
 import type { MessageBuffer } from '../measure/message.js';
 import { PeerError, type Channel, type ChannelContext, type Endpoint, type Feasibility, type Hosted, type JoinParams } from './channel.js';
 
 /** Messages a writer may have in flight per direction. */
-const WINDOW = 8;
+const WINDOW = FILE_WINDOW;
 const IN_NONBLOCK = 0o4000;
 const IN_CLOEXEC = 0o2000000;
 const IN_MOVED_TO = 0x80;

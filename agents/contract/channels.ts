@@ -8,6 +8,12 @@ export const CHANNEL_IDS = ['tcp', 'uds', 'file', 'tmpfs-file', 'shm', 'shm-spin
 /** A channel identifier, e.g. `tcp` or `shm-spin`. */
 export type ChannelId = (typeof CHANNEL_IDS)[number];
 
+/**
+ * Messages the file channels keep in flight per direction (final names reused round robin);
+ * the orchestrator sizes the shared volumes from it.
+ */
+export const FILE_WINDOW = 8;
+
 /** The measurement modes. */
 export const MODE_IDS = ['latency', 'throughput'] as const;
 /** A measurement mode. */

@@ -3,12 +3,13 @@
  * latency mode, a one-way stream in throughput mode); the responder echoes or counts. Buffers,
  * the histogram and the codec are made before timing; inside the timed part there is no
  * allocation, no logging and no await — only the clock, the channel and the verification (the
- * one exception: `--driver node` sockets, which await the event loop by design).
+ * exceptions: `--driver node` sockets, which await the event loop by design, and the yield below,
+ * which happens outside every timed round trip).
  *
  * Every {@link YIELD_EVERY_MS} the initiator yields to the event loop once, between two round
- * trips (never inside one), so that a signal stops the case within a fraction of a second; a
- * stop ends the case as its clock would, with the end flag, so the responder leaves its loop too.
- * A yield costs a few microseconds every 100 ms (under 0.01 % of a throughput case's time).
+ * trips (never inside one), so that a signal stops the case within half a second; a stop ends
+ * the case as its clock would, with the end flag, so the responder leaves its loop too. A yield
+ * costs a few microseconds four times a second (under 0.01 % of a throughput case's time).
  *
  * Time is read with performance.now(), called through a bound copy ({@link now}): a double in
  * milliseconds that keeps nanosecond resolution for the lifetime of an agent and, unlike

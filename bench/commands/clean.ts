@@ -6,15 +6,12 @@
  * orchestrator process is gone; with podman, their pods, containers, volumes and directories.
  * `--dry-run` lists without removing.
  */
-import { CoreV1Api } from '@kubernetes/client-node';
 import { CliError } from '../errors.js';
+import { requireOpenFiles } from '../open-files.js';
 import type { TARGETS } from '../run-options.js';
-import { apiError } from '../kube-errors.js';
 import { requirePodman } from '../podman.js';
 import { sweepStaleRuns } from '../targets/local.js';
 import { describeDeadRun, findDeadPodmanRuns, removeDeadPodmanRuns } from '../targets/podman-sweep.js';
-import { loadClusterAccess } from '../targets/kubernetes.js';
-import { countObjects, findStaleObjects, removeStaleObjects } from '../targets/kubernetes-sweep.js';
 import { clusterReachable } from './run.js';
 
 /** What `podbench clean` was asked to do. */
@@ -26,6 +23,14 @@ export interface CleanOptions {
 }
 
 async function cleanCluster(options: CleanOptions, out: NodeJS.WritableStream): Promise<void> {
+  // The Kubernetes client is loaded only here: cleaning local or podman runs works under any open-file limit.
+  requireOpenFiles('kubernetes', 'to clean a namespace');
+  const [{ CoreV1Api }, { apiError }, { loadClusterAccess }, { countObjects, findStaleObjects, removeStaleObjects }] = await Promise.all([
+    import('@kubernetes/client-node'),
+    import('../kube-errors.js'),
+    import('../targets/kubernetes.js'),
+    import('../targets/kubernetes-sweep.js'),
+  ]);
   const access = loadClusterAccess(options.cluster);
   const core = access.config.makeApiClient(CoreV1Api);
   const { namespace, server } = access;

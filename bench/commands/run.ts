@@ -18,7 +18,8 @@ import { Progress } from '../progress.js';
 import { Watchdog, nextEventBudgetMs } from '../watchdog.js';
 import { ResultsFile, outDirProblem } from '../results-file.js';
 import type { RunOptions } from '../run-options.js';
-import { requireOpenFiles } from '../open-files.js';
+import { openFilesProblem, requireOpenFiles } from '../open-files.js';
+import { podOptionsProblem } from '../pod-options.js';
 import type { RunningPair, Target } from '../targets/target.js';
 import { formatDuration } from '../units.js';
 import { PODBENCH_VERSION } from '../version.js';
@@ -46,7 +47,7 @@ export interface RunIo {
 export async function clusterReachable(cluster: { kubeconfig?: string; context?: string; namespace?: string }): Promise<string | undefined> {
   const kubeconfigFile = cluster.kubeconfig ?? process.env.KUBECONFIG ?? join(homedir(), '.kube', 'config');
   if (!existsSync(kubeconfigFile.split(':')[0]!)) return undefined;
-  requireOpenFiles('kubernetes', 'to try the kubeconfig (--target auto)');
+  if (openFilesProblem('kubernetes', 'to load the Kubernetes client')) return undefined;
   const [{ loadClusterAccess }, { VersionApi }] = await Promise.all([import('../targets/kubernetes.js'), import('@kubernetes/client-node')]);
   try {
     const access = loadClusterAccess(cluster);
@@ -73,7 +74,12 @@ async function chooseTarget(options: RunOptions, io: RunIo, progress: Progress):
   if (kind === 'auto') {
     const cluster = await clusterReachable(options.cluster);
     kind = cluster ? 'kubernetes' : 'local';
-    progress.note(cluster ? `target: kubernetes (auto: ${cluster})` : 'target: local (auto: no usable kubeconfig context, so the agents run as local processes)');
+    const lowLimit = openFilesProblem('kubernetes', 'to load the Kubernetes client');
+    progress.note(
+      cluster
+        ? `target: kubernetes (auto: ${cluster})`
+        : `target: local (auto: ${lowLimit ? `no kubeconfig was tried: ${lowLimit}` : 'no usable kubeconfig context'}, so the agents run as local processes)`,
+    );
   }
   if (kind === 'kubernetes') {
     requireOpenFiles('kubernetes', 'for a Kubernetes run');
@@ -134,6 +140,9 @@ function orchestratorCpuMeter(): () => number {
 /** Runs the benchmark; resolves when everything is written and cleaned up. */
 export async function runCommand(options: RunOptions, io: RunIo): Promise<void> {
   const plan = buildPlan(options);
+  // The local target ignores the pod's shape (and says so); auto may become a cluster.
+  const podProblem = options.target === 'local' ? undefined : podOptionsProblem(plan, options.pod);
+  if (podProblem) throw new UsageError(podProblem);
   if (options.dryRun) return printPlan(plan, options, io);
 
   const outDir = options.outDir ?? defaultOutDir(plan);
@@ -182,13 +191,24 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<void> 
     );
   };
 
+  let abandoning = false;
   const exitAtOnce = async (signal: NodeJS.Signals): Promise<void> => {
-    progress.note(`${signal} again: killing the agents and exiting without waiting for them (podbench clean removes anything left)`);
-    await Promise.race([pair?.abandon(), delay(ABANDON_LIMIT_MS)]).catch(() => undefined);
-    if (results.finished) return; // the run ended meanwhile, by the usual path
-    recordInterruptedCase();
-    const why = `interrupted by ${interrupted}; the agents were killed on the second ${signal}`;
-    giveUp(incomplete(why, finishAndReport(why)));
+    if (abandoning) return; // a third signal changes nothing
+    abandoning = true;
+    try {
+      if (pair) {
+        progress.note(`${signal} again: killing the agents and exiting without waiting for them (podbench clean removes anything left)`);
+        await Promise.race([pair.abandon(), delay(ABANDON_LIMIT_MS)]).catch(() => undefined);
+      } else {
+        progress.note(`${signal} again: exiting while the ${target.name} target is still starting; what it started is removed by the next run or podbench clean`);
+      }
+      if (results.finished) return; // the run ended meanwhile, by the usual path
+      recordInterruptedCase();
+      const why = `interrupted by ${interrupted}; ${pair ? 'the agents were killed' : 'left while starting'} on a second signal (${signal})`;
+      giveUp(incomplete(why, finishAndReport(why)));
+    } catch (err) {
+      giveUp(err instanceof Error ? err : new Error(String(err))); // results.json or a report could not be written
+    }
   };
   const onSignal = (signal: NodeJS.Signals) => {
     if (signal === 'SIGHUP') {
@@ -200,7 +220,7 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<void> 
       return;
     }
     interrupted = signal;
-    progress.note(`${signal}: stopping the case in progress and cleaning up… (${signal === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again exits at once)`);
+    progress.note(`${signal}: stopping the case in progress and cleaning up… (${signal === 'SIGINT' ? 'Ctrl-C' : 'a second signal'} again exits at once)`);
     starting.abort();
     void pair?.stop(true);
   };
@@ -209,6 +229,7 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<void> 
     try {
       pair = await target.start(plan, starting.signal);
     } catch (err) {
+      if (results.finished) return; // a second signal ended the run meanwhile
       results.finish(interrupted ? `interrupted by ${interrupted} while starting` : `the ${target.name} target could not start the agents`);
       if (interrupted) throw new RunError(`interrupted by ${interrupted} before the first case; nothing was left running`, undefined, interruptedExitCode(interrupted));
       throw err;
