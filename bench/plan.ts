@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { SCHEMA_VERSION, type CaseSpec, type Plan } from '../agents/contract/schema.js';
 import { UsageError } from './errors.js';
 import type { PlanOptions } from './run-options.js';
-import { formatSize } from './units.js';
+import { formatSize } from '../reports/size.js';
 
 /** A fresh run id: 10 lowercase base-36 characters, safe in kernel object names and labels. */
 export function newRunId(): string {

@@ -8,7 +8,7 @@ import { InvalidArgumentError } from 'commander';
 import { FILE_WINDOW } from '../agents/contract/channels.js';
 import type { Plan } from '../agents/contract/schema.js';
 import type { PodOptions } from './pod-manifest.js';
-import { formatSize } from './units.js';
+import { formatSize } from '../reports/size.js';
 
 /** `--cpu 500m`, `--cpu 2`: more than zero (a zero limit is no limit, and no Guaranteed QoS). */
 export function parseCpu(text: string): string {

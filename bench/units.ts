@@ -1,4 +1,4 @@
-/** Parsing and printing of the sizes and durations users type. */
+/** Parsing of the sizes and durations users type, and printing of durations (sizes: reports/size.ts). */
 
 const SIZE_SUFFIXES: Record<string, number> = { '': 1, b: 1, k: 1000, kb: 1000, ki: 1024, kib: 1024, m: 1_000_000, mb: 1_000_000, mi: 1024 * 1024, mib: 1024 * 1024 };
 
@@ -19,13 +19,6 @@ export function parseDurationMs(text: string): number | undefined {
   const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m)$/.exec(text.trim());
   if (!m) return undefined;
   return Number(m[1]) * DURATION_UNITS_MS[m[2]!]!;
-}
-
-/** `64 B`, `16 KiB`, `1 MiB`, `1000 B`: the unit is binary when the size divides evenly. */
-export function formatSize(bytes: number): string {
-  if (bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MiB`;
-  if (bytes >= 1024 && bytes % 1024 === 0) return `${bytes / 1024} KiB`;
-  return `${bytes} B`;
 }
 
 /** `250ms`, `1s`, `1.5s`, `2m`. */

@@ -1,5 +1,5 @@
 /** How a comparison is shown: a terminal table or Markdown. Pure functions. */
-import { formatSize } from '../bench/units.js';
+import { formatSize } from './size.js';
 import { alignColumns } from './table.js';
 import type { CaseChange, Metric, MetricChange } from './compare.js';
 

@@ -11,7 +11,7 @@
  */
 import * as hdr from 'hdr-histogram-js';
 import type { ResultsDocument } from '../agents/contract/schema.js';
-import { formatSize } from '../bench/units.js';
+import { formatSize } from './size.js';
 import { groupCases, warnedCases, winners, type CaseGroup } from './case-groups.js';
 
 /** The charting library's files, read by the caller (reports stay free of I/O). */

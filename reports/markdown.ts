@@ -4,7 +4,7 @@
  * not run and why. A pure function of the results document.
  */
 import type { ResultsDocument } from '../agents/contract/schema.js';
-import { formatSize } from '../bench/units.js';
+import { formatSize } from './size.js';
 import { groupCases, warnedCases, winners, type CaseGroup } from './case-groups.js';
 
 const us = (ns: number | undefined) => (ns === undefined ? '–' : (ns / 1000).toFixed(ns < 10_000 ? 2 : 1));

@@ -4,7 +4,7 @@
  * for every case that did not run or failed. A pure function, tested from fixtures.
  */
 import type { CaseResult, ResultsDocument } from '../agents/contract/schema.js';
-import { formatSize } from '../bench/units.js';
+import { formatSize } from './size.js';
 
 const HEADERS = ['channel', 'mode', 'size', 'status', 'p50 µs', 'p99 µs', 'p99.9 µs', 'max µs', 'MB/s', 'msgs/s', 'cpu µs/msg i/r', 'note'];
 const RIGHT_ALIGNED = new Set([2, 4, 5, 6, 7, 8, 9, 10]);

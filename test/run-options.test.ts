@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InvalidArgumentError } from 'commander';
 import { durationParser, parseChannels, parseRepeat, parseSizes } from '../bench/run-options.js';
-import { formatSize, parseDurationMs, parseSizeBytes } from '../bench/units.js';
+import { parseDurationMs, parseSizeBytes } from '../bench/units.js';
+import { formatSize } from '../reports/size.js';
 import { buildPlan } from '../bench/plan.js';
 
 describe('sizes', () => {
