@@ -14,7 +14,12 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DEPCRUISE = join(ROOT, 'node_modules', 'dependency-cruiser', 'bin', 'dependency-cruise.mjs');
 
 const depcruise = (cwd: string) =>
-  spawnSync(process.execPath, [DEPCRUISE, 'bench', 'agents', 'reports', '--config', '.dependency-cruiser.cjs', '--output-type', 'err'], { cwd, encoding: 'utf8', timeout: 120_000 });
+  spawnSync(process.execPath, [DEPCRUISE, 'bench', 'agents', 'reports', '--config', '.dependency-cruiser.cjs', '--output-type', 'err'], {
+    cwd,
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...process.env, NO_COLOR: '1' }, // CI=true would make it colour its output
+  });
 
 describe('dependencies point one way (npm run lint:deps)', () => {
   it('the source tree keeps every rule', () => {

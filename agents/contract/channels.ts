@@ -28,7 +28,7 @@ export interface ChannelInfo {
   readonly shares: string;
 }
 
-/** The channel table (DESIGN.md §2), the single source for `podbench channels` and the README. */
+/** The channel table, the single source for `podbench channels` and the README's channel list. */
 export const CHANNELS: readonly ChannelInfo[] = [
   { id: 'tcp', mechanism: 'TCP over 127.0.0.1, TCP_NODELAY', shares: 'network namespace' },
   { id: 'uds', mechanism: 'Unix stream socket, socket file in the shared volume', shares: 'volume' },

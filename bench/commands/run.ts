@@ -220,7 +220,7 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<void> 
       return;
     }
     interrupted = signal;
-    progress.note(`${signal}: stopping the case in progress and cleaning up… (${signal === 'SIGINT' ? 'Ctrl-C' : 'a second signal'} again exits at once)`);
+    progress.note(`${signal}: stopping the case in progress and cleaning up… (${signal === 'SIGINT' ? 'Ctrl-C again' : 'a second signal'} exits at once)`);
     starting.abort();
     void pair?.stop(true);
   };

@@ -1,6 +1,6 @@
 /**
- * The interface every target implements (local processes today; podman and Kubernetes pods
- * later): start the agent pair for a plan, stream the initiator's events, stop and clean up.
+ * The interface every target implements (local processes, a podman pod, a Kubernetes Pod): start
+ * the agent pair for a plan, stream the initiator's events, stop and clean up on every exit path.
  */
 import type { AgentEvent, ClusterNode, Plan } from '../../agents/contract/schema.js';
 
