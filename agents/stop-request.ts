@@ -45,8 +45,3 @@ export class StopRequest implements StopPoll {
     }
   }
 }
-
-/** Lets the event loop run once (signal handlers included); between round trips only. */
-export function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}

@@ -19,22 +19,34 @@ const NEEDED_OPEN_FILES = {
   kubernetes: Number(process.versions.node.split('.')[0]) < 24 ? 1024 : 64,
 } as const;
 
-let known: { soft: number; hard: number } | undefined;
+/** A resource limit of this process: soft and hard (Infinity for unlimited). */
+export interface ProcessLimit {
+  readonly soft: number;
+  readonly hard: number;
+}
 
 /**
- * The soft and hard RLIMIT_NOFILE of this process (Infinity for unlimited), from /proc; read once
- * (bench/cli.ts reads it first thing: once the files are exhausted, /proc cannot be opened either).
+ * A limit of this process by its name in /proc/self/limits (`Max open files`, `Max processes`),
+ * read without native code so that every command can; undefined where /proc has none.
  */
-export function openFileLimit(): { soft: number; hard: number } | undefined {
-  if (known) return known;
+export function processLimit(name: 'Max open files' | 'Max processes'): ProcessLimit | undefined {
   try {
-    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
-    const [soft, hard] = (line?.slice('Max open files'.length).trim().split(/\s+/) ?? []).map((v) => (v === 'unlimited' ? Infinity : Number(v)));
-    if (soft !== undefined && hard !== undefined && !Number.isNaN(soft) && !Number.isNaN(hard)) known = { soft, hard };
-    return known;
+    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith(name));
+    const [soft, hard] = (line?.slice(name.length).trim().split(/\s+/) ?? []).map((v) => (v === 'unlimited' ? Infinity : Number(v)));
+    return soft !== undefined && hard !== undefined && !Number.isNaN(soft) && !Number.isNaN(hard) ? { soft, hard } : undefined;
   } catch {
     return undefined; // not Linux, or /proc not mounted: nothing to check against
   }
+}
+
+let known: ProcessLimit | undefined;
+
+/**
+ * RLIMIT_NOFILE, read once (bench/cli.ts reads it first thing: once the files are exhausted,
+ * /proc cannot be opened either).
+ */
+export function openFileLimit(): ProcessLimit | undefined {
+  return (known ??= processLimit('Max open files'));
 }
 
 /**

@@ -9,17 +9,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { getrlimit } from '../agents/native/libc.js';
 import { CliError } from './errors.js';
-
-const RLIMIT_NPROC = 6;
-const RLIMIT_NOFILE = 7;
-
-function hardLimit(resource: number, fallback: number): number {
-  const rlim = new BigInt64Array(2);
-  if (getrlimit(resource, rlim) !== 0 || rlim[1]! < 0n) return fallback;
-  return Number(rlim[1]);
-}
+import { processLimit } from './open-files.js';
 
 function onPath(name: string): boolean {
   return (process.env.PATH ?? '').split(':').some((dir) => dir && existsSync(join(dir, name)));
@@ -27,8 +18,8 @@ function onPath(name: string): boolean {
 
 /** The containers.conf podbench uses when the user has none of their own in CONTAINERS_CONF. */
 export function podbenchContainersConf(): string {
-  const nofile = Math.min(hardLimit(RLIMIT_NOFILE, 1024), 65536);
-  const nproc = Math.min(hardLimit(RLIMIT_NPROC, 4096), 4096);
+  const nofile = Math.min(processLimit('Max open files')?.hard ?? 1024, 65536);
+  const nproc = Math.min(processLimit('Max processes')?.hard ?? 4096, 4096);
   const lines = ['[containers]', `default_ulimits = ["nofile=${nofile}:${nofile}", "nproc=${nproc}:${nproc}"]`, '', '[engine]'];
   if (onPath('runc')) lines.push('runtime = "runc"');
   if (!existsSync('/run/systemd/system')) lines.push('cgroup_manager = "cgroupfs"', 'events_logger = "file"');

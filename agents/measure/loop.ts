@@ -27,7 +27,8 @@ import * as hdr from 'hdr-histogram-js';
 import type { ModeId } from '../contract/channels.js';
 import type { Endpoint } from '../channels/channel.js';
 import { Flags, MessageCodec, Verdict, allocMessage } from './message.js';
-import { YIELD_EVERY_MS, yieldToEventLoop, type StopPoll } from '../stop-request.js';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { YIELD_EVERY_MS, type StopPoll } from '../stop-request.js';
 
 /** The clock: performance.now() without the global's accessor call. Milliseconds, as a double. */
 export const now: () => number = performance.now.bind(performance);

@@ -4,6 +4,7 @@
  * through the same stop, and results.json always says whether the run is complete.
  */
 import { existsSync, writeFileSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { renderMarkdown } from '../../reports/markdown.js';
@@ -29,7 +30,6 @@ const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 /** Longest best-effort cleanup after a second signal. */
 const ABANDON_LIMIT_MS = 3000;
 
-const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
 /** Where the run's output goes. */
 export interface RunIo {
@@ -198,7 +198,7 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<void> 
     try {
       if (pair) {
         progress.note(`${signal} again: killing the agents and exiting without waiting for them (podbench clean removes anything left)`);
-        await Promise.race([pair.abandon(), delay(ABANDON_LIMIT_MS)]).catch(() => undefined);
+        await Promise.race([pair.abandon(), delay(ABANDON_LIMIT_MS, undefined, { ref: false })]).catch(() => undefined);
       } else {
         progress.note(`${signal} again: exiting while the ${target.name} target is still starting; what it started is removed by the next run or podbench clean`);
       }
