@@ -4,6 +4,7 @@
  * side, placement, and a status with its reason.
  */
 import * as hdr from 'hdr-histogram-js';
+import { MODES } from './contract/modes.js';
 import type { CaseResult, CaseSpec, CpuCost, Placement, RunSettings } from './contract/schema.js';
 import type { ResponderReport } from './control.js';
 import type { CpuSpent, InitiatorOutcome } from './measure/loop.js';
@@ -41,8 +42,8 @@ export interface MeasuredCase {
 /** Builds the result of a case that ran; it fails when any message failed verification. */
 export function measuredResult(m: MeasuredCase): CaseResult {
   const { spec, initiator, responder } = m;
-  const latency = spec.mode === 'latency';
-  const messages = latency ? initiator.messages : responder.messages;
+  const mode = MODES[spec.mode];
+  const messages = mode.countedBy === 'initiator' ? initiator.messages : responder.messages;
   const errors = initiator.errors + responder.errors;
   const result: CaseResult = {
     ...spec,
@@ -56,7 +57,7 @@ export function measuredResult(m: MeasuredCase): CaseResult {
     placement: { initiator: m.initiatorPlacement, responder: responder.placement },
     details: { ...m.plannedDetails, ...prefixed('initiator', m.initiatorDetails), ...prefixed('responder', responder.details) },
   };
-  if (latency && initiator.histogram) {
+  if (mode.recordsRoundTrips && initiator.histogram) {
     const h = initiator.histogram;
     const p999 = h.getValueAtPercentile(99.9);
     result.latencyNs = {
@@ -70,7 +71,7 @@ export function measuredResult(m: MeasuredCase): CaseResult {
       count: h.totalCount,
     };
     result.histogram = hdr.encodeIntoCompressedBase64(h);
-  } else if (!latency) {
+  } else if (mode.countedBy === 'responder') {
     // The receiver's rate between its first and last timed message: n-1 intervals.
     const messagesPerSec = responder.messages > 1 && responder.spanMs > 0 ? ((responder.messages - 1) * 1000) / responder.spanMs : 0;
     result.throughput = { messagesPerSec: round(messagesPerSec, 1), bytesPerSec: Math.round(messagesPerSec * spec.sizeBytes) };

@@ -9,35 +9,14 @@
  */
 import { existsSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
-import type { JoinParams } from './channels/channel.js';
-import type { CpuSpent } from './measure/loop.js';
-import type { Placement } from './contract/schema.js';
+import { ContractError, validateControlMessage, type ControlMessage } from './contract/schema.js';
+
+export type { ControlMessage, ResponderReport } from './contract/schema.js';
 
 /** Whether a socket address is abstract (a leading NUL): no file to remove. */
 const isAbstract = (path: string): boolean => path.startsWith('\0');
 /** A socket address as `ss` shows it: an abstract one as @name. */
 const shown = (path: string): string => (isAbstract(path) ? `@${path.slice(1)}` : path);
-
-/** What the responder reports after a case. */
-export interface ResponderReport {
-  readonly messages: number;
-  readonly bytes: number;
-  readonly errors: number;
-  readonly firstError?: string;
-  readonly spanMs: number;
-  readonly cpu: CpuSpent;
-  readonly placement: Placement;
-  readonly details: Record<string, number | string | boolean>;
-}
-
-/** Messages on the control connection. */
-export type ControlMessage =
-  | { type: 'hello'; runId: string; schemaVersion: number }
-  | { type: 'open'; index: number }
-  | { type: 'ready'; index: number; params: JoinParams }
-  | { type: 'report'; index: number; report: ResponderReport }
-  | { type: 'failed'; index: number; reason: string }
-  | { type: 'bye' };
 
 /** The control connection closed or said nothing in time. */
 export class ControlError extends Error {
@@ -110,9 +89,13 @@ export class ControlConnection {
     return this.closedReason;
   }
 
-  /** Sends a message; resolves once it is handed to the kernel (before a blocking loop starts). */
+  /**
+   * Sends a message; resolves once it is handed to the kernel (before a blocking loop starts).
+   * The message is checked against the contract first: a malformed one is this side's bug.
+   */
   send(message: ControlMessage): Promise<void> {
     if (this.closedReason) return Promise.reject(new ControlError(`the ${this.peer} is gone (${this.closedReason})`));
+    validateControlMessage(message, 'an outgoing control message');
     return new Promise((resolve, reject) => this.socket.write(`${JSON.stringify(message)}\n`, (err) => (err ? reject(err) : resolve())));
   }
 
@@ -167,7 +150,16 @@ export class ControlConnection {
       const line = this.buffered.slice(0, nl);
       this.buffered = this.buffered.slice(nl + 1);
       if (!line) continue;
-      const message = JSON.parse(line) as ControlMessage;
+      let message: ControlMessage;
+      try {
+        message = validateControlMessage(JSON.parse(line), `the ${this.peer}'s control message`);
+      } catch (err) {
+        // Nothing after a malformed line can be trusted: the connection ends, saying why.
+        const why = err instanceof ContractError ? err.message : `the ${this.peer} sent a control line that is not JSON`;
+        this.onClose(why);
+        this.socket.destroy();
+        return;
+      }
       const waiter = this.waiter;
       this.waiter = undefined;
       if (waiter) waiter.resolve(message);

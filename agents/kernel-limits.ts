@@ -4,25 +4,11 @@
  * namespace has its own values.
  */
 import { readFileSync, statfsSync } from 'node:fs';
+import type { KernelLimits } from './contract/ipc-limits.js';
 import { getrlimit } from './native/libc.js';
 
-/** Limits in bytes or counts; `null` where the value could not be read. */
-export interface KernelLimits {
-  /** fs.mqueue.msgsize_max: largest POSIX queue message, bytes. */
-  readonly mqMsgsizeMaxBytes: number | null;
-  /** fs.mqueue.msg_max: deepest POSIX queue, messages. */
-  readonly mqMsgMax: number | null;
-  /** RLIMIT_MSGQUEUE soft limit: bytes all of a user's POSIX queues may take. */
-  readonly rlimitMsgqueueBytes: number | null;
-  /** kernel.msgmax: largest System V message, bytes. */
-  readonly sysvMsgmaxBytes: number | null;
-  /** kernel.msgmnb: bytes one System V queue may hold. */
-  readonly sysvMsgmnbBytes: number | null;
-  /** Free bytes in /dev/shm, where POSIX shared-memory objects live. */
-  readonly devShmFreeBytes: number | null;
-  /** Size of /dev/shm in bytes. */
-  readonly devShmBytes: number | null;
-}
+export type { KernelLimits };
+
 
 function readNumber(path: string): number | null {
   try {

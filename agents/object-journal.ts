@@ -2,37 +2,14 @@
  * A write-ahead record of the kernel objects a run creates (POSIX shared memory and queues,
  * System V queues). Objects that outlive their creator — after SIGKILL, say — are found here and
  * removed by whoever cleans up next: the surviving agent, the orchestrator at the end of the run,
- * or the next run's sweep of stale run directories. Files and sockets need no entry: they live in
- * the run's directories, which are removed whole. A System V queue is recorded just after it is
- * created (its id exists only then), so a crash in between can leave that one queue.
+ * or the next run's sweep of stale run directories (each kind its own way: kernel-objects.ts).
+ * Files and sockets need no entry: they live in the run's directories, which are removed whole.
+ * A System V queue is recorded just after it is created (its id exists only then), so a crash in
+ * between can leave that one queue.
  */
 import { appendFileSync, readFileSync } from 'node:fs';
-import { IPC, msgctl, mqUnlink, shmUnlink } from './native/libc.js';
-
-/** Kinds of kernel object that outlive a process. */
-export type ObjectKind = 'shm' | 'mq' | 'sysv-mq';
-
-/**
- * Removes one object; an object that is already gone is not an error. Names are POSIX names
- * (`/podbench-<run id>-…`, recorded before creation) for shm and mq, and the queue id for
- * sysv-mq (recorded right after creation; the kernel does not hand the same id out again soon).
- */
-export function removeObject(kind: ObjectKind, name: string): void {
-  if (kind === 'shm') shmUnlink(name);
-  else if (kind === 'mq') mqUnlink(name);
-  else msgctl(Number(name), IPC.RMID, null);
-}
-
-const IPC_STAT = 2;
-/** Offset of `cuid` (the creator's uid) in struct msqid_ds on Linux x86-64 and arm64. */
-const MSQID_DS_CUID_OFFSET = 12;
-
-/** Whether this process's user created System V queue `id` (a stale journal must not remove others'). */
-function createdByUs(id: number): boolean {
-  const ds = new Uint8Array(256);
-  if (msgctl(id, IPC_STAT, ds) !== 0) return false;
-  return new DataView(ds.buffer).getUint32(MSQID_DS_CUID_OFFSET, true) === process.getuid?.();
-}
+import type { ObjectKind } from './contract/channels.js';
+import { KERNEL_OBJECTS, isObjectKind } from './kernel-objects.js';
 
 /** The journal file of one run. */
 export class ObjectJournal {
@@ -63,9 +40,9 @@ export class ObjectJournal {
     const entries = text.split('\n').filter(Boolean);
     for (const entry of entries) {
       const [kind, name] = entry.split(' ');
-      if (!name) continue;
-      if ((kind === 'shm' || kind === 'mq') && name.startsWith(this.prefix) && !name.includes('/', 1)) removeObject(kind, name);
-      else if (kind === 'sysv-mq' && /^\d+$/.test(name) && createdByUs(Number(name))) removeObject(kind, name);
+      if (!kind || !name || !isObjectKind(kind)) continue;
+      const objects = KERNEL_OBJECTS[kind];
+      if (objects.belongsToRun(name, this.prefix)) objects.remove(name);
     }
     return entries.length;
   }

@@ -1,14 +1,14 @@
 #!/usr/bin/env node
 /**
  * The podbench command line. The only place that ends the process: commands throw typed errors
- * (bench/errors.ts), and this file turns them into one line on stderr and an exit code — 2 for
+ * (bench/cli/errors.ts), and this file turns them into one line on stderr and an exit code — 2 for
  * bad input, 1 for a failed or incomplete run, 128 + the signal when interrupted (129 SIGHUP,
  * 130 SIGINT, 143 SIGTERM). --debug adds stack
  * traces and the agents' own output.
  */
 import { CommanderError } from 'commander';
-import { CliError, printable } from './errors.js';
-import { openFileHint, openFileLimit } from './open-files.js';
+import { CliError, printable } from './cli/errors.js';
+import { openFileHint, openFileLimit } from './cli/open-files.js';
 
 const debug = process.argv.includes('--debug');
 openFileLimit(); // now, while a file can still be opened: an error may need it (openFileHint)
@@ -34,7 +34,7 @@ function fail(message: string, exitCode: number, hint?: string): Promise<never> 
 }
 
 try {
-  const { buildProgram } = await import('./program.js');
+  const { buildProgram } = await import('./cli/program.js');
   await buildProgram(debug).parseAsync(process.argv);
   await exit(0);
 } catch (err) {

@@ -38,27 +38,6 @@ export function median(values: readonly number[]): number | undefined {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-/** Per size, the group with the best value (lowest latency or highest throughput). */
-export function bestBySize(groups: readonly CaseGroup[], value: (g: CaseGroup) => number | undefined, lowerIsBetter: boolean): Map<number, CaseGroup> {
-  const best = new Map<number, CaseGroup>();
-  for (const g of groups) {
-    const v = value(g);
-    if (v === undefined) continue;
-    const current = best.get(g.sizeBytes);
-    const cv = current && value(current);
-    if (cv === undefined || (lowerIsBetter ? v < cv : v > cv)) best.set(g.sizeBytes, g);
-  }
-  return best;
-}
-
-/** The best channels of a run: lowest round trip and highest throughput per size. */
-export function winners(groups: readonly CaseGroup[]): { fastest: Map<number, CaseGroup>; widest: Map<number, CaseGroup> } {
-  return {
-    fastest: bestBySize(groups.filter((g) => g.mode === 'latency'), (g) => g.p50Ns, true),
-    widest: bestBySize(groups.filter((g) => g.mode === 'throughput'), (g) => g.bytesPerSec, false),
-  };
-}
-
 /** The key that matches a case across runs. */
 export const caseKey = (c: Pick<CaseResult, 'channel' | 'mode' | 'sizeBytes'>): string => `${c.channel}/${c.mode}/${c.sizeBytes}`;
 

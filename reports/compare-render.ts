@@ -1,7 +1,8 @@
 /** How a comparison is shown: a terminal table or Markdown. Pure functions. */
-import { formatSize } from './size.js';
+import { caseLabel, escapeHtml } from './format.js';
+import { figureField } from './figures.js';
 import { alignColumns } from './table.js';
-import type { CaseChange, Metric, MetricChange } from './compare.js';
+import { METRICS, type CaseChange, type Metric, type MetricChange } from './compare.js';
 
 /** A compared pair of runs, by name. */
 export interface ComparedRuns {
@@ -10,21 +11,22 @@ export interface ComparedRuns {
   readonly changes: readonly CaseChange[];
 }
 
-const label = (c: CaseChange) => `${c.channel} ${c.mode} ${formatSize(c.sizeBytes)}`;
+const label = (c: CaseChange) => caseLabel(c);
 
 function figure(m: MetricChange | undefined): string {
   if (!m) return '';
-  const value = m.metric === 'throughput' ? `${(m.base / 1e6).toFixed(1)} → ${(m.other / 1e6).toFixed(1)} MB/s` : `${(m.base / 1000).toFixed(2)} → ${(m.other / 1000).toFixed(2)} µs`;
+  const field = figureField(m.metric);
+  const value = `${field.show(m.base)} → ${field.show(m.other)} ${field.unit}`;
   const sign = m.changePct > 0 ? '+' : '';
   return `${value} (${sign}${m.changePct} %${m.significant ? '*' : ''})`;
 }
 
 function rows(changes: readonly CaseChange[]): string[][] {
   const get = (c: CaseChange, metric: Metric) => c.metrics.find((m) => m.metric === metric);
-  return changes.map((c) => [label(c), figure(get(c, 'p50')), figure(get(c, 'p99')), figure(get(c, 'throughput')), c.verdict, c.reason ?? c.metrics[0]?.note ?? '']);
+  return changes.map((c) => [label(c), ...METRICS.map((metric) => figure(get(c, metric))), c.verdict, c.reason ?? c.metrics[0]?.note ?? '']);
 }
 
-const HEADERS = ['case', 'p50', 'p99', 'throughput', 'verdict', 'note'];
+const HEADERS = ['case', ...METRICS, 'verdict', 'note'];
 const LEGEND = '* significant: Mann–Whitney U (latency: all round trips, p < 0.01; throughput: per-repeat rates, p < 0.05) and larger than the spread between repeats';
 
 function summary(changes: readonly CaseChange[]): string {
@@ -53,7 +55,6 @@ export function renderCompareMarkdown(runs: readonly ComparedRuns[]): string {
   return out.join('\n');
 }
 
-const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** The verdict tables as HTML, for the comparison page. */
 export function renderCompareVerdicts(runs: readonly ComparedRuns[]): string {

@@ -12,16 +12,18 @@
  * called significant from a single sample.
  */
 import * as hdr from 'hdr-histogram-js';
+import { FIGURES, FIGURE_IDS, MODES, type FigureId } from '../agents/contract/modes.js';
 import type { ResultsDocument } from '../agents/contract/schema.js';
 import { groupCases, median, type CaseGroup, type CaseIdentity } from './case-groups.js';
+import { figureField } from './figures.js';
 import { binomial, mannWhitneyCounts, mannWhitneyExact } from './statistics.js';
 
-/** The figures compared. */
-export const METRICS = ['p50', 'p99', 'throughput'] as const;
-export type Metric = (typeof METRICS)[number];
+/** The figures compared: the mode table's figures. */
+export const METRICS: readonly FigureId[] = FIGURE_IDS;
+export type Metric = FigureId;
 
-const LATENCY_ALPHA = 0.01;
-const THROUGHPUT_ALPHA = 0.05;
+/** Significance levels by what a figure's change is tested on (see FigureInfo.sample). */
+const ALPHA = { 'round trips': 0.01, repeats: 0.05 } as const;
 const MIN_REPEATS = 2;
 
 /** One figure of one case, baseline against the other run. */
@@ -73,20 +75,22 @@ function roundTrips(group: CaseGroup): Map<number, number> {
 }
 
 function perRepeat(group: CaseGroup, metric: Metric): number[] {
+  const ofCase = figureField(metric).ofCase;
   return group.ok.flatMap((c) => {
-    if (metric === 'throughput') return c.throughput ? [c.throughput.bytesPerSec] : [];
-    return c.latencyNs ? [metric === 'p50' ? c.latencyNs.p50 : c.latencyNs.p99] : [];
+    const v = ofCase(c);
+    return v === undefined ? [] : [v];
   });
 }
 
-function compareMetric(metric: Metric, a: CaseGroup, b: CaseGroup, latencyTest: () => number): MetricChange | undefined {
+function compareMetric(metric: Metric, a: CaseGroup, b: CaseGroup, roundTripTest: () => number): MetricChange | undefined {
   const av = perRepeat(a, metric);
   const bv = perRepeat(b, metric);
   if (!av.length || !bv.length) return undefined;
   const base = median(av)!;
   const other = median(bv)!;
   const change = base > 0 ? (other - base) / base : 0;
-  const worse = metric === 'throughput' ? change < 0 : change > 0;
+  const { lowerIsBetter, sample } = FIGURES[metric];
+  const worse = lowerIsBetter ? change > 0 : change < 0;
   const noiseA = spread(av);
   const noiseB = spread(bv);
   const common = { metric, base, other, changePct: Math.round(change * 1000) / 10, worse };
@@ -94,12 +98,12 @@ function compareMetric(metric: Metric, a: CaseGroup, b: CaseGroup, latencyTest: 
     return { ...common, significant: false, note: `needs --repeat ${MIN_REPEATS} or more in both runs` };
   }
   const noise = Math.max(noiseA, noiseB);
-  const alpha = metric === 'throughput' ? THROUGHPUT_ALPHA : LATENCY_ALPHA;
+  const alpha = ALPHA[sample];
   // The exact test's smallest two-sided p is 2 / C(m+n, m): below it nothing can be significant.
-  if (metric === 'throughput' && 2 / binomial(av.length + bv.length, av.length) >= alpha) {
-    return { ...common, significant: false, noise, note: `${av.length} vs ${bv.length} repeats cannot show a significant throughput change; use --repeat 4 or more` };
+  if (sample === 'repeats' && 2 / binomial(av.length + bv.length, av.length) >= alpha) {
+    return { ...common, significant: false, noise, note: `${av.length} vs ${bv.length} repeats cannot show a significant ${metric} change; use --repeat 4 or more` };
   }
-  const pValue = metric === 'throughput' ? mannWhitneyExact(av, bv).p : latencyTest();
+  const pValue = sample === 'repeats' ? mannWhitneyExact(av, bv).p : roundTripTest();
   return { ...common, significant: pValue < alpha && Math.abs(change) > noise, pValue, noise };
 }
 
@@ -118,10 +122,10 @@ export function compareRuns(base: ResultsDocument, other: ResultsDocument): Case
       changes.push({ ...id, metrics: [], verdict: 'not comparable', reason: `${!a.ok.length ? 'baseline' : 'other run'}: ${(a.ok.length ? b : a).cases[0]!.status}` });
       continue;
     }
-    let latencyP: number | undefined;
-    const latencyTest = () => (latencyP ??= mannWhitneyCounts(roundTrips(a), roundTrips(b)).p);
-    const metrics = (a.mode === 'latency' ? (['p50', 'p99'] as const) : (['throughput'] as const))
-      .map((m) => compareMetric(m, a, b, latencyTest))
+    let roundTripP: number | undefined;
+    const roundTripTest = () => (roundTripP ??= mannWhitneyCounts(roundTrips(a), roundTrips(b)).p);
+    const metrics = MODES[a.mode].figures
+      .map((m) => compareMetric(m, a, b, roundTripTest))
       .filter((m): m is MetricChange => m !== undefined);
     const primary = metrics[0];
     const verdict: Verdict = !primary

@@ -10,9 +10,12 @@
  * A pure function of the results document and the library's text.
  */
 import * as hdr from 'hdr-histogram-js';
+import { CHANNELS, type ChannelId } from '../agents/contract/channels.js';
+import { ALL_SUMMARY_FIELDS, MODES, MODE_IDS, primaryFigure, type ModeId } from '../agents/contract/modes.js';
 import type { ResultsDocument } from '../agents/contract/schema.js';
-import { formatSize } from './size.js';
-import { groupCases, warnedCases, winners, type CaseGroup } from './case-groups.js';
+import { groupCases, warnedCases, type CaseGroup } from './case-groups.js';
+import { SUMMARY_FIELDS, figureField, headlines, isWinner, winners } from './figures.js';
+import { capitalised, caseLabel, escapeHtml, formatCpuUs, formatSize, orDash } from './format.js';
 
 /** The charting library's files, read by the caller (reports stay free of I/O). */
 export interface ChartAssets {
@@ -20,16 +23,10 @@ export interface ChartAssets {
   readonly uplotCss: string;
 }
 
-/** Channel colours: distinct in light and dark schemes. */
-const COLOURS: Record<string, string> = {
-  tcp: '#1f77b4', uds: '#ff7f0e', file: '#8c564b', 'tmpfs-file': '#e377c2', shm: '#2ca02c', 'shm-spin': '#17becf', mq: '#d62728', 'sysv-mq': '#9467bd',
-};
 
 /** The "nines" grid: 1/(1−p) = 10^(k/10), from the median… to 99.999 %. */
 const NINES = Array.from({ length: 51 }, (_, k) => 10 ** (k / 10));
 
-const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-const us = (ns: number | undefined) => (ns === undefined ? '–' : (ns / 1000).toFixed(ns < 10_000 ? 2 : 1));
 
 /** All repeats' round trips of a group, merged. */
 function mergedHistogram(g: CaseGroup): hdr.Histogram | undefined {
@@ -40,10 +37,16 @@ function mergedHistogram(g: CaseGroup): hdr.Histogram | undefined {
   return merged;
 }
 
+/**
+ * A chart: `nines`, a mode's round trips at each percentile (from histograms), or `by-size`, a
+ * mode's headline figure against message size.
+ */
 interface ChartSpec {
   readonly id: string;
   readonly title: string;
-  readonly kind: 'latency' | 'throughput';
+  readonly kind: 'nines' | 'by-size';
+  /** The y axis's label (by-size charts: the figure's unit). */
+  readonly yLabel: string;
   readonly x: number[];
   readonly series: { label: string; colour: string; values: (number | null)[] }[];
 }
@@ -55,63 +58,80 @@ function ninesLine(g: CaseGroup): (number | null)[] | undefined {
   return h && NINES.map((x) => (x <= h.totalCount ? h.getValueAtPercentile(100 * (1 - 1 / x)) / 1000 : null));
 }
 
-const colourOf = (channel: string) => COLOURS[channel] ?? '#888';
+/** A channel's colour from the registry (grey for a channel this podbench does not know). */
+const colourOf = (channel: string) => (Object.hasOwn(CHANNELS, channel) ? CHANNELS[channel as ChannelId].colour : '#888');
 
-function latencyCharts(groups: CaseGroup[]): ChartSpec[] {
-  const sizes = [...new Set(groups.filter((g) => g.mode === 'latency').map((g) => g.sizeBytes))].sort((a, b) => a - b);
-  return sizes.flatMap((size) => {
-    const series = groups
-      .filter((g) => g.mode === 'latency' && g.sizeBytes === size)
-      .flatMap((g) => {
-        const values = ninesLine(g);
-        return values ? [{ label: g.channel, colour: colourOf(g.channel), values }] : [];
-      });
-    return series.length ? [{ id: `latency-${size}`, title: `Round trip at ${formatSize(size)}`, kind: 'latency' as const, x: NINES, series }] : [];
+/** The modes whose cases record round trips (nines charts), and the others (by-size charts). */
+const NINES_MODES = MODE_IDS.filter((m) => MODES[m].recordsRoundTrips);
+const BY_SIZE_MODES = MODE_IDS.filter((m) => !MODES[m].recordsRoundTrips);
+
+const sortedSizes = (groups: readonly CaseGroup[]) => [...new Set(groups.map((g) => g.sizeBytes))].sort((a, b) => a - b);
+
+/** One nines chart per mode and size, a line per channel. */
+function ninesCharts(groups: CaseGroup[]): ChartSpec[] {
+  return NINES_MODES.flatMap((mode) => {
+    const ofMode = groups.filter((g) => g.mode === mode);
+    return sortedSizes(ofMode).flatMap((size) => {
+      const series = ofMode
+        .filter((g) => g.sizeBytes === size)
+        .flatMap((g) => {
+          const values = ninesLine(g);
+          return values ? [{ label: g.channel, colour: colourOf(g.channel), values }] : [];
+        });
+      return series.length ? [{ id: `${mode}-${size}`, title: `${MODES[mode].chartTitle} at ${formatSize(size)}`, kind: 'nines' as const, yLabel: 'round trip (µs)', x: NINES, series }] : [];
+    });
   });
 }
 
-function throughputChart(groups: CaseGroup[]): ChartSpec[] {
-  const tp = groups.filter((g) => g.mode === 'throughput' && g.bytesPerSec !== undefined);
-  if (!tp.length) return [];
-  const sizes = [...new Set(tp.map((g) => g.sizeBytes))].sort((a, b) => a - b);
-  const channels = [...new Set(tp.map((g) => g.channel))];
-  return [
-    {
-      id: 'throughput',
-      title: 'Throughput against message size',
-      kind: 'throughput',
-      x: sizes,
-      series: channels.map((ch) => ({
-        label: ch,
-        colour: colourOf(ch),
-        values: sizes.map((s) => {
-          const g = tp.find((x) => x.channel === ch && x.sizeBytes === s);
-          return g?.bytesPerSec !== undefined ? g.bytesPerSec / 1e6 : null;
-        }),
-      })),
-    },
-  ];
+/** One chart per mode: its headline figure against message size, a line per channel. */
+function bySizeCharts(groups: CaseGroup[]): ChartSpec[] {
+  return BY_SIZE_MODES.flatMap((mode) => {
+    const field = figureField(primaryFigure(mode));
+    const measured = groups.filter((g) => g.mode === mode && field.ofGroup(g) !== undefined);
+    if (!measured.length) return [];
+    const sizes = sortedSizes(measured);
+    const channels = [...new Set(measured.map((g) => g.channel))];
+    return [
+      {
+        id: mode,
+        title: `${MODES[mode].chartTitle} against message size`,
+        kind: 'by-size' as const,
+        yLabel: field.unit,
+        x: sizes,
+        series: channels.map((ch) => ({
+          label: ch,
+          colour: colourOf(ch),
+          values: sizes.map((s) => {
+            const g = measured.find((x) => x.channel === ch && x.sizeBytes === s);
+            const v = g && field.ofGroup(g);
+            return v === undefined ? null : field.inUnit(v);
+          }),
+        })),
+      },
+    ];
+  });
 }
 
+/** Every summary field any mode shows: the summary table's figure columns. */
+const FIELDS = ALL_SUMMARY_FIELDS.map((f) => SUMMARY_FIELDS[f]);
+
 function summaryTable(groups: CaseGroup[]): string {
-  const { fastest, widest } = winners(groups);
+  const best = winners(groups);
   const rows = groups
     .filter((g) => g.ok.length)
     .map((g) => {
-      const best = (g.mode === 'latency' ? fastest : widest).get(g.sizeBytes) === g;
+      const won = isWinner(best, g);
       const cells = [
-        `${escapeHtml(g.channel)}${best ? ' <span class="best" title="best at this size">★</span>' : ''}`,
+        `${escapeHtml(g.channel)}${won ? ' <span class="best" title="best at this size">★</span>' : ''}`,
         g.mode,
         formatSize(g.sizeBytes),
-        us(g.p50Ns), us(g.p99Ns), us(g.p999Ns), us(g.maxNs),
-        g.bytesPerSec === undefined ? '–' : (g.bytesPerSec / 1e6).toFixed(1),
-        g.messagesPerSec === undefined ? '–' : Math.round(g.messagesPerSec).toLocaleString('en-US'),
-        g.cpuUs ? g.cpuUs.initiator.toFixed(2) : '–',
-        g.cpuUs ? g.cpuUs.responder.toFixed(2) : '–',
+        ...FIELDS.map((f) => orDash(f.ofGroup(g), f.show)),
+        orDash(g.cpuUs?.initiator, formatCpuUs),
+        orDash(g.cpuUs?.responder, formatCpuUs),
       ];
-      return `<tr${best ? ' class="best-row"' : ''}>${cells.map((c, i) => `<td${i > 2 ? ' class="num"' : ''}>${c}</td>`).join('')}</tr>`;
+      return `<tr${won ? ' class="best-row"' : ''}>${cells.map((c, i) => `<td${i > 2 ? ' class="num"' : ''}>${c}</td>`).join('')}</tr>`;
     });
-  const head = ['channel', 'mode', 'size', 'p50 µs', 'p99 µs', 'p99.9 µs', 'max µs', 'MB/s', 'msgs/s', 'CPU µs/msg initiator', 'CPU µs/msg responder'];
+  const head = ['channel', 'mode', 'size', ...FIELDS.map((f) => f.header), 'CPU µs/msg initiator', 'CPU µs/msg responder'];
   return `<table><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
@@ -146,7 +166,7 @@ function notMeasured(doc: ResultsDocument): string {
   if (!rows.length && !missing) return '<p>Every case was measured.</p>';
   const table = rows.length
     ? `<table><thead><tr><th>case</th><th>status</th><th>reason</th></tr></thead><tbody>${rows
-        .map((c) => `<tr><td>${escapeHtml(`${c.channel} ${c.mode} ${formatSize(c.sizeBytes)}`)}</td><td>${c.status}</td><td>${escapeHtml(c.reason ?? '')}</td></tr>`)
+        .map((c) => `<tr><td>${escapeHtml(caseLabel(c))}</td><td>${c.status}</td><td>${escapeHtml(c.reason ?? '')}</td></tr>`)
         .join('')}</tbody></table>`
     : '';
   return `${table}${missing ? `<p>${missing} planned case(s) have no result: ${escapeHtml(doc.run.incompleteReason ?? 'the run did not finish')}.</p>` : ''}`;
@@ -155,7 +175,7 @@ function notMeasured(doc: ResultsDocument): string {
 function warnings(doc: ResultsDocument): string {
   const warned = warnedCases(doc);
   if (!warned.length) return '';
-  const rows = warned.map((w) => `<tr><td>${escapeHtml(`${w.case.channel} ${w.case.mode} ${formatSize(w.case.sizeBytes)}`)}</td><td>${escapeHtml(w.warning)}</td></tr>`);
+  const rows = warned.map((w) => `<tr><td>${escapeHtml(caseLabel(w.case))}</td><td>${escapeHtml(w.warning)}</td></tr>`);
   return `<table><thead><tr><th>case</th><th>warning</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
@@ -171,13 +191,13 @@ const CHART_SCRIPT = `
   for (const c of charts) {
     const el = document.getElementById(c.id);
     const axis = { stroke: ink, grid: { stroke: grid }, ticks: { stroke: grid } };
-    const latency = c.kind === 'latency';
+    const latency = c.kind === 'nines';
     const opts = {
       width: Math.max(320, el.clientWidth), height: 320,
       scales: { x: { time: false, distr: 3, log: latency ? 10 : 2 }, y: { distr: 3, log: 10 } },
       axes: [
         { ...axis, label: latency ? 'percentile' : 'message size', values: (u, vals) => vals.map((v) => (v == null ? '' : latency ? nines(v) : size(v))) },
-        { ...axis, label: latency ? 'round trip (µs)' : 'MB/s', size: 70 },
+        { ...axis, label: c.yLabel, size: 70 },
       ],
       series: [{ label: latency ? 'percentile' : 'size', value: (u, v) => (v == null ? '' : latency ? nines(v) : size(v)) },
         ...c.series.map((s) => ({ label: s.label, stroke: s.colour, width: 2, points: { show: !latency }, spanGaps: false }))],
@@ -226,13 +246,9 @@ const chartDivs = (charts: readonly ChartSpec[], kind: ChartSpec['kind'], none: 
 /** The HTML report. */
 export function renderHtml(doc: ResultsDocument, assets: ChartAssets): string {
   const groups = groupCases(doc);
-  const { fastest, widest } = winners(groups);
-  const charts = [...latencyCharts(groups), ...throughputChart(groups)];
+  const charts = [...ninesCharts(groups), ...bySizeCharts(groups)];
   const title = `podbench results${doc.run.label ? `: ${doc.run.label}` : ''}`;
-  const headline = [
-    ...[...fastest.entries()].map(([s, g]) => `Lowest round trip at ${formatSize(s)}: <strong>${escapeHtml(g.channel)}</strong> (p50 ${us(g.p50Ns)} µs)`),
-    ...[...widest.entries()].map(([s, g]) => `Highest throughput at ${formatSize(s)}: <strong>${escapeHtml(g.channel)}</strong> (${((g.bytesPerSec ?? 0) / 1e6).toFixed(1)} MB/s)`),
-  ];
+  const headline = headlines(winners(groups)).map((h) => `${capitalised(h.best)} at ${formatSize(h.sizeBytes)}: <strong>${escapeHtml(h.channel)}</strong> (${h.figure})`);
   const repeats = Math.max(1, ...doc.cases.map((c) => c.repeat + 1));
   const body = `<p class="meta">Run ${escapeHtml(doc.run.id)} on target ${escapeHtml(doc.run.target)}, ${escapeHtml(doc.run.startedAt)} · ${doc.cases.length} of ${doc.run.plannedCases} cases${doc.run.complete ? '' : ` (incomplete: ${escapeHtml(doc.run.incompleteReason ?? 'interrupted')})`}${repeats > 1 ? ` · medians of ${repeats} repeats` : ''} · podbench ${escapeHtml(doc.run.podbenchVersion)}</p>
 ${headline.length ? `<ul class="headline">${headline.map((h) => `<li>${h}</li>`).join('')}</ul>` : ''}
@@ -241,9 +257,9 @@ ${summaryTable(groups)}
 <p class="note">★ best at that size. Latency is the round trip in microseconds; MB/s is 10⁶ bytes per second as the receiver counted; CPU is user + system time per message (per round trip in latency mode).</p>
 <h2>Latency distribution</h2>
 <p class="note">HdrHistogram style: the round trip at each percentile, on a logarithmic "nines" axis; all repeats merged.</p>
-${chartDivs(charts, 'latency', 'No latency cases.')}
+${chartDivs(charts, 'nines', 'No latency cases.')}
 <h2>Throughput</h2>
-${chartDivs(charts, 'throughput', 'No throughput cases.')}
+${chartDivs(charts, 'by-size', 'No throughput cases.')}
 <h2>Skipped and failed cases</h2>
 ${notMeasured(doc)}
 ${warnedCases(doc).length ? `<h2>Warnings</h2>\n${warnings(doc)}` : ''}
@@ -267,34 +283,45 @@ const RUN_COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c
  */
 export function renderCompareHtml(runs: readonly NamedRun[], verdictTable: string, assets: ChartAssets): string {
   const grouped = runs.map((r) => ({ name: r.name, groups: groupCases(r.doc) }));
-  const keys = [...new Set(grouped.flatMap((r) => r.groups.map((g) => `${g.channel}/${g.mode}/${g.sizeBytes}`)))];
+  const all = grouped.flatMap((r) => r.groups);
+  const channelsOf = (mode: ModeId) => [...new Set(all.filter((g) => g.mode === mode).map((g) => g.channel))];
+  const runColour = (i: number) => RUN_COLOURS[i % RUN_COLOURS.length]!;
   const charts: ChartSpec[] = [];
-  for (const key of keys.filter((k) => k.includes('/latency/'))) {
-    const [channel, , size] = key.split('/');
-    const series = grouped.flatMap((r, i) => {
-      const g = r.groups.find((x) => x.channel === channel && x.mode === 'latency' && x.sizeBytes === Number(size));
-      const values = g && ninesLine(g);
-      return values ? [{ label: r.name, colour: RUN_COLOURS[i % RUN_COLOURS.length]!, values }] : [];
-    });
-    if (series.length) charts.push({ id: `latency-${channel}-${size}`, title: `${channel}: round trip at ${formatSize(Number(size))}`, kind: 'latency', x: NINES, series });
+  for (const mode of NINES_MODES) {
+    for (const channel of channelsOf(mode)) {
+      for (const size of sortedSizes(all.filter((g) => g.mode === mode && g.channel === channel))) {
+        const series = grouped.flatMap((r, i) => {
+          const g = r.groups.find((x) => x.channel === channel && x.mode === mode && x.sizeBytes === size);
+          const values = g && ninesLine(g);
+          return values ? [{ label: r.name, colour: runColour(i), values }] : [];
+        });
+        const title = `${channel}: ${MODES[mode].chartTitle.toLowerCase()} at ${formatSize(size)}`;
+        if (series.length) charts.push({ id: `${mode}-${channel}-${size}`, title, kind: 'nines', yLabel: 'round trip (µs)', x: NINES, series });
+      }
+    }
   }
-  for (const channel of [...new Set(keys.filter((k) => k.includes('/throughput/')).map((k) => k.split('/')[0]!))]) {
-    const sizes = [...new Set(keys.filter((k) => k.startsWith(`${channel}/throughput/`)).map((k) => Number(k.split('/')[2])))].sort((a, b) => a - b);
-    const series = grouped.map((r, i) => ({
-      label: r.name,
-      colour: RUN_COLOURS[i % RUN_COLOURS.length]!,
-      values: sizes.map((s) => {
-        const g = r.groups.find((x) => x.channel === channel && x.mode === 'throughput' && x.sizeBytes === s);
-        return g?.bytesPerSec !== undefined ? g.bytesPerSec / 1e6 : null;
-      }),
-    }));
-    charts.push({ id: `throughput-${channel}`, title: `${channel}: throughput against message size`, kind: 'throughput', x: sizes, series });
+  for (const mode of BY_SIZE_MODES) {
+    const field = figureField(primaryFigure(mode));
+    for (const channel of channelsOf(mode)) {
+      const sizes = sortedSizes(all.filter((g) => g.mode === mode && g.channel === channel));
+      const series = grouped.map((r, i) => ({
+        label: r.name,
+        colour: runColour(i),
+        values: sizes.map((s) => {
+          const g = r.groups.find((x) => x.channel === channel && x.mode === mode && x.sizeBytes === s);
+          const v = g && field.ofGroup(g);
+          return v === undefined ? null : field.inUnit(v);
+        }),
+      }));
+      const title = `${channel}: ${MODES[mode].chartTitle.toLowerCase()} against message size`;
+      charts.push({ id: `${mode}-${channel}`, title, kind: 'by-size', yLabel: field.unit, x: sizes, series });
+    }
   }
   const body = `<p class="meta">${runs.map((r) => escapeHtml(`${r.name} (run ${r.doc.run.id}, ${r.doc.run.target}, ${r.doc.run.startedAt})`)).join(' · ')}</p>
 ${verdictTable}
 <h2>Latency distribution, one line per run</h2>
-${chartDivs(charts, 'latency', 'No latency cases in common.')}
+${chartDivs(charts, 'nines', 'No latency cases in common.')}
 <h2>Throughput, one line per run</h2>
-${chartDivs(charts, 'throughput', 'No throughput cases.')}`;
+${chartDivs(charts, 'by-size', 'No throughput cases.')}`;
   return page(`podbench comparison: ${runs.map((r) => r.name).join(' vs ')}`, body, charts, assets);
 }

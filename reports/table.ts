@@ -3,31 +3,26 @@
  * throughput in MB/s (10^6 bytes) and messages/s, CPU per message on both sides, and the reason
  * for every case that did not run or failed. A pure function, tested from fixtures.
  */
+import { ALL_SUMMARY_FIELDS } from '../agents/contract/modes.js';
 import type { CaseResult, ResultsDocument } from '../agents/contract/schema.js';
-import { formatSize } from './size.js';
+import { SUMMARY_FIELDS } from './figures.js';
+import { formatCpuUs, formatSize, orDash } from './format.js';
 
-const HEADERS = ['channel', 'mode', 'size', 'status', 'p50 µs', 'p99 µs', 'p99.9 µs', 'max µs', 'MB/s', 'msgs/s', 'cpu µs/msg i/r', 'note'];
-const RIGHT_ALIGNED = new Set([2, 4, 5, 6, 7, 8, 9, 10]);
-
-const us = (ns: number) => (ns / 1000).toFixed(ns < 10_000 ? 2 : 1);
-const fixed = (x: number, digits: number) => x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+/** Every summary field any mode shows: the figure columns. */
+const FIELDS = ALL_SUMMARY_FIELDS.map((f) => SUMMARY_FIELDS[f]);
+const HEADERS = ['channel', 'mode', 'size', 'status', ...FIELDS.map((f) => f.header), 'cpu µs/msg i/r', 'note'];
+/** Size, the figures and CPU. */
+const RIGHT_ALIGNED = new Set([2, ...FIELDS.map((_, i) => 4 + i), 4 + FIELDS.length]);
 
 function row(c: CaseResult, repeats: number): string[] {
-  const l = c.latencyNs;
-  const t = c.throughput;
-  const cpu = c.cpu ? `${c.cpu.initiator.perMessageUs.toFixed(2)}/${c.cpu.responder.perMessageUs.toFixed(2)}` : '';
+  const cpu = c.cpu ? `${formatCpuUs(c.cpu.initiator.perMessageUs)}/${formatCpuUs(c.cpu.responder.perMessageUs)}` : '';
   const note = c.status === 'ok' ? (typeof c.details?.warning === 'string' ? c.details.warning : '') : (c.reason ?? '');
   return [
     c.channel,
     repeats > 1 ? `${c.mode} #${c.repeat + 1}` : c.mode,
     formatSize(c.sizeBytes),
     c.status,
-    l ? us(l.p50) : '',
-    l ? us(l.p99) : '',
-    l ? us(l.p999) : '',
-    l ? us(l.max) : '',
-    t ? fixed(t.bytesPerSec / 1e6, 1) : '',
-    t ? fixed(t.messagesPerSec, 0) : '',
+    ...FIELDS.map((f) => orDash(f.ofCase(c), f.show, '')),
     cpu,
     note,
   ];

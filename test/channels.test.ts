@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import * as hdr from 'hdr-histogram-js';
 import { CHANNEL_IDS } from '../agents/contract/channels.js';
 import type { CaseResult, ResultsDocument } from '../agents/contract/schema.js';
-import { runCli, type CliResult } from './helpers/cli.js';
+import { runCli, type CliResult } from './helpers/run-cli.js';
 import { NOTHING_LEFT, newLeftovers, snapshotLeftovers, type Leftovers } from './helpers/leftovers.js';
 
 const SMALL = 64;

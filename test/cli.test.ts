@@ -13,7 +13,7 @@ import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { CHANNEL_IDS } from '../agents/contract/channels.js';
 import { resultsJsonSchema, type Plan, type ResultsDocument } from '../agents/contract/schema.js';
-import { CLI, runCli } from './helpers/cli.js';
+import { CLI, runCli } from './helpers/run-cli.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SHIPPED_SCHEMA = join(ROOT, 'agents', 'contract', 'results.schema.json');

@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { startCli, waitForStderr } from './helpers/cli.js';
+import { startCli, waitForStderr } from './helpers/run-cli.js';
 import { CLUSTER_STATE, clusterCommand, kubeconfigOf, runningContainers } from './helpers/test-cluster.js';
 
 const COMPONENTS = ['etcd', 'apiserver', 'controller-manager', 'scheduler', 'containerd', 'kubelet'];

@@ -13,7 +13,7 @@ import { validateResultsDocument, type ResultsDocument } from '../agents/contrac
 import { caseKey, groupCases } from '../reports/case-groups.js';
 import { compareRuns } from '../reports/compare.js';
 import { mannWhitneyCounts, mannWhitneyExact } from '../reports/statistics.js';
-import { runCli } from './helpers/cli.js';
+import { runCli } from './helpers/run-cli.js';
 import { scaledResults } from './helpers/scaled-results.js';
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'test', 'fixtures');

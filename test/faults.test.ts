@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import type { ResultsDocument } from '../agents/contract/schema.js';
-import { CLI, interruptFirstCase, startCli, waitForStderr, waitIntoFirstCase } from './helpers/cli.js';
+import { CLI, interruptFirstCase, startCli, waitForStderr, waitIntoFirstCase } from './helpers/run-cli.js';
 import { NOTHING_LEFT, newLeftovers, snapshotLeftovers } from './helpers/leftovers.js';
 import { childPids } from './helpers/processes.js';
 

@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { V1Node } from '@kubernetes/client-node';
-import { nodeProblem, tolerates } from '../bench/kube-errors.js';
-import { candidateNodes, singleArchitecture } from '../bench/targets/kubernetes-nodes.js';
+import { nodeProblem, tolerates } from '../bench/targets/kubernetes/kube-errors.js';
+import { candidateNodes, singleArchitecture } from '../bench/targets/kubernetes/kubernetes-nodes.js';
 
 const node = (spec: V1Node['spec'], ready: { status: string; reason?: string; message?: string }): V1Node => ({
   metadata: { name: 'n1' },

@@ -17,8 +17,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ResultsDocument } from '../agents/contract/schema.js';
-import { podman } from '../bench/podman.js';
-import { runCli, startCli, waitForStderr, type CliResult } from './helpers/cli.js';
+import { podman } from '../bench/targets/podman/podman-cli.js';
+import { runCli, startCli, waitForStderr, type CliResult } from './helpers/run-cli.js';
 import { FakeCluster, type FakeClusterOptions } from './helpers/fake-kube-api.js';
 
 let nodeImage = '';

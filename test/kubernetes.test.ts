@@ -20,8 +20,8 @@ import { fileURLToPath } from 'node:url';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { ResultsDocument } from '../agents/contract/schema.js';
 import { CHANNEL_IDS } from '../agents/contract/channels.js';
-import { interruptFirstCase, runCli, startCli, waitForStderr, waitIntoFirstCase, type CliResult } from './helpers/cli.js';
-import { TERMINATION_GRACE_SECONDS } from '../bench/pod-manifest.js';
+import { interruptFirstCase, runCli, startCli, waitForStderr, waitIntoFirstCase, type CliResult } from './helpers/run-cli.js';
+import { TERMINATION_GRACE_SECONDS } from '../bench/pod/pod-manifest.js';
 import { startRateLimitedRegistry } from './helpers/rate-limited-registry.js';
 import { PRIVILEGED_NAMESPACE, TEST_NAMESPACE, TEST_NODE, clusterCommand, ctr, kubeconfigOf, kubectl, leftovers, podbenchObjects, pullEvents, type ClusterUser } from './helpers/test-cluster.js';
 

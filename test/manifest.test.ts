@@ -13,11 +13,11 @@ import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { REQUIRED_PERMISSIONS } from '../bench/commands/doctor.js';
+import { REQUIRED_PERMISSIONS } from '../bench/commands/doctor-command.js';
 import { spawnSync } from 'node:child_process';
-import { CONFIGMAP_MAX_BYTES, configMapDataBytes } from '../bench/agent-delivery.js';
-import { agentRuntimeFiles } from '../bench/agent-runtime.js';
-import { CLI, runCli } from './helpers/cli.js';
+import { CONFIGMAP_MAX_BYTES, configMapDataBytes } from '../bench/pod/agent-delivery.js';
+import { agentRuntimeFiles } from '../bench/pod/agent-runtime.js';
+import { CLI, runCli } from './helpers/run-cli.js';
 import { restrictedViolations } from './helpers/pod-security.js';
 
 interface Printed {

@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import type { ResultsDocument } from '../agents/contract/schema.js';
-import { podman } from '../bench/podman.js';
-import { interruptFirstCase, runCli, startCli, waitForStderr } from './helpers/cli.js';
+import { podman } from '../bench/targets/podman/podman-cli.js';
+import { interruptFirstCase, runCli, startCli, waitForStderr } from './helpers/run-cli.js';
 import { NOTHING_LEFT, newLeftovers, snapshotLeftovers } from './helpers/leftovers.js';
 
 /** What podman holds of podbench: pods, containers and the runs' volumes. */

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import { C_REFERENCE_DIR } from '../bench/install-paths.js';
 import { buildReference, runReferenceCase } from '../bench/fidelity/reference.js';
 import type { CaseTiming } from '../bench/fidelity/measurement.js';
 import { NOTHING_LEFT, newLeftovers, snapshotLeftovers, type Leftovers } from './helpers/leftovers.js';
@@ -20,7 +21,7 @@ const TIMING: CaseTiming = { warmupMs: 20, durationMs: 150, peerTimeoutMs: 2000 
 /** Both processes on CPU 0: the placement every machine has. */
 const CPUS = [0, 0];
 
-describe('the C reference (bench/reference)', () => {
+describe('the C reference (bench/fidelity/c-reference)', () => {
   let binary: string;
   let buildDir: string;
   let before_: Leftovers;
@@ -28,7 +29,7 @@ describe('the C reference (bench/reference)', () => {
   before(async () => {
     before_ = snapshotLeftovers();
     buildDir = mkdtempSync(join(tmpdir(), 'pbref-'));
-    binary = await buildReference(join(ROOT, 'bench', 'reference'), buildDir);
+    binary = await buildReference(C_REFERENCE_DIR, buildDir);
   });
   after(() => rmSync(buildDir, { recursive: true, force: true }));
 

@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { EVENT_TAG, SCHEMA_VERSION, type AgentEvent, type Plan } from '../agents/contract/schema.js';
-import { AGENT_MAIN } from '../bench/targets/local.js';
+import { AGENT_MAIN } from '../bench/install-paths.js';
+import { controlSocketAddress } from '../agents/run-context.js';
+import { createConnection } from 'node:net';
 
 let dir: string;
 beforeEach(() => {
@@ -82,4 +84,40 @@ describe('rendezvous', () => {
     assert.equal(r.code, 1);
     assert.match(r.stderr, /no initiator connected to .* within 700 ms \(--connect-timeout\)/);
   });
+
+  /** Connects to the responder's control socket as a stand-in initiator and sends `lines`. */
+  async function fakeInitiator(p: Plan, lines: string[]): Promise<void> {
+    const path = controlSocketAddress(join(dir, 'disk'), p.runId);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const socket = createConnection(path, () => {
+            socket.end(lines.map((l) => `${l}\n`).join(''));
+            resolve();
+          });
+          socket.once('error', reject);
+        });
+        return;
+      } catch (err) {
+        if (attempt > 100) throw err;
+        await delay(50);
+      }
+    }
+  }
+
+  for (const [what, line, expected] of [
+    ['a hello without the schema version', JSON.stringify({ type: 'hello', runId: 'rendezvous01' }), /the initiator's control message does not match the podbench schema: \/schemaVersion/],
+    ['a case with a negative index', JSON.stringify({ type: 'open', index: -1 }), /does not match the podbench schema/],
+    ['a line that is not JSON', '{"type": "hello",', /the initiator sent a control line that is not JSON/],
+  ] as const) {
+    it(`the responder refuses ${what} on the control connection, saying why`, async () => {
+      const p = plan(5000);
+      const responder = agent('responder', p);
+      const hello = JSON.stringify({ type: 'hello', runId: p.runId, schemaVersion: SCHEMA_VERSION });
+      await fakeInitiator(p, what.startsWith('a hello') ? [line] : [hello, line]);
+      const r = await responder;
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, expected);
+    });
+  }
 });

@@ -13,7 +13,7 @@ import { groupCases, median } from '../reports/case-groups.js';
 import { renderCsv } from '../reports/csv.js';
 import { renderHgrm } from '../reports/hgrm.js';
 import { renderMarkdown } from '../reports/markdown.js';
-import { runCli } from './helpers/cli.js';
+import { runCli } from './helpers/run-cli.js';
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'test', 'fixtures');
 const load = (name: string) => validateResultsDocument(JSON.parse(readFileSync(join(FIXTURES, name), 'utf8')), name);

@@ -2,10 +2,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InvalidArgumentError } from 'commander';
-import { durationParser, parseChannels, parseRepeat, parseSizes } from '../bench/run-options.js';
-import { parseDurationMs, parseSizeBytes } from '../bench/units.js';
-import { formatSize } from '../reports/size.js';
-import { buildPlan } from '../bench/plan.js';
+import { durationParser, parseChannels, parseRepeat, parseSizes } from '../bench/cli/run-options.js';
+import { parseDurationMs, parseSizeBytes } from '../bench/cli/units.js';
+import { formatSize } from '../reports/format.js';
+import { buildPlan, leftOutOfPlan, type ChannelTable, type PlanOptions } from '../bench/running/planner.js';
+import { CHANNELS } from '../agents/contract/channels.js';
+import { UsageError } from '../bench/cli/errors.js';
 
 describe('sizes', () => {
   it('accepts bytes and k/Ki/M/Mi suffixes', () => {
@@ -53,5 +55,43 @@ describe('planner', () => {
   it('expands "all" and refuses unknown channels', () => {
     assert.equal(parseChannels('all').length, 8);
     assert.throws(() => parseChannels('tcp,udp'), /unknown channel "udp"/);
+  });
+
+  // A stand-in registry (the real one has no channel without a mode or with a size bound yet):
+  // tcp without throughput, uds bound to 1 KiB messages, the rest as registered.
+  const restricted: ChannelTable = {
+    ...CHANNELS,
+    tcp: { ...CHANNELS.tcp, modes: ['latency'] },
+    uds: { ...CHANNELS.uds, maxSize: { bytes: 1024, reason: 'a bound for this test' } },
+  };
+  const options: PlanOptions = {
+    channels: parseChannels('tcp,uds,shm'),
+    modes: ['latency', 'throughput'],
+    sizesBytes: [64, 4096],
+    repeat: 2,
+    settings: { durationMs: 100, warmupMs: 10, verify: 'sample', pin: 'none', connectTimeoutMs: 1000, peerTimeoutMs: 1000 },
+  };
+  it('plans only what a channel supports, and lists what it left out and why (once, not per repeat)', () => {
+    const plan = buildPlan(options, undefined, restricted);
+    const planned = plan.cases.filter((c) => c.repeat === 0).map((c) => `${c.channel}:${c.mode}:${c.sizeBytes}`);
+    assert.deepEqual(planned, ['tcp:latency:64', 'tcp:latency:4096', 'uds:latency:64', 'uds:throughput:64', 'shm:latency:64', 'shm:latency:4096', 'shm:throughput:64', 'shm:throughput:4096']);
+    assert.equal(plan.cases.length, 2 * planned.length);
+    assert.deepEqual(
+      leftOutOfPlan(options, restricted).map((l) => `${l.channel}:${l.mode}:${l.sizeBytes}: ${l.reason}`),
+      [
+        'tcp:throughput:64: the channel has no throughput mode (it supports latency)',
+        'tcp:throughput:4096: the channel has no throughput mode (it supports latency)',
+        'uds:latency:4096: above the largest message the channel carries, 1 KiB (a bound for this test)',
+        'uds:throughput:4096: above the largest message the channel carries, 1 KiB (a bound for this test)',
+      ],
+    );
+    assert.deepEqual(leftOutOfPlan(options), [], 'the registry supports every channel in both modes at these sizes');
+  });
+  it('refuses a plan with nothing in it, naming why', () => {
+    assert.throws(() => buildPlan({ ...options, channels: ['tcp'], modes: ['throughput'] }, undefined, restricted), (err: unknown) => {
+      assert.ok(err instanceof UsageError);
+      assert.match(err.message, /^nothing to measure: no channel supports what was asked \(tcp throughput 64 B: the channel has no throughput mode/);
+      return true;
+    });
   });
 });

@@ -11,8 +11,8 @@ import { test } from 'node:test';
 import * as libc from '../agents/native/libc.js';
 import { ObjectJournal } from '../agents/object-journal.js';
 import { journalPath } from '../agents/run-context.js';
-import { sweepStaleRuns } from '../bench/targets/local.js';
-import { CLI } from './helpers/cli.js';
+import { sweepStaleRuns } from '../bench/targets/local/local-target.js';
+import { CLI } from './helpers/run-cli.js';
 
 test('sweepStaleRuns removes the objects and directories of dead runs only', () => {
   const parent = mkdtempSync(join(tmpdir(), 'pbtest-sweep-'));

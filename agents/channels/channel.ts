@@ -61,6 +61,12 @@ export type Feasibility = { readonly skip: string } | { readonly details: Record
 /** A channel implementation. */
 export interface Channel {
   readonly id: ChannelId;
+  /**
+   * `podbench channels`: whether the channel works on this host, found by creating and removing
+   * a real object of its kind in `scratchDir` (a temp directory, removed by the caller). Returns
+   * the fact that matters most; throws when the channel cannot work here.
+   */
+  probe(scratchDir: string): string | Promise<string>;
   /** Checks the kernel limits that apply to this case; never throws for a limit. */
   feasibility(ctx: ChannelContext): Feasibility;
   /** Responder: creates the channel (the Node driver's sockets listen asynchronously). */

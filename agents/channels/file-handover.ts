@@ -132,6 +132,11 @@ function fileHandoverChannel(id: 'file' | 'tmpfs-file', dirOf: (ctx: ChannelCont
   };
   return {
     id,
+    probe(scratchDir) {
+      if (id === 'file') return `temp directory is ${filesystemType(scratchDir)}`;
+      const fs = filesystemType('/dev/shm');
+      return fs === 'tmpfs' ? '/dev/shm is tmpfs' : `/dev/shm is ${fs}, not tmpfs: the local target measures disk`;
+    },
     feasibility(ctx): Feasibility {
       const fsType = filesystemType(dirOf(ctx));
       if (id === 'tmpfs-file' && fsType !== 'tmpfs') return { details: { fsType, warning: `the memory volume is ${fsType}, not tmpfs` } };

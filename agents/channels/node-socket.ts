@@ -9,7 +9,7 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { existsSync, unlinkSync } from 'node:fs';
 import type { MessageBuffer } from '../measure/message.js';
-import { unixSocketFeasibility, unixSocketPath } from './stream-socket.js';
+import { probeStreamSocket, unixSocketFeasibility, unixSocketPath } from './stream-socket.js';
 import { PeerError, type Channel, type ChannelContext, type Endpoint, type Hosted, type JoinParams } from './channel.js';
 
 type Family = 'tcp' | 'uds';
@@ -184,6 +184,7 @@ function joinNodeSocket(family: Family, ctx: ChannelContext, params: JoinParams)
 function nodeSocketChannel(family: Family): Channel {
   return {
     id: family,
+    probe: (scratchDir) => probeStreamSocket(family, scratchDir),
     feasibility: (ctx) => (family === 'uds' ? unixSocketFeasibility(ctx, { driver: 'node' }) : { details: { driver: 'node' } }),
     host: (ctx) => hostNodeSocket(family, ctx),
     join: (ctx, params) => joinNodeSocket(family, ctx, params),

@@ -9,7 +9,7 @@ import { Errno, NativeError, O } from '../native/libc.js';
 import { AbsoluteDeadline } from '../native/deadline.js';
 import type { MessageBuffer } from '../measure/message.js';
 import { PeerError, type Channel, type ChannelContext, type Endpoint, type Feasibility, type Hosted, type JoinParams } from './channel.js';
-import { raiseLimitHint } from '../contract/sysctls.js';
+import { raiseLimitHint } from '../contract/ipc-limits.js';
 
 const WANTED_DEPTH = 64;
 /** Kernel bookkeeping per queued message (struct msg_msg and tree node), rounded up. */
@@ -103,6 +103,12 @@ const names = (ctx: ChannelContext) => [`/podbench-${ctx.runId}-${ctx.spec.index
 /** POSIX message queues. */
 export const mqChannel: Channel = {
   id: 'mq',
+  probe() {
+    const name = `/podbench-probe-${process.pid}`;
+    libc.mqClose(libc.mqOpen(name, O.RDWR | O.CREAT, 1, 64));
+    libc.mqUnlink(name);
+    return 'POSIX queues open';
+  },
   feasibility: depthFor,
   host(ctx): Hosted {
     const plan = depthFor(ctx);

@@ -1,6 +1,9 @@
-/** Every channel implementation, by id. */
-import type { ChannelId } from '../contract/channels.js';
-import type { Driver } from '../contract/schema.js';
+/**
+ * Every channel implementation, by id: one line per channel. What a channel is (mechanism,
+ * modes, limits, objects, colour) is in the contract's registry, agents/contract/channels.ts;
+ * this table only adds the code, so the compiler asks for a line here for every id there.
+ */
+import { channelInfo, type ChannelId, type DriverId } from '../contract/channels.js';
 import { nodeTcpChannel, nodeUdsChannel } from './node-socket.js';
 import type { Channel } from './channel.js';
 import { fileChannel, tmpfsFileChannel } from './file-handover.js';
@@ -9,23 +12,22 @@ import { shmChannel, shmSpinChannel } from './shm-ring.js';
 import { tcpChannel, udsChannel } from './stream-socket.js';
 import { sysvMqChannel } from './sysv-mq.js';
 
-const channels: Record<ChannelId, Channel> = {
-  tcp: tcpChannel,
-  uds: udsChannel,
-  file: fileChannel,
-  'tmpfs-file': tmpfsFileChannel,
-  shm: shmChannel,
-  'shm-spin': shmSpinChannel,
-  mq: mqChannel,
-  'sysv-mq': sysvMqChannel,
+const IMPLEMENTATIONS: { readonly [id in ChannelId]: { readonly [driver in DriverId]?: Channel } & { readonly libc: Channel } } = {
+  tcp: { libc: tcpChannel, node: nodeTcpChannel },
+  uds: { libc: udsChannel, node: nodeUdsChannel },
+  file: { libc: fileChannel },
+  'tmpfs-file': { libc: tmpfsFileChannel },
+  shm: { libc: shmChannel },
+  'shm-spin': { libc: shmSpinChannel },
+  mq: { libc: mqChannel },
+  'sysv-mq': { libc: sysvMqChannel },
 };
 
 /**
- * The implementation of a channel. `driver: 'node'` swaps tcp and uds for their net.Socket
- * versions; the other channels have no Node API to drive them, so they always go through libc.
+ * The implementation of a channel for a driver. A channel without that driver (only tcp and uds
+ * have a Node API to drive them) runs through libc, as its registry entry's `drivers` says.
  */
-export function channelFor(id: ChannelId, driver: Driver = 'libc'): Channel {
-  if (driver === 'node' && id === 'tcp') return nodeTcpChannel;
-  if (driver === 'node' && id === 'uds') return nodeUdsChannel;
-  return channels[id];
+export function channelFor(id: ChannelId, driver: DriverId = 'libc'): Channel {
+  const implementations = IMPLEMENTATIONS[id];
+  return (channelInfo(id).drivers.includes(driver) && implementations[driver]) || implementations.libc;
 }

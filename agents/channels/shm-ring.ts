@@ -232,6 +232,12 @@ function endpointFor(mapping: Mapping, layout: Layout, ctx: ChannelContext, spin
 function shmRingChannel(spin: boolean): Channel {
   return {
     id: spin ? 'shm-spin' : 'shm',
+    probe() {
+      const name = `/podbench-probe-${process.pid}`;
+      libc.close(check(libc.shmOpen(name, O.RDWR | O.CREAT, 0o600), 'shm_open', name));
+      libc.shmUnlink(name);
+      return 'POSIX shared memory opens in /dev/shm';
+    },
     feasibility(ctx): Feasibility {
       const layout = layoutFor(ctx.spec.sizeBytes);
       const free = ctx.limits.devShmFreeBytes;

@@ -4,6 +4,7 @@
  * Waits are bounded by SO_RCVTIMEO/SO_SNDTIMEO; a dead peer shows as EOF or a reset at once.
  */
 import { existsSync } from 'node:fs';
+import { createServer, type ListenOptions } from 'node:net';
 import { join } from 'node:path';
 import * as libc from '../native/libc.js';
 import { Errno, NativeError, SUN_PATH_MAX, check } from '../native/libc.js';
@@ -189,9 +190,29 @@ function joinSocket(family: Family, ctx: ChannelContext, params: JoinParams): En
   }
 }
 
+/** Listens once and closes: whether this host lets a socket listen there. */
+function listenOnce(options: ListenOptions): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(options, () => server.close(() => resolve()));
+  });
+}
+
+/** The probe of a stream socket family, shared by both drivers. */
+export async function probeStreamSocket(family: Family, scratchDir: string): Promise<string> {
+  if (family === 'tcp') {
+    await listenOnce({ port: 0, host: '127.0.0.1' });
+    return 'listens on 127.0.0.1';
+  }
+  await listenOnce({ path: join(scratchDir, 's') });
+  return 'Unix sockets work in the temp directory';
+}
+
 function streamSocketChannel(family: Family): Channel {
   return {
     id: family,
+    probe: (scratchDir) => probeStreamSocket(family, scratchDir),
     feasibility: (ctx) => (family === 'uds' ? unixSocketFeasibility(ctx, {}) : { details: {} }),
     host: (ctx) => hostSocket(family, ctx),
     join: (ctx, params) => joinSocket(family, ctx, params),

@@ -8,7 +8,7 @@ import { Errno, IPC, NativeError } from '../native/libc.js';
 import { startInterruptTimer } from '../native/interrupt-timer.js';
 import { allocMessage, type MessageBuffer } from '../measure/message.js';
 import { PeerError, type Channel, type ChannelContext, type Endpoint, type Feasibility, type Hosted, type JoinParams } from './channel.js';
-import { raiseLimitHint } from '../contract/sysctls.js';
+import { raiseLimitHint } from '../contract/ipc-limits.js';
 
 /** `long mtype` in front of every System V message. */
 const MTYPE_BYTES = 8;
@@ -110,6 +110,11 @@ class SysvEndpoint implements Endpoint {
 /** System V message queues. */
 export const sysvMqChannel: Channel = {
   id: 'sysv-mq',
+  probe() {
+    const queue = libc.check(libc.msgget(0 /* IPC_PRIVATE */, IPC.CREAT | 0o600), 'msgget');
+    libc.msgctl(queue, IPC.RMID, null);
+    return 'System V queues open';
+  },
   feasibility,
   host(ctx): Hosted {
     const ids: number[] = [];

@@ -1,41 +1,170 @@
 /**
- * Channel and mode identifiers: part of the contract between orchestrator and agents, so both
- * ends (and the results schema) agree on the spelling.
+ * The registry of channels: every fact about a channel that more than its own implementation
+ * needs, in one entry — how it works, what the pod must share, the modes and sizes it supports,
+ * the kernel limits it reads and the sysctls that raise them, the kernel objects it creates, its
+ * colour in charts and its fidelity targets. The CLI's choices, the planner, `podbench channels`,
+ * `--sysctl`, the object journal's sweep, the tests' leak checks, the reports and
+ * `bench:fidelity` all read it. It is plain data, part of the contract, so that `podbench
+ * report` can read it without loading any native code; the implementations (agents/channels/,
+ * one line each in agents/channels/registry.ts) are keyed by the same ids.
  */
+import type { KernelLimits } from './ipc-limits.js';
+import { MODE_IDS, type ModeId } from './modes.js';
 
-/** Every channel podbench implements, in the order reports list them. */
-export const CHANNEL_IDS = ['tcp', 'uds', 'file', 'tmpfs-file', 'shm', 'shm-spin', 'mq', 'sysv-mq'] as const;
+/**
+ * Kinds of kernel object that outlive the process that made them (files and sockets live in the
+ * run's directories, removed whole). How each kind is removed: agents/kernel-objects.ts.
+ */
+export type ObjectKind = 'shm' | 'mq' | 'sysv-mq';
+
+/** How a channel is driven: blocking libc calls (koffi), or Node's own API as a Node sidecar would. */
+export type DriverId = 'libc' | 'node';
+
+/**
+ * Which `bench:fidelity` targets a channel gets. `blocking`: the p50 round trip at 64 B and
+ * 4 KiB, within 1.15× of C on two CPUs and 1.5× on one; `spinning`: 64 B on two CPUs within
+ * 1.5×; `sizes`: throughput at 64 KiB and 1 MiB, at least 0.9× of C; `largest`: throughput at
+ * the largest message the kernel limits allow here.
+ */
+export interface FidelityKinds {
+  readonly latency?: 'blocking' | 'spinning';
+  readonly throughput?: 'sizes' | 'largest';
+}
+
+/** One channel, described once. */
+export interface ChannelInfo {
+  /** The mechanism, in a few words. */
+  readonly mechanism: string;
+  /** What the two containers must share for the channel to work. */
+  readonly shares: string;
+  /** The modes it can run; the planner leaves out the others and says so. */
+  readonly modes: readonly ModeId[];
+  /** The largest message it can carry whatever the limits (a protocol's bound), with the reason. */
+  readonly maxSize?: { readonly bytes: number; readonly reason: string };
+  /** The kernel limits its cases depend on (shown by `podbench channels`). */
+  readonly limits: readonly (keyof KernelLimits)[];
+  /** The namespaced sysctls that raise those limits in a pod (what `--sysctl` accepts). */
+  readonly sysctls: readonly string[];
+  /** Kernel objects its host creates outside the run's directories (journaled, swept, leak-checked). */
+  readonly objects: readonly ObjectKind[];
+  /** The drivers it has; `libc` always. */
+  readonly drivers: readonly DriverId[];
+  /** Its line colour in charts: distinct in light and dark schemes. */
+  readonly colour: string;
+  readonly fidelity: FidelityKinds;
+}
+
+const MQ_SYSCTLS = ['fs.mqueue.msg_max', 'fs.mqueue.msgsize_max', 'fs.mqueue.queues_max', 'fs.mqueue.msg_default', 'fs.mqueue.msgsize_default'];
+const SYSV_MQ_SYSCTLS = ['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni'];
+
+/** Every channel, in the order reports list them. */
+export const CHANNELS = {
+  tcp: {
+    mechanism: 'TCP over 127.0.0.1, TCP_NODELAY',
+    shares: 'network namespace',
+    modes: MODE_IDS,
+    limits: [],
+    sysctls: [],
+    objects: [],
+    drivers: ['libc', 'node'],
+    colour: '#1f77b4',
+    fidelity: { latency: 'blocking', throughput: 'sizes' },
+  },
+  uds: {
+    mechanism: 'Unix stream socket, socket file in the shared volume',
+    shares: 'volume',
+    modes: MODE_IDS,
+    limits: [],
+    sysctls: [],
+    objects: [],
+    drivers: ['libc', 'node'],
+    colour: '#ff7f0e',
+    fidelity: { latency: 'blocking', throughput: 'sizes' },
+  },
+  file: {
+    mechanism: 'files written, renamed into place and read in the shared volume on disk',
+    shares: 'volume (disk)',
+    modes: MODE_IDS,
+    limits: [],
+    sysctls: [],
+    objects: [],
+    drivers: ['libc'],
+    colour: '#8c564b',
+    fidelity: { throughput: 'sizes' },
+  },
+  'tmpfs-file': {
+    mechanism: 'the same on a memory-backed volume (tmpfs)',
+    shares: 'volume (tmpfs)',
+    modes: MODE_IDS,
+    limits: [],
+    sysctls: [],
+    objects: [],
+    drivers: ['libc'],
+    colour: '#e377c2',
+    fidelity: { throughput: 'sizes' },
+  },
+  shm: {
+    mechanism: 'POSIX shared-memory ring; the waiting side sleeps on a futex',
+    shares: 'IPC namespace + /dev/shm',
+    modes: MODE_IDS,
+    limits: ['devShmFreeBytes'],
+    sysctls: [],
+    objects: ['shm'],
+    drivers: ['libc'],
+    colour: '#2ca02c',
+    fidelity: { latency: 'blocking', throughput: 'sizes' },
+  },
+  'shm-spin': {
+    mechanism: 'the same ring; the waiting side busy-polls (burns a core)',
+    shares: 'IPC namespace + /dev/shm',
+    modes: MODE_IDS,
+    limits: ['devShmFreeBytes'],
+    sysctls: [],
+    objects: ['shm'],
+    drivers: ['libc'],
+    colour: '#17becf',
+    fidelity: { latency: 'spinning' },
+  },
+  mq: {
+    mechanism: 'POSIX message queue (mq_open)',
+    shares: 'IPC namespace',
+    modes: MODE_IDS,
+    limits: ['mqMsgsizeMaxBytes', 'mqMsgMax', 'rlimitMsgqueueBytes'],
+    sysctls: MQ_SYSCTLS,
+    objects: ['mq'],
+    drivers: ['libc'],
+    colour: '#d62728',
+    fidelity: { latency: 'blocking', throughput: 'largest' },
+  },
+  'sysv-mq': {
+    mechanism: 'System V message queue (msgget)',
+    shares: 'IPC namespace',
+    modes: MODE_IDS,
+    limits: ['sysvMsgmaxBytes', 'sysvMsgmnbBytes'],
+    sysctls: SYSV_MQ_SYSCTLS,
+    objects: ['sysv-mq'],
+    drivers: ['libc'],
+    colour: '#9467bd',
+    fidelity: { latency: 'blocking', throughput: 'sizes' },
+  },
+} as const satisfies Record<string, ChannelInfo>;
+
 /** A channel identifier, e.g. `tcp` or `shm-spin`. */
-export type ChannelId = (typeof CHANNEL_IDS)[number];
+export type ChannelId = keyof typeof CHANNELS;
+/** Every channel podbench implements, in registry order. */
+export const CHANNEL_IDS = Object.keys(CHANNELS) as ChannelId[];
+
+/** A channel's entry, typed as the interface (the table's literal types are narrower). */
+export const channelInfo = (id: ChannelId): ChannelInfo => CHANNELS[id];
+
+/** Every namespaced sysctl some channel reads: what `--sysctl` accepts. */
+export const CHANNEL_SYSCTLS: readonly string[] = [...new Set(CHANNEL_IDS.flatMap((id) => channelInfo(id).sysctls))];
+
+/** Every kind of kernel object some channel creates. */
+export const OBJECT_KINDS: readonly ObjectKind[] = [...new Set(CHANNEL_IDS.flatMap((id) => channelInfo(id).objects))];
 
 /**
  * Messages the file channels keep in flight per direction (final names reused round robin);
  * the orchestrator sizes the shared volumes from it.
  */
 export const FILE_WINDOW = 8;
-
-/** The measurement modes. */
-export const MODE_IDS = ['latency', 'throughput'] as const;
-/** A measurement mode. */
-export type ModeId = (typeof MODE_IDS)[number];
-
-/** What a user needs to know to pick a channel: how it works and what the pod must share. */
-export interface ChannelInfo {
-  readonly id: ChannelId;
-  /** The mechanism, in a few words. */
-  readonly mechanism: string;
-  /** What the two containers must share for the channel to work. */
-  readonly shares: string;
-}
-
-/** The channel table, the single source for `podbench channels` and the README's channel list. */
-export const CHANNELS: readonly ChannelInfo[] = [
-  { id: 'tcp', mechanism: 'TCP over 127.0.0.1, TCP_NODELAY', shares: 'network namespace' },
-  { id: 'uds', mechanism: 'Unix stream socket, socket file in the shared volume', shares: 'volume' },
-  { id: 'file', mechanism: 'files written, renamed into place and read in the shared volume on disk', shares: 'volume (disk)' },
-  { id: 'tmpfs-file', mechanism: 'the same on a memory-backed volume (tmpfs)', shares: 'volume (tmpfs)' },
-  { id: 'shm', mechanism: 'POSIX shared-memory ring; the waiting side sleeps on a futex', shares: 'IPC namespace + /dev/shm' },
-  { id: 'shm-spin', mechanism: 'the same ring; the waiting side busy-polls (burns a core)', shares: 'IPC namespace + /dev/shm' },
-  { id: 'mq', mechanism: 'POSIX message queue (mq_open)', shares: 'IPC namespace' },
-  { id: 'sysv-mq', mechanism: 'System V message queue (msgget)', shares: 'IPC namespace' },
-];

@@ -1,11 +1,12 @@
 /**
- * The contract between orchestrator and agents: the plan the agents run, the tagged lines the
- * initiator prints, and the results document. Defined once with TypeBox, which gives both the
+ * The contract between orchestrator and agents: the plan the agents run, the messages the two
+ * agents exchange, the tagged lines the initiator prints, and the results document. Defined once with TypeBox, which gives both the
  * TypeScript types and the JSON Schema (shipped as results.schema.json) from one definition, and
  * validated at both ends.
  */
 import { FormatRegistry, Type, TypeCompiler, type Static, type TSchema, type TypeCheck } from './typebox.js';
-import { CHANNEL_IDS, MODE_IDS } from './channels.js';
+import { CHANNEL_IDS } from './channels.js';
+import { MODE_IDS } from './modes.js';
 
 // TypeBox checks formats only when told how; JSON Schema tools know date-time already.
 if (!FormatRegistry.Has('date-time')) {
@@ -173,6 +174,35 @@ export const AgentEventSchema = Type.Union([
 ]);
 export type AgentEvent = Static<typeof AgentEventSchema>;
 
+/** What the responder counted in a case, sent to the initiator after it. */
+export const ResponderReportSchema = Type.Object({
+  messages: Type.Integer({ minimum: 0 }),
+  bytes: Type.Integer({ minimum: 0 }),
+  errors: Type.Integer({ minimum: 0 }),
+  firstError: Type.Optional(Type.String()),
+  spanMs: Type.Number({ description: 'first to last timed message received (throughput mode)' }),
+  cpu: Type.Object({ userUs: Type.Number(), systemUs: Type.Number() }),
+  placement: PlacementSchema,
+  details: Type.Record(Type.String(), Type.Union([Type.Number(), Type.String(), Type.Boolean()])),
+});
+export type ResponderReport = Static<typeof ResponderReportSchema>;
+
+/** What the responder hands the initiator to join a channel (a port, a path, queue names). */
+export const JoinParamsSchema = Type.Record(Type.String(), Type.Union([Type.String(), Type.Number()]));
+
+const caseIndex = Type.Integer({ minimum: 0 });
+
+/** One message on the control connection between the agents (JSON lines, never in a timed loop). */
+export const ControlMessageSchema = Type.Union([
+  Type.Object({ type: Type.Literal('hello'), runId: Type.String(), schemaVersion: Type.Integer() }),
+  Type.Object({ type: Type.Literal('open'), index: caseIndex }),
+  Type.Object({ type: Type.Literal('ready'), index: caseIndex, params: JoinParamsSchema }),
+  Type.Object({ type: Type.Literal('report'), index: caseIndex, report: ResponderReportSchema }),
+  Type.Object({ type: Type.Literal('failed'), index: caseIndex, reason: Type.String() }),
+  Type.Object({ type: Type.Literal('bye') }),
+]);
+export type ControlMessage = Static<typeof ControlMessageSchema>;
+
 /** The prefix that marks a line of the initiator's stdout as an {@link AgentEvent}. */
 export const EVENT_TAG = '@@podbench ';
 
@@ -235,3 +265,16 @@ function validator<S extends TSchema>(schema: S): Validator<Static<S>> {
 export const validatePlan = validator(PlanSchema);
 export const validateAgentEvent = validator(AgentEventSchema);
 export const validateResultsDocument = validator(ResultsDocumentSchema);
+
+/** Each control message's validator by its `type`, so a problem is named inside the right kind of message. */
+const CONTROL_VALIDATORS = new Map<unknown, Validator<ControlMessage>>(
+  ControlMessageSchema.anyOf.map((schema) => [schema.properties.type.const, validator(schema as TSchema) as Validator<ControlMessage>]),
+);
+
+/** Checks a control message against the contract; throws {@link ContractError} naming the problem. */
+export function validateControlMessage(value: unknown, what: string): ControlMessage {
+  const type = typeof value === 'object' && value !== null ? (value as { type?: unknown }).type : undefined;
+  const check = CONTROL_VALIDATORS.get(type);
+  if (!check) throw new ContractError(what, `/type ${JSON.stringify(type) ?? 'is missing'}: expected one of ${[...CONTROL_VALIDATORS.keys()].join(', ')}`);
+  return check(value, what);
+}

@@ -24,7 +24,7 @@
  * the loop's critical path.
  */
 import * as hdr from 'hdr-histogram-js';
-import type { ModeId } from '../contract/channels.js';
+import { MODES, type ModeId } from '../contract/modes.js';
 import type { Endpoint } from '../channels/channel.js';
 import { Flags, MessageCodec, Verdict, allocMessage } from './message.js';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
@@ -112,8 +112,8 @@ export async function runInitiator(endpoint: Endpoint, codec: MessageCodec, mode
   const out = allocMessage(codec.sizeBytes);
   const back = allocMessage(codec.sizeBytes);
   codec.fill(out);
-  const latency = mode === 'latency';
-  const histogram = latency ? newLatencyHistogram() : undefined;
+  const { responderEchoes, recordsRoundTrips } = MODES[mode];
+  const histogram = recordsRoundTrips ? newLatencyHistogram() : undefined;
   const counts: VerificationCounts = { messages: 0, bytes: 0, errors: 0 };
   let seq = 0;
   let sending: void | Promise<void>;
@@ -134,7 +134,7 @@ export async function runInitiator(endpoint: Endpoint, codec: MessageCodec, mode
     if (t >= yieldAt && (stopped = await stopAsked())) break;
     codec.stamp(out, seq, Flags.warmup);
     if ((sending = endpoint.send(out)) !== undefined) await sending;
-    if (latency) {
+    if (responderEchoes) {
       const n = typeof (receiving = endpoint.receive(back)) === 'number' ? receiving : await receiving;
       const verdict = codec.verify(back, n, seq);
       if (verdict !== Verdict.ok) {
@@ -196,7 +196,7 @@ export async function runInitiator(endpoint: Endpoint, codec: MessageCodec, mode
 /** Runs the responder's side: echo each message in latency mode, then verify it; stop at the end flag. */
 export async function runResponder(endpoint: Endpoint, codec: MessageCodec, mode: ModeId): Promise<ResponderOutcome> {
   const msg = allocMessage(codec.sizeBytes);
-  const echo = mode === 'latency';
+  const echo = MODES[mode].responderEchoes;
   const counts: VerificationCounts = { messages: 0, bytes: 0, errors: 0 };
   let expected = 0;
   let firstAt = 0;

@@ -9,20 +9,21 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus as cpuInfo, release } from 'node:os';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { ChannelId, ModeId } from '../../agents/contract/channels.js';
+import type { ChannelId } from '../../agents/contract/channels.js';
+import type { ModeId } from '../../agents/contract/modes.js';
 import { PER_MESSAGE_OVERHEAD_BYTES } from '../../agents/channels/posix-mq.js';
 import { readKernelLimits } from '../../agents/kernel-limits.js';
 import { median } from '../../reports/case-groups.js';
 import { alignColumns } from '../../reports/table.js';
-import { durationParser, parseChannels, parseModes, wholeNumberParser } from '../run-options.js';
-import { formatSize } from '../../reports/size.js';
-import { formatDuration } from '../units.js';
+import { durationParser, parseChannels, parseModes, wholeNumberParser } from '../cli/run-options.js';
+import { formatDuration } from '../cli/units.js';
 import { RAISED_SYSV_LIMITS, enterPrivateIpcNamespace } from './ipc-namespace.js';
 import type { CaseTiming, Measurement } from './measurement.js';
 import { runPodbenchCase } from './podbench-case.js';
 import { buildReference, runReferenceCase } from './reference.js';
-import { CLI_PATH, PACKAGE_ROOT, runScript } from './script.js';
-import { caseLabel, fidelityTargets, type FidelityTarget, type Pin } from './targets.js';
+import { CLI_PATH, C_REFERENCE_DIR, PACKAGE_ROOT } from '../install-paths.js';
+import { runScript } from './script.js';
+import { fidelityCaseLabel, fidelityTargets, type FidelityTarget, type Pin } from './fidelity-targets.js';
 
 
 /** The parsed flags. */
@@ -89,7 +90,7 @@ function formatValue(metric: FidelityTarget['metric'], value: number | undefined
 
 function summarize(runs: TargetRuns): Summary {
   const { target } = runs;
-  const label = caseLabel(target.case, formatSize);
+  const label = fidelityCaseLabel(target.case);
   const base = { label, metric: target.metric, boundRatio: target.boundRatio, rounds: runs.podbench.length };
   const notOk = [...runs.podbench.map((m) => ['podbench', m] as const), ...runs.reference.map((m) => ['reference', m] as const)].find(([, m]) => m.status !== 'ok');
   if (notOk) {
@@ -128,7 +129,7 @@ function renderSummaries(summaries: readonly Summary[]): string {
 async function main(opts: Options): Promise<number> {
   const ipc = enterPrivateIpcNamespace();
   const timing: CaseTiming = { warmupMs: opts.warmup, durationMs: opts.duration, peerTimeoutMs: 5000 };
-  const binary = await buildReference(join(PACKAGE_ROOT, 'bench', 'reference'), join(PACKAGE_ROOT, '.cache', 'reference'));
+  const binary = await buildReference(C_REFERENCE_DIR, join(PACKAGE_ROOT, '.cache', 'reference'));
   const targets = fidelityTargets(mqLargestBytes()).filter(
     (t) => opts.channels.includes(t.case.channel) && opts.modes.includes(t.case.mode) && (opts.pin === 'all' || t.case.pin === opts.pin),
   );
@@ -155,7 +156,7 @@ async function main(opts: Options): Promise<number> {
         run[who].push(m);
       }
       const show = (m: Measurement) => (m.status === 'ok' ? formatValue(run.target.metric, m.value) : m.status);
-      err.write(`[${round + 1}/${opts.rounds}] ${caseLabel(c, formatSize).padEnd(34)} podbench ${show(run.podbench.at(-1)!).padStart(11)}   reference ${show(run.reference.at(-1)!).padStart(11)}\n`);
+      err.write(`[${round + 1}/${opts.rounds}] ${fidelityCaseLabel(c).padEnd(34)} podbench ${show(run.podbench.at(-1)!).padStart(11)}   reference ${show(run.reference.at(-1)!).padStart(11)}\n`);
     }
   }
 

@@ -9,10 +9,11 @@ import { Command, Option } from 'commander';
 import type { CaseResult, ResultsDocument } from '../../agents/contract/schema.js';
 import { median } from '../../reports/case-groups.js';
 import { alignColumns } from '../../reports/table.js';
-import { durationParser, wholeNumberParser } from '../run-options.js';
-import { formatDuration } from '../units.js';
+import { durationParser, wholeNumberParser } from '../cli/run-options.js';
+import { formatDuration } from '../cli/units.js';
 import { runPodbench } from './podbench-case.js';
-import { CLI_PATH, runScript } from './script.js';
+import { CLI_PATH } from '../install-paths.js';
+import { runScript } from './script.js';
 
 const MiB = 1024 * 1024;
 /** Start-up and shutdown of one podbench run on top of its cases. */

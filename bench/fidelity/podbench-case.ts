@@ -2,11 +2,13 @@
  * podbench as a user runs it: `podbench run --target local`, with results read from its JSON
  * output. The fidelity benchmark runs one case at a time this way.
  */
+import { primaryFigure } from '../../agents/contract/modes.js';
+import { figureField } from '../../reports/figures.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ResultsDocument } from '../../agents/contract/schema.js';
-import type { FidelityCase } from './targets.js';
+import type { FidelityCase } from './fidelity-targets.js';
 import { lastLine, runChild, type CaseTiming, type Measurement } from './measurement.js';
 
 /** Start-up (orchestrator, two agents, harness floor) and shutdown on top of the case itself. */
@@ -50,7 +52,7 @@ export async function runPodbenchCase(cliPath: string, c: FidelityCase, timing: 
   const result = run.doc.cases[0];
   if (!result) return { status: 'failed', reason: 'podbench measured no case' };
   if (result.status !== 'ok') return { status: result.status === 'skipped' ? 'skipped' : 'failed', reason: result.reason ?? result.status };
-  const value = c.mode === 'latency' ? result.latencyNs?.p50 : result.throughput?.bytesPerSec;
+  const value = figureField(primaryFigure(c.mode)).ofCase(result);
   if (value === undefined || value <= 0) return { status: 'failed', reason: 'podbench reported no value' };
   return { status: 'ok', value };
 }

@@ -1,13 +1,24 @@
 /**
- * The C reference (bench/reference/): built with the system's C compiler, then run as two
+ * The C reference (bench/fidelity/c-reference/): built with the system's C compiler, then run as two
  * separate processes per case — responder and initiator, which find each other by name through
  * a rendezvous file, as podbench's agents do through their control socket.
  */
+import { FIGURES, MODES, primaryFigure, type SummaryFieldId } from '../../agents/contract/modes.js';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { FidelityCase } from './targets.js';
+import type { FidelityCase } from './fidelity-targets.js';
 import { lastJsonLine, lastLine, runChild, type CaseTiming, type Measurement } from './measurement.js';
+
+/** The names the C reference prints each summary field under (main.c: print_initiator, print_responder). */
+const C_REPORT_NAMES: { readonly [id in SummaryFieldId]: string } = {
+  p50: 'p50Ns',
+  p99: 'p99Ns',
+  p999: 'p999Ns',
+  max: 'maxNs',
+  bytesPerSec: 'bytesPerSec',
+  messagesPerSec: 'messagesPerSec',
+};
 
 /** Exit code the reference uses for a case a kernel limit rules out. */
 const EXIT_SKIPPED = 3;
@@ -78,8 +89,9 @@ export async function runReferenceCase(binary: string, c: FidelityCase, timing: 
         return { status: 'failed', reason: `reference ${role}: ${why}` };
       }
     }
-    const report = lastJsonLine(c.mode === 'latency' ? initiator!.stdout : responder!.stdout);
-    const value = Number(c.mode === 'latency' ? report?.p50Ns : report?.bytesPerSec);
+    // The side that counts the mode's messages prints its figures, under the C program's names.
+    const report = lastJsonLine((MODES[c.mode].countedBy === 'initiator' ? initiator! : responder!).stdout);
+    const value = Number(report?.[C_REPORT_NAMES[FIGURES[primaryFigure(c.mode)].field]]);
     if (!report || !Number.isFinite(value) || value <= 0) return { status: 'failed', reason: 'the reference printed no result' };
     return { status: 'ok', value };
   } finally {

@@ -2,14 +2,8 @@
  * The entry-point plumbing the benchmark scripts share: parse with commander, run, and turn every
  * error into one line on stderr and an exit code — 2 for bad flags, 1 for anything else.
  */
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CommanderError, InvalidArgumentError, type Command, type OptionValues } from 'commander';
 
-/** The package root, from the compiled file's place in dist/bench/fidelity/. */
-export const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-/** The compiled podbench CLI the benchmarks run, as a user would. */
-export const CLI_PATH = join(PACKAGE_ROOT, 'dist', 'bench', 'cli.js');
 
 /** Parses argv with `program`, runs `main` with its options and sets the exit code. */
 export async function runScript<T extends OptionValues>(program: Command, main: (opts: T) => Promise<number>): Promise<void> {

@@ -17,7 +17,7 @@
  *   passes without a working stream (an API that stops answering is the pod monitor's to notice).
  */
 import { PassThrough, type Writable } from 'node:stream';
-import { sleep } from './kube-calls.js';
+import { sleep } from './kubernetes/kube-calls.js';
 
 /** Silence after which a followed stream is taken as broken and opened again. */
 export const STALL_MS = 10_000;

@@ -44,7 +44,7 @@ SERVICE_RANGE="10.96.0.0/24"
 # The API server's address for pods (the default/kubernetes Service, the first of the range).
 API_SERVICE_IP="10.96.0.1"
 PAUSE_IMAGE="localhost/podbench-pause:$RELEASE"
-# The stock image podbench's ConfigMap delivery runs in by default (bench/agent-delivery.ts).
+# The stock image podbench's ConfigMap delivery runs in by default (bench/pod/agent-delivery.ts).
 NODE_IMAGE="docker.io/library/node:24-slim"
 COMPONENTS=(etcd apiserver controller-manager scheduler containerd kubelet)
 # What the kubelet changes on the host at start (it sets these as every node has them); saved

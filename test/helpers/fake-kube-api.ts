@@ -15,7 +15,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dumpYaml, type CoreV1Event, type V1ConfigMap, type V1ContainerStatus, type V1Pod } from '@kubernetes/client-node';
-import { podman, spawnPodman } from '../../bench/podman.js';
+import { podman, spawnPodman } from '../../bench/targets/podman/podman-cli.js';
 
 /** How the fake cluster behaves. */
 export interface FakeClusterOptions {

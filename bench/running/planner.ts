@@ -1,0 +1,93 @@
+/**
+ * The planner: what to measure → the list of cases both agents run. It plans only what each
+ * channel supports (its registry entry's modes and largest size) and lists what it left out and
+ * why. Repeats are the outer loop, so repetitions of a case are spread over the run rather than
+ * back to back (drift and noise then show up as spread between repeats instead of hiding in one
+ * block).
+ */
+import { randomBytes } from 'node:crypto';
+import { CHANNELS, type ChannelId, type ChannelInfo } from '../../agents/contract/channels.js';
+import type { ModeId } from '../../agents/contract/modes.js';
+import { SCHEMA_VERSION, type CaseSpec, type Plan, type RunSettings } from '../../agents/contract/schema.js';
+import { UsageError } from '../cli/errors.js';
+import { caseLabel, formatSize } from '../../reports/format.js';
+
+/** What to measure: the input of the planner. */
+export interface PlanOptions {
+  readonly channels: readonly ChannelId[];
+  readonly modes: readonly ModeId[];
+  readonly sizesBytes: readonly number[];
+  readonly repeat: number;
+  readonly settings: RunSettings;
+}
+
+/** A channel × mode × size the options asked for that no channel of that id can run. */
+export interface LeftOut {
+  readonly channel: ChannelId;
+  readonly mode: ModeId;
+  readonly sizeBytes: number;
+  readonly reason: string;
+}
+
+/** The channel entries the planner reads (the registry; a test may pass its own). */
+export type ChannelTable = { readonly [id in ChannelId]: ChannelInfo };
+
+/** Why `info` cannot run `mode` at `sizeBytes`, or undefined when it can. */
+function unsupported(info: ChannelInfo, mode: ModeId, sizeBytes: number): string | undefined {
+  if (!info.modes.includes(mode)) return `the channel has no ${mode} mode (it supports ${info.modes.join(', ')})`;
+  if (info.maxSize && sizeBytes > info.maxSize.bytes) return `above the largest message the channel carries, ${formatSize(info.maxSize.bytes)} (${info.maxSize.reason})`;
+  return undefined;
+}
+
+/** Every channel × mode × size of `options` the channels support, in plan order. */
+function supportedCombinations(options: PlanOptions, channels: ChannelTable): Omit<CaseSpec, 'index' | 'repeat'>[] {
+  return options.channels.flatMap((channel) =>
+    options.modes.flatMap((mode) => options.sizesBytes.filter((sizeBytes) => !unsupported(channels[channel], mode, sizeBytes)).map((sizeBytes) => ({ channel, mode, sizeBytes }))),
+  );
+}
+
+/** What the options asked for but no channel supports, with the reason (once, not per repeat). */
+export function leftOutOfPlan(options: PlanOptions, channels: ChannelTable = CHANNELS): LeftOut[] {
+  return options.channels.flatMap((channel) =>
+    options.modes.flatMap((mode) =>
+      options.sizesBytes.flatMap((sizeBytes) => {
+        const reason = unsupported(channels[channel], mode, sizeBytes);
+        return reason ? [{ channel, mode, sizeBytes, reason }] : [];
+      }),
+    ),
+  );
+}
+
+/** A fresh run id: 10 lowercase base-36 characters, safe in kernel object names and labels. */
+export function newRunId(): string {
+  return BigInt(`0x${randomBytes(8).toString('hex')}`).toString(36).padStart(10, '0').slice(-10);
+}
+
+/**
+ * Most cases one run may have: the plan travels in an environment variable (the kernel caps one
+ * at 128 KiB) and in the pod spec; 1000 cases is about 80 KB of plan.
+ */
+export const MAX_CASES = 1000;
+
+/** Builds the plan for `options`: every supported channel × mode × size, `repeat` times. */
+export function buildPlan(options: PlanOptions, runId = newRunId(), channels: ChannelTable = CHANNELS): Plan {
+  const combinations = supportedCombinations(options, channels);
+  const count = options.repeat * combinations.length;
+  if (count > MAX_CASES) {
+    throw new UsageError(`the plan has ${count} cases (channels × modes × sizes × --repeat); at most ${MAX_CASES}: use fewer sizes or repeats, or several runs`);
+  }
+  if (count === 0) {
+    const [first] = leftOutOfPlan(options, channels);
+    throw new UsageError(`nothing to measure: no channel supports what was asked${first ? ` (${caseLabel(first)}: ${first.reason})` : ''}`);
+  }
+  const cases: CaseSpec[] = [];
+  for (let repeat = 0; repeat < options.repeat; repeat++) {
+    for (const c of combinations) cases.push({ index: cases.length, ...c, repeat });
+  }
+  return { schemaVersion: SCHEMA_VERSION, runId, settings: options.settings, cases };
+}
+
+/** Seconds the plan takes at least (warm-up and timed part of every case). */
+export function plannedSeconds(plan: Plan): number {
+  return (plan.cases.length * (plan.settings.warmupMs + plan.settings.durationMs)) / 1000;
+}

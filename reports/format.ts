@@ -1,0 +1,39 @@
+/** How reports (and the CLI) print sizes, durations, rates and case names: each written once. */
+import type { CaseSpec } from '../agents/contract/schema.js';
+
+/** `64 B`, `16 KiB`, `1 MiB`, `1000 B`: the unit is binary when the size divides evenly. */
+export function formatSize(bytes: number): string {
+  if (bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MiB`;
+  if (bytes >= 1024 && bytes % 1024 === 0) return `${bytes / 1024} KiB`;
+  return `${bytes} B`;
+}
+
+/** A number with thousands separators and exactly `digits` decimals: `12,345.6`. */
+const grouped = (x: number, digits: number): string => x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+/** Nanoseconds as microseconds: two decimals below 10 µs, one above. */
+export const formatUs = (ns: number): string => (ns / 1000).toFixed(ns < 10_000 ? 2 : 1);
+
+/** Bytes per second as MB/s (10⁶ bytes), one decimal. */
+export const formatMBps = (bytesPerSec: number): string => grouped(bytesPerSec / 1e6, 1);
+
+/** A whole count with thousands separators: `12,345`. */
+export const formatCount = (n: number): string => grouped(n, 0);
+
+/** CPU microseconds per message, two decimals. */
+export const formatCpuUs = (us: number): string => us.toFixed(2);
+
+/** A value that may be missing, formatted, or `missing` (an en dash unless given). */
+export const orDash = (value: number | undefined, format: (v: number) => string, missing = '–'): string => (value === undefined ? missing : format(value));
+
+/** `shm latency 64 B`, with `#2` for a repeat when a run has several. */
+export function caseLabel(spec: Pick<CaseSpec, 'channel' | 'mode' | 'sizeBytes'> & Partial<Pick<CaseSpec, 'repeat'>>, repeats = 1): string {
+  const base = `${spec.channel} ${spec.mode} ${formatSize(spec.sizeBytes)}`;
+  return repeats > 1 && spec.repeat !== undefined ? `${base} #${spec.repeat + 1}` : base;
+}
+
+/** Text made safe for HTML element content and attribute values. */
+export const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** The first letter in upper case: a headline's fragment as a sentence. */
+export const capitalised = (text: string): string => `${text.charAt(0).toUpperCase()}${text.slice(1)}`;
