@@ -17,6 +17,8 @@ import { Errno, NativeError, O, check } from '../native/libc.js';
 import { FILE_WINDOW } from '../contract/channels.js';
 import { filesystemType } from '../kernel-limits.js';
 import type { MessageBuffer } from '../measure/message.js';
+import { PeerWait } from '../native/peer-wait.js';
+import { completeTransfer } from '../native/whole-transfer.js';
 import { PeerError, type Channel, type ChannelContext, type Endpoint, type Feasibility, type Hosted, type JoinParams } from './channel.js';
 
 /** Messages a writer may have in flight per direction. */
@@ -27,6 +29,13 @@ const IN_MOVED_TO = 0x80;
 const IN_DELETE = 0x200;
 const F_OK = 0;
 const POLLIN = 1;
+
+const writeFailed = (errno: number): never => {
+  throw new NativeError('write', errno);
+};
+const readFailed = (errno: number): never => {
+  throw new NativeError('read', errno);
+};
 
 /** Null-terminated path, made once so the loop passes bytes rather than building strings. */
 const cPath = (path: string): Buffer => Buffer.from(`${path}\0`);
@@ -46,6 +55,9 @@ class FileEndpoint implements Endpoint {
   private readonly inotifyFd: number;
   private readonly pollfd: Int32Array;
   private readonly drain = Buffer.alloc(4096);
+  /** The waits for a free name (the peer must read) and for a message (the peer must send). */
+  private readonly nameWait: PeerWait;
+  private readonly messageWait: PeerWait;
   private sent = 0;
   private received = 0;
   private waits = 0;
@@ -55,9 +67,14 @@ class FileEndpoint implements Endpoint {
     private readonly outgoing: Direction,
     private readonly incoming: Direction,
     private readonly fsType: string,
-    private readonly peer: string,
-    private readonly peerTimeoutMs: number,
+    peer: string,
+    peerTimeoutMs: number,
   ) {
+    const expired = (peerAction: string) => (): never => {
+      throw new PeerError(`the ${peer} did not ${peerAction} a message file within ${peerTimeoutMs} ms`);
+    };
+    this.nameWait = new PeerWait(peerTimeoutMs, expired('read'));
+    this.messageWait = new PeerWait(peerTimeoutMs, expired('send'));
     this.inotifyFd = check(libc.inotifyInit1(IN_NONBLOCK | IN_CLOEXEC), 'inotify_init1');
     check(libc.inotifyAddWatch(this.inotifyFd, incoming.dir, IN_MOVED_TO), 'inotify_add_watch', incoming.dir);
     check(libc.inotifyAddWatch(this.inotifyFd, outgoing.dir, IN_DELETE), 'inotify_add_watch', outgoing.dir);
@@ -68,48 +85,51 @@ class FileEndpoint implements Endpoint {
     const slot = this.sent % WINDOW;
     const final = this.outgoing.finals[slot]!;
     // The name is free once the reader has unlinked the message that last used it.
-    let startMs = 0;
-    while (libc.access(final, F_OK) === 0) startMs = this.waitForEvent(startMs, 'read');
+    this.nameWait.begin();
+    while (libc.access(final, F_OK) === 0) this.waitForEvent(this.nameWait);
     const staging = this.outgoing.staging[slot]!;
     const fd = check(libc.open(staging, O.WRONLY | O.CREAT | O.TRUNC | O.CLOEXEC, 0o600), 'open');
     const length = message.bytes.length;
-    const written = libc.writeFrom(fd, message.address, length);
-    const writeErrno = written < 0 ? libc.lastErrno() : Errno.ENOSPC; // read before close() can change it
-    libc.close(fd);
-    if (written !== length) throw new NativeError('write', writeErrno);
+    try {
+      const written = libc.writeFrom(fd, message.address, length);
+      if (written !== length && completeTransfer(libc.writeFrom, fd, message.address, length, written, writeFailed) !== length) writeFailed(Errno.ENOSPC);
+    } finally {
+      libc.close(fd);
+    }
     check(libc.rename(staging, final), 'rename');
     this.sent++;
   }
 
   receive(into: MessageBuffer): number {
     const final = this.incoming.finals[this.received % WINDOW]!;
-    let startMs = 0;
+    this.messageWait.begin();
     let fd: number;
     while ((fd = libc.open(final, O.RDONLY | O.CLOEXEC, 0)) < 0) {
       if (libc.lastErrno() !== Errno.ENOENT) throw new NativeError('open', libc.lastErrno());
-      startMs = this.waitForEvent(startMs, 'send');
+      this.waitForEvent(this.messageWait);
     }
-    const n = libc.readInto(fd, into.address, into.bytes.length);
-    const readErrno = libc.lastErrno();
-    libc.close(fd);
-    if (n < 0) throw new NativeError('read', readErrno);
+    const capacity = into.bytes.length;
+    let n: number;
+    try {
+      n = libc.readInto(fd, into.address, capacity);
+      // Read to the end of the file: a short message is the verifier's to report, not lost here.
+      if (n !== capacity) n = completeTransfer(libc.readInto, fd, into.address, capacity, n, readFailed);
+    } finally {
+      libc.close(fd);
+    }
     check(libc.unlink(final), 'unlink');
     this.received++;
     return n;
   }
 
-  /** Sleeps until the directories change (or the peer timeout passes); returns the wait's start. */
-  private waitForEvent(startMs: number, peerAction: string): number {
-    const nowMs = performance.now(); // monotonic: a wall-clock step must not fire or stretch the timeout
-    const since = startMs === 0 ? nowMs : startMs;
-    const leftMs = this.peerTimeoutMs - (nowMs - since);
-    if (leftMs <= 0) throw new PeerError(`the ${this.peer} did not ${peerAction} a message file within ${this.peerTimeoutMs} ms`);
+  /** Sleeps until the directories change, within what is left of `wait`'s peer timeout. */
+  private waitForEvent(wait: PeerWait): void {
+    const leftMs = wait.goOn();
     this.waits++;
     const ready = libc.poll(this.pollfd, 1, leftMs);
     // A signal (EINTR) only wakes the wait early: the caller looks again, within the same timeout.
     if (ready < 0 && libc.lastErrno() !== Errno.EINTR) throw new NativeError('poll', libc.lastErrno());
     if (ready > 0) while (libc.read(this.inotifyFd, this.drain, this.drain.length) > 0);
-    return since;
   }
 
   details(): Record<string, number | string | boolean> {

@@ -24,6 +24,7 @@
 import * as libc from '../native/libc.js';
 import { Errno, O, check, relativeTimespec, type Mapping, type NativeTimespec } from '../native/libc.js';
 import type { MessageBuffer } from '../measure/message.js';
+import { PeerWait } from '../native/peer-wait.js';
 import { PeerError, type Channel, type ChannelContext, type Endpoint, type Feasibility, type Hosted, type JoinParams } from './channel.js';
 
 const CACHE_LINE = 64;
@@ -85,6 +86,9 @@ class Ring {
 class RingEndpoint implements Endpoint {
   private readonly mask: number;
   private readonly timeout: NativeTimespec;
+  /** The waits for a free slot (the peer must read) and for a message (the peer must send). */
+  private readonly slotWait: PeerWait;
+  private readonly messageWait: PeerWait;
   private sent = 0;
   private received = 0;
   private wakeups = 0;
@@ -99,18 +103,23 @@ class RingEndpoint implements Endpoint {
     private readonly incoming: Ring,
     slots: number,
     private readonly spin: boolean,
-    private readonly peer: string,
-    private readonly peerTimeoutMs: number,
+    peer: string,
+    peerTimeoutMs: number,
   ) {
     this.mask = slots - 1;
     this.timeout = relativeTimespec(peerTimeoutMs);
+    const expired = (peerAction: string) => (): never => {
+      throw new PeerError(`the ${peer} did not ${peerAction} within ${peerTimeoutMs} ms (shared-memory ring)`);
+    };
+    this.slotWait = new PeerWait(peerTimeoutMs, expired('read'));
+    this.messageWait = new PeerWait(peerTimeoutMs, expired('send'));
   }
 
   send(message: MessageBuffer): void {
     const ring = this.outgoing;
     const seq = this.sent;
     // Wait for a free slot: the consumer's tail must be within `slots` of our head.
-    if (((seq - Atomics.load(ring.control, TAIL)) | 0) > this.mask) this.await(ring, TAIL, PRODUCER_WAITING, ring.producerWaitingAddress, (seq - this.mask - 1) | 0, 'read');
+    if (((seq - Atomics.load(ring.control, TAIL)) | 0) > this.mask) this.await(ring, TAIL, PRODUCER_WAITING, ring.producerWaitingAddress, (seq - this.mask - 1) | 0, this.slotWait);
     const slot = seq & this.mask;
     ring.slots[slot]!.set(message.bytes);
     ring.lengths[slot]![0] = message.bytes.length;
@@ -126,7 +135,7 @@ class RingEndpoint implements Endpoint {
   receive(into: MessageBuffer): number {
     const ring = this.incoming;
     const seq = this.received;
-    if (Atomics.load(ring.control, HEAD) === seq) this.await(ring, HEAD, CONSUMER_WAITING, ring.consumerWaitingAddress, seq, 'send');
+    if (Atomics.load(ring.control, HEAD) === seq) this.await(ring, HEAD, CONSUMER_WAITING, ring.consumerWaitingAddress, seq, this.messageWait);
     const slot = seq & this.mask;
     const length = ring.lengths[slot]![0]!;
     into.bytes.set(ring.slots[slot]!);
@@ -144,9 +153,9 @@ class RingEndpoint implements Endpoint {
    * is read only once a wait has gone on for a while (after a batch of spins, or a futex wake-up
    * that brought nothing): a clock read on every wait would sit inside every round trip.
    */
-  private await(ring: Ring, word: number, flag: number, flagAddress: number, seen: number, peerAction: string): void {
+  private await(ring: Ring, word: number, flag: number, flagAddress: number, seen: number, wait: PeerWait): void {
     const control = ring.control;
-    let startMs = 0;
+    wait.begin();
     if (this.spin) {
       let spins = 0;
       while (Atomics.load(control, word) === seen) {
@@ -154,7 +163,7 @@ class RingEndpoint implements Endpoint {
           spins = 0;
           this.yields++;
           libc.schedYield();
-          startMs = this.checkWaited(startMs, peerAction);
+          wait.goOn();
         }
       }
       return;
@@ -168,22 +177,10 @@ class RingEndpoint implements Endpoint {
       if (Atomics.load(control, word) !== seen) break;
       // One sleep of the whole peer timeout without progress; else a wake-up that brought nothing
       // (a late waker, EINTR), bounded by the clock.
-      if (woke === Errno.ETIMEDOUT) this.timedOut(peerAction);
-      startMs = this.checkWaited(startMs, peerAction);
+      if (woke === Errno.ETIMEDOUT) wait.giveUp();
+      wait.goOn();
     }
     Atomics.store(control, flag, 0);
-  }
-
-  /** Starts the wait's clock on the first call; throws once the peer timeout has passed since. */
-  private checkWaited(startMs: number, peerAction: string): number {
-    const nowMs = performance.now(); // monotonic: a wall-clock step must not fire or stretch the timeout
-    if (startMs === 0) return nowMs;
-    if (nowMs - startMs > this.peerTimeoutMs) this.timedOut(peerAction);
-    return startMs;
-  }
-
-  private timedOut(peerAction: string): never {
-    throw new PeerError(`the ${this.peer} did not ${peerAction} within ${this.peerTimeoutMs} ms (shared-memory ring)`);
   }
 
   details(): Record<string, number | string | boolean> {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import * as libc from '../native/libc.js';
 import { Errno, NativeError, SUN_PATH_MAX, check } from '../native/libc.js';
 import type { MessageBuffer } from '../measure/message.js';
+import { completeTransfer, type TransferStep } from '../native/whole-transfer.js';
 import { PeerError, type Channel, type ChannelContext, type Endpoint, type Feasibility, type Hosted, type JoinParams } from './channel.js';
 
 const AF_UNIX = 1;
@@ -74,6 +75,9 @@ function setIntOption(fd: number, level: number, name: number, value: number, la
   check(libc.setsockopt(fd, level, name, new Int32Array([value]), 4), `setsockopt(${label})`);
 }
 
+const sendStep: TransferStep = (fd, address, length) => libc.sendFrom(fd, address, length, MSG_NOSIGNAL);
+const recvStep: TransferStep = (fd, address, length) => libc.recvInto(fd, address, length, MSG_WAITALL);
+
 class SocketEndpoint implements Endpoint {
   private open = true;
 
@@ -87,35 +91,26 @@ class SocketEndpoint implements Endpoint {
     setTimeouts(fd, timeoutMs);
   }
 
+  /*
+   * A blocking call moves the whole message unless a signal interrupts it (EINTR: the rest is
+   * moved after it), SO_SNDTIMEO/SO_RCVTIMEO passes (EAGAIN: the peer timeout, fail), or the peer
+   * is gone (EOF, EPIPE, ECONNRESET: fail).
+   */
   send(message: MessageBuffer): void {
     const length = message.bytes.length;
     const sent = libc.sendFrom(this.fd, message.address, length, MSG_NOSIGNAL);
-    if (sent !== length) this.finish('send', message.address, length, sent);
+    if (sent !== length && completeTransfer(sendStep, this.fd, message.address, length, sent, this.sendFailed) !== length) this.fail('send', 0);
   }
 
   receive(into: MessageBuffer): number {
     const length = into.bytes.length;
     const got = libc.recvInto(this.fd, into.address, length, MSG_WAITALL);
-    if (got !== length) this.finish('recv', into.address, length, got);
+    if (got !== length && completeTransfer(recvStep, this.fd, into.address, length, got, this.recvFailed) !== length) this.fail('recv', 0);
     return length;
   }
 
-  /**
-   * The slow path after a short or failed send/recv. A blocking call moves the whole message
-   * unless a signal interrupts it (EINTR: go on), SO_SNDTIMEO/SO_RCVTIMEO passes (EAGAIN: the
-   * peer timeout, fail), or the peer is gone (EOF, EPIPE, ECONNRESET: fail).
-   */
-  private finish(call: 'send' | 'recv', address: number, length: number, first: number): void {
-    let done = 0;
-    let result = first;
-    for (;;) {
-      if (result > 0) done += result;
-      else if (result === 0 && call === 'recv') this.fail(call, 0);
-      else if (result < 0 && libc.lastErrno() !== Errno.EINTR) this.fail(call, libc.lastErrno());
-      if (done === length) return;
-      result = call === 'send' ? libc.sendFrom(this.fd, address + done, length - done, MSG_NOSIGNAL) : libc.recvInto(this.fd, address + done, length - done, MSG_WAITALL);
-    }
-  }
+  private readonly sendFailed = (errno: number): never => this.fail('send', errno);
+  private readonly recvFailed = (errno: number): never => this.fail('recv', errno);
 
   /** Throws the error for a failed call; `errno` 0 means the peer closed the connection. */
   private fail(call: 'send' | 'recv', errno: number): never {

@@ -6,6 +6,7 @@
 import * as libc from '../native/libc.js';
 import { Errno, IPC, NativeError } from '../native/libc.js';
 import { startInterruptTimer } from '../native/interrupt-timer.js';
+import { PeerWait } from '../native/peer-wait.js';
 import { allocMessage, type MessageBuffer } from '../measure/message.js';
 import { PeerError, type Channel, type ChannelContext, type Endpoint, type Feasibility, type Hosted, type JoinParams } from './channel.js';
 import { raiseLimitHint } from '../contract/ipc-limits.js';
@@ -48,6 +49,9 @@ class SysvEndpoint implements Endpoint {
   private readonly receiveFrame: MessageBuffer;
   private readonly receiveBody: Buffer;
   private readonly stopTimer: () => void;
+  /** The waits for room in the queue (the peer must read) and for a message (the peer must send). */
+  private readonly roomWait: PeerWait;
+  private readonly messageWait: PeerWait;
   private closed = false;
 
   constructor(
@@ -55,8 +59,13 @@ class SysvEndpoint implements Endpoint {
     private readonly incoming: number,
     sizeBytes: number,
     private readonly peer: string,
-    private readonly peerTimeoutMs: number,
+    peerTimeoutMs: number,
   ) {
+    const expired = (peerAction: string) => (): never => {
+      throw new PeerError(`the ${peer} did not ${peerAction} within ${peerTimeoutMs} ms (System V queue)`);
+    };
+    this.roomWait = new PeerWait(peerTimeoutMs, expired('read'));
+    this.messageWait = new PeerWait(peerTimeoutMs, expired('send'));
     this.sendFrame = allocMessage(MTYPE_BYTES + sizeBytes);
     this.sendFrame.bytes.writeBigInt64LE(1n, 0);
     this.receiveFrame = allocMessage(MTYPE_BYTES + sizeBytes);
@@ -67,33 +76,26 @@ class SysvEndpoint implements Endpoint {
   send(message: MessageBuffer): void {
     const length = message.bytes.length;
     this.sendFrame.bytes.set(message.bytes, MTYPE_BYTES);
-    let startMs = 0;
-    while (libc.msgsndFrom(this.outgoing, this.sendFrame.address, length, 0) !== 0) {
-      startMs = this.retryOrFail('msgsnd', 'read', startMs);
-    }
+    this.roomWait.begin();
+    while (libc.msgsndFrom(this.outgoing, this.sendFrame.address, length, 0) !== 0) this.goOnAfter('msgsnd', this.roomWait);
   }
 
   receive(into: MessageBuffer): number {
     const capacity = into.bytes.length;
-    let startMs = 0;
+    this.messageWait.begin();
     let n: number;
-    while ((n = libc.msgrcvInto(this.incoming, this.receiveFrame.address, capacity, 0, 0)) < 0) {
-      startMs = this.retryOrFail('msgrcv', 'send', startMs);
-    }
+    while ((n = libc.msgrcvInto(this.incoming, this.receiveFrame.address, capacity, 0, 0)) < 0) this.goOnAfter('msgrcv', this.messageWait);
     if (n === capacity) into.bytes.set(this.receiveBody);
     else this.receiveBody.copy(into.bytes, 0, 0, n);
     return n;
   }
 
-  /** After EINTR, returns when the wait started; throws once the peer timeout has passed. */
-  private retryOrFail(call: string, peerAction: string, startMs: number): number {
+  /** After a failed call: an interruption (the interrupt timer's EINTR) lets `wait` go on, within its timeout. */
+  private goOnAfter(call: string, wait: PeerWait): void {
     const errno = libc.lastErrno();
     if (errno === Errno.EIDRM) throw new PeerError(`the ${this.peer} removed the System V queue`);
     if (errno !== Errno.EINTR) throw new NativeError(call, errno);
-    const nowMs = performance.now(); // monotonic: a wall-clock step must not fire or stretch the timeout
-    if (startMs === 0) return nowMs;
-    if (nowMs - startMs >= this.peerTimeoutMs) throw new PeerError(`the ${this.peer} did not ${peerAction} within ${this.peerTimeoutMs} ms (System V queue)`);
-    return startMs;
+    wait.goOn();
   }
 
   details(): Record<string, number | string | boolean> {

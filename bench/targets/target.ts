@@ -31,3 +31,30 @@ export interface Target {
   /** Starts both agents for `plan`; `signal` aborts a start that takes long (Ctrl-C). */
   start(plan: Plan, signal: AbortSignal): Promise<RunningPair>;
 }
+
+/** The steps of stopping a pair, in the order every target takes them. */
+export interface StopSteps {
+  /** Ends the agents: waits for them to finish, or, with `abort`, makes them stop. */
+  halt(abort: boolean): Promise<void> | void;
+  /** Why an agent failed, in one line, read before the cleanup removes the evidence; not asked after an abort. */
+  diagnose(): Promise<string | undefined> | string | undefined;
+  /** Removes everything the run created. */
+  cleanup(): Promise<void> | void;
+}
+
+/** {@link RunningPair.stop} made of its steps: they run once, and every later call gets the same result. */
+export function stopOnce(steps: StopSteps): RunningPair['stop'] {
+  let stopped: Promise<string | undefined> | undefined;
+  return (abort) =>
+    (stopped ??= (async () => {
+      await steps.halt(abort);
+      const diagnosis = abort ? undefined : await steps.diagnose();
+      await steps.cleanup();
+      return diagnosis;
+    })());
+}
+
+/** `the initiator agent exited with 1: <why>`: the one-line diagnosis of an agent that failed. */
+export function exitDiagnosis(role: string, what: 'agent' | 'container', code: number | string, why?: string): string {
+  return `the ${role} ${what} exited with ${code}${why ? `: ${why}` : ''}`;
+}

@@ -17,7 +17,7 @@ import { KEEP_ANNOTATION, START_TIMEOUT_ANNOTATION, countObjects, findStaleObjec
 import { RUN_ID_LABEL, buildPodManifest, hostKubernetesArch, podName, type PodOptions } from '../../pod/pod-manifest.js';
 import { candidateNodes, singleArchitecture } from './kubernetes-nodes.js';
 import { LogFollower } from '../log-follower.js';
-import type { RunningPair, Target } from '../target.js';
+import { exitDiagnosis, stopOnce, type RunningPair, type Target } from '../target.js';
 
 /** Where and how to reach the cluster. */
 export interface KubernetesTargetOptions {
@@ -188,7 +188,7 @@ export class KubernetesTarget implements Target {
         : signal
           ? `killed by ${signal}`
           : ((await this.lastLogLine(pod.metadata!.name!, role)) ?? [t.reason, t.message].filter(Boolean).join(': '));
-    return `the ${role} container exited with ${t.exitCode}${why ? `: ${why}` : ''}`;
+    return exitDiagnosis(role, 'container', t.exitCode, why);
   }
 
   /** Waits until the initiator runs (or already ran); throws the reason the pod cannot. */
@@ -403,25 +403,22 @@ export class KubernetesTarget implements Target {
         .finally(() => (checking = false));
     }, MONITOR_MS);
 
-    let stopped: Promise<string | undefined> | undefined;
-    const stop = (abort: boolean): Promise<string | undefined> =>
-      (stopped ??= (async () => {
+    const stop = stopOnce({
+      halt() {
         clearInterval(monitor);
         follower.stop();
-        let diagnosis: string | undefined;
-        if (!abort) {
-          try {
-            const final = await this.settled(name);
-            // The pod's own reason (deadline, eviction, OOM) explains a killed container's exit code.
-            diagnosis = podProblem(final, []);
-            diagnosis ??= await this.containerFailure(final);
-          } catch (err) {
-            diagnosis = this.fail(err, 'read the pod').message;
-          }
+      },
+      diagnose: async () => {
+        try {
+          const final = await this.settled(name);
+          // The pod's own reason (deadline, eviction, OOM) explains a killed container's exit code.
+          return podProblem(final, []) ?? (await this.containerFailure(final));
+        } catch (err) {
+          return this.fail(err, 'read the pod').message;
         }
-        await cleanup();
-        return diagnosis;
-      })());
+      },
+      cleanup,
+    });
 
     const abandon = async (): Promise<void> => {
       clearInterval(monitor);

@@ -17,7 +17,7 @@ import { journalPath } from '../../../agents/run-context.js';
 import { agentEvents, explainingLine } from '../../running/agent-events.js';
 import { agentNodeOptions } from '../../pod/agent-runtime.js';
 import { CliError } from '../../cli/errors.js';
-import type { RunningPair, Target } from '../target.js';
+import { exitDiagnosis, stopOnce, type RunningPair, type Target } from '../target.js';
 import { isAlive } from '../owner-alive.js';
 
 const RUN_DIR_PREFIX = 'podbench-';
@@ -156,22 +156,22 @@ export class LocalTarget implements Target {
     const lastErrorOf = { initiator: watchStderr(initiator, show('initiator')), responder: watchStderr(responder, show('responder')) };
     createInterface({ input: responder.stdout! }).on('line', show('responder'));
 
-    let stopped: Promise<string | undefined> | undefined;
-    const stop = (abort: boolean): Promise<string | undefined> =>
-      (stopped ??= (async () => {
+    const stop = stopOnce({
+      async halt(abort) {
         if (abort) await Promise.all([ensureExit(initiator, 0), ensureExit(responder, 0)]);
         else {
           await ensureExit(initiator, EXIT_GRACE_MS);
           await ensureExit(responder, EXIT_GRACE_MS);
         }
-        removeRun(runDir, owner);
-        if (abort) return undefined;
+      },
+      diagnose() {
         const failed = Object.entries(agents).find(([, c]) => c.exitCode !== 0);
         if (!failed) return undefined;
         const [role, child] = failed;
-        const last = lastErrorOf[role as keyof typeof lastErrorOf]();
-        return `the ${role} agent exited with ${child.exitCode ?? child.signalCode}${last ? `: ${last}` : ''}`;
-      })());
+        return exitDiagnosis(role, 'agent', child.exitCode ?? child.signalCode ?? 'no code', lastErrorOf[role as keyof typeof lastErrorOf]());
+      },
+      cleanup: () => removeRun(runDir, owner),
+    });
 
     const abandon = async (): Promise<void> => {
       for (const child of [initiator, responder]) child.kill('SIGKILL');

@@ -15,7 +15,7 @@ import { CliError } from '../../cli/errors.js';
 import { buildPodManifest, manifestDocuments, podName, type PodOptions } from '../../pod/pod-manifest.js';
 import { podman, requirePodman, spawnPodman } from './podman-cli.js';
 import { OWNER_PID_LABEL, describeDeadRun, findDeadPodmanRuns, podmanRunDir, removeDeadPodmanRuns, writeOwner } from './podman-sweep.js';
-import type { RunningPair, Target } from '../target.js';
+import { exitDiagnosis, stopOnce, type RunningPair, type Target } from '../target.js';
 
 /** How long the agents get to finish after the initiator's log ends. */
 const STOP_GRACE_S = 5;
@@ -118,9 +118,8 @@ export class PodmanTarget implements Target {
     });
     const logsEnded = new Promise<void>((r) => logs.once('close', () => r()));
 
-    let stopped: Promise<string | undefined> | undefined;
-    const stop = (abort: boolean): Promise<string | undefined> =>
-      (stopped ??= (async () => {
+    const stop = stopOnce({
+      async halt(abort) {
         const exited = abort
           ? false
           : await Promise.race([
@@ -130,20 +129,16 @@ export class PodmanTarget implements Target {
         if (!exited) await podman(['pod', 'stop', '--time', String(TERM_GRACE_S), name]).catch(() => '');
         logs.kill();
         await logsEnded;
-        let diagnosis: string | undefined;
-        if (!abort) {
-          for (const [role, container] of Object.entries(containers)) {
-            const code = await exitCode(container);
-            if (code !== undefined && code !== 0) {
-              const last = await lastLogLine(container);
-              diagnosis = `the ${role} container exited with ${code}${last ? `: ${last}` : ''}`;
-              break;
-            }
-          }
+      },
+      async diagnose() {
+        for (const [role, container] of Object.entries(containers)) {
+          const code = await exitCode(container);
+          if (code !== undefined && code !== 0) return exitDiagnosis(role, 'container', code, await lastLogLine(container));
         }
-        await down();
-        return diagnosis;
-      })());
+        return undefined;
+      },
+      cleanup: down,
+    });
 
     const abandon = async (): Promise<void> => {
       logs.kill();
