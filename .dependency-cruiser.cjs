@@ -10,11 +10,33 @@
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
-    { name: 'no-circular', severity: 'error', comment: 'an import cycle', from: { pathNot: '^node_modules' }, to: { circular: true } },
-    { name: 'contract-is-the-bottom', severity: 'error', comment: 'the contract imports nothing else of podbench', from: { path: '^agents/contract/' }, to: { path: '^(bench|reports)/|^agents/(?!contract/)' } },
-    { name: 'agents-never-import-bench-or-reports', severity: 'error', from: { path: '^agents/' }, to: { path: '^(bench|reports)/' } },
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment: 'an import cycle',
+      from: { pathNot: '^node_modules' },
+      to: { circular: true },
+    },
+    {
+      name: 'contract-is-the-bottom',
+      severity: 'error',
+      comment: 'the contract imports nothing else of podbench',
+      from: { path: '^agents/contract/' },
+      to: { path: '^(bench|reports)/|^agents/(?!contract/)' },
+    },
+    {
+      name: 'agents-never-import-bench-or-reports',
+      severity: 'error',
+      from: { path: '^agents/' },
+      to: { path: '^(bench|reports)/' },
+    },
     { name: 'reports-never-import-bench', severity: 'error', from: { path: '^reports/' }, to: { path: '^bench/' } },
-    { name: 'reports-never-import-agents-beyond-the-contract', severity: 'error', from: { path: '^reports/' }, to: { path: '^agents/(?!contract/)' } },
+    {
+      name: 'reports-never-import-agents-beyond-the-contract',
+      severity: 'error',
+      from: { path: '^reports/' },
+      to: { path: '^agents/(?!contract/)' },
+    },
     {
       name: 'report-and-compare-load-no-native-module',
       severity: 'error',
@@ -31,6 +53,9 @@ module.exports = {
     tsConfig: { fileName: 'tsconfig.json' },
     // Type-only imports count too: a cycle through types is still a cycle for the reader.
     tsPreCompilationDeps: true,
-    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'] },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default', 'types'],
+    },
   },
 };

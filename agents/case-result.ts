@@ -12,7 +12,13 @@ import type { CpuSpent, InitiatorOutcome } from './measure/loop.js';
 type Details = Record<string, number | string | boolean>;
 
 /** A result with nothing measured, for skipped, failed and interrupted cases. */
-export function emptyResult(spec: CaseSpec, settings: RunSettings, status: Exclude<CaseResult['status'], 'ok'>, reason: string, details: Details = {}): CaseResult {
+export function emptyResult(
+  spec: CaseSpec,
+  settings: RunSettings,
+  status: Exclude<CaseResult['status'], 'ok'>,
+  reason: string,
+  details: Details = {},
+): CaseResult {
   return { ...spec, status, reason, durationMs: 0, messages: 0, bytes: 0, errors: 0, verify: settings.verify, details };
 }
 
@@ -55,7 +61,11 @@ export function measuredResult(m: MeasuredCase): CaseResult {
     verify: m.settings.verify,
     cpu: { initiator: cpuCost(initiator.cpu, messages), responder: cpuCost(responder.cpu, messages) },
     placement: { initiator: m.initiatorPlacement, responder: responder.placement },
-    details: { ...m.plannedDetails, ...prefixed('initiator', m.initiatorDetails), ...prefixed('responder', responder.details) },
+    details: {
+      ...m.plannedDetails,
+      ...prefixed('initiator', m.initiatorDetails),
+      ...prefixed('responder', responder.details),
+    },
   };
   if (mode.recordsRoundTrips && initiator.histogram) {
     const h = initiator.histogram;
@@ -73,8 +83,12 @@ export function measuredResult(m: MeasuredCase): CaseResult {
     result.histogram = hdr.encodeIntoCompressedBase64(h);
   } else if (mode.countedBy === 'responder') {
     // The receiver's rate between its first and last timed message: n-1 intervals.
-    const messagesPerSec = responder.messages > 1 && responder.spanMs > 0 ? ((responder.messages - 1) * 1000) / responder.spanMs : 0;
-    result.throughput = { messagesPerSec: round(messagesPerSec, 1), bytesPerSec: Math.round(messagesPerSec * spec.sizeBytes) };
+    const messagesPerSec =
+      responder.messages > 1 && responder.spanMs > 0 ? ((responder.messages - 1) * 1000) / responder.spanMs : 0;
+    result.throughput = {
+      messagesPerSec: round(messagesPerSec, 1),
+      bytesPerSec: Math.round(messagesPerSec * spec.sizeBytes),
+    };
     if (responder.messages < 2) {
       result.status = 'failed';
       result.reason = `only ${responder.messages} timed message(s) reached the responder; use a longer --duration`;

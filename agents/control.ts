@@ -33,7 +33,10 @@ export class ControlConnection {
   private waiter: { resolve: (m: ControlMessage) => void; reject: (e: Error) => void } | undefined;
   private closedReason: string | undefined;
 
-  private constructor(private readonly socket: net.Socket, private readonly peer: string) {
+  private constructor(
+    private readonly socket: net.Socket,
+    private readonly peer: string,
+  ) {
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => this.onData(chunk));
     socket.on('error', (err) => this.onClose(`${err.message}`));
@@ -51,7 +54,9 @@ export class ControlConnection {
         return new ControlConnection(socket, 'responder');
       } catch {
         if (Date.now() >= deadlineMs) {
-          throw new ControlError(`the responder did not open its control socket ${shown(path)} within ${timeoutMs} ms (--connect-timeout); is the responder running and sharing the volume?`);
+          throw new ControlError(
+            `the responder did not open its control socket ${shown(path)} within ${timeoutMs} ms (--connect-timeout); is the responder running and sharing the volume?`,
+          );
         }
         await new Promise((r) => setTimeout(r, 50));
       }
@@ -65,7 +70,10 @@ export class ControlConnection {
     try {
       return await new Promise<ControlConnection>((resolve, reject) => {
         const timer = setTimeout(
-          () => reject(new ControlError(`no initiator connected to ${shown(path)} within ${timeoutMs} ms (--connect-timeout)`)),
+          () =>
+            reject(
+              new ControlError(`no initiator connected to ${shown(path)} within ${timeoutMs} ms (--connect-timeout)`),
+            ),
           Math.max(0, deadlineMs - Date.now()),
         );
         server.once('connection', (socket) => {
@@ -96,7 +104,9 @@ export class ControlConnection {
   send(message: ControlMessage): Promise<void> {
     if (this.closedReason) return Promise.reject(new ControlError(`the ${this.peer} is gone (${this.closedReason})`));
     validateControlMessage(message, 'an outgoing control message');
-    return new Promise((resolve, reject) => this.socket.write(`${JSON.stringify(message)}\n`, (err) => (err ? reject(err) : resolve())));
+    return new Promise((resolve, reject) =>
+      this.socket.write(`${JSON.stringify(message)}\n`, (err) => (err ? reject(err) : resolve())),
+    );
   }
 
   /** The next message, or a ControlError when the peer closes or `timeoutMs` (may be Infinity) passes. */
@@ -155,7 +165,8 @@ export class ControlConnection {
         message = validateControlMessage(JSON.parse(line), `the ${this.peer}'s control message`);
       } catch (err) {
         // Nothing after a malformed line can be trusted: the connection ends, saying why.
-        const why = err instanceof ContractError ? err.message : `the ${this.peer} sent a control line that is not JSON`;
+        const why =
+          err instanceof ContractError ? err.message : `the ${this.peer} sent a control line that is not JSON`;
         this.onClose(why);
         this.socket.destroy();
         return;

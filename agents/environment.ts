@@ -54,6 +54,8 @@ export function collectEnvironment(limits: KernelLimits, dirs: Record<string, st
       'kernel.msgmnb': limits.sysvMsgmnbBytes,
       devShmFreeBytes: limits.devShmFreeBytes,
     },
-    dirs: Object.fromEntries(Object.entries(dirs).map(([role, path]) => [role, { path, fsType: filesystemType(path) }])),
+    dirs: Object.fromEntries(
+      Object.entries(dirs).map(([role, path]) => [role, { path, fsType: filesystemType(path) }]),
+    ),
   };
 }

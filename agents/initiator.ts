@@ -23,7 +23,12 @@ export function emit(event: AgentEvent): void {
 /** Slack on top of the case itself before the responder's report is overdue. */
 const REPORT_GRACE_MS = 2000;
 
-async function runCase(run: RunContext, control: ControlConnection, spec: CaseSpec, pinNote: string | undefined): Promise<CaseResult> {
+async function runCase(
+  run: RunContext,
+  control: ControlConnection,
+  spec: CaseSpec,
+  pinNote: string | undefined,
+): Promise<CaseResult> {
   const { settings } = run.plan;
   const ctx = run.channelContext(spec);
   const channel = channelFor(spec.channel, settings.driver);
@@ -37,10 +42,17 @@ async function runCase(run: RunContext, control: ControlConnection, spec: CaseSp
     ready = await control.receiveFor(spec.index, settings.peerTimeoutMs + settings.connectTimeoutMs);
   } catch (err) {
     // A stopped or slow responder fails this case; the run goes on (a gone one ends it below).
-    return emptyResult(spec, settings, 'failed', `the responder did not open the case: ${reasonOf(err)}`, plannedDetails);
+    return emptyResult(
+      spec,
+      settings,
+      'failed',
+      `the responder did not open the case: ${reasonOf(err)}`,
+      plannedDetails,
+    );
   }
   if (ready.type === 'failed') return emptyResult(spec, settings, 'failed', ready.reason, plannedDetails);
-  if (ready.type !== 'ready' || ready.index !== spec.index) throw new Error(`unexpected control message ${ready.type} while opening case ${spec.index}`);
+  if (ready.type !== 'ready' || ready.index !== spec.index)
+    throw new Error(`unexpected control message ${ready.type} while opening case ${spec.index}`);
 
   const placement = startPlacement();
   let endpoint: Endpoint | undefined;
@@ -62,7 +74,10 @@ async function runCase(run: RunContext, control: ControlConnection, spec: CaseSp
   // The responder always answers for the case (a report, or why it failed) unless it is gone.
   let answer: ControlMessage;
   try {
-    answer = await control.receiveFor(spec.index, settings.peerTimeoutMs + settings.warmupMs + settings.durationMs + REPORT_GRACE_MS);
+    answer = await control.receiveFor(
+      spec.index,
+      settings.peerTimeoutMs + settings.warmupMs + settings.durationMs + REPORT_GRACE_MS,
+    );
   } catch (err) {
     const why = loopError ? `${reasonOf(loopError)}; ` : '';
     return emptyResult(spec, settings, 'failed', `${why}${reasonOf(err)}`, plannedDetails);
@@ -71,9 +86,19 @@ async function runCase(run: RunContext, control: ControlConnection, spec: CaseSp
     const responderSide = answer.type === 'failed' ? ` (responder: ${answer.reason})` : '';
     return emptyResult(spec, settings, 'failed', `${reasonOf(loopError)}${responderSide}`, plannedDetails);
   }
-  if (answer.type === 'failed') return emptyResult(spec, settings, 'failed', `responder: ${answer.reason}`, plannedDetails);
-  if (answer.type !== 'report' || answer.index !== spec.index) throw new Error(`unexpected control message ${answer.type} after case ${spec.index}`);
-  return measuredResult({ spec, settings, initiator: outcome, initiatorPlacement, initiatorDetails, responder: answer.report, plannedDetails });
+  if (answer.type === 'failed')
+    return emptyResult(spec, settings, 'failed', `responder: ${answer.reason}`, plannedDetails);
+  if (answer.type !== 'report' || answer.index !== spec.index)
+    throw new Error(`unexpected control message ${answer.type} after case ${spec.index}`);
+  return measuredResult({
+    spec,
+    settings,
+    initiator: outcome,
+    initiatorPlacement,
+    initiatorDetails,
+    responder: answer.report,
+    plannedDetails,
+  });
 }
 
 /** Runs the whole plan; returns the exit code (0 when every case got a result). */
@@ -81,10 +106,17 @@ export async function initiate(run: RunContext, pinNote: string | undefined): Pr
   const { plan } = run;
   const { settings } = plan;
   emit({ type: 'hello', schemaVersion: SCHEMA_VERSION, runId: plan.runId });
-  emit({ type: 'environment', environment: collectEnvironment(run.limits, { disk: run.dirs.disk, tmpfs: run.dirs.tmpfs }) });
+  emit({
+    type: 'environment',
+    environment: collectEnvironment(run.limits, { disk: run.dirs.disk, tmpfs: run.dirs.tmpfs }),
+  });
   emit({ type: 'floor', floor: await measureHarnessFloor() });
 
-  const control = await ControlConnection.connect(run.controlPath, Date.now() + settings.connectTimeoutMs, settings.connectTimeoutMs);
+  const control = await ControlConnection.connect(
+    run.controlPath,
+    Date.now() + settings.connectTimeoutMs,
+    settings.connectTimeoutMs,
+  );
   try {
     await control.send({ type: 'hello', runId: plan.runId, schemaVersion: SCHEMA_VERSION });
     const hello = await control.receive(settings.connectTimeoutMs);

@@ -9,7 +9,6 @@ import { getrlimit } from './native/libc.js';
 
 export type { KernelLimits };
 
-
 function readNumber(path: string): number | null {
   try {
     const value = Number(readFileSync(path, 'utf8').trim());

@@ -36,7 +36,8 @@ function createdByUs(id: number): boolean {
 const posixNameOfRun = (name: string, prefix: string): boolean => name.startsWith(prefix) && !name.includes('/', 1);
 
 /** Entries named podbench… in a directory where a kind of POSIX object shows. */
-const podbenchEntries = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).filter((n) => n.startsWith('podbench')) : []);
+const podbenchEntries = (dir: string): string[] =>
+  existsSync(dir) ? readdirSync(dir).filter((n) => n.startsWith('podbench')) : [];
 
 /** System V keys (decimal) as a /proc/sysvipc table lists them; the keys are hashed, so all of them. */
 function sysvKeys(table: string): string[] {

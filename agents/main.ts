@@ -48,7 +48,8 @@ async function main(): Promise<number> {
     run.journal.removeAll();
     process.exit(128 + constants.signals[signal]);
   };
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => run.stop.request(signal, exitOnSignal));
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+    process.once(signal, () => run.stop.request(signal, exitOnSignal));
   const pinNote = applyPin(plan.settings.pin, role);
   return role === 'initiator' ? initiate(run, pinNote) : respond(run);
 }

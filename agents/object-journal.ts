@@ -16,7 +16,10 @@ export class ObjectJournal {
   /** Names a run may create start with this; a replay removes nothing else. */
   private readonly prefix: string;
 
-  constructor(readonly path: string, runId: string) {
+  constructor(
+    readonly path: string,
+    runId: string,
+  ) {
     this.prefix = `/podbench-${runId}-`;
   }
 

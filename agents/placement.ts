@@ -4,7 +4,15 @@
  */
 import type { Placement, RunSettings } from './contract/schema.js';
 import { readdirSync } from 'node:fs';
-import { Errno, NativeError, check, lastErrno, schedGetaffinity, schedGetcpu, schedSetaffinity } from './native/libc.js';
+import {
+  Errno,
+  NativeError,
+  check,
+  lastErrno,
+  schedGetaffinity,
+  schedGetcpu,
+  schedSetaffinity,
+} from './native/libc.js';
 
 const MASK_BYTES = 128; // 1024 CPUs
 

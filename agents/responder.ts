@@ -36,7 +36,15 @@ async function serveCase(run: RunContext, control: ControlConnection, index: num
     const placement = startPlacement();
     const accepted = (endpoint = await current.accept());
     const outcome = await runResponder(accepted, new MessageCodec(spec.sizeBytes, run.plan.settings.verify), spec.mode);
-    return { type: 'report', index, report: { ...outcome, placement: placement.finish(), details: { ...endpoint.details(), peakRssKiB: peakRssKiB() } } };
+    return {
+      type: 'report',
+      index,
+      report: {
+        ...outcome,
+        placement: placement.finish(),
+        details: { ...endpoint.details(), peakRssKiB: peakRssKiB() },
+      },
+    };
   } catch (err) {
     return { type: 'failed', index, reason: reasonOf(err) };
   } finally {
@@ -48,7 +56,11 @@ async function serveCase(run: RunContext, control: ControlConnection, index: num
 /** Runs the responder until the initiator says bye; returns the exit code. */
 export async function respond(run: RunContext): Promise<number> {
   const { settings, runId } = run.plan;
-  const control = await ControlConnection.accept(run.controlPath, Date.now() + settings.connectTimeoutMs, settings.connectTimeoutMs);
+  const control = await ControlConnection.accept(
+    run.controlPath,
+    Date.now() + settings.connectTimeoutMs,
+    settings.connectTimeoutMs,
+  );
   try {
     const hello = await control.receive(settings.connectTimeoutMs);
     if (hello.type !== 'hello' || hello.runId !== runId || hello.schemaVersion !== SCHEMA_VERSION) {

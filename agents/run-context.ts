@@ -34,7 +34,11 @@ export class RunContext {
   /** Set by a signal; the case loops honour it. */
   readonly stop = new StopRequest();
 
-  constructor(readonly plan: Plan, readonly dirs: SharedDirs, readonly limits: KernelLimits) {
+  constructor(
+    readonly plan: Plan,
+    readonly dirs: SharedDirs,
+    readonly limits: KernelLimits,
+  ) {
     this.journal = new ObjectJournal(journalPath(dirs.disk, plan.runId), plan.runId);
     this.controlPath = controlSocketAddress(dirs.disk, plan.runId);
   }

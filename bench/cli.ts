@@ -47,5 +47,9 @@ try {
     await fail(err.message, err.exitCode, err.hint);
   }
   if (debug) process.stderr.write(`${(err as Error)?.stack ?? err}\n`);
-  await fail(`${err instanceof Error ? err.message : String(err)}${debug ? '' : ' (run with --debug for details)'}`, 1, openFileHint(err));
+  await fail(
+    `${err instanceof Error ? err.message : String(err)}${debug ? '' : ' (run with --debug for details)'}`,
+    1,
+    openFileHint(err),
+  );
 }

@@ -39,7 +39,8 @@ export function median(values: readonly number[]): number | undefined {
 }
 
 /** The key that matches a case across runs. */
-export const caseKey = (c: Pick<CaseResult, 'channel' | 'mode' | 'sizeBytes'>): string => `${c.channel}/${c.mode}/${c.sizeBytes}`;
+export const caseKey = (c: Pick<CaseResult, 'channel' | 'mode' | 'sizeBytes'>): string =>
+  `${c.channel}/${c.mode}/${c.sizeBytes}`;
 
 /** Groups a document's cases, in the order they were planned. */
 export function groupCases(doc: ResultsDocument): CaseGroup[] {
@@ -65,7 +66,12 @@ export function groupCases(doc: ResultsDocument): CaseGroup[] {
       p99Ns: median(latency.map((l) => l.p99)),
       p999Ns: median(latency.map((l) => l.p999)),
       maxNs: latency.length ? Math.max(...latency.map((l) => l.max)) : undefined,
-      cpuUs: cpu.length ? { initiator: median(cpu.map((c) => c.initiator.perMessageUs))!, responder: median(cpu.map((c) => c.responder.perMessageUs))! } : undefined,
+      cpuUs: cpu.length
+        ? {
+            initiator: median(cpu.map((c) => c.initiator.perMessageUs))!,
+            responder: median(cpu.map((c) => c.responder.perMessageUs))!,
+          }
+        : undefined,
       bytesPerSec: median(ok.flatMap((c) => (c.throughput ? [c.throughput.bytesPerSec] : []))),
       messagesPerSec: median(ok.flatMap((c) => (c.throughput ? [c.throughput.messagesPerSec] : []))),
     };
@@ -77,5 +83,7 @@ export function groupCases(doc: ResultsDocument): CaseGroup[] {
  * histogram that could not be read), which every report shows beside the figures.
  */
 export function warnedCases(doc: ResultsDocument): { readonly case: CaseResult; readonly warning: string }[] {
-  return doc.cases.flatMap((c) => (c.status === 'ok' && typeof c.details?.warning === 'string' ? [{ case: c, warning: c.details.warning }] : []));
+  return doc.cases.flatMap((c) =>
+    c.status === 'ok' && typeof c.details?.warning === 'string' ? [{ case: c, warning: c.details.warning }] : [],
+  );
 }

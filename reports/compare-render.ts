@@ -23,11 +23,17 @@ function figure(m: MetricChange | undefined): string {
 
 function rows(changes: readonly CaseChange[]): string[][] {
   const get = (c: CaseChange, metric: Metric) => c.metrics.find((m) => m.metric === metric);
-  return changes.map((c) => [label(c), ...METRICS.map((metric) => figure(get(c, metric))), c.verdict, c.reason ?? c.metrics[0]?.note ?? '']);
+  return changes.map((c) => [
+    label(c),
+    ...METRICS.map((metric) => figure(get(c, metric))),
+    c.verdict,
+    c.reason ?? c.metrics[0]?.note ?? '',
+  ]);
 }
 
 const HEADERS = ['case', ...METRICS, 'verdict', 'note'];
-const LEGEND = '* significant: Mann–Whitney U (latency: all round trips, p < 0.01; throughput: per-repeat rates, p < 0.05) and larger than the spread between repeats';
+const LEGEND =
+  '* significant: Mann–Whitney U (latency: all round trips, p < 0.01; throughput: per-repeat rates, p < 0.05) and larger than the spread between repeats';
 
 function summary(changes: readonly CaseChange[]): string {
   const count = (v: CaseChange['verdict']) => changes.filter((c) => c.verdict === v).length;
@@ -37,7 +43,9 @@ function summary(changes: readonly CaseChange[]): string {
 /** Terminal table. */
 export function renderCompareTable(runs: readonly ComparedRuns[]): string {
   return runs
-    .map((r) => `${r.otherName} against ${r.baseName}: ${summary(r.changes)}\n\n${alignColumns(HEADERS, rows(r.changes))}`)
+    .map(
+      (r) => `${r.otherName} against ${r.baseName}: ${summary(r.changes)}\n\n${alignColumns(HEADERS, rows(r.changes))}`,
+    )
     .concat(LEGEND)
     .join('\n\n');
 }
@@ -49,19 +57,26 @@ export function renderCompareMarkdown(runs: readonly ComparedRuns[]): string {
     out.push(`## ${r.otherName} against ${r.baseName}`, '', `**${summary(r.changes)}**`, '');
     const slower = r.changes.filter((c) => c.verdict === 'slower');
     if (slower.length) out.push(...slower.map((c) => `- slower: ${label(c)} — ${figure(c.metrics[0])}`), '');
-    out.push(`| ${HEADERS.join(' | ')} |`, `| ${HEADERS.map(() => '---').join(' | ')} |`, ...rows(r.changes).map((cells) => `| ${cells.map((x) => x.replace(/\|/g, '\\|')).join(' | ')} |`), '');
+    out.push(
+      `| ${HEADERS.join(' | ')} |`,
+      `| ${HEADERS.map(() => '---').join(' | ')} |`,
+      ...rows(r.changes).map((cells) => `| ${cells.map((x) => x.replace(/\|/g, '\\|')).join(' | ')} |`),
+      '',
+    );
   }
   out.push(LEGEND, '');
   return out.join('\n');
 }
-
 
 /** The verdict tables as HTML, for the comparison page. */
 export function renderCompareVerdicts(runs: readonly ComparedRuns[]): string {
   return runs
     .map((r) => {
       const body = rows(r.changes)
-        .map((cells, i) => `<tr${r.changes[i]!.verdict === 'slower' ? ' class="regression"' : ''}>${cells.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`)
+        .map(
+          (cells, i) =>
+            `<tr${r.changes[i]!.verdict === 'slower' ? ' class="regression"' : ''}>${cells.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`,
+        )
         .join('');
       return `<h2>${escapeHtml(`${r.otherName} against ${r.baseName}`)}</h2><p><strong>${escapeHtml(summary(r.changes))}</strong></p><table><thead><tr>${HEADERS.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${body}</tbody></table>`;
     })

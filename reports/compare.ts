@@ -82,7 +82,12 @@ function perRepeat(group: CaseGroup, metric: Metric): number[] {
   });
 }
 
-function compareMetric(metric: Metric, a: CaseGroup, b: CaseGroup, roundTripTest: () => number): MetricChange | undefined {
+function compareMetric(
+  metric: Metric,
+  a: CaseGroup,
+  b: CaseGroup,
+  roundTripTest: () => number,
+): MetricChange | undefined {
   const av = perRepeat(a, metric);
   const bv = perRepeat(b, metric);
   if (!av.length || !bv.length) return undefined;
@@ -101,7 +106,12 @@ function compareMetric(metric: Metric, a: CaseGroup, b: CaseGroup, roundTripTest
   const alpha = ALPHA[sample];
   // The exact test's smallest two-sided p is 2 / C(m+n, m): below it nothing can be significant.
   if (sample === 'repeats' && 2 / binomial(av.length + bv.length, av.length) >= alpha) {
-    return { ...common, significant: false, noise, note: `${av.length} vs ${bv.length} repeats cannot show a significant ${metric} change; use --repeat 4 or more` };
+    return {
+      ...common,
+      significant: false,
+      noise,
+      note: `${av.length} vs ${bv.length} repeats cannot show a significant ${metric} change; use --repeat 4 or more`,
+    };
   }
   const pValue = sample === 'repeats' ? mannWhitneyExact(av, bv).p : roundTripTest();
   return { ...common, significant: pValue < alpha && Math.abs(change) > noise, pValue, noise };
@@ -119,7 +129,12 @@ export function compareRuns(base: ResultsDocument, other: ResultsDocument): Case
       continue;
     }
     if (!a.ok.length || !b.ok.length) {
-      changes.push({ ...id, metrics: [], verdict: 'not comparable', reason: `${!a.ok.length ? 'baseline' : 'other run'}: ${(a.ok.length ? b : a).cases[0]!.status}` });
+      changes.push({
+        ...id,
+        metrics: [],
+        verdict: 'not comparable',
+        reason: `${!a.ok.length ? 'baseline' : 'other run'}: ${(a.ok.length ? b : a).cases[0]!.status}`,
+      });
       continue;
     }
     let roundTripP: number | undefined;
@@ -149,7 +164,11 @@ export interface RegressionRule {
 }
 
 /** The cases that break a rule, as "shm latency 64 B: p99 +23.4 %". */
-export function regressions(changes: readonly CaseChange[], rules: readonly RegressionRule[], label: (c: CaseChange) => string): string[] {
+export function regressions(
+  changes: readonly CaseChange[],
+  rules: readonly RegressionRule[],
+  label: (c: CaseChange) => string,
+): string[] {
   const found: string[] = [];
   for (const c of changes) {
     for (const rule of rules) {

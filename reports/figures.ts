@@ -4,7 +4,14 @@
  * Renderers, `compare` and the progress line go through this table, so a new field or mode is an
  * entry here, never a branch in a renderer.
  */
-import { FIGURES, MODE_IDS, primaryFigure, type FigureId, type ModeId, type SummaryFieldId } from '../agents/contract/modes.js';
+import {
+  FIGURES,
+  MODE_IDS,
+  primaryFigure,
+  type FigureId,
+  type ModeId,
+  type SummaryFieldId,
+} from '../agents/contract/modes.js';
 import type { CaseResult } from '../agents/contract/schema.js';
 import type { CaseGroup } from './case-groups.js';
 import { formatCount, formatMBps, formatUs } from './format.js';
@@ -27,7 +34,12 @@ export interface SummaryField {
   readonly brief: (value: number) => string;
 }
 
-const percentile = (name: string, header: string, ofCase: SummaryField['ofCase'], ofGroup: SummaryField['ofGroup']): SummaryField => ({
+const percentile = (
+  name: string,
+  header: string,
+  ofCase: SummaryField['ofCase'],
+  ofGroup: SummaryField['ofGroup'],
+): SummaryField => ({
   header,
   unit: 'µs',
   ofCase,
@@ -39,10 +51,30 @@ const percentile = (name: string, header: string, ofCase: SummaryField['ofCase']
 
 /** Every summary field. */
 export const SUMMARY_FIELDS: { readonly [id in SummaryFieldId]: SummaryField } = {
-  p50: percentile('p50', 'p50 µs', (c) => c.latencyNs?.p50, (g) => g.p50Ns),
-  p99: percentile('p99', 'p99 µs', (c) => c.latencyNs?.p99, (g) => g.p99Ns),
-  p999: percentile('p99.9', 'p99.9 µs', (c) => c.latencyNs?.p999, (g) => g.p999Ns),
-  max: percentile('max', 'max µs', (c) => c.latencyNs?.max, (g) => g.maxNs),
+  p50: percentile(
+    'p50',
+    'p50 µs',
+    (c) => c.latencyNs?.p50,
+    (g) => g.p50Ns,
+  ),
+  p99: percentile(
+    'p99',
+    'p99 µs',
+    (c) => c.latencyNs?.p99,
+    (g) => g.p99Ns,
+  ),
+  p999: percentile(
+    'p99.9',
+    'p99.9 µs',
+    (c) => c.latencyNs?.p999,
+    (g) => g.p999Ns,
+  ),
+  max: percentile(
+    'max',
+    'max µs',
+    (c) => c.latencyNs?.max,
+    (g) => g.maxNs,
+  ),
   bytesPerSec: {
     header: 'MB/s',
     unit: 'MB/s',
@@ -93,7 +125,15 @@ export type Winners = ReadonlyMap<ModeId, ReadonlyMap<number, CaseGroup>>;
 
 /** Finds the winners among `groups`. */
 export function winners(groups: readonly CaseGroup[]): Winners {
-  return new Map(MODE_IDS.map((mode) => [mode, bestBySize(groups.filter((g) => g.mode === mode), primaryFigure(mode))]));
+  return new Map(
+    MODE_IDS.map((mode) => [
+      mode,
+      bestBySize(
+        groups.filter((g) => g.mode === mode),
+        primaryFigure(mode),
+      ),
+    ]),
+  );
 }
 
 /** Whether `g` is the best at its size in its mode. */
@@ -112,6 +152,11 @@ export function headlines(best: Winners): Headline[] {
   return MODE_IDS.flatMap((mode) => {
     const figure = primaryFigure(mode);
     const field = figureField(figure);
-    return [...(best.get(mode) ?? new Map<number, CaseGroup>()).entries()].map(([sizeBytes, g]) => ({ best: BEST[figure], sizeBytes, channel: g.channel, figure: field.brief(field.ofGroup(g)!) }));
+    return [...(best.get(mode) ?? new Map<number, CaseGroup>()).entries()].map(([sizeBytes, g]) => ({
+      best: BEST[figure],
+      sizeBytes,
+      channel: g.channel,
+      figure: field.brief(field.ofGroup(g)!),
+    }));
   });
 }

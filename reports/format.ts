@@ -9,7 +9,8 @@ export function formatSize(bytes: number): string {
 }
 
 /** A number with thousands separators and exactly `digits` decimals: `12,345.6`. */
-const grouped = (x: number, digits: number): string => x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const grouped = (x: number, digits: number): string =>
+  x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 /** Nanoseconds as microseconds: two decimals below 10 µs, one above. */
 export const formatUs = (ns: number): string => (ns / 1000).toFixed(ns < 10_000 ? 2 : 1);
@@ -24,10 +25,14 @@ export const formatCount = (n: number): string => grouped(n, 0);
 export const formatCpuUs = (us: number): string => us.toFixed(2);
 
 /** A value that may be missing, formatted, or `missing` (an en dash unless given). */
-export const orDash = (value: number | undefined, format: (v: number) => string, missing = '–'): string => (value === undefined ? missing : format(value));
+export const orDash = (value: number | undefined, format: (v: number) => string, missing = '–'): string =>
+  value === undefined ? missing : format(value);
 
 /** `shm latency 64 B`, with `#2` for a repeat when a run has several. */
-export function caseLabel(spec: Pick<CaseSpec, 'channel' | 'mode' | 'sizeBytes'> & Partial<Pick<CaseSpec, 'repeat'>>, repeats = 1): string {
+export function caseLabel(
+  spec: Pick<CaseSpec, 'channel' | 'mode' | 'sizeBytes'> & Partial<Pick<CaseSpec, 'repeat'>>,
+  repeats = 1,
+): string {
   const base = `${spec.channel} ${spec.mode} ${formatSize(spec.sizeBytes)}`;
   return repeats > 1 && spec.repeat !== undefined ? `${base} #${spec.repeat + 1}` : base;
 }

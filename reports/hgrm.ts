@@ -12,7 +12,8 @@ export function renderHgrm(doc: ResultsDocument): Record<string, string> {
     if (!c.histogram) continue;
     const histogram = hdr.decodeFromCompressedBase64(c.histogram);
     // Recorded in ns; the plotter's convention is one unit ratio for the whole file: 1000 → µs.
-    files[`${String(c.index).padStart(3, '0')}-${c.channel}-${c.mode}-${c.sizeBytes}B-r${c.repeat + 1}.hgrm`] = histogram.outputPercentileDistribution(5, 1000);
+    files[`${String(c.index).padStart(3, '0')}-${c.channel}-${c.mode}-${c.sizeBytes}B-r${c.repeat + 1}.hgrm`] =
+      histogram.outputPercentileDistribution(5, 1000);
   }
   return files;
 }

@@ -23,10 +23,8 @@ export interface ChartAssets {
   readonly uplotCss: string;
 }
 
-
 /** The "nines" grid: 1/(1−p) = 10^(k/10), from the median… to 99.999 %. */
 const NINES = Array.from({ length: 51 }, (_, k) => 10 ** (k / 10));
-
 
 /** All repeats' round trips of a group, merged. */
 function mergedHistogram(g: CaseGroup): hdr.Histogram | undefined {
@@ -59,13 +57,15 @@ function ninesLine(g: CaseGroup): (number | null)[] | undefined {
 }
 
 /** A channel's colour from the registry (grey for a channel this podbench does not know). */
-const colourOf = (channel: string) => (Object.hasOwn(CHANNELS, channel) ? CHANNELS[channel as ChannelId].colour : '#888');
+const colourOf = (channel: string) =>
+  Object.hasOwn(CHANNELS, channel) ? CHANNELS[channel as ChannelId].colour : '#888';
 
 /** The modes whose cases record round trips (nines charts), and the others (by-size charts). */
 const NINES_MODES = MODE_IDS.filter((m) => MODES[m].recordsRoundTrips);
 const BY_SIZE_MODES = MODE_IDS.filter((m) => !MODES[m].recordsRoundTrips);
 
-const sortedSizes = (groups: readonly CaseGroup[]) => [...new Set(groups.map((g) => g.sizeBytes))].sort((a, b) => a - b);
+const sortedSizes = (groups: readonly CaseGroup[]) =>
+  [...new Set(groups.map((g) => g.sizeBytes))].sort((a, b) => a - b);
 
 /** One nines chart per mode and size, a line per channel. */
 function ninesCharts(groups: CaseGroup[]): ChartSpec[] {
@@ -78,7 +78,18 @@ function ninesCharts(groups: CaseGroup[]): ChartSpec[] {
           const values = ninesLine(g);
           return values ? [{ label: g.channel, colour: colourOf(g.channel), values }] : [];
         });
-      return series.length ? [{ id: `${mode}-${size}`, title: `${MODES[mode].chartTitle} at ${formatSize(size)}`, kind: 'nines' as const, yLabel: 'round trip (µs)', x: NINES, series }] : [];
+      return series.length
+        ? [
+            {
+              id: `${mode}-${size}`,
+              title: `${MODES[mode].chartTitle} at ${formatSize(size)}`,
+              kind: 'nines' as const,
+              yLabel: 'round trip (µs)',
+              x: NINES,
+              series,
+            },
+          ]
+        : [];
     });
   });
 }
@@ -131,7 +142,14 @@ function summaryTable(groups: CaseGroup[]): string {
       ];
       return `<tr${won ? ' class="best-row"' : ''}>${cells.map((c, i) => `<td${i > 2 ? ' class="num"' : ''}>${c}</td>`).join('')}</tr>`;
     });
-  const head = ['channel', 'mode', 'size', ...FIELDS.map((f) => f.header), 'CPU µs/msg initiator', 'CPU µs/msg responder'];
+  const head = [
+    'channel',
+    'mode',
+    'size',
+    ...FIELDS.map((f) => f.header),
+    'CPU µs/msg initiator',
+    'CPU µs/msg responder',
+  ];
   return `<table><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
@@ -145,16 +163,39 @@ function environmentSection(doc: ResultsDocument): string {
   const parts = [
     env
       ? keyValues([
-          ['host / pod', env.hostname], ['CPU', `${env.cpuModel} × ${env.cpuCount}`], ['kernel', env.kernel], ['Node', env.nodeVersion],
-          ['cgroup CPU limit (cores)', env.cgroup.cpuLimitCores ?? 'none'], ['cgroup memory limit', env.cgroup.memoryLimitBytes ?? 'none'],
-          ['/dev/shm bytes', env.devShmBytes], ...Object.entries(env.limits), ...Object.entries(env.dirs).map(([k, d]) => [`${k} dir`, `${d.path} (${d.fsType})`] as [string, unknown]),
-          ...(placement ? ([['initiator CPUs (first case)', placement.initiator.allowedCpus.join(',')], ['responder CPUs (first case)', placement.responder.allowedCpus.join(',')]] as [string, unknown][]) : []),
+          ['host / pod', env.hostname],
+          ['CPU', `${env.cpuModel} × ${env.cpuCount}`],
+          ['kernel', env.kernel],
+          ['Node', env.nodeVersion],
+          ['cgroup CPU limit (cores)', env.cgroup.cpuLimitCores ?? 'none'],
+          ['cgroup memory limit', env.cgroup.memoryLimitBytes ?? 'none'],
+          ['/dev/shm bytes', env.devShmBytes],
+          ...Object.entries(env.limits),
+          ...Object.entries(env.dirs).map(([k, d]) => [`${k} dir`, `${d.path} (${d.fsType})`] as [string, unknown]),
+          ...(placement
+            ? ([
+                ['initiator CPUs (first case)', placement.initiator.allowedCpus.join(',')],
+                ['responder CPUs (first case)', placement.responder.allowedCpus.join(',')],
+              ] as [string, unknown][])
+            : []),
         ])
       : '<p>No environment was recorded.</p>',
   ];
   const floor = doc.harnessFloor;
   if (floor) {
-    parts.push('<h3>Harness floor (cost of measuring, per operation)</h3>', keyValues([['clock read ns', floor.clockReadNs], ['empty interval ns (median)', floor.emptyIntervalNs ?? '-'], ['sample store ns', floor.sampleStoreNs ?? '-'], ['histogram record ns', floor.histogramRecordNs], ['one FFI call ns', floor.ffiCallNs], ...Object.entries(floor.payloadCopyNs).map(([s, ns]) => [`copy ${formatSize(Number(s))} ns`, ns] as [string, unknown])]));
+    parts.push(
+      '<h3>Harness floor (cost of measuring, per operation)</h3>',
+      keyValues([
+        ['clock read ns', floor.clockReadNs],
+        ['empty interval ns (median)', floor.emptyIntervalNs ?? '-'],
+        ['sample store ns', floor.sampleStoreNs ?? '-'],
+        ['histogram record ns', floor.histogramRecordNs],
+        ['one FFI call ns', floor.ffiCallNs],
+        ...Object.entries(floor.payloadCopyNs).map(
+          ([s, ns]) => [`copy ${formatSize(Number(s))} ns`, ns] as [string, unknown],
+        ),
+      ]),
+    );
   }
   parts.push('<h3>Options</h3>', keyValues(Object.entries(doc.run.settings)));
   return parts.join('\n');
@@ -166,7 +207,10 @@ function notMeasured(doc: ResultsDocument): string {
   if (!rows.length && !missing) return '<p>Every case was measured.</p>';
   const table = rows.length
     ? `<table><thead><tr><th>case</th><th>status</th><th>reason</th></tr></thead><tbody>${rows
-        .map((c) => `<tr><td>${escapeHtml(caseLabel(c))}</td><td>${c.status}</td><td>${escapeHtml(c.reason ?? '')}</td></tr>`)
+        .map(
+          (c) =>
+            `<tr><td>${escapeHtml(caseLabel(c))}</td><td>${c.status}</td><td>${escapeHtml(c.reason ?? '')}</td></tr>`,
+        )
         .join('')}</tbody></table>`
     : '';
   return `${table}${missing ? `<p>${missing} planned case(s) have no result: ${escapeHtml(doc.run.incompleteReason ?? 'the run did not finish')}.</p>` : ''}`;
@@ -241,14 +285,20 @@ ${body}
 }
 
 const chartDivs = (charts: readonly ChartSpec[], kind: ChartSpec['kind'], none: string) =>
-  charts.filter((c) => c.kind === kind).map((c) => `<div class="chart"><h3>${escapeHtml(c.title)}</h3><div id="${c.id}"></div></div>`).join('\n') || `<p>${none}</p>`;
+  charts
+    .filter((c) => c.kind === kind)
+    .map((c) => `<div class="chart"><h3>${escapeHtml(c.title)}</h3><div id="${c.id}"></div></div>`)
+    .join('\n') || `<p>${none}</p>`;
 
 /** The HTML report. */
 export function renderHtml(doc: ResultsDocument, assets: ChartAssets): string {
   const groups = groupCases(doc);
   const charts = [...ninesCharts(groups), ...bySizeCharts(groups)];
   const title = `podbench results${doc.run.label ? `: ${doc.run.label}` : ''}`;
-  const headline = headlines(winners(groups)).map((h) => `${capitalised(h.best)} at ${formatSize(h.sizeBytes)}: <strong>${escapeHtml(h.channel)}</strong> (${h.figure})`);
+  const headline = headlines(winners(groups)).map(
+    (h) =>
+      `${capitalised(h.best)} at ${formatSize(h.sizeBytes)}: <strong>${escapeHtml(h.channel)}</strong> (${h.figure})`,
+  );
   const repeats = Math.max(1, ...doc.cases.map((c) => c.repeat + 1));
   const body = `<p class="meta">Run ${escapeHtml(doc.run.id)} on target ${escapeHtml(doc.run.target)}, ${escapeHtml(doc.run.startedAt)} · ${doc.cases.length} of ${doc.run.plannedCases} cases${doc.run.complete ? '' : ` (incomplete: ${escapeHtml(doc.run.incompleteReason ?? 'interrupted')})`}${repeats > 1 ? ` · medians of ${repeats} repeats` : ''} · podbench ${escapeHtml(doc.run.podbenchVersion)}</p>
 ${headline.length ? `<ul class="headline">${headline.map((h) => `<li>${h}</li>`).join('')}</ul>` : ''}
@@ -296,7 +346,15 @@ export function renderCompareHtml(runs: readonly NamedRun[], verdictTable: strin
           return values ? [{ label: r.name, colour: runColour(i), values }] : [];
         });
         const title = `${channel}: ${MODES[mode].chartTitle.toLowerCase()} at ${formatSize(size)}`;
-        if (series.length) charts.push({ id: `${mode}-${channel}-${size}`, title, kind: 'nines', yLabel: 'round trip (µs)', x: NINES, series });
+        if (series.length)
+          charts.push({
+            id: `${mode}-${channel}-${size}`,
+            title,
+            kind: 'nines',
+            yLabel: 'round trip (µs)',
+            x: NINES,
+            series,
+          });
       }
     }
   }

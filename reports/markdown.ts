@@ -24,7 +24,13 @@ export function renderMarkdown(doc: ResultsDocument): string {
   const out: string[] = [`# podbench results${doc.run.label ? `: ${doc.run.label}` : ''}`, ''];
 
   const found = headlines(best);
-  if (found.length) out.push(found.map((h) => `- ${capitalised(h.best)} at ${formatSize(h.sizeBytes)}: **${h.channel}** (${h.figure})`).join('\n'), '');
+  if (found.length)
+    out.push(
+      found
+        .map((h) => `- ${capitalised(h.best)} at ${formatSize(h.sizeBytes)}: **${h.channel}** (${h.figure})`)
+        .join('\n'),
+      '',
+    );
 
   const repeats = Math.max(1, ...doc.cases.map((c) => c.repeat + 1));
   out.push(
@@ -34,21 +40,48 @@ export function renderMarkdown(doc: ResultsDocument): string {
       `${env ? `${env.cpuModel}, ${env.cpuCount} CPUs, kernel ${env.kernel}, Node ${env.nodeVersion}` : 'no environment recorded'}.`,
     '',
   );
-  const cpu = (g: CaseGroup) => (g.cpuUs ? `${formatCpuUs(g.cpuUs.initiator)} / ${formatCpuUs(g.cpuUs.responder)}` : '–');
+  const cpu = (g: CaseGroup) =>
+    g.cpuUs ? `${formatCpuUs(g.cpuUs.initiator)} / ${formatCpuUs(g.cpuUs.responder)}` : '–';
   for (const mode of MODE_IDS) {
     const measured = groups.filter((g) => g.mode === mode && g.ok.length);
     if (!measured.length) continue;
     const fields = MODES[mode].summary.map((f) => SUMMARY_FIELDS[f]);
-    const rows = measured.map((g) => [`${g.channel}${isWinner(best, g) ? ' ★' : ''}`, formatSize(g.sizeBytes), ...fields.map((f) => orDash(f.ofGroup(g), f.show)), cpu(g)]);
-    out.push(`## ${MODES[mode].title}`, '', table(['channel', 'size', ...fields.map((f) => f.header), 'CPU µs/msg (initiator / responder)'], rows), '');
+    const rows = measured.map((g) => [
+      `${g.channel}${isWinner(best, g) ? ' ★' : ''}`,
+      formatSize(g.sizeBytes),
+      ...fields.map((f) => orDash(f.ofGroup(g), f.show)),
+      cpu(g),
+    ]);
+    out.push(
+      `## ${MODES[mode].title}`,
+      '',
+      table(['channel', 'size', ...fields.map((f) => f.header), 'CPU µs/msg (initiator / responder)'], rows),
+      '',
+    );
   }
   const warned = warnedCases(doc);
   if (warned.length) {
-    out.push('## Warnings', '', table(['case', 'warning'], warned.map((w) => [caseLabel(w.case), cell(w.warning)])), '');
+    out.push(
+      '## Warnings',
+      '',
+      table(
+        ['case', 'warning'],
+        warned.map((w) => [caseLabel(w.case), cell(w.warning)]),
+      ),
+      '',
+    );
   }
   const notOk = doc.cases.filter((c) => c.status !== 'ok');
   if (notOk.length) {
-    out.push('## Not measured', '', table(['case', 'status', 'reason'], notOk.map((c) => [caseLabel(c), c.status, cell(c.reason ?? '')])), '');
+    out.push(
+      '## Not measured',
+      '',
+      table(
+        ['case', 'status', 'reason'],
+        notOk.map((c) => [caseLabel(c), c.status, cell(c.reason ?? '')]),
+      ),
+      '',
+    );
   }
   out.push('★ best at that size. Latency in microseconds; MB/s is 10⁶ bytes per second as the receiver counted.', '');
   return out.join('\n');

@@ -29,18 +29,33 @@ function row(c: CaseResult, repeats: number): string[] {
 }
 
 /** Renders rows as aligned columns; the last column is left unpadded. */
-export function alignColumns(headers: string[], rows: string[][], rightAligned: ReadonlySet<number> = new Set()): string {
+export function alignColumns(
+  headers: string[],
+  rows: string[][],
+  rightAligned: ReadonlySet<number> = new Set(),
+): string {
   const all = [headers, ...rows];
   const widths = headers.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
   return all
-    .map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : rightAligned.has(i) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd())
+    .map((r) =>
+      r
+        .map((cell, i) =>
+          i === r.length - 1 ? cell : rightAligned.has(i) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!),
+        )
+        .join('  ')
+        .trimEnd(),
+    )
     .join('\n');
 }
 
 /** The results as a terminal table, with a one-line summary under it. */
 export function renderTable(doc: ResultsDocument): string {
   const repeats = Math.max(1, ...doc.cases.map((c) => c.repeat + 1));
-  const table = alignColumns(HEADERS, doc.cases.map((c) => row(c, repeats)), RIGHT_ALIGNED);
+  const table = alignColumns(
+    HEADERS,
+    doc.cases.map((c) => row(c, repeats)),
+    RIGHT_ALIGNED,
+  );
   const count = (status: CaseResult['status']) => doc.cases.filter((c) => c.status === status).length;
   const summary = `${doc.cases.length} of ${doc.run.plannedCases} cases: ${count('ok')} ok, ${count('skipped')} skipped, ${count('failed')} failed${count('interrupted') ? `, ${count('interrupted')} interrupted` : ''}`;
   return `${table}\n\n${summary}`;

@@ -5,7 +5,14 @@ import { measuredResult, type MeasuredCase } from '../agents/case-result.js';
 import type { RunSettings } from '../agents/contract/schema.js';
 import { newLatencyHistogram } from '../agents/measure/loop.js';
 
-const settings: RunSettings = { durationMs: 1000, warmupMs: 0, verify: 'sample', pin: 'none', connectTimeoutMs: 1000, peerTimeoutMs: 1000 };
+const settings: RunSettings = {
+  durationMs: 1000,
+  warmupMs: 0,
+  verify: 'sample',
+  pin: 'none',
+  connectTimeoutMs: 1000,
+  peerTimeoutMs: 1000,
+};
 const placement = { allowedCpus: [0], cpuAtStart: 0, cpuAtEnd: 0 };
 const cpu = { userUs: 500, systemUs: 500 };
 
@@ -15,10 +22,28 @@ function latencyCase(initiatorErrors: number, responderErrors: number): Measured
   return {
     spec: { index: 0, channel: 'mq', mode: 'latency', sizeBytes: 64, repeat: 0 },
     settings,
-    initiator: { messages: 100, bytes: 6400, errors: initiatorErrors, firstError: initiatorErrors ? 'checksum mismatch at seq 3' : undefined, durationMs: 1000, sent: 100, cpu, histogram },
+    initiator: {
+      messages: 100,
+      bytes: 6400,
+      errors: initiatorErrors,
+      firstError: initiatorErrors ? 'checksum mismatch at seq 3' : undefined,
+      durationMs: 1000,
+      sent: 100,
+      cpu,
+      histogram,
+    },
     initiatorPlacement: placement,
     initiatorDetails: {},
-    responder: { messages: 100, bytes: 6400, errors: responderErrors, firstError: responderErrors ? 'sequence mismatch at seq 9' : undefined, spanMs: 990, cpu, placement, details: { queueDepth: 10 } },
+    responder: {
+      messages: 100,
+      bytes: 6400,
+      errors: responderErrors,
+      firstError: responderErrors ? 'sequence mismatch at seq 9' : undefined,
+      spanMs: 990,
+      cpu,
+      placement,
+      details: { queueDepth: 10 },
+    },
     plannedDetails: { queueDepth: 10 },
   };
 }
@@ -42,7 +67,7 @@ test('any verification error fails the case with the count and the first error',
   assert.equal(r.reason, '3 message(s) failed verification (first: checksum mismatch at seq 3)');
 });
 
-test('throughput is the receiver\'s count over its own span, and a lost message fails the case', () => {
+test("throughput is the receiver's count over its own span, and a lost message fails the case", () => {
   const base = latencyCase(0, 0);
   const spec = { ...base.spec, mode: 'throughput' as const };
   const ok = measuredResult({ ...base, spec, initiator: { ...base.initiator, histogram: undefined, sent: 100 } });

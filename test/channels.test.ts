@@ -35,8 +35,26 @@ function verifiedRun(channels: string, extraArgs: readonly string[] = []): Verif
     state.before = snapshotLeftovers();
     state.outDir = mkdtempSync(join(tmpdir(), 'pbtest-'));
     state.run = await runCli([
-      'run', '--target', 'local', '--channels', channels, '--modes', 'latency,throughput', '--sizes', `${SMALL},64Ki`,
-      '--duration', '150ms', '--warmup', '20ms', '--verify', 'full', ...extraArgs, '--out-dir', state.outDir, '-o', 'json',
+      'run',
+      '--target',
+      'local',
+      '--channels',
+      channels,
+      '--modes',
+      'latency,throughput',
+      '--sizes',
+      `${SMALL},64Ki`,
+      '--duration',
+      '150ms',
+      '--warmup',
+      '20ms',
+      '--verify',
+      'full',
+      ...extraArgs,
+      '--out-dir',
+      state.outDir,
+      '-o',
+      'json',
     ]);
     state.doc = JSON.parse(readFileSync(join(state.outDir, 'results.json'), 'utf8')) as ResultsDocument;
   });
@@ -82,7 +100,8 @@ describe('every channel between two real processes', () => {
   it("records each agent's peak memory and the orchestrator's CPU per case", () => {
     for (const c of measured.doc.cases.filter((x) => x.status === 'ok')) {
       const d = c.details ?? {};
-      for (const key of ['initiator.peakRssKiB', 'responder.peakRssKiB']) assert.ok(Number(d[key]) > 1024, `${c.channel}: ${key} = ${d[key]}`);
+      for (const key of ['initiator.peakRssKiB', 'responder.peakRssKiB'])
+        assert.ok(Number(d[key]) > 1024, `${c.channel}: ${key} = ${d[key]}`);
       const cpu = Number(d['orchestrator.cpuPercent']);
       assert.ok(cpu >= 0 && cpu <= 100, `${c.channel}: orchestrator.cpuPercent = ${cpu}`);
     }
@@ -128,7 +147,10 @@ function checkCase(c: CaseResult): void {
     const histogram = hdr.decodeFromCompressedBase64(c.histogram!);
     assert.equal(histogram.totalCount, c.messages, `${label}: histogram count`);
     const l = c.latencyNs!;
-    assert.ok(l.p50 > 0 && l.p50 <= l.p90 && l.p90 <= l.p99 && l.p99 <= l.p999 && l.p999 <= l.max, `${label}: ${JSON.stringify(l)}`);
+    assert.ok(
+      l.p50 > 0 && l.p50 <= l.p90 && l.p90 <= l.p99 && l.p99 <= l.p999 && l.p999 <= l.max,
+      `${label}: ${JSON.stringify(l)}`,
+    );
   } else {
     assert.equal(c.bytes, c.messages * c.sizeBytes, label);
     assert.ok(c.throughput!.messagesPerSec > 0, label);

@@ -34,19 +34,37 @@ describe('bad input', () => {
     [['run', '--target', 'mars'], /--target.*auto, local/],
     [['run', '-o', 'xml'], /--output.*table, json/],
     [['run', '--label', 'has space'], /--label/],
-    [['run', '--label', 'a\u202eb\nc\u001b[31m'], /--label <name>' argument 'a\\u\{202e\}b\\u\{a\}c\\u\{1b\}\[31m' is invalid\. use 1 to 64 letters \(of any script\)/],
+    [
+      ['run', '--label', 'a\u202eb\nc\u001b[31m'],
+      /--label <name>' argument 'a\\u\{202e\}b\\u\{a\}c\\u\{1b\}\[31m' is invalid\. use 1 to 64 letters \(of any script\)/,
+    ],
     [['run', '--cpu', '0'], /--cpu.*above zero/],
     [['manifest', '--cpu', '0m'], /--cpu.*above zero/],
     [['run', '--node', ''], /--node.*use a node name/],
     [['manifest', '--node', 'UPPER_case!'], /--node.*use a node name/],
     [['run', '--memory', '0'], /^podbench: --memory 0 is less than an agent needs with 1 MiB messages: at least \d+Mi/],
-    [['manifest', '--memory', '1', '--sizes', '64'], /^podbench: --memory 1 is less than an agent needs with 64 B messages: at least \d+Mi/],
-    [['run', '--dry-run', '--memory', '48Mi', '--sizes', '1Mi'], /^podbench: --memory 48Mi is less than an agent needs with 1 MiB messages: at least 56Mi$/],
-    [['manifest', '--volume-size', '1k'], /^podbench: --volume-size 1k is less than the file channels keep in a volume with 1 MiB messages: at least 10Mi \(9 messages and 1 MiB\)$/],
-    [['run', '--volume-size', '4Mi', '--channels', 'tmpfs-file', '--sizes', '512Ki'], /^podbench: --volume-size 4Mi is less than .* with 512 KiB messages: at least 6Mi/],
+    [
+      ['manifest', '--memory', '1', '--sizes', '64'],
+      /^podbench: --memory 1 is less than an agent needs with 64 B messages: at least \d+Mi/,
+    ],
+    [
+      ['run', '--dry-run', '--memory', '48Mi', '--sizes', '1Mi'],
+      /^podbench: --memory 48Mi is less than an agent needs with 1 MiB messages: at least 56Mi$/,
+    ],
+    [
+      ['manifest', '--volume-size', '1k'],
+      /^podbench: --volume-size 1k is less than the file channels keep in a volume with 1 MiB messages: at least 10Mi \(9 messages and 1 MiB\)$/,
+    ],
+    [
+      ['run', '--volume-size', '4Mi', '--channels', 'tmpfs-file', '--sizes', '512Ki'],
+      /^podbench: --volume-size 4Mi is less than .* with 512 KiB messages: at least 6Mi/,
+    ],
     [['run', '--out-dir', ''], /--out-dir.*use a directory path/],
     [['run', '--dry-run', '--out-dir', ' '], /--out-dir.*use a directory path/],
-    [['run', '--out-dir', '/proc/podbench-results'], /^podbench: --out-dir \/proc\/podbench-results is under \/proc, a kernel filesystem where no directory can be made$/],
+    [
+      ['run', '--out-dir', '/proc/podbench-results'],
+      /^podbench: --out-dir \/proc\/podbench-results is under \/proc, a kernel filesystem where no directory can be made$/,
+    ],
     [['run', '--out-dir', '/etc/hostname'], /^podbench: --out-dir \/etc\/hostname is a file, not a directory$/],
     [['run', '--no-such-flag'], /unknown option '--no-such-flag'/],
     [['run', '--repeat', '100'], /the plan has 8000 cases .*at most 1000/],
@@ -80,15 +98,36 @@ describe('bad input', () => {
   it('a deleted current directory with the default --out-dir: one line at once, not a hang', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pbtest-gone-'));
     // The shell leaves the directory podbench then starts in.
-    const r = spawnSync('sh', ['-c', `cd "$1" && rmdir "$1" && exec "$2" "$3" run --channels uds`, 'sh', dir, process.execPath, CLI], { encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync(
+      'sh',
+      ['-c', `cd "$1" && rmdir "$1" && exec "$2" "$3" run --channels uds`, 'sh', dir, process.execPath, CLI],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
     assert.equal(r.status, 2, r.stderr);
-    assert.match(r.stderr, /^podbench: the current directory no longer exists, so the default --out-dir podbench-results\/\S+ cannot be made in it; cd to a directory that exists or pass an absolute --out-dir\n$/);
+    assert.match(
+      r.stderr,
+      /^podbench: the current directory no longer exists, so the default --out-dir podbench-results\/\S+ cannot be made in it; cd to a directory that exists or pass an absolute --out-dir\n$/,
+    );
   });
 
   it('refuses an --out-dir that already holds results', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pbtest-'));
     try {
-      const first = await runCli(['run', '--channels', 'uds', '--modes', 'latency', '--sizes', '64', '--duration', '20ms', '--warmup', '0ms', '--out-dir', dir]);
+      const first = await runCli([
+        'run',
+        '--channels',
+        'uds',
+        '--modes',
+        'latency',
+        '--sizes',
+        '64',
+        '--duration',
+        '20ms',
+        '--warmup',
+        '0ms',
+        '--out-dir',
+        dir,
+      ]);
       assert.equal(first.code, 0, first.stderr);
       const second = await runCli(['run', '--channels', 'uds', '--out-dir', dir]);
       assert.equal(second.code, 2);
@@ -126,7 +165,23 @@ describe('results document', () => {
   it('-o json prints a document valid against the shipped JSON Schema', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pbtest-'));
     try {
-      const r = await runCli(['run', '--channels', 'tcp,mq', '--modes', 'latency,throughput', '--sizes', '64,16Ki', '--duration', '50ms', '--warmup', '0ms', '--out-dir', dir, '-o', 'json']);
+      const r = await runCli([
+        'run',
+        '--channels',
+        'tcp,mq',
+        '--modes',
+        'latency,throughput',
+        '--sizes',
+        '64,16Ki',
+        '--duration',
+        '50ms',
+        '--warmup',
+        '0ms',
+        '--out-dir',
+        dir,
+        '-o',
+        'json',
+      ]);
       assert.equal(r.code, 0, r.stderr);
       const doc = JSON.parse(r.stdout) as ResultsDocument;
       const ajv = new Ajv({ strict: false });
@@ -135,7 +190,10 @@ describe('results document', () => {
       assert.ok(validate(doc), JSON.stringify(validate.errors));
       assert.ok(doc.environment!.cpuCount >= 1);
       assert.ok(doc.harnessFloor!.clockReadNs > 0 && doc.harnessFloor!.ffiCallNs > 0);
-      assert.deepEqual(doc.cases.map((c) => c.status), ['ok', 'ok', 'ok', 'ok', 'ok', 'skipped', 'ok', 'skipped']);
+      assert.deepEqual(
+        doc.cases.map((c) => c.status),
+        ['ok', 'ok', 'ok', 'ok', 'ok', 'skipped', 'ok', 'skipped'],
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -147,7 +205,10 @@ describe('podbench channels', () => {
     const r = await runCli(['channels', '-o', 'json']);
     assert.equal(r.code, 0, r.stderr);
     const support = JSON.parse(r.stdout) as { id: string; supported: boolean; note: string }[];
-    assert.deepEqual(support.map((s) => s.id), [...CHANNEL_IDS]);
+    assert.deepEqual(
+      support.map((s) => s.id),
+      [...CHANNEL_IDS],
+    );
     for (const s of support) assert.equal(s.supported, true, `${s.id}: ${s.note}`);
   });
 });
@@ -156,7 +217,25 @@ describe('--pin', () => {
   const placements = async (pin: string) => {
     const dir = mkdtempSync(join(tmpdir(), 'pbtest-'));
     try {
-      const r = await runCli(['run', '--channels', 'uds', '--modes', 'latency', '--sizes', '64', '--duration', '30ms', '--warmup', '0ms', '--pin', pin, '--out-dir', dir, '-o', 'json']);
+      const r = await runCli([
+        'run',
+        '--channels',
+        'uds',
+        '--modes',
+        'latency',
+        '--sizes',
+        '64',
+        '--duration',
+        '30ms',
+        '--warmup',
+        '0ms',
+        '--pin',
+        pin,
+        '--out-dir',
+        dir,
+        '-o',
+        'json',
+      ]);
       assert.equal(r.code, 0, r.stderr);
       return (JSON.parse(r.stdout) as ResultsDocument).cases[0]!.placement!;
     } finally {

@@ -31,8 +31,17 @@ function clusterProcesses(): string[] {
 
 /** Processes in the kubelet's cgroups (the pods' containers), on cgroup v1 or v2. */
 function podProcesses(): string[] {
-  const roots = ['/sys/fs/cgroup/kubepods', ...readdirSync('/sys/fs/cgroup').map((d) => `/sys/fs/cgroup/${d}/kubepods`)];
-  return roots.filter((r) => existsSync(r)).flatMap((r) => execFileSync('find', [r, '-name', 'cgroup.procs', '-exec', 'cat', '{}', '+'], { encoding: 'utf8' }).split('\n').filter(Boolean));
+  const roots = [
+    '/sys/fs/cgroup/kubepods',
+    ...readdirSync('/sys/fs/cgroup').map((d) => `/sys/fs/cgroup/${d}/kubepods`),
+  ];
+  return roots
+    .filter((r) => existsSync(r))
+    .flatMap((r) =>
+      execFileSync('find', [r, '-name', 'cgroup.procs', '-exec', 'cat', '{}', '+'], { encoding: 'utf8' })
+        .split('\n')
+        .filter(Boolean),
+    );
 }
 
 const sysctl = (name: string) => execFileSync('sysctl', ['-n', name], { encoding: 'utf8' }).trim();
@@ -44,23 +53,46 @@ describe('the test cluster', { timeout: 10 * 60_000 }, () => {
     const again = await clusterCommand(['up']);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stderr, /already up: node podbench-node Ready/);
-    assert.deepEqual(COMPONENTS.map((c) => readFileSync(join(CLUSTER_STATE, 'run', `${c}.pid`), 'utf8')), pids, 'no component restarted');
+    assert.deepEqual(
+      COMPONENTS.map((c) => readFileSync(join(CLUSTER_STATE, 'run', `${c}.pid`), 'utf8')),
+      pids,
+      'no component restarted',
+    );
   });
 
   it('down after a crash leaves nothing behind', async () => {
     await clusterCommand(['up']);
-    const saved = readFileSync(join(CLUSTER_STATE, 'run', 'sysctl.orig'), 'utf8').trim().split('\n');
+    const saved = readFileSync(join(CLUSTER_STATE, 'run', 'sysctl.orig'), 'utf8')
+      .trim()
+      .split('\n');
     const dir = mkdtempSync(join(tmpdir(), 'pbtest-crash-'));
     try {
       // An agent pod that spins (shm-spin) while everything dies at once.
-      const cli = startCli(['run', '--target', 'kubernetes', '--kubeconfig', await kubeconfigOf(), '--channels', 'shm-spin', '--modes', 'latency', '--sizes', '64', '--duration', '60s', '--out-dir', join(dir, 'out')]);
+      const cli = startCli([
+        'run',
+        '--target',
+        'kubernetes',
+        '--kubeconfig',
+        await kubeconfigOf(),
+        '--channels',
+        'shm-spin',
+        '--modes',
+        'latency',
+        '--sizes',
+        '64',
+        '--duration',
+        '60s',
+        '--out-dir',
+        join(dir, 'out'),
+      ]);
       await waitForStderr(cli, (s) => /pod podbench-\w+ created/.test(s), 120_000);
       const deadline = Date.now() + 120_000;
       while ((await runningContainers()).length < 3) {
         assert.ok(Date.now() < deadline, 'the sandbox and both agents did not start');
         await new Promise((r) => setTimeout(r, 500));
       }
-      for (const c of COMPONENTS) process.kill(Number(readFileSync(join(CLUSTER_STATE, 'run', `${c}.pid`), 'utf8')), 'SIGKILL');
+      for (const c of COMPONENTS)
+        process.kill(Number(readFileSync(join(CLUSTER_STATE, 'run', `${c}.pid`), 'utf8')), 'SIGKILL');
       cli.child.kill('SIGKILL');
       await cli.result;
       assert.ok(podProcesses().length > 0, 'the crash left the agents running (else this test shows nothing)');
@@ -69,12 +101,20 @@ describe('the test cluster', { timeout: 10 * 60_000 }, () => {
       assert.equal(down.code, 0, down.stderr);
       assert.deepEqual(clusterProcesses(), [], 'no daemon or shim');
       assert.deepEqual(podProcesses(), [], 'no container process');
-      assert.equal(readFileSync('/proc/self/mounts', 'utf8').includes(`${CLUSTER_STATE}/`), false, 'no mount under the state folder');
+      assert.equal(
+        readFileSync('/proc/self/mounts', 'utf8').includes(`${CLUSTER_STATE}/`),
+        false,
+        'no mount under the state folder',
+      );
       assert.equal(existsSync(CLUSTER_STATE), false, 'the state folder is gone');
       assert.equal(existsSync('/sys/class/net/pbcni0'), false, 'the bridge is gone');
       for (const tool of ['iptables', 'ip6tables']) {
         for (const table of ['filter', 'nat', 'mangle']) {
-          assert.doesNotMatch(execFileSync(tool, ['-t', table, '-S'], { encoding: 'utf8' }), /KUBE-/, `no kubelet chain in ${tool} ${table}`);
+          assert.doesNotMatch(
+            execFileSync(tool, ['-t', table, '-S'], { encoding: 'utf8' }),
+            /KUBE-/,
+            `no kubelet chain in ${tool} ${table}`,
+          );
         }
       }
       for (const line of saved) {

@@ -17,7 +17,10 @@ import { runCli } from './helpers/run-cli.js';
 import { scaledResults } from './helpers/scaled-results.js';
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'test', 'fixtures');
-const base = validateResultsDocument(JSON.parse(readFileSync(join(FIXTURES, 'results-repeats.json'), 'utf8')), 'fixture');
+const base = validateResultsDocument(
+  JSON.parse(readFileSync(join(FIXTURES, 'results-repeats.json'), 'utf8')),
+  'fixture',
+);
 
 describe('Mann–Whitney U', () => {
   it('exact p-values match the tables', () => {
@@ -26,8 +29,19 @@ describe('Mann–Whitney U', () => {
     assert.equal(mannWhitneyExact([1, 4], [2, 3]).p, 1);
   });
   it('the approximation over histograms finds a shift and not its absence', () => {
-    const a = new Map([[10, 500], [11, 500]]);
-    assert.ok(mannWhitneyCounts(a, new Map([[11, 500], [12, 500]])).p < 1e-6);
+    const a = new Map([
+      [10, 500],
+      [11, 500],
+    ]);
+    assert.ok(
+      mannWhitneyCounts(
+        a,
+        new Map([
+          [11, 500],
+          [12, 500],
+        ]),
+      ).p < 1e-6,
+    );
     assert.ok(mannWhitneyCounts(a, a).p > 0.99);
   });
 });
@@ -35,14 +49,17 @@ describe('Mann–Whitney U', () => {
 describe('compareRuns', () => {
   it('identical runs: no significant change anywhere (throughput with 2 repeats: too few to tell)', () => {
     const changes = compareRuns(base, base);
-    assert.deepEqual([...new Set(changes.filter((c) => c.mode === 'latency').map((c) => c.verdict))].sort(), ['no significant change', 'not comparable']);
+    assert.deepEqual([...new Set(changes.filter((c) => c.mode === 'latency').map((c) => c.verdict))].sort(), [
+      'no significant change',
+      'not comparable',
+    ]);
     for (const c of changes.filter((x) => x.mode === 'throughput' && x.verdict !== 'not comparable')) {
       assert.equal(c.verdict, 'not enough repeats');
       assert.match(c.metrics[0]!.note!, /2 vs 2 repeats cannot show a significant throughput change; use --repeat 4/);
     }
   });
 
-  it('throughput with 4 repeats a side: a rate cut to a fifth is called slower (beyond this VM\'s spread)', () => {
+  it("throughput with 4 repeats a side: a rate cut to a fifth is called slower (beyond this VM's spread)", () => {
     const four = { ...base, cases: [...base.cases, ...base.cases.map((c) => ({ ...c, repeat: c.repeat + 2 }))] };
     const half = scaledResults(four, () => 5, 'fifth');
     const tp = compareRuns(four, half).filter((c) => c.mode === 'throughput' && c.verdict !== 'not comparable');
@@ -70,14 +87,24 @@ describe('compareRuns', () => {
   it('a difference within the spread between repeats is not called', () => {
     const spreadOf = (values: number[]) => (Math.max(...values) - Math.min(...values)) / Math.min(...values);
     const groups = new Map(groupCases(base).map((g) => [g.key, g]));
-    const noisy = scaledResults(base, (c) => {
-      const g = groups.get(caseKey(c))!;
-      const figures = c.mode === 'latency' ? [g.ok.map((x) => x.latencyNs!.p50), g.ok.map((x) => x.latencyNs!.p99)] : [g.ok.map((x) => x.throughput!.bytesPerSec)];
-      return 1 + 0.4 * Math.min(...figures.map(spreadOf));
-    }, 'noisy');
+    const noisy = scaledResults(
+      base,
+      (c) => {
+        const g = groups.get(caseKey(c))!;
+        const figures =
+          c.mode === 'latency'
+            ? [g.ok.map((x) => x.latencyNs!.p50), g.ok.map((x) => x.latencyNs!.p99)]
+            : [g.ok.map((x) => x.throughput!.bytesPerSec)];
+        return 1 + 0.4 * Math.min(...figures.map(spreadOf));
+      },
+      'noisy',
+    );
     for (const c of compareRuns(base, noisy)) {
       assert.notEqual(c.verdict, 'slower', `${c.key} ${JSON.stringify(c.metrics)}`);
-      assert.ok(c.metrics.every((m) => !m.significant), c.key);
+      assert.ok(
+        c.metrics.every((m) => !m.significant),
+        c.key,
+      );
     }
   });
 
@@ -105,11 +132,22 @@ describe('podbench compare', () => {
   });
 
   it('an injected slowdown: named by label, flagged, exit 3 with the cases listed', async () => {
-    const r = await runCli(['compare', fixture, join(dir, 'slow.json'), '--fail-on-regression', 'p99:10%', '-o', 'markdown']);
+    const r = await runCli([
+      'compare',
+      fixture,
+      join(dir, 'slow.json'),
+      '--fail-on-regression',
+      'p99:10%',
+      '-o',
+      'markdown',
+    ]);
     assert.equal(r.code, 3, r.stderr);
     assert.match(r.stdout, /## slow-pool against fixture/);
     assert.match(r.stdout, /- slower: shm latency 64 B — [\d.]+ → [\d.]+ µs \(\+\d+(\.\d)? %\*\)/);
-    assert.match(r.stderr, /^podbench: \d+ regression\(s\) beyond --fail-on-regression: slow-pool shm latency 64 B: p99 \+\d/);
+    assert.match(
+      r.stderr,
+      /^podbench: \d+ regression\(s\) beyond --fail-on-regression: slow-pool shm latency 64 B: p99 \+\d/,
+    );
   });
 
   it('refuses an unknown schema version and a bad rule', async () => {

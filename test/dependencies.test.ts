@@ -14,12 +14,16 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DEPCRUISE = join(ROOT, 'node_modules', 'dependency-cruiser', 'bin', 'dependency-cruise.mjs');
 
 const depcruise = (cwd: string) =>
-  spawnSync(process.execPath, [DEPCRUISE, 'bench', 'agents', 'reports', '--config', '.dependency-cruiser.cjs', '--output-type', 'err'], {
-    cwd,
-    encoding: 'utf8',
-    timeout: 120_000,
-    env: { ...process.env, NO_COLOR: '1' }, // CI=true would make it colour its output
-  });
+  spawnSync(
+    process.execPath,
+    [DEPCRUISE, 'bench', 'agents', 'reports', '--config', '.dependency-cruiser.cjs', '--output-type', 'err'],
+    {
+      cwd,
+      encoding: 'utf8',
+      timeout: 120_000,
+      env: { ...process.env, NO_COLOR: '1' }, // CI=true would make it colour its output
+    },
+  );
 
 describe('dependencies point one way (npm run lint:deps)', () => {
   it('the source tree keeps every rule', () => {
@@ -32,7 +36,10 @@ describe('dependencies point one way (npm run lint:deps)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pbtest-deps-'));
     try {
       copyFileSync(join(ROOT, '.dependency-cruiser.cjs'), join(dir, '.dependency-cruiser.cjs'));
-      writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', strict: true } }));
+      writeFileSync(
+        join(dir, 'tsconfig.json'),
+        JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', strict: true } }),
+      );
       const files: Record<string, string> = {
         'bench/units.ts': 'export const unit = 1;\n',
         'reports/table.ts': "import { unit } from '../bench/units.js';\nexport const table = unit;\n",

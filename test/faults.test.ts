@@ -33,13 +33,35 @@ describe('responder killed with SIGKILL mid-case', () => {
   // shm and sysv-mq are the channels where the kernel does not tell the initiator its peer died:
   // the futex wait and the interrupted msgrcv must give up by themselves.
   // uds throughput at 1 MiB: the responder dies while a message is half sent.
-  const cases = [['shm', 'latency', '64'], ['sysv-mq', 'latency', '64'], ['tcp', 'latency', '64'], ['uds', 'throughput', '1Mi']] as const;
+  const cases = [
+    ['shm', 'latency', '64'],
+    ['sysv-mq', 'latency', '64'],
+    ['tcp', 'latency', '64'],
+    ['uds', 'throughput', '1Mi'],
+  ] as const;
   for (const [channel, mode, size] of cases) {
     it(`${channel} ${mode} ${size}: the case fails with a clear reason within the peer timeout, earlier cases kept`, async () => {
       await leakChecked(async (outDir) => {
         const run = startCli([
-          'run', '--target', 'local', '--channels', channel === 'uds' ? 'tcp,uds' : `uds,${channel}`, '--modes', mode, '--sizes', size,
-          '--duration', '3s', '--warmup', '10ms', '--peer-timeout', '1s', '--out-dir', outDir, '-o', 'json',
+          'run',
+          '--target',
+          'local',
+          '--channels',
+          channel === 'uds' ? 'tcp,uds' : `uds,${channel}`,
+          '--modes',
+          mode,
+          '--sizes',
+          size,
+          '--duration',
+          '3s',
+          '--warmup',
+          '10ms',
+          '--peer-timeout',
+          '1s',
+          '--out-dir',
+          outDir,
+          '-o',
+          'json',
         ]);
         await waitForStderr(run, (s) => /\[1\/2\] \S+ \S+ \S+ \S+ {2}ok/.test(s));
         await new Promise((r) => setTimeout(r, 700)); // well inside the 3 s second case
@@ -66,12 +88,29 @@ describe('responder killed with SIGKILL mid-case', () => {
 });
 
 describe('a signal to podbench run: Ctrl-C, SIGTERM, and SIGHUP (a closed terminal, a dropped SSH session)', () => {
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ] as const) {
     it(`${signal}: keeps the finished cases, writes the reports, says what was not measured, exits ${code}, leaves nothing`, async () => {
       await leakChecked(async (outDir) => {
         const run = startCli([
-          'run', '--target', 'local', '--channels', 'tcp,shm,mq,sysv-mq,file', '--modes', 'latency', '--sizes', '64',
-          '--duration', '400ms', '--warmup', '10ms', '--out-dir', outDir,
+          'run',
+          '--target',
+          'local',
+          '--channels',
+          'tcp,shm,mq,sysv-mq,file',
+          '--modes',
+          'latency',
+          '--sizes',
+          '64',
+          '--duration',
+          '400ms',
+          '--warmup',
+          '10ms',
+          '--out-dir',
+          outDir,
         ]);
         await waitForStderr(run, (s) => s.includes('[2/5]'));
         run.child.kill(signal);
@@ -82,10 +121,16 @@ describe('a signal to podbench run: Ctrl-C, SIGTERM, and SIGHUP (a closed termin
         assert.ok(doc.cases.length >= 2 && doc.cases.length < 5, `${doc.cases.length} cases saved`);
         // The signal lands in a case (recorded as interrupted) or, rarely, between two.
         const finished = doc.cases.at(-1)!.status === 'interrupted' ? doc.cases.slice(0, -1) : doc.cases;
-        assert.ok(finished.length >= 2 && finished.every((c) => c.status === 'ok'), JSON.stringify(doc.cases.map((c) => c.status)));
+        assert.ok(
+          finished.length >= 2 && finished.every((c) => c.status === 'ok'),
+          JSON.stringify(doc.cases.map((c) => c.status)),
+        );
         assert.equal(doc.run.complete, false);
         assert.equal(doc.run.incompleteReason, `interrupted by ${signal}`);
-        assert.ok(existsSync(join(outDir, 'report.html')) && existsSync(join(outDir, 'report.md')), 'the reports are written');
+        assert.ok(
+          existsSync(join(outDir, 'report.html')) && existsSync(join(outDir, 'report.md')),
+          'the reports are written',
+        );
         assert.match(result.stderr, new RegExp(`${signal}: stopping the case in progress and cleaning up`));
         assert.match(result.stderr, /not measured: .*file latency 64 B/);
         assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
@@ -97,7 +142,21 @@ describe('a signal to podbench run: Ctrl-C, SIGTERM, and SIGHUP (a closed termin
 /** Starts a local run of one 60 s case and resolves once that case has been running for `intoCaseMs`. */
 async function startLongCase(outDir: string, channel: string, mode: string, size: string, intoCaseMs = 2500) {
   const run = startCli([
-    'run', '--target', 'local', '--channels', channel, '--modes', mode, '--sizes', size, '--duration', '60s', '--warmup', '10ms', '--out-dir', outDir,
+    'run',
+    '--target',
+    'local',
+    '--channels',
+    channel,
+    '--modes',
+    mode,
+    '--sizes',
+    size,
+    '--duration',
+    '60s',
+    '--warmup',
+    '10ms',
+    '--out-dir',
+    outDir,
   ]);
   await waitIntoFirstCase(run, outDir, intoCaseMs);
   return run;
@@ -106,16 +165,36 @@ async function startLongCase(outDir: string, channel: string, mode: string, size
 describe('a signal in the middle of a long case', () => {
   // Each channel's blocking wait: a futex (shm), an interrupted msgrcv (sysv-mq), mq_timedreceive,
   // inotify and poll (file), a socket (tcp), and a send blocked on a full socket (uds throughput).
-  const cases = [['shm', 'latency', '64'], ['sysv-mq', 'latency', '64'], ['mq', 'throughput', '1k'], ['file', 'latency', '1k'], ['tcp', 'latency', '64'], ['uds', 'throughput', '1Mi']] as const;
+  const cases = [
+    ['shm', 'latency', '64'],
+    ['sysv-mq', 'latency', '64'],
+    ['mq', 'throughput', '1k'],
+    ['file', 'latency', '1k'],
+    ['tcp', 'latency', '64'],
+    ['uds', 'throughput', '1Mi'],
+  ] as const;
   for (const [channel, mode, size] of cases) {
     it(`${channel} ${mode} ${size}: Ctrl-C stops the 60 s case within about a second; it is recorded as interrupted, the reports are written, nothing is left`, async () => {
       await leakChecked(async (outDir) => {
         // The agents end the case themselves, well before TERM_GRACE_MS, after which they would be killed.
-        const result = await interruptFirstCase(['--target', 'local', '--channels', channel, '--modes', mode, '--sizes', size, '--warmup', '10ms'], outDir, 2500, 5000);
-        assert.ok(existsSync(join(outDir, 'report.html')) && existsSync(join(outDir, 'report.md')), 'the reports are written');
+        const result = await interruptFirstCase(
+          ['--target', 'local', '--channels', channel, '--modes', mode, '--sizes', size, '--warmup', '10ms'],
+          outDir,
+          2500,
+          5000,
+        );
+        assert.ok(
+          existsSync(join(outDir, 'report.html')) && existsSync(join(outDir, 'report.md')),
+          'the reports are written',
+        );
         assert.match(result.stdout, /1 of 1 cases: 0 ok, 0 skipped, 0 failed, 1 interrupted/);
         assert.equal(result.stderr.match(/interrupted/g)?.length, 1, `"interrupted" once: ${result.stderr}`);
-        assert.match(result.stderr, new RegExp(`podbench: run incomplete \\(interrupted by SIGINT\\): 0 of 1 cases saved in .*; not measured: ${channel} ${mode}`));
+        assert.match(
+          result.stderr,
+          new RegExp(
+            `podbench: run incomplete \\(interrupted by SIGINT\\): 0 of 1 cases saved in .*; not measured: ${channel} ${mode}`,
+          ),
+        );
       });
     });
   }
@@ -132,8 +211,16 @@ describe('a signal in the middle of a long case', () => {
       const result = await run.result;
 
       assert.equal(result.code, 130, result.stderr);
-      assert.equal(result.stderr.match(/SIGINT again: killing the agents and exiting without waiting for them/g)?.length, 1, result.stderr);
-      assert.equal(result.stderr.match(/^podbench: run incomplete \(interrupted by SIGINT/gm)?.length, 1, result.stderr);
+      assert.equal(
+        result.stderr.match(/SIGINT again: killing the agents and exiting without waiting for them/g)?.length,
+        1,
+        result.stderr,
+      );
+      assert.equal(
+        result.stderr.match(/^podbench: run incomplete \(interrupted by SIGINT/gm)?.length,
+        1,
+        result.stderr,
+      );
       assert.equal(readResults(outDir).cases[0]!.status, 'interrupted');
       for (const pid of agents) assert.throws(() => process.kill(pid, 0), /ESRCH/, `agent ${pid} is gone`);
     });
@@ -150,15 +237,43 @@ describe('a long TMPDIR (the shared directory of the local target)', () => {
     const outDir = join(base, 'out');
     try {
       for (const round of [1, 2]) {
-        const r = spawnSync(process.execPath, [CLI, 'run', '--target', 'local', '--channels', 'tcp,uds,shm', '--modes', 'latency', '--sizes', '64', '--duration', '100ms', '--warmup', '0ms', '--out-dir', `${outDir}${round}`], {
-          encoding: 'utf8',
-          env: { ...process.env, TMPDIR: longTmp },
-          timeout: 60_000,
-        });
+        const r = spawnSync(
+          process.execPath,
+          [
+            CLI,
+            'run',
+            '--target',
+            'local',
+            '--channels',
+            'tcp,uds,shm',
+            '--modes',
+            'latency',
+            '--sizes',
+            '64',
+            '--duration',
+            '100ms',
+            '--warmup',
+            '0ms',
+            '--out-dir',
+            `${outDir}${round}`,
+          ],
+          {
+            encoding: 'utf8',
+            env: { ...process.env, TMPDIR: longTmp },
+            timeout: 60_000,
+          },
+        );
         assert.equal(r.status, 0, r.stderr);
         const doc = readResults(`${outDir}${round}`);
-        assert.deepEqual(doc.cases.map((c) => `${c.channel}:${c.status}`), ['tcp:ok', 'uds:skipped', 'shm:ok'], `round ${round}`);
-        assert.match(doc.cases[1]!.reason!, /^the socket path in the shared directory .* is \d+ bytes, over the 107 the kernel allows for a Unix socket; use a shorter TMPDIR$/);
+        assert.deepEqual(
+          doc.cases.map((c) => `${c.channel}:${c.status}`),
+          ['tcp:ok', 'uds:skipped', 'shm:ok'],
+          `round ${round}`,
+        );
+        assert.match(
+          doc.cases[1]!.reason!,
+          /^the socket path in the shared directory .* is \d+ bytes, over the 107 the kernel allows for a Unix socket; use a shorter TMPDIR$/,
+        );
         assert.deepEqual(readdirSync(longTmp), [], 'no run directory or socket file is left in TMPDIR');
       }
     } finally {
@@ -169,11 +284,28 @@ describe('a long TMPDIR (the shared directory of the local target)', () => {
 });
 
 describe('a responder stopped (SIGSTOP) longer than --peer-timeout, then continued', () => {
-  it('fails the cases it stalls, after the peer timeout, never with another case\'s answer; the run goes on to the end', async () => {
+  it("fails the cases it stalls, after the peer timeout, never with another case's answer; the run goes on to the end", async () => {
     await leakChecked(async (outDir) => {
       const run = startCli([
-        'run', '--target', 'local', '--channels', 'uds,shm,sysv-mq,tcp,mq', '--modes', 'latency', '--sizes', '64',
-        '--duration', '1500ms', '--warmup', '10ms', '--peer-timeout', '1s', '--out-dir', outDir, '-o', 'json',
+        'run',
+        '--target',
+        'local',
+        '--channels',
+        'uds,shm,sysv-mq,tcp,mq',
+        '--modes',
+        'latency',
+        '--sizes',
+        '64',
+        '--duration',
+        '1500ms',
+        '--warmup',
+        '10ms',
+        '--peer-timeout',
+        '1s',
+        '--out-dir',
+        outDir,
+        '-o',
+        'json',
       ]);
       await waitForStderr(run, (s) => /\[1\/5\] \S+ \S+ \S+ \S+ {2}ok/.test(s));
       await new Promise((r) => setTimeout(r, 300)); // inside the shm case
@@ -186,7 +318,10 @@ describe('a responder stopped (SIGSTOP) longer than --peer-timeout, then continu
       const doc = readResults(outDir);
 
       assert.equal(doc.run.complete, true, `every case has a result: ${result.stderr}`);
-      assert.deepEqual(doc.cases.map((c) => c.channel), ['uds', 'shm', 'sysv-mq', 'tcp', 'mq']);
+      assert.deepEqual(
+        doc.cases.map((c) => c.channel),
+        ['uds', 'shm', 'sysv-mq', 'tcp', 'mq'],
+      );
       assert.equal(doc.cases[0]!.status, 'ok');
       assert.equal(doc.cases[1]!.status, 'failed', 'the stalled case fails');
       assert.equal(doc.cases.at(-1)!.status, 'ok', 'once the responder runs again, the run goes on');
@@ -212,14 +347,38 @@ describe('an --out-dir that cannot be written, a TMPDIR that does not exist', ()
     });
   }
   const run = (outDir: string, env: NodeJS.ProcessEnv = process.env) =>
-    spawnSync(process.execPath, [CLI, 'run', '--target', 'local', '--channels', 'tcp,uds,shm,mq,sysv-mq', '--modes', 'latency', '--sizes', '64', '--duration', '50ms', '--warmup', '0ms', '--out-dir', outDir], { encoding: 'utf8', env, timeout: 60_000 });
+    spawnSync(
+      process.execPath,
+      [
+        CLI,
+        'run',
+        '--target',
+        'local',
+        '--channels',
+        'tcp,uds,shm,mq,sysv-mq',
+        '--modes',
+        'latency',
+        '--sizes',
+        '64',
+        '--duration',
+        '50ms',
+        '--warmup',
+        '0ms',
+        '--out-dir',
+        outDir,
+      ],
+      { encoding: 'utf8', env, timeout: 60_000 },
+    );
 
   it('on a read-only filesystem: one line naming --out-dir and the cause', () =>
     withTmpfs('1m', async (dir) => {
       assert.equal(spawnSync('mount', ['-o', 'remount,ro', dir]).status, 0);
       const r = run(join(dir, 'out'));
       assert.equal(r.status, 1, r.stderr);
-      assert.equal(r.stderr.trim().split('\n').at(-1), `podbench: --out-dir ${join(dir, 'out')} cannot be made: ${dir} is on a read-only filesystem`);
+      assert.equal(
+        r.stderr.trim().split('\n').at(-1),
+        `podbench: --out-dir ${join(dir, 'out')} cannot be made: ${dir} is on a read-only filesystem`,
+      );
     }));
 
   it('on a full filesystem: one line naming the file and the cause, the cases saved before kept, no temp file left', () =>
@@ -229,12 +388,21 @@ describe('an --out-dir that cannot be written, a TMPDIR that does not exist', ()
       const r = run(outDir);
       assert.equal(r.status, 1, r.stderr);
       const line = r.stderr.trim().split('\n').at(-1)!;
-      assert.match(line, new RegExp(`^podbench: cannot write ${join(outDir, 'results.json').replace(/[.]/g, '\\.')} \\(--out-dir ${outDir}\\): no space left on the device; it holds the (\\d+) case\\(s\\) saved before$`));
+      assert.match(
+        line,
+        new RegExp(
+          `^podbench: cannot write ${join(outDir, 'results.json').replace(/[.]/g, '\\.')} \\(--out-dir ${outDir}\\): no space left on the device; it holds the (\\d+) case\\(s\\) saved before$`,
+        ),
+      );
       const saved = Number(/holds the (\d+) case/.exec(line)![1]);
       assert.equal(readResults(outDir).cases.length, saved, 'results.json is the last document that fitted');
       assert.match(r.stdout, new RegExp(`^${saved} of \\d+ cases: `, 'm'), `stdout lists the cases kept: ${r.stdout}`);
       assert.match(r.stdout, /holds the cases above$/m);
-      assert.deepEqual(readdirSync(outDir).filter((f) => f.endsWith('.tmp')), [], 'no temp file left');
+      assert.deepEqual(
+        readdirSync(outDir).filter((f) => f.endsWith('.tmp')),
+        [],
+        'no temp file left',
+      );
       assert.deepEqual(newLeftovers(before, snapshotLeftovers()), NOTHING_LEFT);
     }));
 
@@ -243,7 +411,10 @@ describe('an --out-dir that cannot be written, a TMPDIR that does not exist', ()
     try {
       const r = run(join(outDir, 'out'), { ...process.env, TMPDIR: '/nonexistent-pbtest' });
       assert.equal(r.status, 2, r.stderr);
-      assert.equal(r.stderr.trim().split('\n').at(-1), 'podbench: TMPDIR /nonexistent-pbtest does not exist; local runs make their run directories there (set TMPDIR to a directory that exists)');
+      assert.equal(
+        r.stderr.trim().split('\n').at(-1),
+        'podbench: TMPDIR /nonexistent-pbtest does not exist; local runs make their run directories there (set TMPDIR to a directory that exists)',
+      );
     } finally {
       rmSync(outDir, { recursive: true, force: true });
     }
@@ -254,7 +425,10 @@ describe('a low open-file limit (ulimit -n)', () => {
   const fixture = (name: string) => join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'test', 'fixtures', name);
   /** Runs podbench with RLIMIT_NOFILE lowered to `limit`, soft and hard, for that process only. */
   const withLimit = (limit: number, args: string[]) =>
-    spawnSync('bash', ['-c', `ulimit -n ${limit} && exec "$0" "$@"`, process.execPath, CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
+    spawnSync('bash', ['-c', `ulimit -n ${limit} && exec "$0" "$@"`, process.execPath, CLI, ...args], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
 
   it('at 64: --version, --help, report, compare and clean of local runs work', () => {
     const version = withLimit(64, ['--version']);
@@ -279,15 +453,31 @@ describe('a low open-file limit (ulimit -n)', () => {
   });
 
   it('a run that needs more than the limit fails at once, naming RLIMIT_NOFILE, its value and what the run needs', () => {
-    const local = withLimit(48, ['run', '--target', 'local', '--channels', 'tcp', '--duration', '100ms', '--out-dir', join(tmpdir(), 'pbtest-never-written')]);
+    const local = withLimit(48, [
+      'run',
+      '--target',
+      'local',
+      '--channels',
+      'tcp',
+      '--duration',
+      '100ms',
+      '--out-dir',
+      join(tmpdir(), 'pbtest-never-written'),
+    ]);
     assert.equal(local.status, 1, local.stderr);
-    assert.equal(local.stderr.trim().split('\n').at(-1), 'podbench: RLIMIT_NOFILE (ulimit -n) is 48; podbench needs at least 64 open files for a local run (the agents inherit the limit): the hard limit is 48 too, so raise both (ulimit -Hn needs root, or limits.conf)');
+    assert.equal(
+      local.stderr.trim().split('\n').at(-1),
+      'podbench: RLIMIT_NOFILE (ulimit -n) is 48; podbench needs at least 64 open files for a local run (the agents inherit the limit): the hard limit is 48 too, so raise both (ulimit -Hn needs root, or limits.conf)',
+    );
     assert.equal(existsSync(join(tmpdir(), 'pbtest-never-written')), false, 'nothing was started or written');
     if (Number(process.versions.node.split('.')[0]) < 22) {
       // Node 20 opens the Kubernetes client's ~700 modules at once.
       const cluster = withLimit(64, ['run', '--target', 'kubernetes', '--channels', 'tcp']);
       assert.equal(cluster.status, 1, cluster.stderr);
-      assert.match(cluster.stderr, /^podbench: RLIMIT_NOFILE \(ulimit -n\) is 64; podbench needs at least 1024 open files for a Kubernetes run: /m);
+      assert.match(
+        cluster.stderr,
+        /^podbench: RLIMIT_NOFILE \(ulimit -n\) is 64; podbench needs at least 1024 open files for a Kubernetes run: /m,
+      );
     }
   });
 });

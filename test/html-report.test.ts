@@ -24,7 +24,10 @@ describe('HTML report in headless Chromium', () => {
   let reportUrl: string;
 
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `Chromium is needed at ${CHROMIUM} (apt-get install chromium; npm run test:ci installs it)`);
+    assert.ok(
+      existsSync(CHROMIUM),
+      `Chromium is needed at ${CHROMIUM} (apt-get install chromium; npm run test:ci installs it)`,
+    );
     dir = mkdtempSync(join(tmpdir(), 'pbtest-'));
     const r = await runCli(['report', FIXTURE, '--format', 'html', '-o', join(dir, 'report.html')]);
     assert.equal(r.code, 0, r.stderr);
@@ -32,7 +35,14 @@ describe('HTML report in headless Chromium', () => {
     mkdirSync(SHOTS, { recursive: true });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--no-first-run',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   });
   after(async () => {
@@ -40,7 +50,11 @@ describe('HTML report in headless Chromium', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  for (const [scheme, width] of [['light', 1280], ['dark', 1280], ['light', 900]] as const) {
+  for (const [scheme, width] of [
+    ['light', 1280],
+    ['dark', 1280],
+    ['light', 900],
+  ] as const) {
     it(`${scheme} scheme at ${width} px: charts drawn, nothing fetched, no errors`, async () => {
       const page = await browser.newPage({ viewport: { width, height: 900 }, colorScheme: scheme });
       const errors: string[] = [];
@@ -49,14 +63,24 @@ describe('HTML report in headless Chromium', () => {
       page.on('pageerror', (e) => errors.push(e.message));
       page.on('request', (req) => requests.push(req.url()));
       await page.goto(reportUrl);
-      await page.waitForFunction(() => (window as unknown as { podbenchCharts?: unknown }).podbenchCharts !== undefined, null, { timeout: 15_000 });
-      const charts = (await page.evaluate(() => (window as unknown as { podbenchCharts: { id: string; series: number; points: number }[] }).podbenchCharts));
+      await page.waitForFunction(
+        () => (window as unknown as { podbenchCharts?: unknown }).podbenchCharts !== undefined,
+        null,
+        { timeout: 15_000 },
+      );
+      const charts = await page.evaluate(
+        () =>
+          (window as unknown as { podbenchCharts: { id: string; series: number; points: number }[] }).podbenchCharts,
+      );
       // Three sizes of latency charts and one throughput chart, each with every channel's line.
-      assert.deepEqual(charts.map((c) => c.id), ['latency-64', 'latency-1024', 'latency-16384', 'throughput']);
+      assert.deepEqual(
+        charts.map((c) => c.id),
+        ['latency-64', 'latency-1024', 'latency-16384', 'throughput'],
+      );
       for (const c of charts) assert.ok(c.series >= 2 && c.points >= c.series * 2, JSON.stringify(c));
       // Drawn, not just created: each chart's canvas holds many colours (lines, grid, text).
       const colours = await page.evaluate(() =>
-        Array.from(document.querySelectorAll(".chart canvas")).map((canvas) => {
+        Array.from(document.querySelectorAll('.chart canvas')).map((canvas) => {
           const c = canvas as HTMLCanvasElement;
           const data = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
           const seen = new Set<number>();
@@ -67,7 +91,11 @@ describe('HTML report in headless Chromium', () => {
       assert.equal(colours.length, 4);
       for (const n of colours) assert.ok(n > 10, `a chart canvas has only ${n} colours`);
       assert.deepEqual(errors, []);
-      assert.deepEqual(requests.filter((u) => !u.startsWith('file:') && !u.startsWith('data:')), [], 'nothing fetched from the network');
+      assert.deepEqual(
+        requests.filter((u) => !u.startsWith('file:') && !u.startsWith('data:')),
+        [],
+        'nothing fetched from the network',
+      );
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       assert.ok(overflow <= 0, `the page is ${overflow} px wider than the window`);
       const shot = join(SHOTS, `report-${scheme}-${width}.png`);
@@ -88,13 +116,25 @@ describe('HTML report in headless Chromium', () => {
     page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
     page.on('request', (req) => requests.push(req.url()));
     await page.goto(pathToFileURL(join(dir, 'compare.html')).href);
-    await page.waitForFunction(() => (window as unknown as { podbenchCharts?: unknown }).podbenchCharts !== undefined, null, { timeout: 15_000 });
-    const charts = await page.evaluate(() => (window as unknown as { podbenchCharts: { id: string; series: number; points: number }[] }).podbenchCharts);
-    assert.ok(charts.some((c) => c.id === 'latency-shm-64') && charts.some((c) => c.id === 'throughput-uds'), JSON.stringify(charts.map((c) => c.id)));
+    await page.waitForFunction(
+      () => (window as unknown as { podbenchCharts?: unknown }).podbenchCharts !== undefined,
+      null,
+      { timeout: 15_000 },
+    );
+    const charts = await page.evaluate(
+      () => (window as unknown as { podbenchCharts: { id: string; series: number; points: number }[] }).podbenchCharts,
+    );
+    assert.ok(
+      charts.some((c) => c.id === 'latency-shm-64') && charts.some((c) => c.id === 'throughput-uds'),
+      JSON.stringify(charts.map((c) => c.id)),
+    );
     for (const c of charts) assert.ok(c.series === 2 && c.points > 0, JSON.stringify(c));
     assert.deepEqual(errors, []);
-    assert.deepEqual(requests.filter((u) => !u.startsWith('file:') && !u.startsWith('data:')), []);
-    assert.match(await page.textContent('body') ?? '', /0 slower, 0 faster/);
+    assert.deepEqual(
+      requests.filter((u) => !u.startsWith('file:') && !u.startsWith('data:')),
+      [],
+    );
+    assert.match((await page.textContent('body')) ?? '', /0 slower, 0 faster/);
     await page.screenshot({ path: join(SHOTS, 'compare.png'), fullPage: true });
     await page.close();
   });

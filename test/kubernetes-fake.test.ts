@@ -38,18 +38,45 @@ describe('kubernetes target against a fake API (what one node cannot show)', () 
   after(async () => assert.deepEqual(await podmanPods(), [], 'no pod left in podman'));
 
   /** Runs four short cases against a fake cluster with `options`, checks that each was measured once, then runs `check`. */
-  async function runOnFake(options: FakeClusterOptions, durationMs: number, check: (r: CliResult, cluster: FakeCluster) => void): Promise<void> {
+  async function runOnFake(
+    options: FakeClusterOptions,
+    durationMs: number,
+    check: (r: CliResult, cluster: FakeCluster) => void,
+  ): Promise<void> {
     const cluster = new FakeCluster(options);
     await cluster.start();
     const dir = mkdtempSync(join(tmpdir(), 'pbtest-'));
     try {
       const r = await runCli([
-        'run', '--target', 'kubernetes', '--kubeconfig', cluster.writeKubeconfig(), '--node-image', nodeImage,
-        '--channels', 'uds,shm,mq,tcp', '--modes', 'latency', '--sizes', '64', '--duration', `${durationMs}ms`, '--warmup', '0ms', '--out-dir', dir, '-o', 'json',
+        'run',
+        '--target',
+        'kubernetes',
+        '--kubeconfig',
+        cluster.writeKubeconfig(),
+        '--node-image',
+        nodeImage,
+        '--channels',
+        'uds,shm,mq,tcp',
+        '--modes',
+        'latency',
+        '--sizes',
+        '64',
+        '--duration',
+        `${durationMs}ms`,
+        '--warmup',
+        '0ms',
+        '--out-dir',
+        dir,
+        '-o',
+        'json',
       ]);
       assert.equal(r.code, 0, r.stderr);
       const doc = JSON.parse(r.stdout) as ResultsDocument;
-      assert.deepEqual(doc.cases.map((c) => `${c.index}:${c.channel}:${c.status}`), ['0:uds:ok', '1:shm:ok', '2:mq:ok', '3:tcp:ok'], 'no case lost or doubled');
+      assert.deepEqual(
+        doc.cases.map((c) => `${c.index}:${c.channel}:${c.status}`),
+        ['0:uds:ok', '1:shm:ok', '2:mq:ok', '3:tcp:ok'],
+        'no case lost or doubled',
+      );
       check(r, cluster);
     } finally {
       await cluster.stop();
@@ -60,7 +87,10 @@ describe('kubernetes target against a fake API (what one node cannot show)', () 
   it('a log stream that closes early is followed again without losing or repeating a case', () =>
     // Cases long enough that the initiator still runs when the stream closes.
     runOnFake({ cutLogAfterLines: 5 }, 1500, (r, cluster) => {
-      assert.match(r.stderr, /the initiator's log stream closed while it runs; following it again from \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(1\)/);
+      assert.match(
+        r.stderr,
+        /the initiator's log stream closed while it runs; following it again from \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(1\)/,
+      );
       assert.equal(cluster.pods.size, 0);
       assert.equal(cluster.configMaps.size, 0);
     }));
@@ -77,8 +107,25 @@ describe('kubernetes target against a fake API (what one node cannot show)', () 
     const dir = mkdtempSync(join(tmpdir(), 'pbtest-'));
     try {
       const run = startCli([
-        'run', '--target', 'kubernetes', '--kubeconfig', cluster.writeKubeconfig(), '--node-image', nodeImage,
-        '--channels', 'uds,shm,mq,tcp', '--modes', 'latency', '--sizes', '64', '--duration', '1s', '--warmup', '0ms', '--out-dir', dir,
+        'run',
+        '--target',
+        'kubernetes',
+        '--kubeconfig',
+        cluster.writeKubeconfig(),
+        '--node-image',
+        nodeImage,
+        '--channels',
+        'uds,shm,mq,tcp',
+        '--modes',
+        'latency',
+        '--sizes',
+        '64',
+        '--duration',
+        '1s',
+        '--warmup',
+        '0ms',
+        '--out-dir',
+        dir,
       ]);
       await waitForStderr(run, (s) => /\[1\/4\] .* ok /.test(s), 60_000);
       await cluster.goAway();

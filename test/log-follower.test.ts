@@ -34,7 +34,8 @@ class FakeLog {
         const stream = new PassThrough();
         stream.pipe(into);
         const since = sinceTime ? timeKey(sinceTime)! : '';
-        for (const line of this.file) if (timeKey(line.slice(0, line.indexOf(' ')))! >= since) stream.write(`${line}\n`);
+        for (const line of this.file)
+          if (timeKey(line.slice(0, line.indexOf(' ')))! >= since) stream.write(`${line}\n`);
         if (follow && this.running) this.streams.push(stream);
         else stream.end();
         return () => stream.end();
@@ -69,7 +70,7 @@ describe('log follower', () => {
     assert.deepEqual(await lines, ['stdout a', 'stderr b, stamped earlier but written later', 'stdout c']);
   });
 
-  it('after a break, reopens from the last line\'s second and skips exactly the lines it had, equal stamps included', async () => {
+  it("after a break, reopens from the last line's second and skips exactly the lines it had, equal stamps included", async () => {
     const { log, lines } = await follow();
     log.append('2026-12-04T10:00:00.9Z', 'one');
     log.append('2026-12-04T10:00:01.000000007Z', 'two');
@@ -82,7 +83,14 @@ describe('log follower', () => {
     log.append('2026-12-04T10:00:04Z', 'six');
     log.running = false;
     log.breakStreams();
-    assert.deepEqual(await lines, ['one', 'two', 'three, same nanosecond', 'four, same nanosecond, written while no stream was open', 'five', 'six']);
+    assert.deepEqual(await lines, [
+      'one',
+      'two',
+      'three, same nanosecond',
+      'four, same nanosecond, written while no stream was open',
+      'five',
+      'six',
+    ]);
     assert.equal(log.requests[1], '2026-12-04T10:00:01Z', 'reopened at the second of the last line');
   });
 

@@ -31,7 +31,9 @@ async function printed(args: string[]): Promise<Printed> {
   const r = await runCli(['manifest', ...args]);
   assert.equal(r.code, 0, r.stderr);
   // loadAllYaml gives client-node model classes; compare as plain JSON like the API server would.
-  const docs = JSON.parse(args.includes('json') ? JSON.stringify(JSON.parse(r.stdout).items) : JSON.stringify(loadAllYaml(r.stdout))) as { kind: string }[];
+  const docs = JSON.parse(
+    args.includes('json') ? JSON.stringify(JSON.parse(r.stdout).items) : JSON.stringify(loadAllYaml(r.stdout)),
+  ) as { kind: string }[];
   const pod = docs.find((d) => d.kind === 'Pod') as V1Pod;
   const configMap = docs.find((d) => d.kind === 'ConfigMap') as V1ConfigMap | undefined;
   new Pod(pod as ConstructorParameters<typeof Pod>[0]).validate();
@@ -53,16 +55,34 @@ describe('podbench manifest', () => {
     for (const c of pod.spec!.containers) {
       assert.deepEqual(c.resources, { requests: { cpu: '1', memory: '256Mi' }, limits: { cpu: '1', memory: '256Mi' } });
       assert.equal(c.securityContext!.readOnlyRootFilesystem, true);
-      assert.deepEqual(c.volumeMounts!.map((m) => m.mountPath).sort(), ['/podbench/app', '/podbench/delivery', '/podbench/disk', '/podbench/tmpfs']);
+      assert.deepEqual(c.volumeMounts!.map((m) => m.mountPath).sort(), [
+        '/podbench/app',
+        '/podbench/delivery',
+        '/podbench/disk',
+        '/podbench/tmpfs',
+      ]);
     }
     assert.equal(pod.spec!.volumes!.filter((v) => v.emptyDir?.medium === 'Memory').length, 1);
   });
 
   it('YAML by default, with placement, runtime class and volume size', async () => {
-    const pod = await manifest(['--node-selector', 'kubernetes.io/arch=amd64', '--toleration', 'dedicated=bench:NoSchedule', '--runtime-class', 'gvisor', '--volume-size', '128Mi', '--image', 'registry.example/podbench:1']);
+    const pod = await manifest([
+      '--node-selector',
+      'kubernetes.io/arch=amd64',
+      '--toleration',
+      'dedicated=bench:NoSchedule',
+      '--runtime-class',
+      'gvisor',
+      '--volume-size',
+      '128Mi',
+      '--image',
+      'registry.example/podbench:1',
+    ]);
     assert.deepEqual(restrictedViolations(pod), []);
     assert.deepEqual(pod.spec!.nodeSelector, { 'kubernetes.io/arch': 'amd64' });
-    assert.deepEqual(pod.spec!.tolerations, [{ key: 'dedicated', operator: 'Equal', value: 'bench', effect: 'NoSchedule' }]);
+    assert.deepEqual(pod.spec!.tolerations, [
+      { key: 'dedicated', operator: 'Equal', value: 'bench', effect: 'NoSchedule' },
+    ]);
     assert.equal(pod.spec!.runtimeClassName, 'gvisor');
     assert.ok(pod.spec!.volumes!.every((v) => v.emptyDir?.sizeLimit === '128Mi'));
     assert.ok(pod.spec!.containers.every((c) => c.image === 'registry.example/podbench:1'));
@@ -74,7 +94,11 @@ describe('podbench manifest', () => {
     assert.ok(yamlBytes < 1024 * 1024, `${yamlBytes} bytes`);
     assert.ok(configMap.data!['bootstrap.cjs']!.includes('podbench bootstrap'));
     assert.equal(Object.keys(configMap.binaryData!).length, 1, 'the native module, gzipped');
-    assert.ok(pod.spec!.containers.every((c) => c.image === 'node:22-slim' && c.command![1] === '/podbench/delivery/bootstrap.cjs'));
+    assert.ok(
+      pod.spec!.containers.every(
+        (c) => c.image === 'node:22-slim' && c.command![1] === '/podbench/delivery/bootstrap.cjs',
+      ),
+    );
     assert.equal(pod.spec!.nodeSelector!['kubernetes.io/arch'], 'amd64');
     const cmVolume = pod.spec!.volumes!.find((v) => v.configMap);
     assert.equal(cmVolume!.configMap!.name, configMap.metadata!.name);
@@ -85,20 +109,36 @@ describe('podbench manifest', () => {
     for (const arch of ['amd64', 'arm64']) {
       const { configMap } = await printed(['--arch', arch, '-o', 'json']);
       const bytes = configMapDataBytes(configMap!);
-      const encoded = [...Object.values(configMap!.data!), ...Object.values(configMap!.binaryData!)].reduce((n, v) => n + v.length, 0);
+      const encoded = [...Object.values(configMap!.data!), ...Object.values(configMap!.binaryData!)].reduce(
+        (n, v) => n + v.length,
+        0,
+      );
       assert.ok(bytes < encoded, 'binaryData counts decoded, not as base64');
-      assert.ok(bytes < 0.9 * CONFIGMAP_MAX_BYTES, `${arch}: ${bytes} bytes of data is within 10 % of the API server's ${CONFIGMAP_MAX_BYTES}`);
+      assert.ok(
+        bytes < 0.9 * CONFIGMAP_MAX_BYTES,
+        `${arch}: ${bytes} bytes of data is within 10 % of the API server's ${CONFIGMAP_MAX_BYTES}`,
+      );
     }
   });
 
   it('--arch picks the native module delivered and the node selector (x86-64 or aarch64 ELF), with no network and a read-only home', async () => {
     // As inside the in-cluster Job: no npm on PATH to fetch with, HOME read-only. The build
     // placed both architectures' modules in the bundle.
-    const offline = spawnSync(process.execPath, [CLI, 'manifest', '--arch', 'arm64', '-o', 'json'], { encoding: 'utf8', env: { PATH: '/nonexistent', HOME: '/proc' } });
+    const offline = spawnSync(process.execPath, [CLI, 'manifest', '--arch', 'arm64', '-o', 'json'], {
+      encoding: 'utf8',
+      env: { PATH: '/nonexistent', HOME: '/proc' },
+    });
     assert.equal(offline.status, 0, offline.stderr);
     assert.equal(offline.stderr, '');
-    assert.throws(() => agentRuntimeFiles('riscv64'), (err: Error) => /^this podbench build has no koffi native module for riscv64 \(it has: x64, arm64\)$/.test(err.message));
-    for (const [arch, machine] of [['amd64', 62], ['arm64', 183]] as const) {
+    assert.throws(
+      () => agentRuntimeFiles('riscv64'),
+      (err: Error) =>
+        /^this podbench build has no koffi native module for riscv64 \(it has: x64, arm64\)$/.test(err.message),
+    );
+    for (const [arch, machine] of [
+      ['amd64', 62],
+      ['arm64', 183],
+    ] as const) {
       const { pod, configMap } = await printed(['--arch', arch, '-o', 'json']);
       const native = gunzipSync(Buffer.from(Object.values(configMap!.binaryData!)[0]!, 'base64'));
       assert.equal(native.subarray(1, 4).toString(), 'ELF');
@@ -120,16 +160,36 @@ describe('podbench manifest', () => {
   });
 
   it('--run-as-user: another id, or none (platform) with runAsNonRoot kept; still restricted', async () => {
-    const ids = (pod: V1Pod) => [pod.spec!.securityContext, ...pod.spec!.containers.map((c) => c.securityContext)].map((sc) => [sc!.runAsNonRoot, sc!.runAsUser, sc!.runAsGroup]);
-    assert.deepEqual(ids(await manifest(['-o', 'json'])), [[true, 1000, 1000], [true, 1000, 1000], [true, 1000, 1000]]);
-    assert.deepEqual(ids(await manifest(['--run-as-user', '1000680000', '-o', 'json'])), Array(3).fill([true, 1000680000, 1000680000]));
+    const ids = (pod: V1Pod) =>
+      [pod.spec!.securityContext, ...pod.spec!.containers.map((c) => c.securityContext)].map((sc) => [
+        sc!.runAsNonRoot,
+        sc!.runAsUser,
+        sc!.runAsGroup,
+      ]);
+    assert.deepEqual(ids(await manifest(['-o', 'json'])), [
+      [true, 1000, 1000],
+      [true, 1000, 1000],
+      [true, 1000, 1000],
+    ]);
+    assert.deepEqual(
+      ids(await manifest(['--run-as-user', '1000680000', '-o', 'json'])),
+      Array(3).fill([true, 1000680000, 1000680000]),
+    );
     const platform = await manifest(['--run-as-user', 'platform', '-o', 'json']);
     assert.deepEqual(ids(platform), Array(3).fill([true, undefined, undefined]));
     assert.deepEqual(restrictedViolations(platform), []);
   });
 
   it('refuses bad pod flags with one line naming the flag', async () => {
-    for (const [flag, value] of [['--run-as-user', '0'], ['--run-as-user', 'nobody'], ['--cpu', 'lots'], ['--memory', '1 GB'], ['--toleration', 'x:Sometimes'], ['--sysctl', 'net.core.somaxconn=4096'], ['--node-selector', 'novalue']]) {
+    for (const [flag, value] of [
+      ['--run-as-user', '0'],
+      ['--run-as-user', 'nobody'],
+      ['--cpu', 'lots'],
+      ['--memory', '1 GB'],
+      ['--toleration', 'x:Sometimes'],
+      ['--sysctl', 'net.core.somaxconn=4096'],
+      ['--node-selector', 'novalue'],
+    ]) {
       const r = await runCli(['manifest', flag!, value!]);
       assert.equal(r.code, 2);
       assert.equal(r.stderr.trim().split('\n').length, 1);
@@ -140,7 +200,8 @@ describe('podbench manifest', () => {
 
 describe('manifests/', () => {
   const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-  const docs = (file: string): unknown => JSON.parse(JSON.stringify(loadAllYaml(readFileSync(join(ROOT, 'manifests', file), 'utf8'))));
+  const docs = (file: string): unknown =>
+    JSON.parse(JSON.stringify(loadAllYaml(readFileSync(join(ROOT, 'manifests', file), 'utf8'))));
 
   it('rbac.yaml is valid and grants exactly what a run needs; the optional grants stand apart', () => {
     type Rules = { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] };
@@ -152,14 +213,32 @@ describe('manifests/', () => {
     const grants = Object.fromEntries(role.rules.map((r) => [r.resources.join(','), [...r.verbs].sort().join(',')]));
     // Exactly the verbs the code uses, which doctor checks: no more, no less.
     const used: Record<string, string[]> = {};
-    for (const p of REQUIRED_PERMISSIONS) (used[p.subresource ? `${p.resource}/${p.subresource}` : p.resource] ??= []).push(p.verb);
+    for (const p of REQUIRED_PERMISSIONS)
+      (used[p.subresource ? `${p.resource}/${p.subresource}` : p.resource] ??= []).push(p.verb);
     assert.deepEqual(grants, Object.fromEntries(Object.entries(used).map(([r, verbs]) => [r, verbs.sort().join(',')])));
-    assert.deepEqual(grants, { pods: 'create,delete,get,list', 'pods/log': 'get', configmaps: 'create,delete,list', events: 'list' });
-    assert.deepEqual(binding.subjects.map((s) => s.kind), ['ServiceAccount'], 'only the run Role is bound');
-    assert.deepEqual(apply.rules, [{ apiGroups: [''], resources: ['pods', 'configmaps'], verbs: ['patch'] }], 'podbench-apply only patches');
+    assert.deepEqual(grants, {
+      pods: 'create,delete,get,list',
+      'pods/log': 'get',
+      configmaps: 'create,delete,list',
+      events: 'list',
+    });
+    assert.deepEqual(
+      binding.subjects.map((s) => s.kind),
+      ['ServiceAccount'],
+      'only the run Role is bound',
+    );
+    assert.deepEqual(
+      apply.rules,
+      [{ apiGroups: [''], resources: ['pods', 'configmaps'], verbs: ['patch'] }],
+      'podbench-apply only patches',
+    );
     const [nodeReader] = docs('node-reader.yaml') as [Rules];
     new ClusterRole(nodeReader as ConstructorParameters<typeof ClusterRole>[0]).validate();
-    assert.deepEqual(nodeReader.rules, [{ apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list'] }], 'the optional ClusterRole only reads nodes');
+    assert.deepEqual(
+      nodeReader.rules,
+      [{ apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list'] }],
+      'the optional ClusterRole only reads nodes',
+    );
   });
 
   it('podbench-job.yaml is a valid Job under the podbench ServiceAccount', () => {

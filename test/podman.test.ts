@@ -15,9 +15,15 @@ import { NOTHING_LEFT, newLeftovers, snapshotLeftovers } from './helpers/leftove
 
 /** What podman holds of podbench: pods, containers and the runs' volumes. */
 async function podmanLeftovers(): Promise<string[]> {
-  const pods = (await podman(['pod', 'ps', '--format', '{{.Name}}'])).split('\n').filter((n) => n.startsWith('podbench-'));
-  const containers = (await podman(['ps', '--all', '--format', '{{.Names}}'])).split('\n').filter((n) => n.startsWith('podbench-'));
-  const volumes = (await podman(['volume', 'ls', '--format', '{{.Name}}'])).split('\n').filter((n) => /^(disk|tmpfs|app|agent)-|^podbench-/.test(n));
+  const pods = (await podman(['pod', 'ps', '--format', '{{.Name}}']))
+    .split('\n')
+    .filter((n) => n.startsWith('podbench-'));
+  const containers = (await podman(['ps', '--all', '--format', '{{.Names}}']))
+    .split('\n')
+    .filter((n) => n.startsWith('podbench-'));
+  const volumes = (await podman(['volume', 'ls', '--format', '{{.Name}}']))
+    .split('\n')
+    .filter((n) => /^(disk|tmpfs|app|agent)-|^podbench-/.test(n));
   return [...pods, ...containers, ...volumes];
 }
 
@@ -33,8 +39,25 @@ describe('podman target', () => {
     const outDir = mkdtempSync(join(tmpdir(), 'pbtest-'));
     try {
       const r = await runCli([
-        'run', '--target', 'podman', '--channels', 'tcp,uds,tmpfs-file,shm,mq,sysv-mq', '--modes', 'latency', '--sizes', '64',
-        '--duration', '300ms', '--warmup', '20ms', '--verify', 'full', '--out-dir', outDir, '-o', 'json',
+        'run',
+        '--target',
+        'podman',
+        '--channels',
+        'tcp,uds,tmpfs-file,shm,mq,sysv-mq',
+        '--modes',
+        'latency',
+        '--sizes',
+        '64',
+        '--duration',
+        '300ms',
+        '--warmup',
+        '20ms',
+        '--verify',
+        'full',
+        '--out-dir',
+        outDir,
+        '-o',
+        'json',
       ]);
       assert.equal(r.code, 0, r.stderr);
       const doc = JSON.parse(readFileSync(join(outDir, 'results.json'), 'utf8')) as ResultsDocument;
@@ -63,12 +86,32 @@ describe('podman target', () => {
     const outDir = mkdtempSync(join(tmpdir(), 'pbtest-'));
     try {
       const r = await runCli([
-        'run', '--target', 'podman', '--node-image', node.stdout.trim(), '--channels', 'uds,shm,mq', '--modes', 'latency',
-        '--sizes', '64', '--duration', '200ms', '--warmup', '0ms', '--out-dir', outDir, '-o', 'json',
+        'run',
+        '--target',
+        'podman',
+        '--node-image',
+        node.stdout.trim(),
+        '--channels',
+        'uds,shm,mq',
+        '--modes',
+        'latency',
+        '--sizes',
+        '64',
+        '--duration',
+        '200ms',
+        '--warmup',
+        '0ms',
+        '--out-dir',
+        outDir,
+        '-o',
+        'json',
       ]);
       assert.equal(r.code, 0, r.stderr);
       const doc = JSON.parse(r.stdout) as ResultsDocument;
-      assert.deepEqual(doc.cases.map((c) => c.status), ['ok', 'ok', 'ok']);
+      assert.deepEqual(
+        doc.cases.map((c) => c.status),
+        ['ok', 'ok', 'ok'],
+      );
     } finally {
       rmSync(outDir, { recursive: true, force: true });
     }
@@ -78,7 +121,23 @@ describe('podman target', () => {
   /** Starts a podman run and SIGKILLs podbench once the first case is done: its pod stays. */
   async function killedPodmanRun(): Promise<void> {
     const outDir = mkdtempSync(join(tmpdir(), 'pbtest-'));
-    const run = startCli(['run', '--target', 'podman', '--channels', 'tcp,uds,shm,mq', '--modes', 'latency', '--sizes', '64', '--duration', '2s', '--warmup', '0ms', '--out-dir', join(outDir, 'out')]);
+    const run = startCli([
+      'run',
+      '--target',
+      'podman',
+      '--channels',
+      'tcp,uds,shm,mq',
+      '--modes',
+      'latency',
+      '--sizes',
+      '64',
+      '--duration',
+      '2s',
+      '--warmup',
+      '0ms',
+      '--out-dir',
+      join(outDir, 'out'),
+    ]);
     await waitForStderr(run, (s) => s.includes('[1/4]') && s.includes(' ok '), 60_000);
     run.child.kill('SIGKILL');
     assert.equal((await run.result).signal, 'SIGKILL');
@@ -90,12 +149,17 @@ describe('podman target', () => {
   it('kill -9 of podbench: doctor lists what it left, clean --target podman lists it (--dry-run), then removes pod, containers, volumes and directory', async () => {
     await killedPodmanRun();
     const doctor = await runCli(['doctor', '-o', 'json']);
-    const leftovers = (JSON.parse(doctor.stdout) as { area: string; status: string; detail: string }[]).find((c) => c.area === 'podman leftovers');
+    const leftovers = (JSON.parse(doctor.stdout) as { area: string; status: string; detail: string }[]).find(
+      (c) => c.area === 'podman leftovers',
+    );
     assert.equal(leftovers?.status, 'warn', doctor.stdout);
     assert.match(leftovers!.detail, /podbench clean --target podman/);
     const dry = await runCli(['clean', '--target', 'podman', '--dry-run']);
     assert.equal(dry.code, 0, dry.stderr);
-    assert.match(dry.stdout, /^run \w+ \(podbench pid \d+ is gone\): pod podbench-\w+, \d volume\(s\), directory \S+podbench-podman-\w+$/m);
+    assert.match(
+      dry.stdout,
+      /^run \w+ \(podbench pid \d+ is gone\): pod podbench-\w+, \d volume\(s\), directory \S+podbench-podman-\w+$/m,
+    );
     assert.match(dry.stdout, /would remove 1 podman run \(pods, containers, volumes, directories\) \(--dry-run\)/);
     assert.notDeepEqual(await podmanLeftovers(), [], '--dry-run removes nothing');
     const r = await runCli(['clean', '--target', 'podman']);
@@ -109,9 +173,28 @@ describe('podman target', () => {
     await killedPodmanRun();
     const outDir = mkdtempSync(join(tmpdir(), 'pbtest-'));
     try {
-      const r = await runCli(['run', '--target', 'podman', '--channels', 'uds', '--modes', 'latency', '--sizes', '64', '--duration', '100ms', '--warmup', '0ms', '--out-dir', join(outDir, 'out')]);
+      const r = await runCli([
+        'run',
+        '--target',
+        'podman',
+        '--channels',
+        'uds',
+        '--modes',
+        'latency',
+        '--sizes',
+        '64',
+        '--duration',
+        '100ms',
+        '--warmup',
+        '0ms',
+        '--out-dir',
+        join(outDir, 'out'),
+      ]);
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stderr, /removed what 1 earlier podman run\(s\) whose podbench was killed left: run \w+ \(podbench pid \d+ is gone\): pod podbench-\w+/);
+      assert.match(
+        r.stderr,
+        /removed what 1 earlier podman run\(s\) whose podbench was killed left: run \w+ \(podbench pid \d+ is gone\): pod podbench-\w+/,
+      );
     } finally {
       rmSync(outDir, { recursive: true, force: true });
     }
@@ -119,11 +202,30 @@ describe('podman target', () => {
     assert.deepEqual(runDirs(), []);
   });
 
-  for (const [signal, code] of [['SIGINT', 130], ['SIGHUP', 129]] as const) {
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGHUP', 129],
+  ] as const) {
     it(`${signal === 'SIGINT' ? 'Ctrl-C' : 'SIGHUP (a closed terminal)'} mid-run stops and removes the pod, keeping the finished cases`, async () => {
       const outDir = mkdtempSync(join(tmpdir(), 'pbtest-'));
       try {
-        const run = startCli(['run', '--target', 'podman', '--channels', 'tcp,uds,shm,mq', '--modes', 'latency', '--sizes', '64', '--duration', '1s', '--warmup', '0ms', '--out-dir', outDir]);
+        const run = startCli([
+          'run',
+          '--target',
+          'podman',
+          '--channels',
+          'tcp,uds,shm,mq',
+          '--modes',
+          'latency',
+          '--sizes',
+          '64',
+          '--duration',
+          '1s',
+          '--warmup',
+          '0ms',
+          '--out-dir',
+          outDir,
+        ]);
         await waitForStderr(run, (s) => s.includes('[1/4]') && s.includes(' ok '), 60_000);
         run.child.kill(signal);
         const r = await run.result;
@@ -144,7 +246,12 @@ describe('podman target', () => {
     const outDir = mkdtempSync(join(tmpdir(), 'pbtest-'));
     try {
       // Stopping and removing the pod takes podman a few seconds; the 60 s case does not wait for its end.
-      await interruptFirstCase(['--target', 'podman', '--channels', 'shm', '--modes', 'latency', '--sizes', '64', '--warmup', '0ms'], outDir, 2000, 15_000);
+      await interruptFirstCase(
+        ['--target', 'podman', '--channels', 'shm', '--modes', 'latency', '--sizes', '64', '--warmup', '0ms'],
+        outDir,
+        2000,
+        15_000,
+      );
     } finally {
       rmSync(outDir, { recursive: true, force: true });
     }

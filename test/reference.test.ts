@@ -44,14 +44,25 @@ describe('the C reference (bench/fidelity/c-reference)', () => {
   }
 
   it('a case beyond a kernel limit is skipped with the limit named', async () => {
-    const m = await runReferenceCase(binary, { channel: 'mq', mode: 'latency', sizeBytes: 1024 * 1024, pin: 'same' }, TIMING, CPUS);
+    const m = await runReferenceCase(
+      binary,
+      { channel: 'mq', mode: 'latency', sizeBytes: 1024 * 1024, pin: 'same' },
+      TIMING,
+      CPUS,
+    );
     assert.equal(m.status, 'skipped');
     assert.match(m.status === 'skipped' ? m.reason : '', /fs\.mqueue\.msgsize_max/);
   });
 
   it('--send-delay-ns spins before every send, inside the round trip on both sides', async () => {
     const delayNs = 20_000;
-    const m = await runReferenceCase(binary, { channel: 'uds', mode: 'latency', sizeBytes: 64, pin: 'same' }, TIMING, CPUS, delayNs);
+    const m = await runReferenceCase(
+      binary,
+      { channel: 'uds', mode: 'latency', sizeBytes: 64, pin: 'same' },
+      TIMING,
+      CPUS,
+      delayNs,
+    );
     assert.equal(m.status, 'ok', m.status === 'ok' ? '' : m.reason);
     // The initiator spins before its send and the responder before its echo: a round trip cannot be shorter.
     assert.ok(m.status === 'ok' && m.value >= 2 * delayNs, `p50 ${m.status === 'ok' ? m.value : '-'} ns`);
@@ -71,7 +82,9 @@ describe('bench:fidelity and bench:floor: bad input', () => {
     ['floor.js', ['--runs', 'x'], /--runs.*whole number from 1 to 20/],
   ] as const) {
     it(`${script} ${args.join(' ')}`, () => {
-      const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'bench', 'fidelity', script), ...args], { encoding: 'utf8' });
+      const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'bench', 'fidelity', script), ...args], {
+        encoding: 'utf8',
+      });
       assert.equal(r.status, 2, r.stderr);
       const lines = r.stderr.trim().split('\n');
       assert.equal(lines.length, 1, r.stderr);

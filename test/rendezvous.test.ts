@@ -31,10 +31,14 @@ function plan(connectTimeoutMs: number): Plan {
 }
 
 function agent(role: 'initiator' | 'responder', p: Plan) {
-  const child = spawn(process.execPath, [AGENT_MAIN, '--role', role, '--disk-dir', join(dir, 'disk'), '--tmpfs-dir', join(dir, 'tmpfs')], {
-    env: { ...process.env, PODBENCH_PLAN: JSON.stringify(p) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [AGENT_MAIN, '--role', role, '--disk-dir', join(dir, 'disk'), '--tmpfs-dir', join(dir, 'tmpfs')],
+    {
+      env: { ...process.env, PODBENCH_PLAN: JSON.stringify(p) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
@@ -44,7 +48,10 @@ function agent(role: 'initiator' | 'responder', p: Plan) {
       resolve({
         code,
         stderr,
-        events: stdout.split('\n').filter((l) => l.startsWith(EVENT_TAG)).map((l) => JSON.parse(l.slice(EVENT_TAG.length)) as AgentEvent),
+        events: stdout
+          .split('\n')
+          .filter((l) => l.startsWith(EVENT_TAG))
+          .map((l) => JSON.parse(l.slice(EVENT_TAG.length)) as AgentEvent),
       }),
     ),
   );
@@ -76,7 +83,10 @@ describe('rendezvous', () => {
     assert.equal(r.code, 1);
     assert.ok(Date.now() - started < 5000);
     const fatal = r.events.find((e) => e.type === 'fatal');
-    assert.match(fatal?.type === 'fatal' ? fatal.message : '', /the responder did not open its control socket .* within 700 ms \(--connect-timeout\)/);
+    assert.match(
+      fatal?.type === 'fatal' ? fatal.message : '',
+      /the responder did not open its control socket .* within 700 ms \(--connect-timeout\)/,
+    );
   });
 
   it('the responder gives up at the deadline too', async () => {
@@ -106,7 +116,11 @@ describe('rendezvous', () => {
   }
 
   for (const [what, line, expected] of [
-    ['a hello without the schema version', JSON.stringify({ type: 'hello', runId: 'rendezvous01' }), /the initiator's control message does not match the podbench schema: \/schemaVersion/],
+    [
+      'a hello without the schema version',
+      JSON.stringify({ type: 'hello', runId: 'rendezvous01' }),
+      /the initiator's control message does not match the podbench schema: \/schemaVersion/,
+    ],
     ['a case with a negative index', JSON.stringify({ type: 'open', index: -1 }), /does not match the podbench schema/],
     ['a line that is not JSON', '{"type": "hello",', /the initiator sent a control line that is not JSON/],
   ] as const) {

@@ -19,7 +19,11 @@ const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'test
 const load = (name: string) => validateResultsDocument(JSON.parse(readFileSync(join(FIXTURES, name), 'utf8')), name);
 const mixed = load('results-mixed.json');
 const repeats = load('results-repeats.json');
-const single: ResultsDocument = { ...mixed, run: { ...mixed.run, plannedCases: 1, complete: true }, cases: [mixed.cases[0]!] };
+const single: ResultsDocument = {
+  ...mixed,
+  run: { ...mixed.run, plannedCases: 1, complete: true },
+  cases: [mixed.cases[0]!],
+};
 
 describe('case groups', () => {
   it('merge repeats into medians', () => {
@@ -41,9 +45,17 @@ describe('markdown', () => {
     assert.match(lines[2]!, /^- Lowest round trip at 64 B: \*\*(shm|uds|mq)\*\* \(p50 [\d.]+ µs\)$/);
     assert.match(md, /medians of 2 repeats/);
     for (const size of ['64 B', '1 KiB', '16 KiB']) {
-      const best = groupCases(repeats).filter((g) => g.mode === 'latency' && g.p50Ns !== undefined && g.sizeBytes === { '64 B': 64, '1 KiB': 1024, '16 KiB': 16384 }[size]);
+      const best = groupCases(repeats).filter(
+        (g) =>
+          g.mode === 'latency' &&
+          g.p50Ns !== undefined &&
+          g.sizeBytes === { '64 B': 64, '1 KiB': 1024, '16 KiB': 16384 }[size],
+      );
       const fastest = best.reduce((a, b) => (a.p50Ns! <= b.p50Ns! ? a : b));
-      assert.ok(lines.some((l) => l.startsWith(`| ${fastest.channel} ★ | ${size} |`)), `${fastest.channel} marked at ${size}`);
+      assert.ok(
+        lines.some((l) => l.startsWith(`| ${fastest.channel} ★ | ${size} |`)),
+        `${fastest.channel} marked at ${size}`,
+      );
     }
   });
 
@@ -85,7 +97,11 @@ describe('hgrm', () => {
     assert.match(text, /^\s+Value\s+Percentile\s+TotalCount 1\/\(1-Percentile\)/);
     assert.match(text, new RegExp(`Total count\\s+=\\s+${first.latencyNs!.count}\\]`));
     const p50Line = text.split('\n').find((l) => /\s0\.5000+\s/.test(l))!;
-    assert.ok(Math.abs(Number(p50Line.trim().split(/\s+/)[0]) - first.latencyNs!.p50 / 1000) / (first.latencyNs!.p50 / 1000) < 0.01, p50Line);
+    assert.ok(
+      Math.abs(Number(p50Line.trim().split(/\s+/)[0]) - first.latencyNs!.p50 / 1000) / (first.latencyNs!.p50 / 1000) <
+        0.01,
+      p50Line,
+    );
   });
 });
 
@@ -136,18 +152,31 @@ describe('a results file with one damaged histogram', () => {
       const damaged = join(dir, 'damaged.json');
       writeFileSync(damaged, JSON.stringify(doc));
       const c = doc.cases[victim]!;
-      const named = new RegExp(`^podbench: 1 histogram\\(s\\) could not be read, the rest was rendered: ${damaged.replace(/[.]/g, '\\.')}: case ${c.index + 1} \\(${c.channel} ${c.mode} ${c.sizeBytes} B, repeat ${c.repeat + 1}\\): histogram unreadable \\(.+\\)$`);
+      const named = new RegExp(
+        `^podbench: 1 histogram\\(s\\) could not be read, the rest was rendered: ${damaged.replace(/[.]/g, '\\.')}: case ${c.index + 1} \\(${c.channel} ${c.mode} ${c.sizeBytes} B, repeat ${c.repeat + 1}\\): histogram unreadable \\(.+\\)$`,
+      );
 
       for (const format of ['markdown', 'html', 'csv', 'hgrm']) {
-        const r = await runCli(['report', damaged, '--format', format, ...(format === 'hgrm' ? ['-o', join(dir, 'hgrm')] : [])]);
+        const r = await runCli([
+          'report',
+          damaged,
+          '--format',
+          format,
+          ...(format === 'hgrm' ? ['-o', join(dir, 'hgrm')] : []),
+        ]);
         assert.equal(r.code, 1, `${format}: ${r.stderr}`);
         assert.match(r.stderr.trim(), named, format);
         assert.ok(r.stdout.length > 0, `${format}: the rest is rendered`);
-        if (format !== 'hgrm') assert.match(r.stdout, /histogram unreadable \(.+\): summary figures only/, `${format}: the case is marked`);
+        if (format !== 'hgrm')
+          assert.match(r.stdout, /histogram unreadable \(.+\): summary figures only/, `${format}: the case is marked`);
       }
       const table = await runCli(['report', damaged, '--format', 'markdown']);
       assert.ok(table.stdout.includes(`${c.channel}`), 'the other cases are there');
-      assert.equal(readdirSync(join(dir, 'hgrm')).length, repeats.cases.filter((x) => x.histogram).length - 1, 'every other .hgrm is written');
+      assert.equal(
+        readdirSync(join(dir, 'hgrm')).length,
+        repeats.cases.filter((x) => x.histogram).length - 1,
+        'every other .hgrm is written',
+      );
 
       const compared = await runCli(['compare', join(FIXTURES, 'results-repeats.json'), damaged]);
       assert.equal(compared.code, 1, compared.stderr);

@@ -16,7 +16,8 @@ describe('sizes', () => {
     assert.equal(parseSizeBytes('1.5'), undefined);
   });
   it('refuses what is not a size, or out of range', () => {
-    for (const bad of ['', 'abc', '1Gi', '15', '65Mi', '64,,x']) assert.throws(() => parseSizes(bad), InvalidArgumentError, bad);
+    for (const bad of ['', 'abc', '1Gi', '15', '65Mi', '64,,x'])
+      assert.throws(() => parseSizes(bad), InvalidArgumentError, bad);
   });
   it('prints sizes the way users write them', () => {
     assert.deepEqual([64, 1024, 65536, 1048576, 1000].map(formatSize), ['64 B', '1 KiB', '64 KiB', '1 MiB', '1000 B']);
@@ -44,12 +45,23 @@ describe('planner', () => {
       modes: ['latency'],
       sizesBytes: [64, 1024],
       repeat: 2,
-      settings: { durationMs: 100, warmupMs: 10, verify: 'sample', pin: 'none', connectTimeoutMs: 1000, peerTimeoutMs: 1000 },
+      settings: {
+        durationMs: 100,
+        warmupMs: 10,
+        verify: 'sample',
+        pin: 'none',
+        connectTimeoutMs: 1000,
+        peerTimeoutMs: 1000,
+      },
     });
-    assert.deepEqual(plan.cases.map((c) => `${c.repeat}:${c.channel}:${c.sizeBytes}`), [
-      '0:tcp:64', '0:tcp:1024', '0:shm:64', '0:shm:1024', '1:tcp:64', '1:tcp:1024', '1:shm:64', '1:shm:1024',
-    ]);
-    assert.deepEqual(plan.cases.map((c) => c.index), [0, 1, 2, 3, 4, 5, 6, 7]);
+    assert.deepEqual(
+      plan.cases.map((c) => `${c.repeat}:${c.channel}:${c.sizeBytes}`),
+      ['0:tcp:64', '0:tcp:1024', '0:shm:64', '0:shm:1024', '1:tcp:64', '1:tcp:1024', '1:shm:64', '1:shm:1024'],
+    );
+    assert.deepEqual(
+      plan.cases.map((c) => c.index),
+      [0, 1, 2, 3, 4, 5, 6, 7],
+    );
     assert.match(plan.runId, /^[a-z0-9]{10}$/);
   });
   it('expands "all" and refuses unknown channels', () => {
@@ -69,12 +81,28 @@ describe('planner', () => {
     modes: ['latency', 'throughput'],
     sizesBytes: [64, 4096],
     repeat: 2,
-    settings: { durationMs: 100, warmupMs: 10, verify: 'sample', pin: 'none', connectTimeoutMs: 1000, peerTimeoutMs: 1000 },
+    settings: {
+      durationMs: 100,
+      warmupMs: 10,
+      verify: 'sample',
+      pin: 'none',
+      connectTimeoutMs: 1000,
+      peerTimeoutMs: 1000,
+    },
   };
   it('plans only what a channel supports, and lists what it left out and why (once, not per repeat)', () => {
     const plan = buildPlan(options, undefined, restricted);
     const planned = plan.cases.filter((c) => c.repeat === 0).map((c) => `${c.channel}:${c.mode}:${c.sizeBytes}`);
-    assert.deepEqual(planned, ['tcp:latency:64', 'tcp:latency:4096', 'uds:latency:64', 'uds:throughput:64', 'shm:latency:64', 'shm:latency:4096', 'shm:throughput:64', 'shm:throughput:4096']);
+    assert.deepEqual(planned, [
+      'tcp:latency:64',
+      'tcp:latency:4096',
+      'uds:latency:64',
+      'uds:throughput:64',
+      'shm:latency:64',
+      'shm:latency:4096',
+      'shm:throughput:64',
+      'shm:throughput:4096',
+    ]);
     assert.equal(plan.cases.length, 2 * planned.length);
     assert.deepEqual(
       leftOutOfPlan(options, restricted).map((l) => `${l.channel}:${l.mode}:${l.sizeBytes}: ${l.reason}`),
@@ -88,10 +116,16 @@ describe('planner', () => {
     assert.deepEqual(leftOutOfPlan(options), [], 'the registry supports every channel in both modes at these sizes');
   });
   it('refuses a plan with nothing in it, naming why', () => {
-    assert.throws(() => buildPlan({ ...options, channels: ['tcp'], modes: ['throughput'] }, undefined, restricted), (err: unknown) => {
-      assert.ok(err instanceof UsageError);
-      assert.match(err.message, /^nothing to measure: no channel supports what was asked \(tcp throughput 64 B: the channel has no throughput mode/);
-      return true;
-    });
+    assert.throws(
+      () => buildPlan({ ...options, channels: ['tcp'], modes: ['throughput'] }, undefined, restricted),
+      (err: unknown) => {
+        assert.ok(err instanceof UsageError);
+        assert.match(
+          err.message,
+          /^nothing to measure: no channel supports what was asked \(tcp throughput 64 B: the channel has no throughput mode/,
+        );
+        return true;
+      },
+    );
   });
 });

@@ -21,7 +21,9 @@ test('shm ring: randomized stream, nothing lost, no lost wake-up, wake-ups batch
   const hosted = await shmChannel.host(ctx);
   const shmPath = join('/dev/shm', String(hosted.params.name).slice(1));
   try {
-    const child = spawn(process.execPath, [PRODUCER, JSON.stringify(hosted.params), String(MESSAGES), '12345'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [PRODUCER, JSON.stringify(hosted.params), String(MESSAGES), '12345'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let producerOut = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (producerOut += c));
     const exited = new Promise<number | null>((r) => child.on('close', r));
@@ -45,7 +47,10 @@ test('shm ring: randomized stream, nothing lost, no lost wake-up, wake-ups batch
     assert.equal(bad, 0, 'every message arrives intact and in order');
     assert.equal(consumerDetails.futexTimeouts, 0, 'the consumer never slept through a message (lost wake-up)');
     assert.equal(producerDetails.futexTimeouts, 0, 'the producer never slept through free space');
-    assert.ok(Number(consumerDetails.futexWaits) > 100, `the consumer really slept (${consumerDetails.futexWaits} waits)`);
+    assert.ok(
+      Number(consumerDetails.futexWaits) > 100,
+      `the consumer really slept (${consumerDetails.futexWaits} waits)`,
+    );
     const wakes = Number(producerDetails.futexWakes) + Number(consumerDetails.futexWakes);
     assert.ok(wakes < MESSAGES / 4, `wake-ups are batched: ${wakes} FUTEX_WAKE calls for ${MESSAGES} messages`);
   } finally {

@@ -34,13 +34,17 @@ test('sweepStaleRuns removes the objects and directories of dead runs only', () 
     const dead = make('dead', deadPid, 'deadrun001');
     const alive = make('alive', process.pid, 'aliverun01');
 
-    assert.deepEqual(sweepStaleRuns(parent, true), [{ runDir: dead.runDir, runId: 'deadrun001' }], 'a dry run finds the dead run');
+    assert.deepEqual(
+      sweepStaleRuns(parent, true),
+      [{ runDir: dead.runDir, runId: 'deadrun001' }],
+      'a dry run finds the dead run',
+    );
     assert.equal(existsSync(dead.runDir), true, 'and leaves it');
     assert.equal(sweepStaleRuns(parent).length, 1);
     assert.equal(existsSync(dead.runDir), false);
     assert.equal(existsSync(dead.tmpfsDir), false);
-    assert.equal(existsSync(dead.shm), false, 'the dead run\'s shared memory is removed');
-    assert.equal(libc.mqUnlink(dead.mqName), -1, 'the dead run\'s queue is removed');
+    assert.equal(existsSync(dead.shm), false, "the dead run's shared memory is removed");
+    assert.equal(libc.mqUnlink(dead.mqName), -1, "the dead run's queue is removed");
     assert.equal(existsSync(alive.runDir), true, 'a live run is left alone');
     assert.equal(existsSync(alive.shm), true);
 
@@ -52,7 +56,7 @@ test('sweepStaleRuns removes the objects and directories of dead runs only', () 
   }
 });
 
-test('a planted owner.json or journal cannot make the sweep remove what is not podbench\'s', () => {
+test("a planted owner.json or journal cannot make the sweep remove what is not podbench's", () => {
   const parent = mkdtempSync(join(tmpdir(), 'pbtest-sweep-'));
   const victimDir = mkdtempSync(join(tmpdir(), 'pbtest-victim-'));
   const victimShm = `/pbtest-victim-${process.pid}`;
@@ -61,16 +65,26 @@ test('a planted owner.json or journal cannot make the sweep remove what is not p
     const deadPid = spawnSync(process.execPath, ['-e', '0']).pid!;
     const planted = join(parent, 'podbench-planted');
     mkdirSync(join(planted, 'disk'), { recursive: true });
-    writeFileSync(join(planted, 'owner.json'), JSON.stringify({ pid: deadPid, runId: 'plantedrun', tmpfsDir: victimDir }));
+    writeFileSync(
+      join(planted, 'owner.json'),
+      JSON.stringify({ pid: deadPid, runId: 'plantedrun', tmpfsDir: victimDir }),
+    );
     const journaled = join(parent, 'podbench-journal');
     mkdirSync(join(journaled, 'disk'), { recursive: true });
-    writeFileSync(join(journaled, 'owner.json'), JSON.stringify({ pid: deadPid, runId: 'journalrun', tmpfsDir: join(journaled, 'tmpfs') }));
+    writeFileSync(
+      join(journaled, 'owner.json'),
+      JSON.stringify({ pid: deadPid, runId: 'journalrun', tmpfsDir: join(journaled, 'tmpfs') }),
+    );
     writeFileSync(journalPath(join(journaled, 'disk'), 'journalrun'), `shm ${victimShm}\n`);
 
     assert.equal(sweepStaleRuns(parent).length, 1, 'only the run with a well-formed owner.json is swept');
     assert.equal(existsSync(victimDir), true, 'a tmpfsDir outside /dev/shm/podbench-* is not removed');
     assert.equal(existsSync(planted), true);
-    assert.equal(existsSync(join('/dev/shm', victimShm.slice(1))), true, 'a journal entry without the run prefix is not removed');
+    assert.equal(
+      existsSync(join('/dev/shm', victimShm.slice(1))),
+      true,
+      'a journal entry without the run prefix is not removed',
+    );
   } finally {
     libc.shmUnlink(victimShm);
     rmSync(victimDir, { recursive: true, force: true });
@@ -90,11 +104,18 @@ test('podbench clean --target local: --dry-run lists a dead run, then clean remo
     const shmName = '/podbench-cleanrun01-0';
     new ObjectJournal(journalPath(join(runDir, 'disk'), 'cleanrun01'), 'cleanrun01').record('shm', shmName);
     libc.close(libc.check(libc.shmOpen(shmName, libc.O.RDWR | libc.O.CREAT, 0o600), 'shm_open'));
-    const clean = (...args: string[]) => spawnSync(process.execPath, [CLI, 'clean', '--target', 'local', ...args], { encoding: 'utf8', env: { ...process.env, TMPDIR: parent } });
+    const clean = (...args: string[]) =>
+      spawnSync(process.execPath, [CLI, 'clean', '--target', 'local', ...args], {
+        encoding: 'utf8',
+        env: { ...process.env, TMPDIR: parent },
+      });
 
     const dry = clean('--dry-run');
     assert.equal(dry.status, 0, dry.stderr);
-    assert.equal(dry.stdout, `${runDir}\trun cleanrun01, its orchestrator is gone\nwould remove 1 local run (directories and kernel objects) (--dry-run)\n`);
+    assert.equal(
+      dry.stdout,
+      `${runDir}\trun cleanrun01, its orchestrator is gone\nwould remove 1 local run (directories and kernel objects) (--dry-run)\n`,
+    );
     assert.equal(existsSync(runDir), true, '--dry-run removes nothing');
     const done = clean();
     assert.equal(done.status, 0, done.stderr);
@@ -105,7 +126,10 @@ test('podbench clean --target local: --dry-run lists a dead run, then clean remo
     assert.equal(clean().stdout, 'nothing of earlier local runs to remove\n');
     const bad = clean('--target', 'nowhere');
     assert.equal(bad.status, 2);
-    assert.match(bad.stderr, /^podbench: option '--target <name>' argument 'nowhere' is invalid\. Allowed choices are auto, local, podman, kubernetes\./);
+    assert.match(
+      bad.stderr,
+      /^podbench: option '--target <name>' argument 'nowhere' is invalid\. Allowed choices are auto, local, podman, kubernetes\./,
+    );
   } finally {
     rmSync(parent, { recursive: true, force: true });
   }

@@ -18,9 +18,23 @@ test('one row per case with µs, MB/s and msgs/s, reasons for the rest, and a su
   assert.ok(tcpRow.includes((tcp.latencyNs!.p50 / 1000).toFixed(1)), tcpRow);
   const shm = doc.cases[1]!;
   const shmRow = lines.find((l) => l.startsWith('shm'))!;
-  assert.ok(shmRow.includes((shm.throughput!.bytesPerSec / 1e6).toLocaleString('en-US', { maximumFractionDigits: 1, minimumFractionDigits: 1 })), shmRow);
-  assert.match(lines.find((l) => l.startsWith('mq'))!, /skipped\s+fs\.mqueue\.msgsize_max is 8192 bytes/);
-  assert.match(lines.find((l) => l.startsWith('sysv-mq'))!, /failed\s+the responder did not send within 1000 ms/);
+  assert.ok(
+    shmRow.includes(
+      (shm.throughput!.bytesPerSec / 1e6).toLocaleString('en-US', {
+        maximumFractionDigits: 1,
+        minimumFractionDigits: 1,
+      }),
+    ),
+    shmRow,
+  );
+  assert.match(
+    lines.find((l) => l.startsWith('mq'))!,
+    /skipped\s+fs\.mqueue\.msgsize_max is 8192 bytes/,
+  );
+  assert.match(
+    lines.find((l) => l.startsWith('sysv-mq'))!,
+    /failed\s+the responder did not send within 1000 ms/,
+  );
   assert.equal(lines.at(-1), '4 of 5 cases: 2 ok, 1 skipped, 1 failed');
 });
 

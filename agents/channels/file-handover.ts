@@ -19,7 +19,15 @@ import { filesystemType } from '../kernel-limits.js';
 import type { MessageBuffer } from '../measure/message.js';
 import { PeerWait } from '../native/peer-wait.js';
 import { completeTransfer } from '../native/whole-transfer.js';
-import { PeerError, type Channel, type ChannelContext, type Endpoint, type Feasibility, type Hosted, type JoinParams } from './channel.js';
+import {
+  PeerError,
+  type Channel,
+  type ChannelContext,
+  type Endpoint,
+  type Feasibility,
+  type Hosted,
+  type JoinParams,
+} from './channel.js';
 
 /** Messages a writer may have in flight per direction. */
 const WINDOW = FILE_WINDOW;
@@ -43,7 +51,10 @@ const cPath = (path: string): Buffer => Buffer.from(`${path}\0`);
 class Direction {
   readonly finals: Buffer[] = [];
   readonly staging: Buffer[] = [];
-  constructor(readonly dir: string, stagingDir: string) {
+  constructor(
+    readonly dir: string,
+    stagingDir: string,
+  ) {
     for (let i = 0; i < WINDOW; i++) {
       this.finals.push(cPath(join(dir, `m${i}`)));
       this.staging.push(cPath(join(stagingDir, `m${i}`)));
@@ -92,7 +103,11 @@ class FileEndpoint implements Endpoint {
     const length = message.bytes.length;
     try {
       const written = libc.writeFrom(fd, message.address, length);
-      if (written !== length && completeTransfer(libc.writeFrom, fd, message.address, length, written, writeFailed) !== length) writeFailed(Errno.ENOSPC);
+      if (
+        written !== length &&
+        completeTransfer(libc.writeFrom, fd, message.address, length, written, writeFailed) !== length
+      )
+        writeFailed(Errno.ENOSPC);
     } finally {
       libc.close(fd);
     }
@@ -159,7 +174,8 @@ function fileHandoverChannel(id: 'file' | 'tmpfs-file', dirOf: (ctx: ChannelCont
     },
     feasibility(ctx): Feasibility {
       const fsType = filesystemType(dirOf(ctx));
-      if (id === 'tmpfs-file' && fsType !== 'tmpfs') return { details: { fsType, warning: `the memory volume is ${fsType}, not tmpfs` } };
+      if (id === 'tmpfs-file' && fsType !== 'tmpfs')
+        return { details: { fsType, warning: `the memory volume is ${fsType}, not tmpfs` } };
       return { details: { fsType } };
     },
     host(ctx): Hosted {

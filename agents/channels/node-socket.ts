@@ -10,7 +10,14 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { existsSync, unlinkSync } from 'node:fs';
 import type { MessageBuffer } from '../measure/message.js';
 import { probeStreamSocket, unixSocketFeasibility, unixSocketPath } from './stream-socket.js';
-import { PeerError, type Channel, type ChannelContext, type Endpoint, type Hosted, type JoinParams } from './channel.js';
+import {
+  PeerError,
+  type Channel,
+  type ChannelContext,
+  type Endpoint,
+  type Hosted,
+  type JoinParams,
+} from './channel.js';
 
 type Family = 'tcp' | 'uds';
 
@@ -148,10 +155,21 @@ async function hostNodeSocket(family: Family, ctx: ChannelContext): Promise<Host
     async accept(): Promise<Endpoint> {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new PeerError(`the initiator did not connect to the ${family} socket within ${ctx.peerTimeoutMs} ms`)), ctx.peerTimeoutMs);
+        timer = setTimeout(
+          () =>
+            reject(
+              new PeerError(`the initiator did not connect to the ${family} socket within ${ctx.peerTimeoutMs} ms`),
+            ),
+          ctx.peerTimeoutMs,
+        );
       });
       try {
-        return new NodeSocketEndpoint(await Promise.race([connection, timeout]), family, 'initiator', ctx.peerTimeoutMs);
+        return new NodeSocketEndpoint(
+          await Promise.race([connection, timeout]),
+          family,
+          'initiator',
+          ctx.peerTimeoutMs,
+        );
       } finally {
         clearTimeout(timer);
         dispose();
@@ -163,7 +181,10 @@ async function hostNodeSocket(family: Family, ctx: ChannelContext): Promise<Host
 
 function joinNodeSocket(family: Family, ctx: ChannelContext, params: JoinParams): Promise<Endpoint> {
   return new Promise((resolve, reject) => {
-    const socket = family === 'tcp' ? createConnection({ host: '127.0.0.1', port: Number(params.port), noDelay: true }) : createConnection(String(params.path));
+    const socket =
+      family === 'tcp'
+        ? createConnection({ host: '127.0.0.1', port: Number(params.port), noDelay: true })
+        : createConnection(String(params.path));
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new PeerError(`could not connect to the responder's ${family} socket within ${ctx.peerTimeoutMs} ms`));
@@ -185,7 +206,8 @@ function nodeSocketChannel(family: Family): Channel {
   return {
     id: family,
     probe: (scratchDir) => probeStreamSocket(family, scratchDir),
-    feasibility: (ctx) => (family === 'uds' ? unixSocketFeasibility(ctx, { driver: 'node' }) : { details: { driver: 'node' } }),
+    feasibility: (ctx) =>
+      family === 'uds' ? unixSocketFeasibility(ctx, { driver: 'node' }) : { details: { driver: 'node' } },
     host: (ctx) => hostNodeSocket(family, ctx),
     join: (ctx, params) => joinNodeSocket(family, ctx, params),
   };

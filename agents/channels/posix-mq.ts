@@ -8,7 +8,15 @@ import * as libc from '../native/libc.js';
 import { Errno, NativeError, O } from '../native/libc.js';
 import { AbsoluteDeadline } from '../native/deadline.js';
 import type { MessageBuffer } from '../measure/message.js';
-import { PeerError, type Channel, type ChannelContext, type Endpoint, type Feasibility, type Hosted, type JoinParams } from './channel.js';
+import {
+  PeerError,
+  type Channel,
+  type ChannelContext,
+  type Endpoint,
+  type Feasibility,
+  type Hosted,
+  type JoinParams,
+} from './channel.js';
 import { raiseLimitHint } from '../contract/ipc-limits.js';
 
 const WANTED_DEPTH = 64;
@@ -19,7 +27,9 @@ function depthFor(ctx: ChannelContext): Feasibility {
   const { mqMsgsizeMaxBytes: sizeMax, mqMsgMax: depthMax, rlimitMsgqueueBytes: rlimit } = ctx.limits;
   const size = ctx.spec.sizeBytes;
   if (sizeMax !== null && size > sizeMax) {
-    return { skip: `fs.mqueue.msgsize_max is ${sizeMax} bytes, below the ${size}-byte message (${raiseLimitHint('fs.mqueue.msgsize_max', size)})` };
+    return {
+      skip: `fs.mqueue.msgsize_max is ${sizeMax} bytes, below the ${size}-byte message (${raiseLimitHint('fs.mqueue.msgsize_max', size)})`,
+    };
   }
   let depth = Math.min(WANTED_DEPTH, depthMax ?? WANTED_DEPTH);
   if (rlimit !== null) depth = Math.min(depth, Math.floor(rlimit / 2 / (size + PER_MESSAGE_OVERHEAD_BYTES)));
@@ -45,7 +55,10 @@ class QueueEndpoint implements Endpoint {
 
   send(message: MessageBuffer): void {
     this.deadline.beforeCall();
-    while (libc.mqTimedSendFrom(this.outgoing, message.address, message.bytes.length, 0, this.deadline.timespec.address) !== 0) {
+    while (
+      libc.mqTimedSendFrom(this.outgoing, message.address, message.bytes.length, 0, this.deadline.timespec.address) !==
+      0
+    ) {
       if (!this.waitAgain()) this.fail('mq_timedsend', 'read');
     }
   }
@@ -53,7 +66,10 @@ class QueueEndpoint implements Endpoint {
   receive(into: MessageBuffer): number {
     this.deadline.beforeCall();
     let n: number;
-    while ((n = libc.mqTimedReceiveInto(this.incoming, into.address, into.bytes.length, 0, this.deadline.timespec.address)) < 0) {
+    while (
+      (n = libc.mqTimedReceiveInto(this.incoming, into.address, into.bytes.length, 0, this.deadline.timespec.address)) <
+      0
+    ) {
       if (!this.waitAgain()) this.fail('mq_timedreceive', 'send');
     }
     return n;
@@ -70,7 +86,8 @@ class QueueEndpoint implements Endpoint {
 
   private fail(call: string, peerAction: string): never {
     const errno = libc.lastErrno();
-    if (errno === Errno.ETIMEDOUT) throw new PeerError(`the ${this.peer} did not ${peerAction} within ${this.peerTimeoutMs} ms (POSIX queue)`);
+    if (errno === Errno.ETIMEDOUT)
+      throw new PeerError(`the ${this.peer} did not ${peerAction} within ${this.peerTimeoutMs} ms (POSIX queue)`);
     throw new NativeError(call, errno);
   }
 
@@ -88,7 +105,13 @@ class QueueEndpoint implements Endpoint {
 }
 
 /** Opens one side's pair of queues; closes the first if the second cannot be opened. */
-function openQueues(outgoingName: string, incomingName: string, peer: string, peerTimeoutMs: number, depth: number): Endpoint {
+function openQueues(
+  outgoingName: string,
+  incomingName: string,
+  peer: string,
+  peerTimeoutMs: number,
+  depth: number,
+): Endpoint {
   const outgoing = libc.mqOpen(outgoingName, O.RDWR | O.CLOEXEC, 0, 0);
   try {
     return new QueueEndpoint(outgoing, libc.mqOpen(incomingName, O.RDWR | O.CLOEXEC, 0, 0), peer, peerTimeoutMs, depth);
@@ -98,7 +121,8 @@ function openQueues(outgoingName: string, incomingName: string, peer: string, pe
   }
 }
 
-const names = (ctx: ChannelContext) => [`/podbench-${ctx.runId}-${ctx.spec.index}-a`, `/podbench-${ctx.runId}-${ctx.spec.index}-b`] as const;
+const names = (ctx: ChannelContext) =>
+  [`/podbench-${ctx.runId}-${ctx.spec.index}-a`, `/podbench-${ctx.runId}-${ctx.spec.index}-b`] as const;
 
 /** POSIX message queues. */
 export const mqChannel: Channel = {
@@ -137,5 +161,6 @@ export const mqChannel: Channel = {
       dispose,
     };
   },
-  join: (ctx, params: JoinParams) => openQueues(String(params.a), String(params.b), 'responder', ctx.peerTimeoutMs, Number(params.depth)),
+  join: (ctx, params: JoinParams) =>
+    openQueues(String(params.a), String(params.b), 'responder', ctx.peerTimeoutMs, Number(params.depth)),
 };

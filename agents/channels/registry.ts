@@ -12,7 +12,9 @@ import { shmChannel, shmSpinChannel } from './shm-ring.js';
 import { tcpChannel, udsChannel } from './stream-socket.js';
 import { sysvMqChannel } from './sysv-mq.js';
 
-const IMPLEMENTATIONS: { readonly [id in ChannelId]: { readonly [driver in DriverId]?: Channel } & { readonly libc: Channel } } = {
+const IMPLEMENTATIONS: {
+  readonly [id in ChannelId]: { readonly [driver in DriverId]?: Channel } & { readonly libc: Channel };
+} = {
   tcp: { libc: tcpChannel, node: nodeTcpChannel },
   uds: { libc: udsChannel, node: nodeUdsChannel },
   file: { libc: fileChannel },

@@ -25,7 +25,15 @@ import * as libc from '../native/libc.js';
 import { Errno, O, check, relativeTimespec, type Mapping, type NativeTimespec } from '../native/libc.js';
 import type { MessageBuffer } from '../measure/message.js';
 import { PeerWait } from '../native/peer-wait.js';
-import { PeerError, type Channel, type ChannelContext, type Endpoint, type Feasibility, type Hosted, type JoinParams } from './channel.js';
+import {
+  PeerError,
+  type Channel,
+  type ChannelContext,
+  type Endpoint,
+  type Feasibility,
+  type Hosted,
+  type JoinParams,
+} from './channel.js';
 
 const CACHE_LINE = 64;
 /** Bytes of ring memory aimed for, so large messages still get a few slots. */
@@ -119,14 +127,19 @@ class RingEndpoint implements Endpoint {
     const ring = this.outgoing;
     const seq = this.sent;
     // Wait for a free slot: the consumer's tail must be within `slots` of our head.
-    if (((seq - Atomics.load(ring.control, TAIL)) | 0) > this.mask) this.await(ring, TAIL, PRODUCER_WAITING, ring.producerWaitingAddress, (seq - this.mask - 1) | 0, this.slotWait);
+    if (((seq - Atomics.load(ring.control, TAIL)) | 0) > this.mask)
+      this.await(ring, TAIL, PRODUCER_WAITING, ring.producerWaitingAddress, (seq - this.mask - 1) | 0, this.slotWait);
     const slot = seq & this.mask;
     ring.slots[slot]!.set(message.bytes);
     ring.lengths[slot]![0] = message.bytes.length;
     this.sent = (seq + 1) | 0;
     Atomics.add(ring.control, HEAD, 1);
     // A spinning peer never sleeps, so spin mode does not even look at its flag.
-    if (!this.spin && Atomics.load(ring.control, CONSUMER_WAITING) !== 0 && Atomics.exchange(ring.control, CONSUMER_WAITING, 0) !== 0) {
+    if (
+      !this.spin &&
+      Atomics.load(ring.control, CONSUMER_WAITING) !== 0 &&
+      Atomics.exchange(ring.control, CONSUMER_WAITING, 0) !== 0
+    ) {
       this.wakeups++;
       libc.futexWake(ring.consumerWaitingAddress, 1);
     }
@@ -135,13 +148,18 @@ class RingEndpoint implements Endpoint {
   receive(into: MessageBuffer): number {
     const ring = this.incoming;
     const seq = this.received;
-    if (Atomics.load(ring.control, HEAD) === seq) this.await(ring, HEAD, CONSUMER_WAITING, ring.consumerWaitingAddress, seq, this.messageWait);
+    if (Atomics.load(ring.control, HEAD) === seq)
+      this.await(ring, HEAD, CONSUMER_WAITING, ring.consumerWaitingAddress, seq, this.messageWait);
     const slot = seq & this.mask;
     const length = ring.lengths[slot]![0]!;
     into.bytes.set(ring.slots[slot]!);
     this.received = (seq + 1) | 0;
     Atomics.add(ring.control, TAIL, 1);
-    if (!this.spin && Atomics.load(ring.control, PRODUCER_WAITING) !== 0 && Atomics.exchange(ring.control, PRODUCER_WAITING, 0) !== 0) {
+    if (
+      !this.spin &&
+      Atomics.load(ring.control, PRODUCER_WAITING) !== 0 &&
+      Atomics.exchange(ring.control, PRODUCER_WAITING, 0) !== 0
+    ) {
       this.wakeups++;
       libc.futexWake(ring.producerWaitingAddress, 1);
     }
@@ -218,7 +236,13 @@ function openMapping(name: string, flags: number, layout: Layout, create: boolea
 }
 
 /** Ring A carries initiator → responder, ring B responder → initiator. */
-function endpointFor(mapping: Mapping, layout: Layout, ctx: ChannelContext, spin: boolean, role: 'initiator' | 'responder'): Endpoint {
+function endpointFor(
+  mapping: Mapping,
+  layout: Layout,
+  ctx: ChannelContext,
+  spin: boolean,
+  role: 'initiator' | 'responder',
+): Endpoint {
   const a = new Ring(mapping, 0, layout, ctx.spec.sizeBytes);
   const b = new Ring(mapping, layout.ringBytes, layout, ctx.spec.sizeBytes);
   return role === 'initiator'
@@ -239,7 +263,9 @@ function shmRingChannel(spin: boolean): Channel {
       const layout = layoutFor(ctx.spec.sizeBytes);
       const free = ctx.limits.devShmFreeBytes;
       if (free !== null && free < layout.totalBytes) {
-        return { skip: `/dev/shm has ${free} bytes free; the two rings need ${layout.totalBytes} (raise the pod's /dev/shm size)` };
+        return {
+          skip: `/dev/shm has ${free} bytes free; the two rings need ${layout.totalBytes} (raise the pod's /dev/shm size)`,
+        };
       }
       return { details: { ringSlots: layout.slots, shmBytes: layout.totalBytes } };
     },

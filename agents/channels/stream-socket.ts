@@ -10,7 +10,15 @@ import * as libc from '../native/libc.js';
 import { Errno, NativeError, SUN_PATH_MAX, check } from '../native/libc.js';
 import type { MessageBuffer } from '../measure/message.js';
 import { completeTransfer, type TransferStep } from '../native/whole-transfer.js';
-import { PeerError, type Channel, type ChannelContext, type Endpoint, type Feasibility, type Hosted, type JoinParams } from './channel.js';
+import {
+  PeerError,
+  type Channel,
+  type ChannelContext,
+  type Endpoint,
+  type Feasibility,
+  type Hosted,
+  type JoinParams,
+} from './channel.js';
 
 const AF_UNIX = 1;
 const AF_INET = 2;
@@ -49,14 +57,18 @@ export function unixSocketFeasibility(ctx: ChannelContext, details: Record<strin
   const path = unixSocketPath(ctx);
   const bytes = Buffer.byteLength(path);
   if (bytes > SUN_PATH_MAX) {
-    return { skip: `the socket path in the shared directory ${ctx.dirs.disk} is ${bytes} bytes, over the ${SUN_PATH_MAX} the kernel allows for a Unix socket; use a shorter TMPDIR` };
+    return {
+      skip: `the socket path in the shared directory ${ctx.dirs.disk} is ${bytes} bytes, over the ${SUN_PATH_MAX} the kernel allows for a Unix socket; use a shorter TMPDIR`,
+    };
   }
   return { details };
 }
 
 function unixAddress(path: string): Buffer {
   if (Buffer.byteLength(path) > SUN_PATH_MAX) {
-    throw new Error(`Unix socket path ${path} is longer than the ${SUN_PATH_MAX} bytes the kernel allows; use a shorter shared directory`);
+    throw new Error(
+      `Unix socket path ${path} is longer than the ${SUN_PATH_MAX} bytes the kernel allows; use a shorter shared directory`,
+    );
   }
   const addr = Buffer.alloc(110);
   addr.writeUInt16LE(AF_UNIX, 0);
@@ -99,13 +111,18 @@ class SocketEndpoint implements Endpoint {
   send(message: MessageBuffer): void {
     const length = message.bytes.length;
     const sent = libc.sendFrom(this.fd, message.address, length, MSG_NOSIGNAL);
-    if (sent !== length && completeTransfer(sendStep, this.fd, message.address, length, sent, this.sendFailed) !== length) this.fail('send', 0);
+    if (
+      sent !== length &&
+      completeTransfer(sendStep, this.fd, message.address, length, sent, this.sendFailed) !== length
+    )
+      this.fail('send', 0);
   }
 
   receive(into: MessageBuffer): number {
     const length = into.bytes.length;
     const got = libc.recvInto(this.fd, into.address, length, MSG_WAITALL);
-    if (got !== length && completeTransfer(recvStep, this.fd, into.address, length, got, this.recvFailed) !== length) this.fail('recv', 0);
+    if (got !== length && completeTransfer(recvStep, this.fd, into.address, length, got, this.recvFailed) !== length)
+      this.fail('recv', 0);
     return length;
   }
 
@@ -114,8 +131,12 @@ class SocketEndpoint implements Endpoint {
 
   /** Throws the error for a failed call; `errno` 0 means the peer closed the connection. */
   private fail(call: 'send' | 'recv', errno: number): never {
-    if (errno === 0 || errno === Errno.ECONNRESET || errno === Errno.EPIPE) throw new PeerError(`the ${this.peer} closed the ${this.family} connection`);
-    if (errno === Errno.EAGAIN) throw new PeerError(`the ${this.peer} did not ${call === 'send' ? 'read' : 'answer'} within ${this.timeoutMs} ms`);
+    if (errno === 0 || errno === Errno.ECONNRESET || errno === Errno.EPIPE)
+      throw new PeerError(`the ${this.peer} closed the ${this.family} connection`);
+    if (errno === Errno.EAGAIN)
+      throw new PeerError(
+        `the ${this.peer} did not ${call === 'send' ? 'read' : 'answer'} within ${this.timeoutMs} ms`,
+      );
     throw new NativeError(call, errno);
   }
 
@@ -164,7 +185,8 @@ function hostSocket(family: Family, ctx: ChannelContext): Hosted {
     accept() {
       const pollfd = new Int32Array([fd, POLLIN]);
       const ready = check(libc.poll(pollfd, 1, ctx.peerTimeoutMs), 'poll');
-      if (ready === 0) throw new PeerError(`the initiator did not connect to the ${family} socket within ${ctx.peerTimeoutMs} ms`);
+      if (ready === 0)
+        throw new PeerError(`the initiator did not connect to the ${family} socket within ${ctx.peerTimeoutMs} ms`);
       const conn = check(libc.accept(fd, null, null), 'accept');
       dispose();
       return new SocketEndpoint(conn, family, 'initiator', ctx.peerTimeoutMs);
@@ -177,7 +199,11 @@ function joinSocket(family: Family, ctx: ChannelContext, params: JoinParams): En
   const fd = check(libc.socket(family === 'tcp' ? AF_INET : AF_UNIX, SOCK_STREAM_CLOEXEC, 0), 'socket');
   try {
     const addr = family === 'tcp' ? inetAddress(Number(params.port)) : unixAddress(String(params.path));
-    check(libc.connect(fd, addr, addr.length), 'connect', family === 'tcp' ? `127.0.0.1:${params.port}` : String(params.path));
+    check(
+      libc.connect(fd, addr, addr.length),
+      'connect',
+      family === 'tcp' ? `127.0.0.1:${params.port}` : String(params.path),
+    );
     return new SocketEndpoint(fd, family, 'responder', ctx.peerTimeoutMs);
   } catch (err) {
     libc.close(fd);

@@ -8,7 +8,15 @@ import { Errno, IPC, NativeError } from '../native/libc.js';
 import { startInterruptTimer } from '../native/interrupt-timer.js';
 import { PeerWait } from '../native/peer-wait.js';
 import { allocMessage, type MessageBuffer } from '../measure/message.js';
-import { PeerError, type Channel, type ChannelContext, type Endpoint, type Feasibility, type Hosted, type JoinParams } from './channel.js';
+import {
+  PeerError,
+  type Channel,
+  type ChannelContext,
+  type Endpoint,
+  type Feasibility,
+  type Hosted,
+  type JoinParams,
+} from './channel.js';
 import { raiseLimitHint } from '../contract/ipc-limits.js';
 
 /** `long mtype` in front of every System V message. */
@@ -19,10 +27,14 @@ function feasibility(ctx: ChannelContext): Feasibility {
   const { sysvMsgmaxBytes: msgmax, sysvMsgmnbBytes: msgmnb } = ctx.limits;
   const size = ctx.spec.sizeBytes;
   if (msgmax !== null && size > msgmax) {
-    return { skip: `kernel.msgmax is ${msgmax} bytes, below the ${size}-byte message (${raiseLimitHint('kernel.msgmax', size)})` };
+    return {
+      skip: `kernel.msgmax is ${msgmax} bytes, below the ${size}-byte message (${raiseLimitHint('kernel.msgmax', size)})`,
+    };
   }
   if (msgmnb !== null && size > msgmnb) {
-    return { skip: `kernel.msgmnb is ${msgmnb} bytes, below the ${size}-byte message (${raiseLimitHint('kernel.msgmnb', size)})` };
+    return {
+      skip: `kernel.msgmnb is ${msgmnb} bytes, below the ${size}-byte message (${raiseLimitHint('kernel.msgmnb', size)})`,
+    };
   }
   return { details: { queueBytes: msgmnb ?? 0 } };
 }
@@ -77,14 +89,16 @@ class SysvEndpoint implements Endpoint {
     const length = message.bytes.length;
     this.sendFrame.bytes.set(message.bytes, MTYPE_BYTES);
     this.roomWait.begin();
-    while (libc.msgsndFrom(this.outgoing, this.sendFrame.address, length, 0) !== 0) this.goOnAfter('msgsnd', this.roomWait);
+    while (libc.msgsndFrom(this.outgoing, this.sendFrame.address, length, 0) !== 0)
+      this.goOnAfter('msgsnd', this.roomWait);
   }
 
   receive(into: MessageBuffer): number {
     const capacity = into.bytes.length;
     this.messageWait.begin();
     let n: number;
-    while ((n = libc.msgrcvInto(this.incoming, this.receiveFrame.address, capacity, 0, 0)) < 0) this.goOnAfter('msgrcv', this.messageWait);
+    while ((n = libc.msgrcvInto(this.incoming, this.receiveFrame.address, capacity, 0, 0)) < 0)
+      this.goOnAfter('msgrcv', this.messageWait);
     if (n === capacity) into.bytes.set(this.receiveBody);
     else this.receiveBody.copy(into.bytes, 0, 0, n);
     return n;

@@ -54,7 +54,13 @@ export interface ChannelInfo {
   readonly fidelity: FidelityKinds;
 }
 
-const MQ_SYSCTLS = ['fs.mqueue.msg_max', 'fs.mqueue.msgsize_max', 'fs.mqueue.queues_max', 'fs.mqueue.msg_default', 'fs.mqueue.msgsize_default'];
+const MQ_SYSCTLS = [
+  'fs.mqueue.msg_max',
+  'fs.mqueue.msgsize_max',
+  'fs.mqueue.queues_max',
+  'fs.mqueue.msg_default',
+  'fs.mqueue.msgsize_default',
+];
 const SYSV_MQ_SYSCTLS = ['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni'];
 
 /** Every channel, in the order reports list them. */

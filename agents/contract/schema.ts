@@ -10,7 +10,9 @@ import { MODE_IDS } from './modes.js';
 
 // TypeBox checks formats only when told how; JSON Schema tools know date-time already.
 if (!FormatRegistry.Has('date-time')) {
-  FormatRegistry.Set('date-time', (value) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(value));
+  FormatRegistry.Set('date-time', (value) =>
+    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(value),
+  );
 }
 
 /** Bumped on any incompatible change to the plan, the agent lines or the results document. */
@@ -88,7 +90,12 @@ export const ThroughputSchema = Type.Object({
 });
 
 /** `interrupted`: a signal stopped the run during the case (written by the orchestrator). */
-const CaseStatusSchema = Type.Union([Type.Literal('ok'), Type.Literal('skipped'), Type.Literal('failed'), Type.Literal('interrupted')]);
+const CaseStatusSchema = Type.Union([
+  Type.Literal('ok'),
+  Type.Literal('skipped'),
+  Type.Literal('failed'),
+  Type.Literal('interrupted'),
+]);
 
 /** A finished case, as the initiator reports it and the results document stores it. */
 export const CaseResultSchema = Type.Object({
@@ -97,11 +104,16 @@ export const CaseResultSchema = Type.Object({
   reason: Type.Optional(Type.String({ description: 'why the case was skipped or failed' })),
   durationMs: Type.Number({ description: 'timed part, warm-up excluded' }),
   messages: Type.Integer({ description: 'timed messages the receiver got (latency mode: timed round trips)' }),
-  bytes: Type.Integer({ description: 'bytes of timed messages (16-byte header included) that passed verification; latency mode counts both directions' }),
+  bytes: Type.Integer({
+    description:
+      'bytes of timed messages (16-byte header included) that passed verification; latency mode counts both directions',
+  }),
   errors: Type.Integer({ description: 'messages that failed verification (sequence, length or checksum)' }),
   verify: VerifySchema,
   latencyNs: Type.Optional(LatencySummarySchema),
-  histogram: Type.Optional(Type.String({ description: 'HdrHistogram, compressed and base64-encoded (round trip, ns)' })),
+  histogram: Type.Optional(
+    Type.String({ description: 'HdrHistogram, compressed and base64-encoded (round trip, ns)' }),
+  ),
   throughput: Type.Optional(ThroughputSchema),
   cpu: Type.Optional(Type.Object({ initiator: CpuCostSchema, responder: CpuCostSchema })),
   placement: Type.Optional(Type.Object({ initiator: PlacementSchema, responder: PlacementSchema })),
@@ -154,9 +166,17 @@ export type ClusterNode = Static<typeof ClusterNodeSchema>;
 /** The cost of the measurement itself, measured in the agent with tinybench. */
 export const HarnessFloorSchema = Type.Object({
   clockReadNs: Type.Number({ description: 'mean cost of one clock read' }),
-  emptyIntervalNs: Type.Optional(Type.Number({ description: 'median of what an interval with nothing in it reads: the clock cost inside every latency sample' })),
-  sampleStoreNs: Type.Optional(Type.Number({ description: 'cost of keeping one sample inside the timed loop (a store into the batch)' })),
-  histogramRecordNs: Type.Number({ description: 'cost of one HDR histogram insert, paid between round trips when a batch is flushed' }),
+  emptyIntervalNs: Type.Optional(
+    Type.Number({
+      description: 'median of what an interval with nothing in it reads: the clock cost inside every latency sample',
+    }),
+  ),
+  sampleStoreNs: Type.Optional(
+    Type.Number({ description: 'cost of keeping one sample inside the timed loop (a store into the batch)' }),
+  ),
+  histogramRecordNs: Type.Number({
+    description: 'cost of one HDR histogram insert, paid between round trips when a batch is flushed',
+  }),
   ffiCallNs: Type.Number(),
   payloadCopyNs: Type.Record(Type.String(), Type.Number(), { description: 'by message size in bytes' }),
 });
@@ -268,13 +288,20 @@ export const validateResultsDocument = validator(ResultsDocumentSchema);
 
 /** Each control message's validator by its `type`, so a problem is named inside the right kind of message. */
 const CONTROL_VALIDATORS = new Map<unknown, Validator<ControlMessage>>(
-  ControlMessageSchema.anyOf.map((schema) => [schema.properties.type.const, validator(schema as TSchema) as Validator<ControlMessage>]),
+  ControlMessageSchema.anyOf.map((schema) => [
+    schema.properties.type.const,
+    validator(schema as TSchema) as Validator<ControlMessage>,
+  ]),
 );
 
 /** Checks a control message against the contract; throws {@link ContractError} naming the problem. */
 export function validateControlMessage(value: unknown, what: string): ControlMessage {
   const type = typeof value === 'object' && value !== null ? (value as { type?: unknown }).type : undefined;
   const check = CONTROL_VALIDATORS.get(type);
-  if (!check) throw new ContractError(what, `/type ${JSON.stringify(type) ?? 'is missing'}: expected one of ${[...CONTROL_VALIDATORS.keys()].join(', ')}`);
+  if (!check)
+    throw new ContractError(
+      what,
+      `/type ${JSON.stringify(type) ?? 'is missing'}: expected one of ${[...CONTROL_VALIDATORS.keys()].join(', ')}`,
+    );
   return check(value, what);
 }

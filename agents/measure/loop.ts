@@ -100,7 +100,13 @@ function cpuSince(start: NodeJS.CpuUsage): CpuSpent {
 
 /** Makes the latency histogram: 3 significant digits, 1 ns to 10 s before it would resize. */
 export function newLatencyHistogram(): hdr.Histogram {
-  return hdr.build({ bitBucketSize: 32, lowestDiscernibleValue: 1, highestTrackableValue: 10_000_000_000, numberOfSignificantValueDigits: 3, autoResize: true });
+  return hdr.build({
+    bitBucketSize: 32,
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 10_000_000_000,
+    numberOfSignificantValueDigits: 3,
+    autoResize: true,
+  });
 }
 
 /**
@@ -108,7 +114,13 @@ export function newLatencyHistogram(): hdr.Histogram {
  * `stop` says so). Endpoints answer synchronously except the Node driver's sockets; the loop
  * awaits only a promise it actually gets, and otherwise leaves for the event loop only to yield.
  */
-export async function runInitiator(endpoint: Endpoint, codec: MessageCodec, mode: ModeId, timing: LoopTiming, stop: StopPoll): Promise<InitiatorOutcome> {
+export async function runInitiator(
+  endpoint: Endpoint,
+  codec: MessageCodec,
+  mode: ModeId,
+  timing: LoopTiming,
+  stop: StopPoll,
+): Promise<InitiatorOutcome> {
   const out = allocMessage(codec.sizeBytes);
   const back = allocMessage(codec.sizeBytes);
   codec.fill(out);

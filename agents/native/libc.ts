@@ -17,7 +17,9 @@ const lib = (() => {
   try {
     return koffi.load('libc.so.6');
   } catch {
-    throw new Error('podbench needs Linux with glibc (libc.so.6 could not be loaded); musl and other systems are not supported');
+    throw new Error(
+      'podbench needs Linux with glibc (libc.so.6 could not be loaded); musl and other systems are not supported',
+    );
   }
 })();
 /**
@@ -46,7 +48,15 @@ export const Errno = {
 } as const;
 
 /** Flags for open, shm_open and mq_open (the same on x86-64 and arm64). */
-export const O = { RDONLY: 0, WRONLY: 1, RDWR: 2, CREAT: 0o100, EXCL: 0o200, TRUNC: 0o1000, CLOEXEC: 0o2000000 } as const;
+export const O = {
+  RDONLY: 0,
+  WRONLY: 1,
+  RDWR: 2,
+  CREAT: 0o100,
+  EXCL: 0o200,
+  TRUNC: 0o1000,
+  CLOEXEC: 0o2000000,
+} as const;
 /** System V IPC flags and commands. */
 export const IPC = { CREAT: 0o1000, EXCL: 0o2000, RMID: 0 } as const;
 /** The longest path a Unix socket address holds: sun_path's 108 bytes less the terminating NUL. */
@@ -85,24 +95,39 @@ type Fn<A extends unknown[], R> = (...args: A) => R;
 export type Bytes = Uint8Array | Int32Array | BigInt64Array;
 
 // --- files and descriptors ---------------------------------------------------------------
-export const open = lib.func('int open(const char *path, int flags, uint32_t mode)') as Fn<[string | Bytes, number, number], number>;
+export const open = lib.func('int open(const char *path, int flags, uint32_t mode)') as Fn<
+  [string | Bytes, number, number],
+  number
+>;
 export const close = lib.func('int close(int fd)') as Fn<[number], number>;
 export const read = lib.func('intptr_t read(int fd, void *buf, size_t count)') as Fn<[number, Bytes, number], number>;
 
-export const rename = lib.func('int rename(const char *oldpath, const char *newpath)') as Fn<[string | Bytes, string | Bytes], number>;
+export const rename = lib.func('int rename(const char *oldpath, const char *newpath)') as Fn<
+  [string | Bytes, string | Bytes],
+  number
+>;
 export const unlink = lib.func('int unlink(const char *path)') as Fn<[string | Bytes], number>;
 export const access = lib.func('int access(const char *path, int mode)') as Fn<[string | Bytes, number], number>;
 export const ftruncate = lib.func('int ftruncate(int fd, int64_t length)') as Fn<[number, number], number>;
 export const poll = lib.func('int poll(void *fds, uint64_t nfds, int timeout)') as Fn<[Bytes, number, number], number>;
 export const inotifyInit1 = lib.func('int inotify_init1(int flags)') as Fn<[number], number>;
-export const inotifyAddWatch = lib.func('int inotify_add_watch(int fd, const char *path, uint32_t mask)') as Fn<[number, string, number], number>;
+export const inotifyAddWatch = lib.func('int inotify_add_watch(int fd, const char *path, uint32_t mask)') as Fn<
+  [number, string, number],
+  number
+>;
 
 // --- memory ------------------------------------------------------------------------------
-export const shmOpen = rt.func('int shm_open(const char *name, int oflag, uint32_t mode)') as Fn<[string, number, number], number>;
+export const shmOpen = rt.func('int shm_open(const char *name, int oflag, uint32_t mode)') as Fn<
+  [string, number, number],
+  number
+>;
 export const shmUnlink = rt.func('int shm_unlink(const char *name)') as Fn<[string], number>;
 const mmapFn = lib.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, int64_t offset)');
 const munmapFn = lib.func('int munmap(void *addr, size_t length)');
-const posixFallocate = lib.func('int posix_fallocate(int fd, int64_t offset, int64_t len)') as Fn<[number, number, number], number>;
+const posixFallocate = lib.func('int posix_fallocate(int fd, int64_t offset, int64_t len)') as Fn<
+  [number, number, number],
+  number
+>;
 
 /**
  * Gives a file (a shared-memory object) `lengthBytes` of real storage now. On tmpfs, ftruncate
@@ -153,8 +178,14 @@ const SYS = process.arch === 'arm64' ? { futex: 98, gettid: 178 } : { futex: 202
 // converts every argument on every call, and a typed-array pointer costs ~85 ns more than an
 // integer address here. These run in every round trip of the shm channel.
 const syscall1 = lib.func('long syscall(long nr)') as Fn<[number], number>;
-const syscallFutexWake = lib.func('long syscall(long nr, intptr_t uaddr, int op, int val)') as Fn<[number, number, number, number], number>;
-const syscallFutexWait = lib.func('long syscall(long nr, intptr_t uaddr, int op, int val, intptr_t timeout)') as Fn<[number, number, number, number, number], number>;
+const syscallFutexWake = lib.func('long syscall(long nr, intptr_t uaddr, int op, int val)') as Fn<
+  [number, number, number, number],
+  number
+>;
+const syscallFutexWait = lib.func('long syscall(long nr, intptr_t uaddr, int op, int val, intptr_t timeout)') as Fn<
+  [number, number, number, number, number],
+  number
+>;
 // Not FUTEX_PRIVATE_FLAG: the words live in memory shared between processes.
 const FUTEX_WAIT = 0;
 const FUTEX_WAKE = 1;
@@ -237,16 +268,31 @@ export const mqUnlink = rt.func('int mq_unlink(const char *name)') as Fn<[string
 
 // --- System V message queues ----------------------------------------------------------------
 export const msgget = lib.func('int msgget(int key, int msgflg)') as Fn<[number, number], number>;
-export const msgctl = lib.func('int msgctl(int msqid, int cmd, void *buf)') as Fn<[number, number, Bytes | null], number>;
+export const msgctl = lib.func('int msgctl(int msqid, int cmd, void *buf)') as Fn<
+  [number, number, Bytes | null],
+  number
+>;
 
 // --- sockets --------------------------------------------------------------------------------
-export const socket = lib.func('int socket(int domain, int type, int protocol)') as Fn<[number, number, number], number>;
+export const socket = lib.func('int socket(int domain, int type, int protocol)') as Fn<
+  [number, number, number],
+  number
+>;
 export const bind = lib.func('int bind(int fd, const void *addr, uint32_t len)') as Fn<[number, Bytes, number], number>;
 export const listen = lib.func('int listen(int fd, int backlog)') as Fn<[number, number], number>;
 export const accept = lib.func('int accept(int fd, void *addr, void *len)') as Fn<[number, null, null], number>;
-export const connect = lib.func('int connect(int fd, const void *addr, uint32_t len)') as Fn<[number, Bytes, number], number>;
-export const setsockopt = lib.func('int setsockopt(int fd, int level, int name, const void *val, uint32_t len)') as Fn<[number, number, number, Bytes, number], number>;
-export const getsockname = lib.func('int getsockname(int fd, void *addr, void *len)') as Fn<[number, Bytes, Int32Array], number>;
+export const connect = lib.func('int connect(int fd, const void *addr, uint32_t len)') as Fn<
+  [number, Bytes, number],
+  number
+>;
+export const setsockopt = lib.func('int setsockopt(int fd, int level, int name, const void *val, uint32_t len)') as Fn<
+  [number, number, number, Bytes, number],
+  number
+>;
+export const getsockname = lib.func('int getsockname(int fd, void *addr, void *len)') as Fn<
+  [number, Bytes, Int32Array],
+  number
+>;
 
 // --- messages, by address -------------------------------------------------------------------
 // The calls that move a message in the timed loop take its memory by address (an integer, see
@@ -261,26 +307,57 @@ export const getsockname = lib.func('int getsockname(int fd, void *addr, void *l
 export function addressOf(buffer: Uint8Array): number {
   return Number(koffi.address(buffer));
 }
-export const writeFrom = lib.func('intptr_t write(int fd, intptr_t buf, size_t count)') as Fn<[number, number, number], number>;
-export const readInto = lib.func('intptr_t read(int fd, intptr_t buf, size_t count)') as Fn<[number, number, number], number>;
-export const sendFrom = lib.func('intptr_t send(int fd, intptr_t buf, size_t len, int flags)') as Fn<[number, number, number, number], number>;
-export const recvInto = lib.func('intptr_t recv(int fd, intptr_t buf, size_t len, int flags)') as Fn<[number, number, number, number], number>;
-export const msgsndFrom = lib.func('int msgsnd(int msqid, intptr_t msgp, size_t msgsz, int msgflg)') as Fn<[number, number, number, number], number>;
-export const msgrcvInto = lib.func('intptr_t msgrcv(int msqid, intptr_t msgp, size_t msgsz, long msgtyp, int msgflg)') as Fn<[number, number, number, number, number], number>;
+export const writeFrom = lib.func('intptr_t write(int fd, intptr_t buf, size_t count)') as Fn<
+  [number, number, number],
+  number
+>;
+export const readInto = lib.func('intptr_t read(int fd, intptr_t buf, size_t count)') as Fn<
+  [number, number, number],
+  number
+>;
+export const sendFrom = lib.func('intptr_t send(int fd, intptr_t buf, size_t len, int flags)') as Fn<
+  [number, number, number, number],
+  number
+>;
+export const recvInto = lib.func('intptr_t recv(int fd, intptr_t buf, size_t len, int flags)') as Fn<
+  [number, number, number, number],
+  number
+>;
+export const msgsndFrom = lib.func('int msgsnd(int msqid, intptr_t msgp, size_t msgsz, int msgflg)') as Fn<
+  [number, number, number, number],
+  number
+>;
+export const msgrcvInto = lib.func(
+  'intptr_t msgrcv(int msqid, intptr_t msgp, size_t msgsz, long msgtyp, int msgflg)',
+) as Fn<[number, number, number, number, number], number>;
 /** The deadline goes by address too (a NativeTimespec). */
-export const mqTimedSendFrom = rt.func('int mq_timedsend(int mqdes, intptr_t msg, size_t len, uint32_t prio, intptr_t abs_timeout)') as Fn<[number, number, number, number, number], number>;
-export const mqTimedReceiveInto = rt.func('intptr_t mq_timedreceive(int mqdes, intptr_t msg, size_t len, intptr_t prio, intptr_t abs_timeout)') as Fn<[number, number, number, number, number], number>;
+export const mqTimedSendFrom = rt.func(
+  'int mq_timedsend(int mqdes, intptr_t msg, size_t len, uint32_t prio, intptr_t abs_timeout)',
+) as Fn<[number, number, number, number, number], number>;
+export const mqTimedReceiveInto = rt.func(
+  'intptr_t mq_timedreceive(int mqdes, intptr_t msg, size_t len, intptr_t prio, intptr_t abs_timeout)',
+) as Fn<[number, number, number, number, number], number>;
 
 // --- scheduling -----------------------------------------------------------------------------
 export const schedGetcpu = lib.func('int sched_getcpu()') as Fn<[], number>;
 export const schedYield = lib.func('int sched_yield()') as Fn<[], number>;
-export const schedSetaffinity = lib.func('int sched_setaffinity(int pid, size_t size, const void *mask)') as Fn<[number, number, Bytes], number>;
-export const schedGetaffinity = lib.func('int sched_getaffinity(int pid, size_t size, void *mask)') as Fn<[number, number, Bytes], number>;
+export const schedSetaffinity = lib.func('int sched_setaffinity(int pid, size_t size, const void *mask)') as Fn<
+  [number, number, Bytes],
+  number
+>;
+export const schedGetaffinity = lib.func('int sched_getaffinity(int pid, size_t size, void *mask)') as Fn<
+  [number, number, Bytes],
+  number
+>;
 export const getpid = lib.func('int getpid()') as Fn<[], number>;
 
 // --- limits and timers ----------------------------------------------------------------------
 export const getrlimit = lib.func('int getrlimit(int resource, void *rlim)') as Fn<[number, BigInt64Array], number>;
-export const timerCreate = rt.func('int timer_create(int clockid, void *sevp, void *timerid)') as Fn<[number, Bytes, BigInt64Array], number>;
-export const timerSettime = rt.func('int timer_settime(intptr_t timerid, int flags, const void *new_value, void *old_value)') as Fn<[number, number, BigInt64Array, null], number>;
+export const timerCreate = rt.func('int timer_create(int clockid, void *sevp, void *timerid)') as Fn<
+  [number, Bytes, BigInt64Array],
+  number
+>;
+export const timerSettime = rt.func(
+  'int timer_settime(intptr_t timerid, int flags, const void *new_value, void *old_value)',
+) as Fn<[number, number, BigInt64Array, null], number>;
 export const timerDelete = rt.func('int timer_delete(intptr_t timerid)') as Fn<[number], number>;
-

@@ -15,7 +15,14 @@ export type TransferStep = (fd: number, address: number, length: number) => numb
  * when a call returned 0 (end of file, or the peer closed). Any other failure calls `fail` with
  * its errno.
  */
-export function completeTransfer(step: TransferStep, fd: number, address: number, length: number, first: number, fail: (errno: number) => never): number {
+export function completeTransfer(
+  step: TransferStep,
+  fd: number,
+  address: number,
+  length: number,
+  first: number,
+  fail: (errno: number) => never,
+): number {
   let moved = 0;
   let result = first;
   for (;;) {

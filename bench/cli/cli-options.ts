@@ -9,8 +9,25 @@ import { unsafeSysctlRequirements } from '../../agents/contract/ipc-limits.js';
 import { DEFAULT_NODE_IMAGE } from '../pod/agent-delivery.js';
 import { DEFAULT_LOCAL_IMAGE_PATTERN } from '../pod/image-names.js';
 import { AGENT_UID, type PodOptions } from '../pod/pod-manifest.js';
-import { collectNodeSelector, collectSysctl, collectToleration, parseBytesQuantity, parseCpu, parseNodeName, parseRunAsUser } from './pod-options.js';
-import { DEFAULTS, QUICK, durationParser, parseChannels, parseModes, parseRepeat, parseSizes, type PlanOptions } from './run-options.js';
+import {
+  collectNodeSelector,
+  collectSysctl,
+  collectToleration,
+  parseBytesQuantity,
+  parseCpu,
+  parseNodeName,
+  parseRunAsUser,
+} from './pod-options.js';
+import {
+  DEFAULTS,
+  QUICK,
+  durationParser,
+  parseChannels,
+  parseModes,
+  parseRepeat,
+  parseSizes,
+  type PlanOptions,
+} from './run-options.js';
 
 const duration = durationParser(1, 3_600_000);
 const warmup = durationParser(0, 600_000);
@@ -24,18 +41,77 @@ const choice = (flags: string, description: string, choices: readonly string[], 
 /** Adds the flags that decide the cases. */
 export function addPlanOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--channels <list>', `channels to measure: ${CHANNEL_IDS.join(', ')} or all`).default([...CHANNEL_IDS], 'all').argParser(parseChannels))
-    .addOption(new Option('--modes <list>', `modes: ${MODE_IDS.join(', ')}`).default([...MODE_IDS], MODE_IDS.join(',')).argParser(parseModes))
-    .addOption(new Option('--sizes <list>', 'message sizes in bytes, k/Ki/M/Mi suffixes allowed (header included)').default(parseSizes(DEFAULTS.sizes), DEFAULTS.sizes).argParser(parseSizes))
-    .addOption(new Option('--duration <time>', 'timed part of each case (ms, s, m)').default(duration(DEFAULTS.duration), DEFAULTS.duration).argParser(duration))
-    .addOption(new Option('--warmup <time>', 'warm-up before each case').default(warmup(DEFAULTS.warmup), DEFAULTS.warmup).argParser(warmup))
-    .addOption(new Option('--repeat <n>', 'run the whole matrix n times (spread over the run)').default(1).argParser(parseRepeat))
-    .addOption(choice('--verify <how>', 'checksum a sample of each payload (first and last 64 bytes) or every byte', ['sample', 'full'], 'sample'))
-    .addOption(choice('--driver <how>', 'how tcp and uds are driven: blocking libc calls, or net.Socket as an idiomatic Node sidecar would (the other channels always use libc)', ['libc', 'node'], 'libc'))
-    .addOption(choice('--pin <how>', 'CPU placement: both agents on one CPU, on two CPUs, or wherever the scheduler puts them', ['none', 'same', 'split'], 'none'))
-    .addOption(new Option('--connect-timeout <time>', 'how long the agents wait for each other at start (at least 1s: starting takes them about half a second)').default(connectTimeout(DEFAULTS.connectTimeout), DEFAULTS.connectTimeout).argParser(connectTimeout))
-    .addOption(new Option('--peer-timeout <time>', 'longest wait for the peer inside a case before it fails').default(timeout(DEFAULTS.peerTimeout), DEFAULTS.peerTimeout).argParser(timeout))
-    .option('--quick', `a short first look: sizes ${QUICK.sizes}, ${QUICK.duration} per case, ${QUICK.warmup} warm-up (explicit flags win)`);
+    .addOption(
+      new Option('--channels <list>', `channels to measure: ${CHANNEL_IDS.join(', ')} or all`)
+        .default([...CHANNEL_IDS], 'all')
+        .argParser(parseChannels),
+    )
+    .addOption(
+      new Option('--modes <list>', `modes: ${MODE_IDS.join(', ')}`)
+        .default([...MODE_IDS], MODE_IDS.join(','))
+        .argParser(parseModes),
+    )
+    .addOption(
+      new Option('--sizes <list>', 'message sizes in bytes, k/Ki/M/Mi suffixes allowed (header included)')
+        .default(parseSizes(DEFAULTS.sizes), DEFAULTS.sizes)
+        .argParser(parseSizes),
+    )
+    .addOption(
+      new Option('--duration <time>', 'timed part of each case (ms, s, m)')
+        .default(duration(DEFAULTS.duration), DEFAULTS.duration)
+        .argParser(duration),
+    )
+    .addOption(
+      new Option('--warmup <time>', 'warm-up before each case')
+        .default(warmup(DEFAULTS.warmup), DEFAULTS.warmup)
+        .argParser(warmup),
+    )
+    .addOption(
+      new Option('--repeat <n>', 'run the whole matrix n times (spread over the run)')
+        .default(1)
+        .argParser(parseRepeat),
+    )
+    .addOption(
+      choice(
+        '--verify <how>',
+        'checksum a sample of each payload (first and last 64 bytes) or every byte',
+        ['sample', 'full'],
+        'sample',
+      ),
+    )
+    .addOption(
+      choice(
+        '--driver <how>',
+        'how tcp and uds are driven: blocking libc calls, or net.Socket as an idiomatic Node sidecar would (the other channels always use libc)',
+        ['libc', 'node'],
+        'libc',
+      ),
+    )
+    .addOption(
+      choice(
+        '--pin <how>',
+        'CPU placement: both agents on one CPU, on two CPUs, or wherever the scheduler puts them',
+        ['none', 'same', 'split'],
+        'none',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--connect-timeout <time>',
+        'how long the agents wait for each other at start (at least 1s: starting takes them about half a second)',
+      )
+        .default(connectTimeout(DEFAULTS.connectTimeout), DEFAULTS.connectTimeout)
+        .argParser(connectTimeout),
+    )
+    .addOption(
+      new Option('--peer-timeout <time>', 'longest wait for the peer inside a case before it fails')
+        .default(timeout(DEFAULTS.peerTimeout), DEFAULTS.peerTimeout)
+        .argParser(timeout),
+    )
+    .option(
+      '--quick',
+      `a short first look: sizes ${QUICK.sizes}, ${QUICK.duration} per case, ${QUICK.warmup} warm-up (explicit flags win)`,
+    );
 }
 
 /** Reads the plan flags, applying `--quick` where a flag was not given explicitly. */
@@ -62,19 +138,52 @@ export function planOptionsFrom(opts: Record<string, unknown>, cmd: Command): Pl
 /** Adds the flags that shape the pod. */
 export function addPodOptions(cmd: Command): Command {
   return cmd
-    .option('--image <image>', `a prebuilt agent image (podman's default: ${DEFAULT_LOCAL_IMAGE_PATTERN}, built from this host's Node on first use); without it, a cluster gets the agent in a ConfigMap`)
-    .option('--node-image <image>', `stock Node image the ConfigMap-delivered agent runs in (default ${DEFAULT_NODE_IMAGE})`)
-    .addOption(new Option('--arch <arch>', "the nodes' CPU architecture, for the ConfigMap delivery (default: run reads it from the nodes the pod may land on; manifest, and run without the right to read nodes, use this host's)").choices(['amd64', 'arm64']))
-    .addOption(new Option('--image-pull-policy <policy>', 'when the node pulls the image').choices(['Always', 'IfNotPresent', 'Never']))
+    .option(
+      '--image <image>',
+      `a prebuilt agent image (podman's default: ${DEFAULT_LOCAL_IMAGE_PATTERN}, built from this host's Node on first use); without it, a cluster gets the agent in a ConfigMap`,
+    )
+    .option(
+      '--node-image <image>',
+      `stock Node image the ConfigMap-delivered agent runs in (default ${DEFAULT_NODE_IMAGE})`,
+    )
+    .addOption(
+      new Option(
+        '--arch <arch>',
+        "the nodes' CPU architecture, for the ConfigMap delivery (default: run reads it from the nodes the pod may land on; manifest, and run without the right to read nodes, use this host's)",
+      ).choices(['amd64', 'arm64']),
+    )
+    .addOption(
+      new Option('--image-pull-policy <policy>', 'when the node pulls the image').choices([
+        'Always',
+        'IfNotPresent',
+        'Never',
+      ]),
+    )
     .option('--cpu <quantity>', 'CPU for each agent container, requests = limits (e.g. 1, 500m)', parseCpu)
-    .option('--memory <quantity>', 'memory for each agent container, requests = limits (e.g. 256Mi); with --cpu the pod is Guaranteed QoS', parseBytesQuantity)
-    .option('--node <name>', 'run on this node (spec.nodeName: bypasses the scheduler, so the node is checked first: exists, not cordoned, Ready, taints tolerated)', parseNodeName)
+    .option(
+      '--memory <quantity>',
+      'memory for each agent container, requests = limits (e.g. 256Mi); with --cpu the pod is Guaranteed QoS',
+      parseBytesQuantity,
+    )
+    .option(
+      '--node <name>',
+      'run on this node (spec.nodeName: bypasses the scheduler, so the node is checked first: exists, not cordoned, Ready, taints tolerated)',
+      parseNodeName,
+    )
     .option('--node-selector <key=value>', 'schedule onto nodes with this label (repeatable)', collectNodeSelector)
     .option('--toleration <key[=value]:Effect>', 'tolerate a taint (repeatable)', collectToleration)
     .option('--runtime-class <name>', 'RuntimeClass for the pod (e.g. gvisor, kata)')
-    .option('--sysctl <name=value>', `namespaced IPC sysctl for the pod, fs.mqueue.* or kernel.msg*, to run larger queue messages (repeatable); ${unsafeSysctlRequirements('them')}`, collectSysctl)
+    .option(
+      '--sysctl <name=value>',
+      `namespaced IPC sysctl for the pod, fs.mqueue.* or kernel.msg*, to run larger queue messages (repeatable); ${unsafeSysctlRequirements('them')}`,
+      collectSysctl,
+    )
     .option('--volume-size <quantity>', 'sizeLimit of both emptyDir volumes (e.g. 256Mi)', parseBytesQuantity)
-    .option('--run-as-user <uid|platform>', `the agents' user id (default ${AGENT_UID}); "platform" sets none and leaves it to the cluster, for OpenShift's restricted-v2, which refuses ids outside the namespace's range (runAsNonRoot stays, so the image must then get a non-root id from the platform)`, parseRunAsUser);
+    .option(
+      '--run-as-user <uid|platform>',
+      `the agents' user id (default ${AGENT_UID}); "platform" sets none and leaves it to the cluster, for OpenShift's restricted-v2, which refuses ids outside the namespace's range (runAsNonRoot stays, so the image must then get a non-root id from the platform)`,
+      parseRunAsUser,
+    );
 }
 
 /** Reads the pod flags. */

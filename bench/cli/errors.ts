@@ -6,7 +6,11 @@ import { constants } from 'node:os';
 
 /** An error the user can act on: a one-line message, an exit code and maybe a hint. */
 export class CliError extends Error {
-  constructor(message: string, readonly exitCode: number, readonly hint?: string) {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+    readonly hint?: string,
+  ) {
     super(message);
     this.name = 'CliError';
   }

@@ -31,9 +31,15 @@ export interface ProcessLimit {
  */
 export function processLimit(name: 'Max open files' | 'Max processes'): ProcessLimit | undefined {
   try {
-    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith(name));
-    const [soft, hard] = (line?.slice(name.length).trim().split(/\s+/) ?? []).map((v) => (v === 'unlimited' ? Infinity : Number(v)));
-    return soft !== undefined && hard !== undefined && !Number.isNaN(soft) && !Number.isNaN(hard) ? { soft, hard } : undefined;
+    const line = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(name));
+    const [soft, hard] = (line?.slice(name.length).trim().split(/\s+/) ?? []).map((v) =>
+      v === 'unlimited' ? Infinity : Number(v),
+    );
+    return soft !== undefined && hard !== undefined && !Number.isNaN(soft) && !Number.isNaN(hard)
+      ? { soft, hard }
+      : undefined;
   } catch {
     return undefined; // not Linux, or /proc not mounted: nothing to check against
   }
@@ -55,7 +61,9 @@ export function openFileLimit(): ProcessLimit | undefined {
  */
 export function openFileHint(err: unknown): string | undefined {
   // Node's module loader passes EMFILE on in its message, not always in the code.
-  const code = /\bE[MN]FILE\b/.test(String((err as Error | undefined)?.message)) ? 'EMFILE' : (err as NodeJS.ErrnoException | undefined)?.code;
+  const code = /\bE[MN]FILE\b/.test(String((err as Error | undefined)?.message))
+    ? 'EMFILE'
+    : (err as NodeJS.ErrnoException | undefined)?.code;
   if (code !== 'EMFILE' && code !== 'ENFILE' && code !== 'ERR_MODULE_NOT_FOUND') return undefined;
   const limit = openFileLimit();
   if (!limit || (code === 'ERR_MODULE_NOT_FOUND' && limit.soft >= NEEDED_OPEN_FILES.kubernetes)) return undefined;
@@ -67,7 +75,10 @@ export function openFilesProblem(kind: keyof typeof NEEDED_OPEN_FILES, purpose: 
   const limit = openFileLimit();
   const needed = NEEDED_OPEN_FILES[kind];
   if (!limit || limit.soft >= needed) return undefined;
-  const raise = limit.hard >= needed ? `raise it with ulimit -n ${needed}` : `the hard limit is ${limit.hard} too, so raise both (ulimit -Hn needs root, or limits.conf)`;
+  const raise =
+    limit.hard >= needed
+      ? `raise it with ulimit -n ${needed}`
+      : `the hard limit is ${limit.hard} too, so raise both (ulimit -Hn needs root, or limits.conf)`;
   return `RLIMIT_NOFILE (ulimit -n) is ${limit.soft}; podbench needs at least ${needed} open files ${purpose}: ${raise}`;
 }
 

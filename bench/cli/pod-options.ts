@@ -12,21 +12,25 @@ import { formatSize } from '../../reports/format.js';
 
 /** `--cpu 500m`, `--cpu 2`: more than zero (a zero limit is no limit, and no Guaranteed QoS). */
 export function parseCpu(text: string): string {
-  if (!/^(\d+(\.\d+)?|\d+m)$/.test(text) || parseFloat(text) === 0) throw new InvalidArgumentError('use a Kubernetes CPU quantity above zero, e.g. 500m, 1 or 2.5');
+  if (!/^(\d+(\.\d+)?|\d+m)$/.test(text) || parseFloat(text) === 0)
+    throw new InvalidArgumentError('use a Kubernetes CPU quantity above zero, e.g. 500m, 1 or 2.5');
   return text;
 }
 
 /** `--node NAME`: a node name as Kubernetes allows it (an RFC 1123 subdomain). */
 export function parseNodeName(text: string): string {
   if (text.length > 253 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(text)) {
-    throw new InvalidArgumentError('use a node name: lower-case letters, digits, "-" and ".", starting and ending with a letter or digit (kubectl get nodes lists them)');
+    throw new InvalidArgumentError(
+      'use a node name: lower-case letters, digits, "-" and ".", starting and ending with a letter or digit (kubectl get nodes lists them)',
+    );
   }
   return text;
 }
 
 /** `--memory 256Mi`, `--volume-size 1Gi`. */
 export function parseBytesQuantity(text: string): string {
-  if (!/^\d+(\.\d+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$/.test(text)) throw new InvalidArgumentError('use a Kubernetes quantity, e.g. 256Mi, 1Gi or 500M');
+  if (!/^\d+(\.\d+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$/.test(text))
+    throw new InvalidArgumentError('use a Kubernetes quantity, e.g. 256Mi, 1Gi or 500M');
   return text;
 }
 
@@ -38,7 +42,8 @@ export function collectNodeSelector(text: string, previous: Record<string, strin
   const eq = text.indexOf('=');
   const key = text.slice(0, eq);
   const value = text.slice(eq + 1);
-  if (eq < 1 || !LABEL_KEY.test(key) || !LABEL_VALUE.test(value)) throw new InvalidArgumentError('use key=value with a valid label key and value, e.g. kubernetes.io/arch=amd64');
+  if (eq < 1 || !LABEL_KEY.test(key) || !LABEL_VALUE.test(value))
+    throw new InvalidArgumentError('use key=value with a valid label key and value, e.g. kubernetes.io/arch=amd64');
   return { ...previous, [key]: value };
 }
 
@@ -51,14 +56,22 @@ export function collectToleration(text: string, previous: V1Toleration[] = []): 
     throw new InvalidArgumentError(`use key=value:Effect or key:Effect, Effect one of ${EFFECTS.join(', ')}`);
   }
   const [, key, value, effect] = m;
-  return [...previous, value === undefined ? { key, operator: 'Exists', effect } : { key, operator: 'Equal', value, effect }];
+  return [
+    ...previous,
+    value === undefined ? { key, operator: 'Exists', effect } : { key, operator: 'Equal', value, effect },
+  ];
 }
 
 /** `--sysctl fs.mqueue.msgsize_max=1048576`, repeatable: the sysctls the channel registry lists. */
-export function collectSysctl(text: string, previous: { name: string; value: string }[] = []): { name: string; value: string }[] {
+export function collectSysctl(
+  text: string,
+  previous: { name: string; value: string }[] = [],
+): { name: string; value: string }[] {
   const [name = '', value = ''] = text.split('=');
   if (!CHANNEL_SYSCTLS.includes(name) || !/^\d+$/.test(value)) {
-    throw new InvalidArgumentError(`use name=number, the name one of the namespaced IPC sysctls the channels depend on: ${CHANNEL_SYSCTLS.join(', ')}`);
+    throw new InvalidArgumentError(
+      `use name=number, the name one of the namespaced IPC sysctls the channels depend on: ${CHANNEL_SYSCTLS.join(', ')}`,
+    );
   }
   return [...previous.filter((s) => s.name !== name), { name, value }];
 }
@@ -70,12 +83,24 @@ export const PLATFORM_UID = 'platform';
 export function parseRunAsUser(text: string): number | typeof PLATFORM_UID {
   if (text === PLATFORM_UID) return PLATFORM_UID;
   if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 2 ** 31 - 1) {
-    throw new InvalidArgumentError(`use a non-root user id (1 to ${2 ** 31 - 1}), or ${PLATFORM_UID} to leave it to the cluster (OpenShift)`);
+    throw new InvalidArgumentError(
+      `use a non-root user id (1 to ${2 ** 31 - 1}), or ${PLATFORM_UID} to leave it to the cluster (OpenShift)`,
+    );
   }
   return Number(text);
 }
 
-const QUANTITY_FACTORS: Record<string, number> = { '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
+const QUANTITY_FACTORS: Record<string, number> = {
+  '': 1,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+};
 
 /** The bytes in a quantity {@link parseBytesQuantity} accepted. */
 export function quantityBytes(text: string): number {
@@ -107,7 +132,9 @@ export function podOptionsProblem(plan: Plan, pod: PodOptions): string | undefin
       return `--memory ${pod.memory} is less than an agent needs with ${formatSize(largest)} messages: at least ${Math.ceil(neededBytes / 2 ** 20)}Mi`;
     }
   }
-  const fileSizes = plan.cases.filter((c) => c.channel === 'file' || c.channel === 'tmpfs-file').map((c) => c.sizeBytes);
+  const fileSizes = plan.cases
+    .filter((c) => c.channel === 'file' || c.channel === 'tmpfs-file')
+    .map((c) => c.sizeBytes);
   if (pod.volumeSize !== undefined && fileSizes.length > 0) {
     const largestFile = Math.max(...fileSizes);
     const neededBytes = (FILE_WINDOW + 1) * largestFile + 2 ** 20; // + the journal and the sockets

@@ -26,7 +26,13 @@ export interface RunOptions extends PlanOptions {
   /** The pod's shape, for pod targets. */
   readonly pod: PodOptions;
   /** How to reach a cluster (kubernetes target). */
-  readonly cluster: { readonly kubeconfig?: string; readonly context?: string; readonly namespace?: string; readonly keep: boolean; readonly startTimeoutMs: number };
+  readonly cluster: {
+    readonly kubeconfig?: string;
+    readonly context?: string;
+    readonly namespace?: string;
+    readonly keep: boolean;
+    readonly startTimeoutMs: number;
+  };
   readonly outDir?: string;
   readonly output: (typeof OUTPUTS)[number];
   readonly dryRun: boolean;
@@ -44,11 +50,16 @@ export const DEFAULTS = {
 export const QUICK = { sizes: '64,64Ki', duration: '250ms', warmup: '50ms' } as const;
 
 function listOf<T extends string>(flag: string, allowed: readonly T[], text: string): T[] {
-  const items = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const items = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (items.length === 1 && items[0] === 'all') return [...allowed];
   const bad = items.filter((i) => !allowed.includes(i as T));
   if (items.length === 0 || bad.length > 0) {
-    throw new InvalidArgumentError(`${bad.length ? `unknown ${flag} "${bad.join(',')}"; ` : ''}allowed: ${allowed.join(', ')} (comma-separated) or all`);
+    throw new InvalidArgumentError(
+      `${bad.length ? `unknown ${flag} "${bad.join(',')}"; ` : ''}allowed: ${allowed.join(', ')} (comma-separated) or all`,
+    );
   }
   return [...new Set(items as T[])];
 }
@@ -60,7 +71,10 @@ export const parseModes = (text: string): ModeId[] => listOf('mode', MODE_IDS, t
 
 /** `--sizes 64,1Ki,1Mi`. */
 export function parseSizes(text: string): number[] {
-  const sizes = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const sizes = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const parsed = sizes.map((s) => [s, parseSizeBytes(s)] as const);
   const bad = parsed.find(([, b]) => b === undefined || b < HEADER_BYTES || b > MAX_SIZE_BYTES);
   if (sizes.length === 0 || bad) {
@@ -78,7 +92,9 @@ export function durationParser(minMs: number, maxMs: number): (text: string) => 
     // Whole milliseconds: 2.01s is 2009.999… in binary floating point.
     const ms = parsed === undefined ? undefined : Math.round(parsed);
     if (ms === undefined || ms < minMs || ms > maxMs) {
-      throw new InvalidArgumentError(`use a duration from ${formatDuration(minMs)} to ${formatDuration(maxMs)} with a unit: ms, s or m (e.g. 500ms, 2s)`);
+      throw new InvalidArgumentError(
+        `use a duration from ${formatDuration(minMs)} to ${formatDuration(maxMs)} with a unit: ms, s or m (e.g. 500ms, 2s)`,
+      );
     }
     return ms;
   };
@@ -88,7 +104,8 @@ export function durationParser(minMs: number, maxMs: number): (text: string) => 
 export function wholeNumberParser(minimum: number, maximum: number): (text: string) => number {
   return (text) => {
     const n = Number(text);
-    if (!/^\d+$/.test(text.trim()) || n < minimum || n > maximum) throw new InvalidArgumentError(`use a whole number from ${minimum} to ${maximum}`);
+    if (!/^\d+$/.test(text.trim()) || n < minimum || n > maximum)
+      throw new InvalidArgumentError(`use a whole number from ${minimum} to ${maximum}`);
     return n;
   };
 }
@@ -98,7 +115,8 @@ export const parseRepeat = wholeNumberParser(1, 100);
 
 /** `--label NAME`: a name for the run in reports and comparisons. */
 export function parseLabel(text: string): string {
-  if (!/^[\p{L}\p{M}\p{N}._-]{1,64}$/u.test(text)) throw new InvalidArgumentError('use 1 to 64 letters (of any script), digits, ".", "_" or "-"');
+  if (!/^[\p{L}\p{M}\p{N}._-]{1,64}$/u.test(text))
+    throw new InvalidArgumentError('use 1 to 64 letters (of any script), digits, ".", "_" or "-"');
   return text;
 }
 

@@ -1,6 +1,17 @@
 /** Parsing of the sizes and durations users type, and printing of durations (sizes: reports/size.ts). */
 
-const SIZE_SUFFIXES: Record<string, number> = { '': 1, b: 1, k: 1000, kb: 1000, ki: 1024, kib: 1024, m: 1_000_000, mb: 1_000_000, mi: 1024 * 1024, mib: 1024 * 1024 };
+const SIZE_SUFFIXES: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1000,
+  kb: 1000,
+  ki: 1024,
+  kib: 1024,
+  m: 1_000_000,
+  mb: 1_000_000,
+  mi: 1024 * 1024,
+  mib: 1024 * 1024,
+};
 
 /** Parses `64`, `1k` (1000), `1Ki` (1024), `1M`, `1Mi` (also with a `B`); undefined if not a size. */
 export function parseSizeBytes(text: string): number | undefined {

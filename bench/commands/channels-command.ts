@@ -38,7 +38,13 @@ export async function probeChannels(): Promise<ChannelSupport[]> {
         note = err instanceof Error ? err.message : String(err);
       }
       const limitNotes = info.limits.map((l) => `${LIMIT_NAMES[l]} ${limits[l] ?? '?'}`);
-      out.push({ id, mechanism: info.mechanism, shares: info.shares, supported, note: [note, ...limitNotes].join('; ') });
+      out.push({
+        id,
+        mechanism: info.mechanism,
+        shares: info.shares,
+        supported,
+        note: [note, ...limitNotes].join('; '),
+      });
     }
     return out;
   } finally {

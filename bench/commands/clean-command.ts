@@ -25,12 +25,13 @@ export interface CleanOptions {
 async function cleanCluster(options: CleanOptions, out: NodeJS.WritableStream): Promise<void> {
   // The Kubernetes client is loaded only here: cleaning local or podman runs works under any open-file limit.
   requireOpenFiles('kubernetes', 'to clean a namespace');
-  const [{ CoreV1Api }, { apiError }, { loadClusterAccess }, { countObjects, findStaleObjects, removeStaleObjects }] = await Promise.all([
-    import('@kubernetes/client-node'),
-    import('../targets/kubernetes/kube-errors.js'),
-    import('../targets/kubernetes/kubernetes-target.js'),
-    import('../targets/kubernetes/kubernetes-sweep.js'),
-  ]);
+  const [{ CoreV1Api }, { apiError }, { loadClusterAccess }, { countObjects, findStaleObjects, removeStaleObjects }] =
+    await Promise.all([
+      import('@kubernetes/client-node'),
+      import('../targets/kubernetes/kube-errors.js'),
+      import('../targets/kubernetes/kubernetes-target.js'),
+      import('../targets/kubernetes/kubernetes-sweep.js'),
+    ]);
   const access = loadClusterAccess(options.cluster);
   const core = access.config.makeApiClient(CoreV1Api);
   const { namespace, server } = access;
@@ -42,22 +43,34 @@ async function cleanCluster(options: CleanOptions, out: NodeJS.WritableStream): 
   }
   for (const o of stale) out.write(`${o.kind === 'pod' ? 'pod' : 'configmap'}/${o.name}\t${o.why}\n`);
   if (stale.length === 0) {
-    out.write(`nothing of earlier runs to remove in namespace ${namespace}${options.all ? '' : ' (runs within their deadline are kept; --all takes them too)'}\n`);
+    out.write(
+      `nothing of earlier runs to remove in namespace ${namespace}${options.all ? '' : ' (runs within their deadline are kept; --all takes them too)'}\n`,
+    );
     return;
   }
   if (options.dryRun) {
     out.write(`would remove ${countObjects(stale)} from namespace ${namespace} (--dry-run)\n`);
     return;
   }
-  const { removed, problems } = await removeStaleObjects(core, namespace, stale, (err, what) => apiError(err, what, server, namespace).message);
+  const { removed, problems } = await removeStaleObjects(
+    core,
+    namespace,
+    stale,
+    (err, what) => apiError(err, what, server, namespace).message,
+  );
   out.write(`removed ${countObjects(removed)} from namespace ${namespace}\n`);
-  if (problems.length > 0) throw new CliError(`${problems.length} object(s) could not be removed: ${problems.join('; ')}`, 1);
+  if (problems.length > 0)
+    throw new CliError(`${problems.length} object(s) could not be removed: ${problems.join('; ')}`, 1);
 }
 
 /** The closing line for `count` dead runs on this host: nothing, what would go (--dry-run), or what went. */
 function hostRunsLine(count: number, kind: 'local' | 'podman', holding: string, dryRun: boolean): string {
   const what = `${count} ${kind} run${count === 1 ? '' : 's'} (${holding})`;
-  return count === 0 ? `nothing of earlier ${kind} runs to remove\n` : dryRun ? `would remove ${what} (--dry-run)\n` : `removed ${what}\n`;
+  return count === 0
+    ? `nothing of earlier ${kind} runs to remove\n`
+    : dryRun
+      ? `would remove ${what} (--dry-run)\n`
+      : `removed ${what}\n`;
 }
 
 function cleanLocal(options: CleanOptions, out: NodeJS.WritableStream): void {
@@ -75,7 +88,11 @@ async function cleanPodman(options: CleanOptions, out: NodeJS.WritableStream): P
 }
 
 /** Runs `podbench clean`; `note` gets the line that says which target auto chose. */
-export async function cleanCommand(options: CleanOptions, out: NodeJS.WritableStream, note: (line: string) => void): Promise<void> {
+export async function cleanCommand(
+  options: CleanOptions,
+  out: NodeJS.WritableStream,
+  note: (line: string) => void,
+): Promise<void> {
   let target = options.target;
   if (target === 'auto') {
     const cluster = await clusterReachable(options.cluster);

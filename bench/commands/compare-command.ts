@@ -6,7 +6,13 @@
 import { basename, dirname } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { METRICS, compareRuns, regressions, type Metric, type RegressionRule } from '../../reports/compare.js';
-import { caseChangeLabel, renderCompareMarkdown, renderCompareTable, renderCompareVerdicts, type ComparedRuns } from '../../reports/compare-render.js';
+import {
+  caseChangeLabel,
+  renderCompareMarkdown,
+  renderCompareTable,
+  renderCompareVerdicts,
+  type ComparedRuns,
+} from '../../reports/compare-render.js';
 import { renderCompareHtml } from '../../reports/html.js';
 import { chartAssets } from '../results/chart-assets.js';
 import { CliError } from '../cli/errors.js';
@@ -19,7 +25,8 @@ export const REGRESSION_EXIT_CODE = 3;
 export function collectRegressionRules(text: string, previous: RegressionRule[] = []): RegressionRule[] {
   const rules = text.split(',').map((part) => {
     const m = /^(\w+):(\d+(?:\.\d+)?)%$/.exec(part.trim());
-    if (!m || !METRICS.includes(m[1] as Metric)) throw new InvalidArgumentError(`use METRIC:PERCENT% with METRIC one of ${METRICS.join(', ')}, e.g. p99:10%`);
+    if (!m || !METRICS.includes(m[1] as Metric))
+      throw new InvalidArgumentError(`use METRIC:PERCENT% with METRIC one of ${METRICS.join(', ')}, e.g. p99:10%`);
     return { metric: m[1] as Metric, thresholdPct: Number(m[2]) };
   });
   return [...previous, ...rules];
@@ -33,16 +40,29 @@ function runName(path: string, label: string | undefined): string {
 }
 
 /** Runs the command. */
-export function compareCommand(paths: readonly string[], format: 'table' | 'markdown' | 'html', rules: readonly RegressionRule[], stdout: NodeJS.WritableStream): void {
+export function compareCommand(
+  paths: readonly string[],
+  format: 'table' | 'markdown' | 'html',
+  rules: readonly RegressionRule[],
+  stdout: NodeJS.WritableStream,
+): void {
   if (paths.length < 2) throw new CliError('compare needs at least two results files: the baseline first', 2);
   const docs = paths.map((p) => loadResultsForRendering(p));
   const [base, ...others] = docs;
   const baseName = runName(base!.path, base!.doc.run.label);
-  const runs: ComparedRuns[] = others.map((o) => ({ baseName, otherName: runName(o.path, o.doc.run.label), changes: compareRuns(base!.doc, o.doc) }));
+  const runs: ComparedRuns[] = others.map((o) => ({
+    baseName,
+    otherName: runName(o.path, o.doc.run.label),
+    changes: compareRuns(base!.doc, o.doc),
+  }));
   const names = [baseName, ...runs.map((r) => r.otherName)];
   const text =
     format === 'html'
-      ? renderCompareHtml(docs.map((d, i) => ({ name: names[i]!, doc: d.doc })), renderCompareVerdicts(runs), chartAssets())
+      ? renderCompareHtml(
+          docs.map((d, i) => ({ name: names[i]!, doc: d.doc })),
+          renderCompareVerdicts(runs),
+          chartAssets(),
+        )
       : format === 'markdown'
         ? renderCompareMarkdown(runs)
         : renderCompareTable(runs);
@@ -51,6 +71,9 @@ export function compareCommand(paths: readonly string[], format: 'table' | 'mark
   if (damaged) throw damaged;
   const broken = runs.flatMap((r) => regressions(r.changes, rules, (c) => `${r.otherName} ${caseChangeLabel(c)}`));
   if (broken.length) {
-    throw new CliError(`${broken.length} regression(s) beyond --fail-on-regression: ${broken.slice(0, 5).join('; ')}${broken.length > 5 ? '; …' : ''}`, REGRESSION_EXIT_CODE);
+    throw new CliError(
+      `${broken.length} regression(s) beyond --fail-on-regression: ${broken.slice(0, 5).join('; ')}${broken.length > 5 ? '; …' : ''}`,
+      REGRESSION_EXIT_CODE,
+    );
   }
 }

@@ -48,9 +48,17 @@ function hostChecks(): Check[] {
     status: 'ok',
     detail: `fs.mqueue.msgsize_max ${limits.mqMsgsizeMaxBytes}, msg_max ${limits.mqMsgMax}, RLIMIT_MSGQUEUE ${limits.rlimitMsgqueueBytes}: mq cases above ${limits.mqMsgsizeMaxBytes} B are skipped`,
   });
-  checks.push({ area: 'host System V queues', status: 'ok', detail: `kernel.msgmax ${limits.sysvMsgmaxBytes}, msgmnb ${limits.sysvMsgmnbBytes}: sysv-mq cases above ${limits.sysvMsgmaxBytes} B are skipped` });
+  checks.push({
+    area: 'host System V queues',
+    status: 'ok',
+    detail: `kernel.msgmax ${limits.sysvMsgmaxBytes}, msgmnb ${limits.sysvMsgmnbBytes}: sysv-mq cases above ${limits.sysvMsgmaxBytes} B are skipped`,
+  });
   const podman = podmanInstalled();
-  checks.push({ area: 'host podman', status: podman ? 'ok' : 'warn', detail: podman ? 'installed (--target podman)' : 'not installed: --target podman is unavailable' });
+  checks.push({
+    area: 'host podman',
+    status: podman ? 'ok' : 'warn',
+    detail: podman ? 'installed (--target podman)' : 'not installed: --target podman is unavailable',
+  });
   return checks;
 }
 
@@ -64,13 +72,23 @@ async function leftoverChecks(): Promise<Check[]> {
   }
   const checks: Check[] = [
     local.length
-      ? { area: 'host leftovers', status: 'warn', detail: `${local.length} local run(s) whose podbench is gone left directories and kernel objects: ${local.map((r) => r.runId).join(', ')} (podbench clean --target local)` }
+      ? {
+          area: 'host leftovers',
+          status: 'warn',
+          detail: `${local.length} local run(s) whose podbench is gone left directories and kernel objects: ${local.map((r) => r.runId).join(', ')} (podbench clean --target local)`,
+        }
       : { area: 'host leftovers', status: 'ok', detail: 'no local run left anything behind' },
   ];
   if (podmanInstalled()) {
     const dead = await findDeadPodmanRuns().catch(() => undefined);
-    if (dead === undefined) checks.push({ area: 'podman leftovers', status: 'warn', detail: 'podman could not be asked for podbench pods' });
-    else if (dead.length) checks.push({ area: 'podman leftovers', status: 'warn', detail: `${dead.map(describeDeadRun).join('; ')} (podbench clean --target podman)` });
+    if (dead === undefined)
+      checks.push({ area: 'podman leftovers', status: 'warn', detail: 'podman could not be asked for podbench pods' });
+    else if (dead.length)
+      checks.push({
+        area: 'podman leftovers',
+        status: 'warn',
+        detail: `${dead.map(describeDeadRun).join('; ')} (podbench clean --target podman)`,
+      });
     else checks.push({ area: 'podman leftovers', status: 'ok', detail: 'no podman run left anything behind' });
   }
   return checks;
@@ -81,22 +99,38 @@ async function clusterChecks(options: { kubeconfig?: string; context?: string; n
   try {
     access = loadClusterAccess(options);
   } catch (err) {
-    return [{ area: 'kubeconfig', status: 'warn', detail: `${(err as Error).message}: only --target local and podman can run` }];
+    return [
+      {
+        area: 'kubeconfig',
+        status: 'warn',
+        detail: `${(err as Error).message}: only --target local and podman can run`,
+      },
+    ];
   }
   const { config, namespace, server } = access;
-  const checks: Check[] = [{ area: 'kubeconfig', status: 'ok', detail: `context ${access.context}, namespace ${namespace}` }];
+  const checks: Check[] = [
+    { area: 'kubeconfig', status: 'ok', detail: `context ${access.context}, namespace ${namespace}` },
+  ];
   try {
     const version = await config.makeApiClient(VersionApi).getCode();
     checks.push({ area: 'API', status: 'ok', detail: `${server} answers, Kubernetes ${version.gitVersion}` });
   } catch (err) {
-    checks.push({ area: 'API', status: 'fail', detail: apiError(err, 'read the server version', server, namespace).message });
+    checks.push({
+      area: 'API',
+      status: 'fail',
+      detail: apiError(err, 'read the server version', server, namespace).message,
+    });
     return checks;
   }
   const core = config.makeApiClient(CoreV1Api);
   try {
     const ns = await core.readNamespace({ name: namespace });
     const level = ns.metadata?.labels?.['pod-security.kubernetes.io/enforce'] ?? 'not set (privileged)';
-    checks.push({ area: 'namespace', status: 'ok', detail: `${namespace} exists; Pod Security enforce: ${level} (the agent pod passes restricted)` });
+    checks.push({
+      area: 'namespace',
+      status: 'ok',
+      detail: `${namespace} exists; Pod Security enforce: ${level} (the agent pod passes restricted)`,
+    });
   } catch (err) {
     const e = apiError(err, `read namespace ${namespace}`, server, namespace);
     // Reading namespaces needs a cluster-wide grant most users lack; a 403 says nothing about the namespace.
@@ -108,7 +142,11 @@ async function clusterChecks(options: { kubeconfig?: string; context?: string; n
     const name = `${p.verb} ${p.resource}${p.subresource ? `/${p.subresource}` : ''}`;
     try {
       const review = await authz.createSelfSubjectAccessReview({
-        body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: { namespace, verb: p.verb, resource: p.resource, subresource: p.subresource } } },
+        body: {
+          apiVersion: 'authorization.k8s.io/v1',
+          kind: 'SelfSubjectAccessReview',
+          spec: { resourceAttributes: { namespace, verb: p.verb, resource: p.resource, subresource: p.subresource } },
+        },
       });
       if (!review.status?.allowed) denied.push(name);
     } catch (err) {
@@ -118,16 +156,28 @@ async function clusterChecks(options: { kubeconfig?: string; context?: string; n
   checks.push(
     denied.length === 0
       ? { area: 'permissions', status: 'ok', detail: `all ${REQUIRED_PERMISSIONS.length} allowed in ${namespace}` }
-      : { area: 'permissions', status: 'fail', detail: `denied in ${namespace}: ${denied.join(', ')} (apply manifests/rbac.yaml and bind the Role)` },
+      : {
+          area: 'permissions',
+          status: 'fail',
+          detail: `denied in ${namespace}: ${denied.join(', ')} (apply manifests/rbac.yaml and bind the Role)`,
+        },
   );
   try {
     const nodes = await core.listNode();
     for (const n of nodes.items) {
       const info = n.status?.nodeInfo;
-      checks.push({ area: `node ${n.metadata?.name}`, status: 'ok', detail: `${info?.architecture}, ${n.status?.capacity?.cpu} CPUs, kernel ${info?.kernelVersion}, ${info?.containerRuntimeVersion}` });
+      checks.push({
+        area: `node ${n.metadata?.name}`,
+        status: 'ok',
+        detail: `${info?.architecture}, ${n.status?.capacity?.cpu} CPUs, kernel ${info?.kernelVersion}, ${info?.containerRuntimeVersion}`,
+      });
     }
   } catch {
-    checks.push({ area: 'nodes', status: 'warn', detail: `not allowed to list nodes (optional: ${NODE_READER_HINT} of manifests/node-reader.yaml); runs work without it` });
+    checks.push({
+      area: 'nodes',
+      status: 'warn',
+      detail: `not allowed to list nodes (optional: ${NODE_READER_HINT} of manifests/node-reader.yaml); runs work without it`,
+    });
   }
   return checks;
 }
@@ -141,5 +191,8 @@ const MARK = { ok: 'ok', warn: 'warn', fail: 'FAIL' } as const;
 
 /** The checks as a table. */
 export function renderChecks(checks: readonly Check[]): string {
-  return alignColumns(['', 'check', 'detail'], checks.map((c) => [MARK[c.status], c.area, c.detail]));
+  return alignColumns(
+    ['', 'check', 'detail'],
+    checks.map((c) => [MARK[c.status], c.area, c.detail]),
+  );
 }

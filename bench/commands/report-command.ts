@@ -26,7 +26,12 @@ export function renderReport(doc: ResultsDocument, format: Exclude<ReportFormat,
 }
 
 /** Runs the command; returns what was written where (for the caller to print). */
-export function reportCommand(resultsPath: string, format: ReportFormat, out: string | undefined, stdout: NodeJS.WritableStream): void {
+export function reportCommand(
+  resultsPath: string,
+  format: ReportFormat,
+  out: string | undefined,
+  stdout: NodeJS.WritableStream,
+): void {
   const loaded = loadResultsForRendering(resultsPath);
   const { doc } = loaded;
   if (format === 'hgrm') {

@@ -31,7 +31,6 @@ const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 /** Longest best-effort cleanup after a second signal. */
 const ABANDON_LIMIT_MS = 3000;
 
-
 /** Where the run's output goes. */
 export interface RunIo {
   readonly stdout: NodeJS.WritableStream;
@@ -45,11 +44,18 @@ export interface RunIo {
  * Kubernetes should not start creating pods unless told to (--target kubernetes). The Kubernetes
  * client is loaded only when there is a kubeconfig to try.
  */
-export async function clusterReachable(cluster: { kubeconfig?: string; context?: string; namespace?: string }): Promise<string | undefined> {
+export async function clusterReachable(cluster: {
+  kubeconfig?: string;
+  context?: string;
+  namespace?: string;
+}): Promise<string | undefined> {
   const kubeconfigFile = cluster.kubeconfig ?? process.env.KUBECONFIG ?? join(homedir(), '.kube', 'config');
   if (!existsSync(kubeconfigFile.split(':')[0]!)) return undefined;
   if (openFilesProblem('kubernetes', 'to load the Kubernetes client')) return undefined;
-  const [{ loadClusterAccess }, { VersionApi }] = await Promise.all([import('../targets/kubernetes/kubernetes-target.js'), import('@kubernetes/client-node')]);
+  const [{ loadClusterAccess }, { VersionApi }] = await Promise.all([
+    import('../targets/kubernetes/kubernetes-target.js'),
+    import('@kubernetes/client-node'),
+  ]);
   try {
     const access = loadClusterAccess(cluster);
     const version = await Promise.race([
@@ -89,8 +95,13 @@ async function chooseTarget(options: RunOptions, io: RunIo, progress: Progress):
     progress.note(`kubernetes: ${target.describe()}`);
     return target;
   }
-  const podFlags = Object.entries(options.pod).filter(([, v]) => v !== undefined && !(typeof v === 'object' && Object.keys(v).length === 0));
-  if (podFlags.length > 0) progress.note(`note: pod options (${podFlags.map(([k]) => k).join(', ')}) apply to pod targets; the local target ignores them`);
+  const podFlags = Object.entries(options.pod).filter(
+    ([, v]) => v !== undefined && !(typeof v === 'object' && Object.keys(v).length === 0),
+  );
+  if (podFlags.length > 0)
+    progress.note(
+      `note: pod options (${podFlags.map(([k]) => k).join(', ')}) apply to pod targets; the local target ignores them`,
+    );
   requireOpenFiles('local', 'for a local run (the agents inherit the limit)');
   const { LocalTarget } = await import('../targets/local/local-target.js');
   return new LocalTarget({ onAgentLine });
@@ -111,9 +122,13 @@ function printPlan(plan: Plan, options: RunOptions, io: RunIo): void {
     `${plan.cases.length} cases on target ${options.target}, each ${formatDuration(s.warmupMs)} warm-up + ${formatDuration(s.durationMs)} timed ` +
       `(at least ${Math.ceil(plannedSeconds(plan))} s); verify ${s.verify}, pin ${s.pin}\n`,
   );
-  for (const c of plan.cases) io.stdout.write(`  ${String(c.index + 1).padStart(3)}  ${caseLabel(c, options.repeat)}\n`);
+  for (const c of plan.cases)
+    io.stdout.write(`  ${String(c.index + 1).padStart(3)}  ${caseLabel(c, options.repeat)}\n`);
   const leftOut = leftOutOfPlan(options);
-  if (leftOut.length) io.stdout.write(`left out (${leftOut.length}):\n${leftOut.map((l) => `       ${caseLabel(l)}: ${l.reason}\n`).join('')}`);
+  if (leftOut.length)
+    io.stdout.write(
+      `left out (${leftOut.length}):\n${leftOut.map((l) => `       ${caseLabel(l)}: ${l.reason}\n`).join('')}`,
+    );
 }
 
 function notMeasured(plan: Plan, done: ReadonlySet<number>): CaseSpec[] {
@@ -121,7 +136,10 @@ function notMeasured(plan: Plan, done: ReadonlySet<number>): CaseSpec[] {
 }
 
 function listCases(cases: readonly CaseSpec[], repeats: number): string {
-  const shown = cases.slice(0, 5).map((c) => caseLabel(c, repeats)).join(', ');
+  const shown = cases
+    .slice(0, 5)
+    .map((c) => caseLabel(c, repeats))
+    .join(', ');
   return cases.length > 5 ? `${shown} and ${cases.length - 5} more` : shown;
 }
 
@@ -153,7 +171,12 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<void> 
   if (problem) throw new UsageError(problem);
   const progress = new Progress(plan, io.stderr);
   const target = await chooseTarget(options, io, progress);
-  const results = new ResultsFile(outDir, { plan, target: target.name, podbenchVersion: PODBENCH_VERSION, label: options.label });
+  const results = new ResultsFile(outDir, {
+    plan,
+    target: target.name,
+    podbenchVersion: PODBENCH_VERSION,
+    label: options.label,
+  });
   progress.note(`${plan.cases.length} cases, at least ${Math.ceil(plannedSeconds(plan))} s; results: ${results.path}`);
 
   // Signals are caught before the agents start, so no Ctrl-C can orphan them. The first stops
@@ -172,11 +195,21 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<void> 
   const recordInterruptedCase = (): void => {
     if (!interrupted || !running || measured.has(running.spec.index)) return;
     const afterMs = performance.now() - running.startedMs;
-    results.addCase(emptyResult(running.spec, plan.settings, 'interrupted', `interrupted by ${interrupted} ${formatDuration(Math.round(afterMs / 100) * 100)} into the case`));
+    results.addCase(
+      emptyResult(
+        running.spec,
+        plan.settings,
+        'interrupted',
+        `interrupted by ${interrupted} ${formatDuration(Math.round(afterMs / 100) * 100)} into the case`,
+      ),
+    );
     measured.add(running.spec.index);
     stoppedCase = true;
   };
-  const reportPaths = { html: join(dirname(results.path), 'report.html'), markdown: join(dirname(results.path), 'report.md') };
+  const reportPaths = {
+    html: join(dirname(results.path), 'report.html'),
+    markdown: join(dirname(results.path), 'report.md'),
+  };
   /** Ends results.json (complete, or why not) and writes both reports beside it. */
   const finishAndReport = (why: string | undefined): ResultsDocument => {
     results.finish(why);
@@ -200,10 +233,14 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<void> 
     abandoning = true;
     try {
       if (pair) {
-        progress.note(`${signal} again: killing the agents and exiting without waiting for them (podbench clean removes anything left)`);
+        progress.note(
+          `${signal} again: killing the agents and exiting without waiting for them (podbench clean removes anything left)`,
+        );
         await Promise.race([pair.abandon(), delay(ABANDON_LIMIT_MS, undefined, { ref: false })]).catch(() => undefined);
       } else {
-        progress.note(`${signal} again: exiting while the ${target.name} target is still starting; what it started is removed by the next run or podbench clean`);
+        progress.note(
+          `${signal} again: exiting while the ${target.name} target is still starting; what it started is removed by the next run or podbench clean`,
+        );
       }
       if (results.finished) return; // the run ended meanwhile, by the usual path
       recordInterruptedCase();
@@ -223,7 +260,9 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<void> 
       return;
     }
     interrupted = signal;
-    progress.note(`${signal}: stopping the case in progress and cleaning up… (${signal === 'SIGINT' ? 'Ctrl-C again' : 'a second signal'} exits at once)`);
+    progress.note(
+      `${signal}: stopping the case in progress and cleaning up… (${signal === 'SIGINT' ? 'Ctrl-C again' : 'a second signal'} exits at once)`,
+    );
     starting.abort();
     void pair?.stop(true);
   };
@@ -233,8 +272,17 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<void> 
       pair = await target.start(plan, starting.signal);
     } catch (err) {
       if (results.finished) return; // a second signal ended the run meanwhile
-      results.finish(interrupted ? `interrupted by ${interrupted} while starting` : `the ${target.name} target could not start the agents`);
-      if (interrupted) throw new RunError(`interrupted by ${interrupted} before the first case; nothing was left running`, undefined, interruptedExitCode(interrupted));
+      results.finish(
+        interrupted
+          ? `interrupted by ${interrupted} while starting`
+          : `the ${target.name} target could not start the agents`,
+      );
+      if (interrupted)
+        throw new RunError(
+          `interrupted by ${interrupted} before the first case; nothing was left running`,
+          undefined,
+          interruptedExitCode(interrupted),
+        );
       throw err;
     }
     if (interrupted) void pair.stop(true);
@@ -250,7 +298,10 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<void> 
     watchdog.arm(nextEventBudgetMs(undefined, plan.settings), 'the start');
     try {
       for await (const event of pair.events) {
-        watchdog.arm(nextEventBudgetMs(event, plan.settings), event.type === 'case-start' ? `the start of ${caseLabel(event.case)}` : `the ${event.type} event`);
+        watchdog.arm(
+          nextEventBudgetMs(event, plan.settings),
+          event.type === 'case-start' ? `the start of ${caseLabel(event.case)}` : `the ${event.type} event`,
+        );
         if (event.type === 'environment') results.setEnvironment(event.environment);
         else if (event.type === 'floor') results.setHarnessFloor(event.floor);
         else if (event.type === 'case-start') {
@@ -258,7 +309,11 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<void> 
           running = { spec: event.case, startedMs: performance.now() };
           progress.caseStarted(event.case);
         } else if (event.type === 'case') {
-          results.addCase(caseCpu ? { ...event.result, details: { ...event.result.details, 'orchestrator.cpuPercent': caseCpu() } } : event.result);
+          results.addCase(
+            caseCpu
+              ? { ...event.result, details: { ...event.result.details, 'orchestrator.cpuPercent': caseCpu() } }
+              : event.result,
+          );
           measured.add(event.result.index);
           progress.caseFinished(event.result);
         } else if (event.type === 'fatal') fatal = event.message;
@@ -283,7 +338,8 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<void> 
       : agentFailure && fatal && agentFailure !== fatal
         ? `${agentFailure}; the agents reported: ${fatal}`
         : (agentFailure ?? fatal);
-    const why = missing.length > 0 || stoppedCase ? (trouble ?? 'the initiator stopped before the last case') : undefined;
+    const why =
+      missing.length > 0 || stoppedCase ? (trouble ?? 'the initiator stopped before the last case') : undefined;
     if (!why && trouble) progress.note(`warning: ${trouble}`);
 
     let doc: ResultsDocument;
@@ -292,11 +348,18 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<void> 
     } catch (err) {
       // results.json could not be written (a full disk): stdout still says what it holds.
       const saved = results.savedDocument;
-      io.stdout.write(options.output === 'json' ? `${JSON.stringify(saved, null, 2)}\n` : `${renderTable(saved)}\nresults: ${results.path} holds the cases above\n`);
+      io.stdout.write(
+        options.output === 'json'
+          ? `${JSON.stringify(saved, null, 2)}\n`
+          : `${renderTable(saved)}\nresults: ${results.path} holds the cases above\n`,
+      );
       throw err;
     }
     if (options.output === 'json') io.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
-    else io.stdout.write(`${renderTable(doc)}\nresults: ${results.path}\nreports: ${reportPaths.html}, ${reportPaths.markdown}\n`);
+    else
+      io.stdout.write(
+        `${renderTable(doc)}\nresults: ${results.path}\nreports: ${reportPaths.html}, ${reportPaths.markdown}\n`,
+      );
 
     if (why) throw incomplete(why, doc);
     const failed = doc.cases.filter((c) => c.status === 'failed');

@@ -40,7 +40,8 @@ const LATENCY_SIZES_BYTES = [64, 4 * KiB];
 const THROUGHPUT_SIZES_BYTES = [64 * KiB, MiB];
 
 /** The channels whose registry entry asks for a kind of target (see FidelityKinds). */
-const channelsWith = (test: (kinds: FidelityKinds) => boolean): ChannelId[] => CHANNEL_IDS.filter((id) => test(channelInfo(id).fidelity));
+const channelsWith = (test: (kinds: FidelityKinds) => boolean): ChannelId[] =>
+  CHANNEL_IDS.filter((id) => test(channelInfo(id).fidelity));
 
 /**
  * The targets, in the order they run. `mqLargestBytes` is the largest POSIX queue message the
@@ -51,7 +52,11 @@ export function fidelityTargets(mqLargestBytes: number): FidelityTarget[] {
   for (const pin of ['split', 'same'] as const) {
     for (const channel of channelsWith((k) => k.latency === 'blocking')) {
       for (const sizeBytes of LATENCY_SIZES_BYTES) {
-        targets.push({ case: { channel, mode: 'latency', sizeBytes, pin }, metric: 'p50', boundRatio: pin === 'split' ? 1.15 : 1.5 });
+        targets.push({
+          case: { channel, mode: 'latency', sizeBytes, pin },
+          metric: 'p50',
+          boundRatio: pin === 'split' ? 1.15 : 1.5,
+        });
       }
     }
   }
@@ -60,11 +65,19 @@ export function fidelityTargets(mqLargestBytes: number): FidelityTarget[] {
   }
   for (const channel of channelsWith((k) => k.throughput === 'sizes')) {
     for (const sizeBytes of THROUGHPUT_SIZES_BYTES) {
-      targets.push({ case: { channel, mode: 'throughput', sizeBytes, pin: 'split' }, metric: 'throughput', boundRatio: 0.9 });
+      targets.push({
+        case: { channel, mode: 'throughput', sizeBytes, pin: 'split' },
+        metric: 'throughput',
+        boundRatio: 0.9,
+      });
     }
   }
   for (const channel of channelsWith((k) => k.throughput === 'largest')) {
-    targets.push({ case: { channel, mode: 'throughput', sizeBytes: mqLargestBytes, pin: 'split' }, metric: 'throughput', boundRatio: 0.9 });
+    targets.push({
+      case: { channel, mode: 'throughput', sizeBytes: mqLargestBytes, pin: 'split' },
+      metric: 'throughput',
+      boundRatio: 0.9,
+    });
   }
   return targets;
 }

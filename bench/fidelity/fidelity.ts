@@ -25,7 +25,6 @@ import { CLI_PATH, C_REFERENCE_DIR, PACKAGE_ROOT } from '../install-paths.js';
 import { runScript } from './script.js';
 import { fidelityCaseLabel, fidelityTargets, type FidelityTarget, type Pin } from './fidelity-targets.js';
 
-
 /** The parsed flags. */
 interface Options {
   channels: ChannelId[];
@@ -68,7 +67,10 @@ interface Summary {
 function mqLargestBytes(): number {
   const limits = readKernelLimits();
   const bySize = limits.mqMsgsizeMaxBytes ?? 8192;
-  const byRlimit = limits.rlimitMsgqueueBytes === null ? bySize : Math.floor(limits.rlimitMsgqueueBytes / 2) - PER_MESSAGE_OVERHEAD_BYTES;
+  const byRlimit =
+    limits.rlimitMsgqueueBytes === null
+      ? bySize
+      : Math.floor(limits.rlimitMsgqueueBytes / 2) - PER_MESSAGE_OVERHEAD_BYTES;
   return Math.min(bySize, byRlimit);
 }
 
@@ -83,7 +85,8 @@ function allowedCpus(): number[] {
 
 function formatValue(metric: FidelityTarget['metric'], value: number | undefined): string {
   if (value === undefined) return '-';
-  if (metric === 'throughput') return value >= 1e9 ? `${(value / 1e9).toFixed(2)} GB/s` : `${(value / 1e6).toFixed(1)} MB/s`;
+  if (metric === 'throughput')
+    return value >= 1e9 ? `${(value / 1e9).toFixed(2)} GB/s` : `${(value / 1e6).toFixed(1)} MB/s`;
   if (value < 1000) return `${Math.round(value)} ns`;
   return `${(value / 1000).toFixed(value < 10_000 ? 2 : 1)} µs`;
 }
@@ -92,7 +95,10 @@ function summarize(runs: TargetRuns): Summary {
   const { target } = runs;
   const label = fidelityCaseLabel(target.case);
   const base = { label, metric: target.metric, boundRatio: target.boundRatio, rounds: runs.podbench.length };
-  const notOk = [...runs.podbench.map((m) => ['podbench', m] as const), ...runs.reference.map((m) => ['reference', m] as const)].find(([, m]) => m.status !== 'ok');
+  const notOk = [
+    ...runs.podbench.map((m) => ['podbench', m] as const),
+    ...runs.reference.map((m) => ['reference', m] as const),
+  ].find(([, m]) => m.status !== 'ok');
   if (notOk) {
     const [who, m] = notOk;
     const reason = m.status === 'ok' ? '' : m.reason;
@@ -109,7 +115,15 @@ function summarize(runs: TargetRuns): Summary {
   const within = (x: number) => (target.metric === 'p50' ? x <= target.boundRatio : x >= target.boundRatio);
   // Met only when both ways of reading the rounds agree: with few noisy rounds they can differ.
   const verdict = within(ratio) && within(ratioOfMedians) ? 'met' : 'missed';
-  return { ...base, podbenchMedian, referenceMedian, ratio, ratioOfMedians, ratioRange: [Math.min(...perRound), Math.max(...perRound)], verdict };
+  return {
+    ...base,
+    podbenchMedian,
+    referenceMedian,
+    ratio,
+    ratioOfMedians,
+    ratioRange: [Math.min(...perRound), Math.max(...perRound)],
+    verdict,
+  };
 }
 
 function renderSummaries(summaries: readonly Summary[]): string {
@@ -123,7 +137,11 @@ function renderSummaries(summaries: readonly Summary[]): string {
     `${s.metric === 'p50' ? '≤' : '≥'} ${s.boundRatio}×`,
     s.verdict === 'met' || s.verdict === 'missed' ? s.verdict : `${s.verdict}: ${s.reason}`,
   ]);
-  return alignColumns(['case', 'podbench', 'reference', 'ratio', 'of medians', 'round range', 'target', 'verdict'], rows, new Set([1, 2, 3, 4, 5]));
+  return alignColumns(
+    ['case', 'podbench', 'reference', 'ratio', 'of medians', 'round range', 'target', 'verdict'],
+    rows,
+    new Set([1, 2, 3, 4, 5]),
+  );
 }
 
 async function main(opts: Options): Promise<number> {
@@ -131,20 +149,32 @@ async function main(opts: Options): Promise<number> {
   const timing: CaseTiming = { warmupMs: opts.warmup, durationMs: opts.duration, peerTimeoutMs: 5000 };
   const binary = await buildReference(C_REFERENCE_DIR, join(PACKAGE_ROOT, '.cache', 'reference'));
   const targets = fidelityTargets(mqLargestBytes()).filter(
-    (t) => opts.channels.includes(t.case.channel) && opts.modes.includes(t.case.mode) && (opts.pin === 'all' || t.case.pin === opts.pin),
+    (t) =>
+      opts.channels.includes(t.case.channel) &&
+      opts.modes.includes(t.case.mode) &&
+      (opts.pin === 'all' || t.case.pin === opts.pin),
   );
   if (targets.length === 0) throw new InvalidArgumentError('no target case matches --channels, --modes and --pin');
   const cpus = allowedCpus();
-  if (cpus.length < 2 && targets.some((t) => t.case.pin === 'split')) throw new Error('the two-CPU cases need two CPUs; this process may use one (run with --pin same)');
+  if (cpus.length < 2 && targets.some((t) => t.case.pin === 'split'))
+    throw new Error('the two-CPU cases need two CPUs; this process may use one (run with --pin same)');
 
   const err = process.stderr;
-  err.write(`podbench fidelity: ${targets.length} cases × ${opts.rounds} rounds, ${formatDuration(opts.duration)} each (+${formatDuration(opts.warmup)} warm-up), podbench and the C reference interleaved\n`);
+  err.write(
+    `podbench fidelity: ${targets.length} cases × ${opts.rounds} rounds, ${formatDuration(opts.duration)} each (+${formatDuration(opts.warmup)} warm-up), podbench and the C reference interleaved\n`,
+  );
   if (opts.referenceSendDelayNs > 0) {
-    err.write(`the reference spins ${opts.referenceSendDelayNs} ns before each send: a model of a runtime's cost per message, not C as it is\n`);
+    err.write(
+      `the reference spins ${opts.referenceSendDelayNs} ns before each send: a model of a runtime's cost per message, not C as it is\n`,
+    );
   }
-  err.write(ipc.raised
-    ? `System V limits raised in a private IPC namespace: ${Object.entries(RAISED_SYSV_LIMITS).map(([k, v]) => `${k}=${v}`).join(', ')}\n`
-    : `System V limits left as they are: ${ipc.why}\n`);
+  err.write(
+    ipc.raised
+      ? `System V limits raised in a private IPC namespace: ${Object.entries(RAISED_SYSV_LIMITS)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(', ')}\n`
+      : `System V limits left as they are: ${ipc.why}\n`,
+  );
 
   const runs: TargetRuns[] = targets.map((target) => ({ target, podbench: [], reference: [] }));
   for (let round = 0; round < opts.rounds; round++) {
@@ -152,36 +182,79 @@ async function main(opts: Options): Promise<number> {
       const c = run.target.case;
       const order = round % 2 === 0 ? (['podbench', 'reference'] as const) : (['reference', 'podbench'] as const);
       for (const who of order) {
-        const m = who === 'podbench' ? await runPodbenchCase(CLI_PATH, c, timing) : await runReferenceCase(binary, c, timing, cpus, opts.referenceSendDelayNs);
+        const m =
+          who === 'podbench'
+            ? await runPodbenchCase(CLI_PATH, c, timing)
+            : await runReferenceCase(binary, c, timing, cpus, opts.referenceSendDelayNs);
         run[who].push(m);
       }
       const show = (m: Measurement) => (m.status === 'ok' ? formatValue(run.target.metric, m.value) : m.status);
-      err.write(`[${round + 1}/${opts.rounds}] ${fidelityCaseLabel(c).padEnd(34)} podbench ${show(run.podbench.at(-1)!).padStart(11)}   reference ${show(run.reference.at(-1)!).padStart(11)}\n`);
+      err.write(
+        `[${round + 1}/${opts.rounds}] ${fidelityCaseLabel(c).padEnd(34)} podbench ${show(run.podbench.at(-1)!).padStart(11)}   reference ${show(run.reference.at(-1)!).padStart(11)}\n`,
+      );
     }
   }
 
   const summaries = runs.map(summarize);
   const machine = `${cpuInfo()[0]?.model ?? 'unknown CPU'}, ${cpuInfo().length} CPUs, Linux ${release()}, Node ${process.version}`;
-  const delayed = opts.referenceSendDelayNs > 0 ? `; the reference spun ${opts.referenceSendDelayNs} ns before each send` : '';
-  process.stdout.write(`\n${machine}\nmedians of ${opts.rounds} interleaved rounds${delayed}; ratio = median of per-round podbench / reference; met when it and the ratio of medians both meet the target\n\n${renderSummaries(summaries)}\n`);
+  const delayed =
+    opts.referenceSendDelayNs > 0 ? `; the reference spun ${opts.referenceSendDelayNs} ns before each send` : '';
+  process.stdout.write(
+    `\n${machine}\nmedians of ${opts.rounds} interleaved rounds${delayed}; ratio = median of per-round podbench / reference; met when it and the ratio of medians both meet the target\n\n${renderSummaries(summaries)}\n`,
+  );
   const missed = summaries.filter((s) => s.verdict === 'missed' || s.verdict === 'failed');
   const skipped = summaries.filter((s) => s.verdict === 'skipped');
-  process.stdout.write(`\n${summaries.length - missed.length - skipped.length} met, ${missed.length} missed or failed, ${skipped.length} skipped\n`);
+  process.stdout.write(
+    `\n${summaries.length - missed.length - skipped.length} met, ${missed.length} missed or failed, ${skipped.length} skipped\n`,
+  );
   if (opts.json) {
-    writeFileSync(opts.json, `${JSON.stringify({ machine, rounds: opts.rounds, timing, referenceSendDelayNs: opts.referenceSendDelayNs, ipc, summaries, runs }, null, 2)}\n`);
+    writeFileSync(
+      opts.json,
+      `${JSON.stringify({ machine, rounds: opts.rounds, timing, referenceSendDelayNs: opts.referenceSendDelayNs, ipc, summaries, runs }, null, 2)}\n`,
+    );
   }
   return missed.length > 0 ? 1 : 0;
 }
 
 const program = new Command('bench:fidelity')
   .description('compare podbench with a C reference on the same cases, interleaved, and check the fidelity targets')
-  .addOption(new Option('--channels <list>', 'channels to include').default(parseChannels('all'), 'all').argParser(parseChannels))
-  .addOption(new Option('--modes <list>', 'modes to include').default(['latency', 'throughput'], 'latency,throughput').argParser(parseModes))
-  .addOption(new Option('--pin <how>', 'placements to include: each process on its own CPU (split), both on one CPU (same), or all').choices(['split', 'same', 'all']).default('all'))
+  .addOption(
+    new Option('--channels <list>', 'channels to include')
+      .default(parseChannels('all'), 'all')
+      .argParser(parseChannels),
+  )
+  .addOption(
+    new Option('--modes <list>', 'modes to include')
+      .default(['latency', 'throughput'], 'latency,throughput')
+      .argParser(parseModes),
+  )
+  .addOption(
+    new Option(
+      '--pin <how>',
+      'placements to include: each process on its own CPU (split), both on one CPU (same), or all',
+    )
+      .choices(['split', 'same', 'all'])
+      .default('all'),
+  )
   .addOption(new Option('--rounds <n>', 'interleaved rounds per case').default(3).argParser(wholeNumberParser(1, 50)))
-  .addOption(new Option('--duration <time>', 'timed part of each case').default(1000, '1s').argParser(durationParser(100, 600_000)))
-  .addOption(new Option('--warmup <time>', 'warm-up before each case').default(200, '200ms').argParser(durationParser(0, 60_000)))
-  .addOption(new Option('--reference-send-delay-ns <n>', 'make the reference spin this long before each send, to see how a cost per message moves each case here (the verdicts then compare podbench with that model, not with C)').default(0).argParser(wholeNumberParser(0, 1_000_000)))
+  .addOption(
+    new Option('--duration <time>', 'timed part of each case')
+      .default(1000, '1s')
+      .argParser(durationParser(100, 600_000)),
+  )
+  .addOption(
+    new Option('--warmup <time>', 'warm-up before each case')
+      .default(200, '200ms')
+      .argParser(durationParser(0, 60_000)),
+  )
+  .addOption(
+    new Option(
+      '--reference-send-delay-ns <n>',
+      'make the reference spin this long before each send, to see how a cost per message moves each case here (the verdicts then compare podbench with that model, not with C)',
+    )
+      .default(0)
+      .argParser(wholeNumberParser(0, 1_000_000)),
+  )
   .option('--json <file>', 'also write every measurement and the summary as JSON');
 
 await runScript(program, main);

@@ -48,9 +48,14 @@ function meanDetail(cases: readonly CaseResult[], key: string): number | undefin
 function figures(doc: ResultsDocument): Record<string, number | undefined> {
   const measured = doc.cases.filter((c) => c.status === 'ok');
   const floor = doc.harnessFloor;
-  const rssKiB = [maxDetail(measured, 'initiator.peakRssKiB'), maxDetail(measured, 'responder.peakRssKiB')].filter((v) => v !== undefined);
+  const rssKiB = [maxDetail(measured, 'initiator.peakRssKiB'), maxDetail(measured, 'responder.peakRssKiB')].filter(
+    (v) => v !== undefined,
+  );
   return {
-    timingAndRecording: floor?.emptyIntervalNs !== undefined && floor.sampleStoreNs !== undefined ? floor.emptyIntervalNs + floor.sampleStoreNs : undefined,
+    timingAndRecording:
+      floor?.emptyIntervalNs !== undefined && floor.sampleStoreNs !== undefined
+        ? floor.emptyIntervalNs + floor.sampleStoreNs
+        : undefined,
     emptyInterval: floor?.emptyIntervalNs,
     sampleStore: floor?.sampleStoreNs,
     clockRead: floor?.clockReadNs,
@@ -71,13 +76,27 @@ function formatRow(r: Row): string[] {
 async function main(opts: Options): Promise<number> {
   const err = process.stderr;
   const runs: Record<string, number | undefined>[] = [];
-  const args = ['--channels', 'all', '--modes', 'latency,throughput', '--sizes', '1Mi', '--duration', `${opts.duration}ms`];
+  const args = [
+    '--channels',
+    'all',
+    '--modes',
+    'latency,throughput',
+    '--sizes',
+    '1Mi',
+    '--duration',
+    `${opts.duration}ms`,
+  ];
   for (let i = 0; i < opts.runs; i++) {
-    err.write(`[${i + 1}/${opts.runs}] podbench run --target local --sizes 1Mi --duration ${formatDuration(opts.duration)} (all channels, both modes)\n`);
+    err.write(
+      `[${i + 1}/${opts.runs}] podbench run --target local --sizes 1Mi --duration ${formatDuration(opts.duration)} (all channels, both modes)\n`,
+    );
     const run = await runPodbench(CLI_PATH, args, 16 * (opts.duration + 5000) + RUN_OVERHEAD_MS);
     if ('error' in run) throw new Error(run.error);
     const failed = run.doc.cases.filter((c) => c.status === 'failed');
-    if (failed.length > 0) throw new Error(`${failed.length} case(s) failed, e.g. ${failed[0]!.channel} ${failed[0]!.mode}: ${failed[0]!.reason}`);
+    if (failed.length > 0)
+      throw new Error(
+        `${failed.length} case(s) failed, e.g. ${failed[0]!.channel} ${failed[0]!.mode}: ${failed[0]!.reason}`,
+      );
     runs.push(figures(run.doc));
   }
   const medianOf = (key: string): number => {
@@ -86,24 +105,48 @@ async function main(opts: Options): Promise<number> {
     return value;
   };
   const rows: Row[] = [
-    { what: 'timing + recording one sample (empty interval + sample store)', value: medianOf('timingAndRecording'), unit: 'ns', max: 60 },
-    { what: '  empty interval: clock cost inside each latency sample (median)', value: medianOf('emptyInterval'), unit: 'ns' },
+    {
+      what: 'timing + recording one sample (empty interval + sample store)',
+      value: medianOf('timingAndRecording'),
+      unit: 'ns',
+      max: 60,
+    },
+    {
+      what: '  empty interval: clock cost inside each latency sample (median)',
+      value: medianOf('emptyInterval'),
+      unit: 'ns',
+    },
     { what: '  sample store in the timed loop', value: medianOf('sampleStore'), unit: 'ns' },
     { what: 'one clock read', value: medianOf('clockRead'), unit: 'ns' },
     { what: 'histogram insert (between round trips, per batch)', value: medianOf('histogramRecord'), unit: 'ns' },
     { what: 'one FFI call (koffi, getpid)', value: medianOf('ffiCall'), unit: 'ns' },
     { what: 'agent peak resident memory at 1 MiB messages', value: medianOf('agentRssMB'), unit: 'MB', max: 100 },
-    { what: 'orchestrator CPU while a case runs (mean over cases)', value: medianOf('orchestratorCpuMean'), unit: '% of a core', max: 2 },
+    {
+      what: 'orchestrator CPU while a case runs (mean over cases)',
+      value: medianOf('orchestratorCpuMean'),
+      unit: '% of a core',
+      max: 2,
+    },
     { what: '  the worst single case', value: medianOf('orchestratorCpuWorst'), unit: '% of a core' },
   ];
   const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} CPUs, Linux ${release()}, Node ${process.version}`;
-  process.stdout.write(`\n${machine}\nmedians of ${opts.runs} runs\n\n${alignColumns(['figure', 'value', 'target', 'verdict'], rows.map(formatRow), new Set([1]))}\n`);
+  process.stdout.write(
+    `\n${machine}\nmedians of ${opts.runs} runs\n\n${alignColumns(['figure', 'value', 'target', 'verdict'], rows.map(formatRow), new Set([1]))}\n`,
+  );
   return rows.some((r) => r.max !== undefined && r.value > r.max) ? 1 : 0;
 }
 
 const program = new Command('bench:floor')
-  .description('measure the harness floor, the agents\' memory at 1 MiB and the orchestrator\'s CPU, and check them against the targets')
-  .addOption(new Option('--runs <n>', 'full podbench runs to take the median of').default(3).argParser(wholeNumberParser(1, 20)))
-  .addOption(new Option('--duration <time>', 'timed part of each case').default(1000, '1s').argParser(durationParser(100, 600_000)));
+  .description(
+    "measure the harness floor, the agents' memory at 1 MiB and the orchestrator's CPU, and check them against the targets",
+  )
+  .addOption(
+    new Option('--runs <n>', 'full podbench runs to take the median of').default(3).argParser(wholeNumberParser(1, 20)),
+  )
+  .addOption(
+    new Option('--duration <time>', 'timed part of each case')
+      .default(1000, '1s')
+      .argParser(durationParser(100, 600_000)),
+  );
 
 await runScript(program, main);

@@ -20,7 +20,8 @@ export type IpcSetup = { readonly raised: true } | { readonly raised: false; rea
  */
 export function enterPrivateIpcNamespace(): IpcSetup {
   if (process.env[INSIDE_ENV] === '1') {
-    for (const [key, value] of Object.entries(RAISED_SYSV_LIMITS)) writeFileSync(`/proc/sys/${key.replace('.', '/')}`, String(value));
+    for (const [key, value] of Object.entries(RAISED_SYSV_LIMITS))
+      writeFileSync(`/proc/sys/${key.replace('.', '/')}`, String(value));
     return { raised: true };
   }
   if (process.getuid?.() !== 0) return { raised: false, why: 'not root, so System V limits stay at the host values' };

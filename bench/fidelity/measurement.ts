@@ -37,13 +37,18 @@ const KILL_GRACE_MS = 10_000;
 export function runChild(file: string, args: readonly string[], timeoutMs: number): Promise<ChildOutcome> {
   return new Promise((resolve) => {
     let killer: NodeJS.Timeout | undefined;
-    const child = execFile(file, args, { timeout: timeoutMs, killSignal: 'SIGTERM', maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      clearTimeout(killer);
-      const failure = err as (NodeJS.ErrnoException & { code?: number | string; signal?: string }) | null;
-      const exitCode = failure ? (typeof failure.code === 'number' ? failure.code : null) : 0;
-      const spawnError = failure && typeof failure.code === 'string' ? `${file}: ${failure.message}` : '';
-      resolve({ exitCode, signal: failure?.signal ?? null, stdout, stderr: spawnError || stderr });
-    });
+    const child = execFile(
+      file,
+      args,
+      { timeout: timeoutMs, killSignal: 'SIGTERM', maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        clearTimeout(killer);
+        const failure = err as (NodeJS.ErrnoException & { code?: number | string; signal?: string }) | null;
+        const exitCode = failure ? (typeof failure.code === 'number' ? failure.code : null) : 0;
+        const spawnError = failure && typeof failure.code === 'string' ? `${file}: ${failure.message}` : '';
+        resolve({ exitCode, signal: failure?.signal ?? null, stdout, stderr: spawnError || stderr });
+      },
+    );
     killer = setTimeout(() => child.kill('SIGKILL'), timeoutMs + KILL_GRACE_MS);
   });
 }

@@ -4,11 +4,17 @@
  */
 import { CommanderError, InvalidArgumentError, type Command, type OptionValues } from 'commander';
 
-
 /** Parses argv with `program`, runs `main` with its options and sets the exit code. */
-export async function runScript<T extends OptionValues>(program: Command, main: (opts: T) => Promise<number>): Promise<void> {
+export async function runScript<T extends OptionValues>(
+  program: Command,
+  main: (opts: T) => Promise<number>,
+): Promise<void> {
   const name = program.name();
-  program.exitOverride().configureOutput({ outputError: (text) => process.stderr.write(`${name}: ${text.replace(/^error: /, '').trim()} (see --help)\n`) });
+  program
+    .exitOverride()
+    .configureOutput({
+      outputError: (text) => process.stderr.write(`${name}: ${text.replace(/^error: /, '').trim()} (see --help)\n`),
+    });
   try {
     program.parse();
     process.exitCode = await main(program.opts<T>());

@@ -73,7 +73,11 @@ export function agentConfigMap(name: string, kubernetesArch: string, labels: Rec
   const configMap: V1ConfigMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, labels }, data, binaryData };
   const size = configMapDataBytes(configMap);
   if (size > CONFIGMAP_MAX_BYTES) {
-    throw new CliError(`the agent ConfigMap for ${kubernetesArch} would hold ${size} bytes of data, over the API server's limit of ${CONFIGMAP_MAX_BYTES}`, 1, 'use --image with an agent image instead');
+    throw new CliError(
+      `the agent ConfigMap for ${kubernetesArch} would hold ${size} bytes of data, over the API server's limit of ${CONFIGMAP_MAX_BYTES}`,
+      1,
+      'use --image with an agent image instead',
+    );
   }
   return configMap;
 }

@@ -6,7 +6,17 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { PACKAGE_ROOT } from '../install-paths.js';
@@ -53,8 +63,14 @@ const REPO_ROOT = PACKAGE_ROOT;
  */
 export async function buildImageFromDockerfile(tag: string, push: boolean, nodeImage?: string): Promise<string> {
   const builder = BUILDERS.find((b) => (process.env.PATH ?? '').split(':').some((d) => d && existsSync(join(d, b))));
-  if (!builder) throw new CliError('no container build tool found (docker, podman or buildah)', 1, 'install one, or use podbench image build --from-host');
-  if (!existsSync(join(REPO_ROOT, 'agents', 'Dockerfile'))) throw new CliError(`agents/Dockerfile is not in ${REPO_ROOT}: build from a clone of the podbench repository`, 1);
+  if (!builder)
+    throw new CliError(
+      'no container build tool found (docker, podman or buildah)',
+      1,
+      'install one, or use podbench image build --from-host',
+    );
+  if (!existsSync(join(REPO_ROOT, 'agents', 'Dockerfile')))
+    throw new CliError(`agents/Dockerfile is not in ${REPO_ROOT}: build from a clone of the podbench repository`, 1);
   const buildArgs = nodeImage ? ['--build-arg', `NODE_IMAGE=${nodeImage}`] : [];
   const build = builder === 'buildah' ? ['bud'] : ['build'];
   const run = (args: string[]) => (builder === 'podman' ? podman(args) : runTool(builder, args));
@@ -71,7 +87,11 @@ function runTool(tool: string, args: string[]): Promise<string> {
       stderr += c;
       process.stderr.write(c);
     });
-    child.on('close', (code) => (code === 0 ? resolve('') : reject(new CliError(`${tool} ${args[0]} failed: ${stderr.trim().split('\n').at(-1) || `exit ${code}`}`, 1))));
+    child.on('close', (code) =>
+      code === 0
+        ? resolve('')
+        : reject(new CliError(`${tool} ${args[0]} failed: ${stderr.trim().split('\n').at(-1) || `exit ${code}`}`, 1)),
+    );
   });
 }
 
@@ -95,18 +115,31 @@ export const IMAGE_CLI_DIR = '/opt/podbench/cli';
  * the in-cluster Job (manifests/podbench-job.yaml) and serves as its agents' --image. Returns the
  * image name.
  */
-export async function buildImageFromHost(tag = defaultLocalImage(), withAgent = true, withCli = false): Promise<string> {
+export async function buildImageFromHost(
+  tag = defaultLocalImage(),
+  withAgent = true,
+  withCli = false,
+): Promise<string> {
   const root = mkdtempSync(join(tmpdir(), 'podbench-image-'));
   try {
     place(root, 'usr/local/bin/node', process.execPath);
     chmodSync(join(root, 'usr/local/bin/node'), 0o755);
     for (const lib of linkedLibraries(process.execPath)) place(root, lib.slice(1), lib);
-    if (withAgent) for (const file of agentRuntimeFiles()) place(root, join(dirname(IMAGE_AGENT_PATH), file.path).slice(1), file.source);
+    if (withAgent)
+      for (const file of agentRuntimeFiles())
+        place(root, join(dirname(IMAGE_AGENT_PATH), file.path).slice(1), file.source);
     if (withCli) {
-      for (const rel of packageDirectories()) cpSync(join(PACKAGE_ROOT, rel), join(root, IMAGE_CLI_DIR.slice(1), rel), { recursive: true, dereference: true });
+      for (const rel of packageDirectories())
+        cpSync(join(PACKAGE_ROOT, rel), join(root, IMAGE_CLI_DIR.slice(1), rel), {
+          recursive: true,
+          dereference: true,
+        });
     }
     mkdirSync(join(root, 'etc'));
-    writeFileSync(join(root, 'etc/passwd'), `root:x:0:0:root:/root:/sbin/nologin\npodbench:x:${AGENT_UID}:${AGENT_UID}:podbench:/tmp:/sbin/nologin\n`);
+    writeFileSync(
+      join(root, 'etc/passwd'),
+      `root:x:0:0:root:/root:/sbin/nologin\npodbench:x:${AGENT_UID}:${AGENT_UID}:podbench:/tmp:/sbin/nologin\n`,
+    );
     writeFileSync(join(root, 'etc/group'), `root:x:0:\npodbench:x:${AGENT_UID}:\n`);
     mkdirSync(join(root, 'tmp'));
     chmodSync(join(root, 'tmp'), 0o1777);
@@ -114,8 +147,22 @@ export async function buildImageFromHost(tag = defaultLocalImage(), withAgent = 
     const tarDone = new Promise<number | null>((r) => tar.on('close', r));
     // An agent image runs as the agent's user; a plain Node image as root, as node:24-slim does
     // (so that it stands in for it faithfully: the pod must set a non-root user itself).
-    const entrypoint = withCli ? ['--change', `ENTRYPOINT ${JSON.stringify(['node', `${IMAGE_CLI_DIR}/dist/bench/cli.js`])}`] : [];
-    await podman(['import', '--change', 'ENV PATH=/usr/local/bin:/usr/bin:/bin', '--change', `USER ${withAgent ? AGENT_UID : 0}`, ...entrypoint, '-', tag], { stdin: tar.stdout! });
+    const entrypoint = withCli
+      ? ['--change', `ENTRYPOINT ${JSON.stringify(['node', `${IMAGE_CLI_DIR}/dist/bench/cli.js`])}`]
+      : [];
+    await podman(
+      [
+        'import',
+        '--change',
+        'ENV PATH=/usr/local/bin:/usr/bin:/bin',
+        '--change',
+        `USER ${withAgent ? AGENT_UID : 0}`,
+        ...entrypoint,
+        '-',
+        tag,
+      ],
+      { stdin: tar.stdout! },
+    );
     const tarCode = await tarDone;
     if (tarCode !== 0) throw new CliError(`tar of the image root failed (exit ${tarCode})`, 1);
     return tag;

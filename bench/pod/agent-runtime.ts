@@ -50,7 +50,14 @@ export function agentRuntimeFiles(arch: string = process.arch): RuntimeFile[] {
   const files = nativeFiles(arch);
   if (!files.every((f) => existsSync(join(nativeDir, f)))) {
     const built = NATIVE_ARCHES.filter((a) => existsSync(join(nativeBundleDir(a), nativeFiles(a).at(-1)!)));
-    throw new CliError(`this podbench build has no koffi native module for ${arch} (it has: ${built.join(', ') || 'none'})`, 1, 'rebuild with npm run build where the npm registry is reachable, or use --image with an agent image for those nodes');
+    throw new CliError(
+      `this podbench build has no koffi native module for ${arch} (it has: ${built.join(', ') || 'none'})`,
+      1,
+      'rebuild with npm run build where the npm registry is reachable, or use --image with an agent image for those nodes',
+    );
   }
-  return [{ path: 'agent.mjs', source: BUNDLE }, ...files.map((f) => ({ path: `node_modules/${nativePackageName(arch)}/${f}`, source: join(nativeDir, f) }))];
+  return [
+    { path: 'agent.mjs', source: BUNDLE },
+    ...files.map((f) => ({ path: `node_modules/${nativePackageName(arch)}/${f}`, source: join(nativeDir, f) })),
+  ];
 }

@@ -24,7 +24,16 @@ const root = PACKAGE_ROOT;
 // TypeBox in one file, over tsc's re-export (see agents/contract/typebox.ts): every podbench
 // command loads it, and one file loads under any open-file limit.
 const typebox = join(root, 'dist', 'agents', 'contract', 'typebox.js');
-await build({ entryPoints: [typebox], outfile: typebox, allowOverwrite: true, bundle: true, platform: 'node', format: 'esm', target: 'node20', logLevel: 'warning' });
+await build({
+  entryPoints: [typebox],
+  outfile: typebox,
+  allowOverwrite: true,
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  logLevel: 'warning',
+});
 
 await build({
   entryPoints: [join(root, 'dist', 'agents', 'main.js')],
@@ -35,7 +44,9 @@ await build({
   target: 'node20',
   minify: true,
   // Bundled CommonJS dependencies call require(); give the ESM bundle one.
-  banner: { js: "import { createRequire as __podbenchRequire } from 'node:module'; const require = __podbenchRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __podbenchRequire } from 'node:module'; const require = __podbenchRequire(import.meta.url);",
+  },
   logLevel: 'warning',
 });
 
@@ -51,7 +62,10 @@ function nativePackage(arch: string, version: string): string | undefined {
   mkdirSync(cache, { recursive: true });
   process.stderr.write(`build: fetching ${name}@${version} (koffi's native module for ${arch} nodes)…\n`);
   try {
-    const tarball = execFileSync('npm', ['pack', `${name}@${version}`, '--pack-destination', cache, '--silent'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+    const tarball = execFileSync('npm', ['pack', `${name}@${version}`, '--pack-destination', cache, '--silent'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
       .trim()
       .split('\n')
       .at(-1)!;
@@ -59,7 +73,9 @@ function nativePackage(arch: string, version: string): string | undefined {
     return dir;
   } catch (err) {
     // Offline builds still work; only delivering the agent to nodes of that architecture does not.
-    process.stderr.write(`build: warning: ${name}@${version} could not be fetched (${(err as Error).message.split('\n')[0]}); this build cannot deliver the agent to ${arch} nodes\n`);
+    process.stderr.write(
+      `build: warning: ${name}@${version} could not be fetched (${(err as Error).message.split('\n')[0]}); this build cannot deliver the agent to ${arch} nodes\n`,
+    );
     return undefined;
   }
 }

@@ -12,5 +12,7 @@ const require = createRequire(import.meta.url);
  */
 export function packageDir(name: string, fromDir?: string): string | undefined {
   const resolver = fromDir ? createRequire(join(fromDir, 'package.json')) : require;
-  return (resolver.resolve.paths(name) ?? []).map((dir) => join(dir, name)).find((dir) => existsSync(join(dir, 'package.json')));
+  return (resolver.resolve.paths(name) ?? [])
+    .map((dir) => join(dir, name))
+    .find((dir) => existsSync(join(dir, 'package.json')));
 }

@@ -16,7 +16,8 @@ interface PackageJson {
   readonly files?: string[];
 }
 
-const readPackage = (dir: string): PackageJson => JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as PackageJson;
+const readPackage = (dir: string): PackageJson =>
+  JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as PackageJson;
 
 /**
  * The directories (relative to PACKAGE_ROOT) to copy whole for podbench to run: what its
@@ -24,7 +25,10 @@ const readPackage = (dir: string): PackageJson => JSON.parse(readFileSync(join(d
  */
 export function packageDirectories(): string[] {
   const root = readPackage(PACKAGE_ROOT);
-  const dirs = new Set<string>(['package.json', ...(root.files ?? []).filter((f) => existsSync(join(PACKAGE_ROOT, f)))]);
+  const dirs = new Set<string>([
+    'package.json',
+    ...(root.files ?? []).filter((f) => existsSync(join(PACKAGE_ROOT, f))),
+  ]);
   const pending: [string, string][] = Object.keys(root.dependencies ?? {}).map((name) => [name, PACKAGE_ROOT]);
   const seen = new Set<string>();
   while (pending.length > 0) {
@@ -34,12 +38,18 @@ export function packageDirectories(): string[] {
     if (seen.has(dir)) continue;
     seen.add(dir);
     const rel = relative(PACKAGE_ROOT, dir);
-    if (rel.startsWith('..')) throw new CliError(`podbench's dependency ${name} lies outside its package (${dir}); install podbench with its dependencies`, 1);
+    if (rel.startsWith('..'))
+      throw new CliError(
+        `podbench's dependency ${name} lies outside its package (${dir}); install podbench with its dependencies`,
+        1,
+      );
     dirs.add(rel);
     const pkg = readPackage(dir);
     for (const dep of Object.keys(pkg.dependencies ?? {})) pending.push([dep, dir]);
     // Optional dependencies that are installed (koffi's native module for this host) come along.
-    for (const dep of Object.keys((pkg as { optionalDependencies?: Record<string, string> }).optionalDependencies ?? {})) {
+    for (const dep of Object.keys(
+      (pkg as { optionalDependencies?: Record<string, string> }).optionalDependencies ?? {},
+    )) {
       if (packageDir(dep, dir)) pending.push([dep, dir]);
     }
   }

@@ -8,7 +8,15 @@
  * still measures every channel: the containers of a pod share the network and IPC namespaces and
  * /dev/shm by design, and the two emptyDir volumes are mounted into both.
  */
-import type { V1ConfigMap, V1Container, V1EnvVar, V1Pod, V1Toleration, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type {
+  V1ConfigMap,
+  V1Container,
+  V1EnvVar,
+  V1Pod,
+  V1Toleration,
+  V1Volume,
+  V1VolumeMount,
+} from '@kubernetes/client-node';
 import type { Plan } from '../../agents/contract/schema.js';
 import { agentNodeOptions } from './agent-runtime.js';
 import { BOOTSTRAP_COMMAND, DEFAULT_NODE_IMAGE, DELIVERY_DIRS, agentConfigMap } from './agent-delivery.js';
@@ -94,7 +102,8 @@ interface Delivery {
 }
 
 function delivery(plan: Plan, options: PodOptions, labels: Record<string, string>): Delivery {
-  if (options.image) return { image: options.image, command: ['node', IMAGE_AGENT_PATH], mounts: [], volumes: [], nodeSelector: {} };
+  if (options.image)
+    return { image: options.image, command: ['node', IMAGE_AGENT_PATH], mounts: [], volumes: [], nodeSelector: {} };
   const arch = options.arch ?? options.nodeSelector['kubernetes.io/arch'] ?? hostKubernetesArch();
   const names = { configMap: `podbench-${plan.runId}-agent`, volume: `agent-${plan.runId}`, app: `app-${plan.runId}` };
   return {
@@ -128,8 +137,14 @@ function agentContainer(role: 'initiator' | 'responder', plan: Plan, options: Po
   const resources =
     options.cpu || options.memory
       ? {
-          requests: { ...(options.cpu ? { cpu: options.cpu } : {}), ...(options.memory ? { memory: options.memory } : {}) },
-          limits: { ...(options.cpu ? { cpu: options.cpu } : {}), ...(options.memory ? { memory: options.memory } : {}) },
+          requests: {
+            ...(options.cpu ? { cpu: options.cpu } : {}),
+            ...(options.memory ? { memory: options.memory } : {}),
+          },
+          limits: {
+            ...(options.cpu ? { cpu: options.cpu } : {}),
+            ...(options.memory ? { memory: options.memory } : {}),
+          },
         }
       : undefined;
   return {

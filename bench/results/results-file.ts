@@ -36,7 +36,8 @@ export function outDirProblem(outDir: string, flag: string): string | undefined 
   if (kernel) return `${flag} ${outDir} is under ${kernel}, a kernel filesystem where no directory can be made`;
   const stat = statSync(absolute, { throwIfNoEntry: false });
   if (stat && !stat.isDirectory()) return `${flag} ${outDir} is a file, not a directory`;
-  if (stat && existsSync(join(absolute, 'results.json'))) return `${flag} ${outDir} already holds a results.json; choose a new directory or remove it`;
+  if (stat && existsSync(join(absolute, 'results.json')))
+    return `${flag} ${outDir} already holds a results.json; choose a new directory or remove it`;
   return undefined;
 }
 
@@ -76,7 +77,10 @@ export class ResultsFile {
   /** Cases in the last document that reached the disk. */
   private savedCases = 0;
 
-  constructor(private readonly outDir: string, header: RunHeader) {
+  constructor(
+    private readonly outDir: string,
+    header: RunHeader,
+  ) {
     try {
       mkdirSync(outDir, { recursive: true });
     } catch (err) {
@@ -152,7 +156,10 @@ export class ResultsFile {
     } catch (err) {
       rmSync(tmp, { force: true });
       const kept = this.savedCases ? `; it holds the ${this.savedCases} case(s) saved before` : '';
-      throw new CliError(`cannot write ${this.path} (--out-dir ${this.outDir}): ${writeFailure(err, this.outDir)}${kept}`, 1);
+      throw new CliError(
+        `cannot write ${this.path} (--out-dir ${this.outDir}): ${writeFailure(err, this.outDir)}${kept}`,
+        1,
+      );
     }
     this.savedCases = this.doc.cases.length;
   }

@@ -6,7 +6,12 @@
  */
 import { readFileSync } from 'node:fs';
 import * as hdr from 'hdr-histogram-js';
-import { SCHEMA_VERSION, ContractError, validateResultsDocument, type ResultsDocument } from '../../agents/contract/schema.js';
+import {
+  SCHEMA_VERSION,
+  ContractError,
+  validateResultsDocument,
+  type ResultsDocument,
+} from '../../agents/contract/schema.js';
 import { CliError, UsageError } from '../cli/errors.js';
 import { PODBENCH_VERSION } from '../cli/version.js';
 
@@ -16,7 +21,9 @@ export function loadResults(path: string): ResultsDocument {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new UsageError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    throw new UsageError(
+      `cannot read ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`,
+    );
   }
   let value: unknown;
   try {
@@ -25,9 +32,12 @@ export function loadResults(path: string): ResultsDocument {
     throw new UsageError(`${path} is not JSON; expected a podbench results.json`);
   }
   const version = (value as { schemaVersion?: unknown })?.schemaVersion;
-  if (typeof version !== 'number') throw new UsageError(`${path} has no schemaVersion; expected a podbench results.json`);
+  if (typeof version !== 'number')
+    throw new UsageError(`${path} has no schemaVersion; expected a podbench results.json`);
   if (version !== SCHEMA_VERSION) {
-    throw new UsageError(`${path} has schemaVersion ${version}; podbench ${PODBENCH_VERSION} reads schemaVersion ${SCHEMA_VERSION}${version > SCHEMA_VERSION ? ' (upgrade podbench)' : ''}`);
+    throw new UsageError(
+      `${path} has schemaVersion ${version}; podbench ${PODBENCH_VERSION} reads schemaVersion ${SCHEMA_VERSION}${version > SCHEMA_VERSION ? ' (upgrade podbench)' : ''}`,
+    );
   }
   try {
     return validateResultsDocument(value, path);
@@ -58,7 +68,9 @@ export function loadResultsForRendering(path: string): LoadedResults {
       return c;
     } catch (err) {
       const why = (err as Error).message || String(err);
-      unreadable.push(`${path}: case ${c.index + 1} (${c.channel} ${c.mode} ${c.sizeBytes} B, repeat ${c.repeat + 1}): histogram unreadable (${why})`);
+      unreadable.push(
+        `${path}: case ${c.index + 1} (${c.channel} ${c.mode} ${c.sizeBytes} B, repeat ${c.repeat + 1}): histogram unreadable (${why})`,
+      );
       const { histogram: _damaged, ...rest } = c;
       return { ...rest, details: { ...rest.details, warning: `histogram unreadable (${why}): summary figures only` } };
     }
@@ -70,5 +82,8 @@ export function loadResultsForRendering(path: string): LoadedResults {
 export function unreadableError(loaded: readonly LoadedResults[]): CliError | undefined {
   const lines = loaded.flatMap((l) => l.unreadable);
   if (lines.length === 0) return undefined;
-  return new CliError(`${lines.length} histogram(s) could not be read, the rest was rendered: ${lines.slice(0, 3).join('; ')}${lines.length > 3 ? '; …' : ''}`, 1);
+  return new CliError(
+    `${lines.length} histogram(s) could not be read, the rest was rendered: ${lines.slice(0, 3).join('; ')}${lines.length > 3 ? '; …' : ''}`,
+    1,
+  );
 }

@@ -13,14 +13,20 @@ import { EVENT_TAG, validateAgentEvent, type AgentEvent } from '../../agents/con
  * the error's fields and its version, none of which explains anything), else the last line.
  */
 export function explainingLine(output: string): string | undefined {
-  const lines = output.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith(EVENT_TAG.trim()));
+  const lines = output
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith(EVENT_TAG.trim()));
   const own = lines.filter((l) => l.startsWith('podbench-agent:')).at(-1);
   if (own) return own.slice('podbench-agent:'.length).trim();
   return lines.filter((l) => /^\w*Error\b.*:/.test(l)).at(-1) ?? lines.at(-1);
 }
 
 /** Yields the events tagged in `stream`, validated. */
-export async function* agentEvents(stream: Readable, onOtherLine: (line: string) => void = () => {}): AsyncGenerator<AgentEvent> {
+export async function* agentEvents(
+  stream: Readable,
+  onOtherLine: (line: string) => void = () => {},
+): AsyncGenerator<AgentEvent> {
   const lines = createInterface({ input: stream, crlfDelay: Infinity });
   for await (const line of lines) {
     if (!line.startsWith(EVENT_TAG)) {

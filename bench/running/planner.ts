@@ -35,14 +35,19 @@ export type ChannelTable = { readonly [id in ChannelId]: ChannelInfo };
 /** Why `info` cannot run `mode` at `sizeBytes`, or undefined when it can. */
 function unsupported(info: ChannelInfo, mode: ModeId, sizeBytes: number): string | undefined {
   if (!info.modes.includes(mode)) return `the channel has no ${mode} mode (it supports ${info.modes.join(', ')})`;
-  if (info.maxSize && sizeBytes > info.maxSize.bytes) return `above the largest message the channel carries, ${formatSize(info.maxSize.bytes)} (${info.maxSize.reason})`;
+  if (info.maxSize && sizeBytes > info.maxSize.bytes)
+    return `above the largest message the channel carries, ${formatSize(info.maxSize.bytes)} (${info.maxSize.reason})`;
   return undefined;
 }
 
 /** Every channel × mode × size of `options` the channels support, in plan order. */
 function supportedCombinations(options: PlanOptions, channels: ChannelTable): Omit<CaseSpec, 'index' | 'repeat'>[] {
   return options.channels.flatMap((channel) =>
-    options.modes.flatMap((mode) => options.sizesBytes.filter((sizeBytes) => !unsupported(channels[channel], mode, sizeBytes)).map((sizeBytes) => ({ channel, mode, sizeBytes }))),
+    options.modes.flatMap((mode) =>
+      options.sizesBytes
+        .filter((sizeBytes) => !unsupported(channels[channel], mode, sizeBytes))
+        .map((sizeBytes) => ({ channel, mode, sizeBytes })),
+    ),
   );
 }
 
@@ -60,7 +65,10 @@ export function leftOutOfPlan(options: PlanOptions, channels: ChannelTable = CHA
 
 /** A fresh run id: 10 lowercase base-36 characters, safe in kernel object names and labels. */
 export function newRunId(): string {
-  return BigInt(`0x${randomBytes(8).toString('hex')}`).toString(36).padStart(10, '0').slice(-10);
+  return BigInt(`0x${randomBytes(8).toString('hex')}`)
+    .toString(36)
+    .padStart(10, '0')
+    .slice(-10);
 }
 
 /**
@@ -74,11 +82,15 @@ export function buildPlan(options: PlanOptions, runId = newRunId(), channels: Ch
   const combinations = supportedCombinations(options, channels);
   const count = options.repeat * combinations.length;
   if (count > MAX_CASES) {
-    throw new UsageError(`the plan has ${count} cases (channels × modes × sizes × --repeat); at most ${MAX_CASES}: use fewer sizes or repeats, or several runs`);
+    throw new UsageError(
+      `the plan has ${count} cases (channels × modes × sizes × --repeat); at most ${MAX_CASES}: use fewer sizes or repeats, or several runs`,
+    );
   }
   if (count === 0) {
     const [first] = leftOutOfPlan(options, channels);
-    throw new UsageError(`nothing to measure: no channel supports what was asked${first ? ` (${caseLabel(first)}: ${first.reason})` : ''}`);
+    throw new UsageError(
+      `nothing to measure: no channel supports what was asked${first ? ` (${caseLabel(first)}: ${first.reason})` : ''}`,
+    );
   }
   const cases: CaseSpec[] = [];
   for (let repeat = 0; repeat < options.repeat; repeat++) {

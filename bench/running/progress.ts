@@ -26,7 +26,11 @@ export class Progress {
   private done = 0;
   private pendingLine = false;
 
-  constructor(private readonly plan: Plan, private readonly out: NodeJS.WriteStream = process.stderr, private readonly quiet = false) {
+  constructor(
+    private readonly plan: Plan,
+    private readonly out: NodeJS.WriteStream = process.stderr,
+    private readonly quiet = false,
+  ) {
     this.tty = Boolean(out.isTTY);
     this.repeats = Math.max(1, ...plan.cases.map((c) => c.repeat + 1));
   }
@@ -40,7 +44,9 @@ export class Progress {
 
   caseStarted(spec: CaseSpec): void {
     if (this.quiet || !this.tty) return;
-    const leftS = Math.ceil(((this.plan.cases.length - this.done) * (this.plan.settings.warmupMs + this.plan.settings.durationMs)) / 1000);
+    const leftS = Math.ceil(
+      ((this.plan.cases.length - this.done) * (this.plan.settings.warmupMs + this.plan.settings.durationMs)) / 1000,
+    );
     this.endLine();
     this.out.write(`${this.counter()} ${caseLabel(spec, this.repeats)} … (~${leftS}s left)`);
     this.pendingLine = true;

@@ -171,7 +171,9 @@ export class LogFollower {
     this.abort = undefined;
     this.reopenings++;
     if (why === 'closed' && ++this.closesWithoutLines > MAX_REOPENINGS) {
-      this.lines.destroy(new Error(`the initiator's log stream closed ${MAX_REOPENINGS} times in a row with nothing new`));
+      this.lines.destroy(
+        new Error(`the initiator's log stream closed ${MAX_REOPENINGS} times in a row with nothing new`),
+      );
       return;
     }
     const running = () => this.source.running().catch(() => undefined);
@@ -195,7 +197,9 @@ export class LogFollower {
           await this.connect(true);
           // Silence during a long case is normal: say so only when the stream really broke.
           if (!this.stopped && (why === 'closed' || lastError !== undefined)) {
-            this.source.note(`the initiator's log stream ${why === 'closed' ? 'closed' : 'stalled'} while it runs; following it again from ${this.sinceTime() ?? 'the start'} (${this.reopenings})`);
+            this.source.note(
+              `the initiator's log stream ${why === 'closed' ? 'closed' : 'stalled'} while it runs; following it again from ${this.sinceTime() ?? 'the start'} (${this.reopenings})`,
+            );
           }
           return;
         }
@@ -204,7 +208,9 @@ export class LogFollower {
       }
       if (Date.now() > deadline) {
         const reason = lastError instanceof Error ? lastError.message.split('\n')[0] : 'the pod could not be read';
-        this.lines.destroy(new Error(`the initiator's log could not be followed again for ${RECONNECT_BUDGET_MS / 1000} s: ${reason}`));
+        this.lines.destroy(
+          new Error(`the initiator's log could not be followed again for ${RECONNECT_BUDGET_MS / 1000} s: ${reason}`),
+        );
         return;
       }
       await sleep(RETRY_MS);

@@ -14,7 +14,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dumpYaml, type CoreV1Event, type V1ConfigMap, type V1ContainerStatus, type V1Pod } from '@kubernetes/client-node';
+import {
+  dumpYaml,
+  type CoreV1Event,
+  type V1ConfigMap,
+  type V1ContainerStatus,
+  type V1Pod,
+} from '@kubernetes/client-node';
 import { podman, spawnPodman } from '../../bench/targets/podman/podman-cli.js';
 
 /** How the fake cluster behaves. */
@@ -128,47 +134,95 @@ export class FakeCluster {
     const url = new URL(req.url!, this.url);
     const method = req.method!;
     this.requests.push(`${method} ${url.pathname}`);
-    if (req.headers.authorization !== 'Bearer test-token') return this.send(res, 401, status(401, 'Unauthorized', 'Unauthorized'));
-    if (url.pathname === '/version') return this.send(res, 200, { major: '1', minor: '31', gitVersion: 'v1.31.0-fake' });
+    if (req.headers.authorization !== 'Bearer test-token')
+      return this.send(res, 401, status(401, 'Unauthorized', 'Unauthorized'));
+    if (url.pathname === '/version')
+      return this.send(res, 200, { major: '1', minor: '31', gitVersion: 'v1.31.0-fake' });
     const nsOnly = /^\/api\/v1\/namespaces\/([^/]+)$/.exec(url.pathname);
     if (nsOnly && method === 'GET') {
-      if (!this.options.namespaces.includes(nsOnly[1]!)) return this.send(res, 404, status(404, 'NotFound', `namespaces "${nsOnly[1]}" not found`));
-      return this.send(res, 200, { kind: 'Namespace', apiVersion: 'v1', metadata: { name: nsOnly[1], labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } });
+      if (!this.options.namespaces.includes(nsOnly[1]!))
+        return this.send(res, 404, status(404, 'NotFound', `namespaces "${nsOnly[1]}" not found`));
+      return this.send(res, 200, {
+        kind: 'Namespace',
+        apiVersion: 'v1',
+        metadata: { name: nsOnly[1], labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } },
+      });
     }
     if (url.pathname === '/api/v1/nodes' && method === 'GET') {
       // One node of this host's architecture, as the kubelet labels it.
       const arch = process.arch === 'x64' ? 'amd64' : process.arch;
-      return this.send(res, 200, { kind: 'NodeList', apiVersion: 'v1', metadata: {}, items: [{ metadata: { name: 'fake-node', labels: { 'kubernetes.io/arch': arch } }, spec: {}, status: { nodeInfo: { architecture: arch } } }] });
+      return this.send(res, 200, {
+        kind: 'NodeList',
+        apiVersion: 'v1',
+        metadata: {},
+        items: [
+          {
+            metadata: { name: 'fake-node', labels: { 'kubernetes.io/arch': arch } },
+            spec: {},
+            status: { nodeInfo: { architecture: arch } },
+          },
+        ],
+      });
     }
     const m = /^\/api\/v1\/namespaces\/([^/]+)\/(pods|configmaps|events)(?:\/([^/]+))?(?:\/(log))?$/.exec(url.pathname);
     if (!m) return this.send(res, 404, status(404, 'NotFound', 'the server could not find the requested resource'));
-    const [, ns, resource, name, sub] = m as unknown as [string, string, string, string | undefined, string | undefined];
-    if (!this.options.namespaces.includes(ns)) return this.send(res, 404, status(404, 'NotFound', `namespaces "${ns}" not found`, { name: ns, kind: 'namespaces' }));
+    const [, ns, resource, name, sub] = m as unknown as [
+      string,
+      string,
+      string,
+      string | undefined,
+      string | undefined,
+    ];
+    if (!this.options.namespaces.includes(ns))
+      return this.send(
+        res,
+        404,
+        status(404, 'NotFound', `namespaces "${ns}" not found`, { name: ns, kind: 'namespaces' }),
+      );
 
     if ((resource === 'pods' || resource === 'configmaps') && method === 'GET' && !name) {
-      const all = resource === 'pods' ? await Promise.all([...this.pods.values()].map((r) => this.withStatus(r))) : [...this.configMaps.values()];
-      const items = all.filter((o) => matchesSelector(o.metadata?.labels ?? {}, url.searchParams.get('labelSelector') ?? ''));
-      return this.send(res, 200, { kind: resource === 'pods' ? 'PodList' : 'ConfigMapList', apiVersion: 'v1', metadata: {}, items });
+      const all =
+        resource === 'pods'
+          ? await Promise.all([...this.pods.values()].map((r) => this.withStatus(r)))
+          : [...this.configMaps.values()];
+      const items = all.filter((o) =>
+        matchesSelector(o.metadata?.labels ?? {}, url.searchParams.get('labelSelector') ?? ''),
+      );
+      return this.send(res, 200, {
+        kind: resource === 'pods' ? 'PodList' : 'ConfigMapList',
+        apiVersion: 'v1',
+        metadata: {},
+        items,
+      });
     }
     if (resource === 'configmaps') {
       if (method === 'POST') {
         const cm = (await this.body(req)) as V1ConfigMap;
         const cmName = cm.metadata?.name ?? '';
-        if (this.configMaps.has(cmName)) return this.send(res, 409, status(409, 'AlreadyExists', `configmaps "${cmName}" already exists`));
+        if (this.configMaps.has(cmName))
+          return this.send(res, 409, status(409, 'AlreadyExists', `configmaps "${cmName}" already exists`));
         const size = JSON.stringify({ data: cm.data, binaryData: cm.binaryData }).length;
-        if (size > 1024 * 1024) return this.send(res, 422, status(422, 'Invalid', `ConfigMap "${cmName}" is invalid: []: Too long: must have at most 1048576 bytes`));
+        if (size > 1024 * 1024)
+          return this.send(
+            res,
+            422,
+            status(422, 'Invalid', `ConfigMap "${cmName}" is invalid: []: Too long: must have at most 1048576 bytes`),
+          );
         const stored = { ...cm, metadata: { ...cm.metadata, creationTimestamp: new Date() } };
         this.configMaps.set(cmName, stored);
         return this.send(res, 201, stored);
       }
       if (method === 'DELETE' && name) {
-        if (!this.configMaps.delete(name)) return this.send(res, 404, status(404, 'NotFound', `configmaps "${name}" not found`));
+        if (!this.configMaps.delete(name))
+          return this.send(res, 404, status(404, 'NotFound', `configmaps "${name}" not found`));
         return this.send(res, 200, { kind: 'Status', apiVersion: 'v1', status: 'Success', metadata: {} });
       }
     }
     if (resource === 'events' && method === 'GET') {
       const involved = /involvedObject\.name=([^,]+)/.exec(url.searchParams.get('fieldSelector') ?? '')?.[1];
-      const items = involved ? (this.pods.get(involved)?.events ?? []) : [...this.pods.values()].flatMap((p) => p.events);
+      const items = involved
+        ? (this.pods.get(involved)?.events ?? [])
+        : [...this.pods.values()].flatMap((p) => p.events);
       return this.send(res, 200, { kind: 'EventList', apiVersion: 'v1', metadata: {}, items });
     }
     if (resource === 'pods') {
@@ -189,15 +243,29 @@ export class FakeCluster {
   private createPod(res: ServerResponse, pod: V1Pod): void {
     const name = pod.metadata?.name ?? '';
     if (this.pods.has(name)) return this.send(res, 409, status(409, 'AlreadyExists', `pods "${name}" already exists`));
-    if (!pod.spec?.containers?.length) return this.send(res, 422, status(422, 'Invalid', `Pod "${name}" is invalid: spec.containers: Required value`));
-    const record: PodRecord = { pod: { ...pod, metadata: { ...pod.metadata, uid: `uid-${name}`, creationTimestamp: new Date() }, status: { phase: 'Pending' } }, events: [] };
+    if (!pod.spec?.containers?.length)
+      return this.send(res, 422, status(422, 'Invalid', `Pod "${name}" is invalid: spec.containers: Required value`));
+    const record: PodRecord = {
+      pod: {
+        ...pod,
+        metadata: { ...pod.metadata, uid: `uid-${name}`, creationTimestamp: new Date() },
+        status: { phase: 'Pending' },
+      },
+      events: [],
+    };
     this.pods.set(name, record);
     record.playing = this.play(record);
     this.send(res, 201, record.pod);
   }
 
   private event(name: string, reason: string, message: string, type = 'Normal'): CoreV1Event {
-    return { involvedObject: { kind: 'Pod', name }, reason, message, type, metadata: { name: `${name}.${reason}` } } as CoreV1Event;
+    return {
+      involvedObject: { kind: 'Pod', name },
+      reason,
+      message,
+      type,
+      metadata: { name: `${name}.${reason}` },
+    } as CoreV1Event;
   }
 
   /** Runs the pod with podman kube play (ConfigMaps it mounts included). */
@@ -205,7 +273,8 @@ export class FakeCluster {
     const pod = record.pod;
     const cmNames = (pod.spec?.volumes ?? []).map((v) => v.configMap?.name).filter((n): n is string => Boolean(n));
     // Like the kubelet, wait for a ConfigMap volume whose ConfigMap does not exist yet.
-    for (let waited = 0; !cmNames.every((n) => this.configMaps.has(n)) && waited < 120; waited++) await new Promise((r) => setTimeout(r, 250));
+    for (let waited = 0; !cmNames.every((n) => this.configMaps.has(n)) && waited < 120; waited++)
+      await new Promise((r) => setTimeout(r, 250));
     const docs = [...cmNames.map((n) => this.configMaps.get(n)).filter(Boolean), { ...pod, status: undefined }];
     record.dir = mkdtempSync(join(this.dir, 'pod-'));
     const yaml = join(record.dir, 'pod.yaml');
@@ -215,7 +284,9 @@ export class FakeCluster {
       record.events.push(this.event(pod.metadata!.name!, 'Started', 'Started containers'));
     } catch (err) {
       record.pullError = (err as Error).message;
-      record.events.push(this.event(pod.metadata!.name!, 'Failed', `Failed to pull image: ${record.pullError}`, 'Warning'));
+      record.events.push(
+        this.event(pod.metadata!.name!, 'Failed', `Failed to pull image: ${record.pullError}`, 'Warning'),
+      );
     }
   }
 
@@ -231,29 +302,57 @@ export class FakeCluster {
         containerStatuses.push({ ...base, state: { waiting: { reason: 'ErrImagePull', message: record.pullError } } });
         continue;
       }
-      const out = await podman(['inspect', '--format', '{{.State.Status}} {{.State.ExitCode}} {{.State.OOMKilled}}', `${name}-${c.name}`]).catch(() => 'unknown 0 false');
+      const out = await podman([
+        'inspect',
+        '--format',
+        '{{.State.Status}} {{.State.ExitCode}} {{.State.OOMKilled}}',
+        `${name}-${c.name}`,
+      ]).catch(() => 'unknown 0 false');
       const [state, code, oom] = out.trim().split(' ');
-      if (state === 'running') containerStatuses.push({ ...base, ready: true, started: true, state: { running: { startedAt: new Date() } } });
+      if (state === 'running')
+        containerStatuses.push({ ...base, ready: true, started: true, state: { running: { startedAt: new Date() } } });
       else if (state === 'exited' || state === 'stopped') {
         const exitCode = Number(code);
-        containerStatuses.push({ ...base, state: { terminated: { exitCode, reason: oom === 'true' ? 'OOMKilled' : exitCode === 0 ? 'Completed' : 'Error' } } });
+        containerStatuses.push({
+          ...base,
+          state: {
+            terminated: { exitCode, reason: oom === 'true' ? 'OOMKilled' : exitCode === 0 ? 'Completed' : 'Error' },
+          },
+        });
       } else containerStatuses.push({ ...base, state: { waiting: { reason: 'ContainerCreating' } } });
     }
     const terminated = containerStatuses.map((c) => c.state?.terminated);
     const phase = record.pullError
       ? 'Pending'
       : terminated.every(Boolean)
-        ? terminated.every((t) => t!.exitCode === 0) ? 'Succeeded' : 'Failed'
-        : containerStatuses.some((c) => c.state?.running) ? 'Running' : 'Pending';
+        ? terminated.every((t) => t!.exitCode === 0)
+          ? 'Succeeded'
+          : 'Failed'
+        : containerStatuses.some((c) => c.state?.running)
+          ? 'Running'
+          : 'Pending';
     return { ...pod, status: { phase, containerStatuses, conditions: [{ type: 'PodScheduled', status: 'True' }] } };
   }
 
-  private async streamLog(req: IncomingMessage, res: ServerResponse, record: PodRecord, params: URLSearchParams): Promise<void> {
+  private async streamLog(
+    req: IncomingMessage,
+    res: ServerResponse,
+    record: PodRecord,
+    params: URLSearchParams,
+  ): Promise<void> {
     const container = params.get('container') ?? record.pod.spec!.containers[0]!.name;
     const current = await this.withStatus(record);
     const state = current.status?.containerStatuses?.find((c) => c.name === container)?.state;
     if (!state?.running && !state?.terminated) {
-      return this.send(res, 400, status(400, 'BadRequest', `container "${container}" in pod "${record.pod.metadata!.name}" is waiting to start: ${state?.waiting?.reason ?? 'ContainerCreating'}`));
+      return this.send(
+        res,
+        400,
+        status(
+          400,
+          'BadRequest',
+          `container "${container}" in pod "${record.pod.metadata!.name}" is waiting to start: ${state?.waiting?.reason ?? 'ContainerCreating'}`,
+        ),
+      );
     }
     // podman prints timestamps as the kubelet does (RFC 3339, UTC, nanoseconds) and filters --since as it does sinceTime.
     const args = [
@@ -297,8 +396,11 @@ export class FakeCluster {
     this.pods.delete(name);
     await record.playing;
     if (record.dir) {
-      await podman(['kube', 'down', join(record.dir, 'pod.yaml')]).catch(() => podman(['pod', 'rm', '--force', name]).catch(() => ''));
-      for (const v of record.pod.spec?.volumes ?? []) if (v.configMap?.name) await podman(['volume', 'rm', '--force', v.configMap.name]).catch(() => '');
+      await podman(['kube', 'down', join(record.dir, 'pod.yaml')]).catch(() =>
+        podman(['pod', 'rm', '--force', name]).catch(() => ''),
+      );
+      for (const v of record.pod.spec?.volumes ?? [])
+        if (v.configMap?.name) await podman(['volume', 'rm', '--force', v.configMap.name]).catch(() => '');
     }
   }
 }

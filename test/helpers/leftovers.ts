@@ -25,15 +25,20 @@ export type Leftovers = { [kind in ObjectKind]: string[] } & { tmp: string[] };
 
 /** Takes a snapshot; throws if /dev/mqueue cannot be inspected (the test must see queues). */
 export function snapshotLeftovers(): Leftovers {
-  if (!ensureMqueueMounted()) throw new Error('cannot mount /dev/mqueue to inspect POSIX queues (run the tests as root)');
-  const objects = Object.fromEntries(OBJECT_KINDS.map((kind) => [kind, KERNEL_OBJECTS[kind].onHost()])) as { [kind in ObjectKind]: string[] };
+  if (!ensureMqueueMounted())
+    throw new Error('cannot mount /dev/mqueue to inspect POSIX queues (run the tests as root)');
+  const objects = Object.fromEntries(OBJECT_KINDS.map((kind) => [kind, KERNEL_OBJECTS[kind].onHost()])) as {
+    [kind in ObjectKind]: string[];
+  };
   return { ...objects, tmp: readdirSync(tmpdir()).filter((n) => n.startsWith('podbench')) };
 }
 
 /** What is in `after` but was not in `before`. */
 export function newLeftovers(before: Leftovers, after: Leftovers): Leftovers {
   const diff = (a: string[], b: string[]) => b.filter((x) => !a.includes(x));
-  return Object.fromEntries(Object.entries(after).map(([k, b]) => [k, diff(before[k as keyof Leftovers], b)])) as Leftovers;
+  return Object.fromEntries(
+    Object.entries(after).map(([k, b]) => [k, diff(before[k as keyof Leftovers], b)]),
+  ) as Leftovers;
 }
 
 /** The empty diff, for deepStrictEqual. */

@@ -16,7 +16,16 @@ const SAFE_SYSCTLS = new Set([
   'net.ipv4.tcp_keepalive_intvl',
   'net.ipv4.tcp_keepalive_probes',
 ]);
-const ALLOWED_VOLUME_TYPES = new Set(['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret']);
+const ALLOWED_VOLUME_TYPES = new Set([
+  'configMap',
+  'csi',
+  'downwardAPI',
+  'emptyDir',
+  'ephemeral',
+  'persistentVolumeClaim',
+  'projected',
+  'secret',
+]);
 
 /** Every violation of the restricted profile in `pod`. */
 export function restrictedViolations(pod: V1Pod): string[] {
@@ -39,9 +48,11 @@ export function restrictedViolations(pod: V1Pod): string[] {
     if (!(sc.runAsNonRoot ?? podSc.runAsNonRoot)) v.push(`${at}: runAsNonRoot must be true`);
     if ((sc.runAsUser ?? podSc.runAsUser) === 0) v.push(`${at}: runAsUser 0`);
     const seccomp = sc.seccompProfile?.type ?? podSeccomp;
-    if (seccomp !== 'RuntimeDefault' && seccomp !== 'Localhost') v.push(`${at}: seccompProfile must be RuntimeDefault or Localhost`);
+    if (seccomp !== 'RuntimeDefault' && seccomp !== 'Localhost')
+      v.push(`${at}: seccompProfile must be RuntimeDefault or Localhost`);
     if (!(sc.capabilities?.drop ?? []).includes('ALL')) v.push(`${at}: capabilities must drop ALL`);
-    for (const cap of sc.capabilities?.add ?? []) if (cap !== 'NET_BIND_SERVICE') v.push(`${at}: adds capability ${cap}`);
+    for (const cap of sc.capabilities?.add ?? [])
+      if (cap !== 'NET_BIND_SERVICE') v.push(`${at}: adds capability ${cap}`);
     if ((c.ports ?? []).some((p) => p.hostPort)) v.push(`${at}: hostPort`);
     if (sc.procMount && sc.procMount !== 'Default') v.push(`${at}: procMount`);
   }

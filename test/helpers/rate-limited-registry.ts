@@ -22,8 +22,23 @@ export async function startRateLimitedRegistry(): Promise<RateLimitedRegistry> {
   const server: Server = createServer((req, res) => {
     count++;
     req.resume();
-    res.writeHead(429, { 'content-type': 'application/json', 'docker-distribution-api-version': 'registry/2.0', 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '0;w=21600' });
-    res.end(JSON.stringify({ errors: [{ code: 'TOOMANYREQUESTS', message: 'You have reached your unauthenticated pull rate limit. https://www.docker.com/increase-rate-limit' }] }));
+    res.writeHead(429, {
+      'content-type': 'application/json',
+      'docker-distribution-api-version': 'registry/2.0',
+      'ratelimit-limit': '100;w=21600',
+      'ratelimit-remaining': '0;w=21600',
+    });
+    res.end(
+      JSON.stringify({
+        errors: [
+          {
+            code: 'TOOMANYREQUESTS',
+            message:
+              'You have reached your unauthenticated pull rate limit. https://www.docker.com/increase-rate-limit',
+          },
+        ],
+      }),
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

@@ -46,7 +46,11 @@ export function runCli(args: string[]): Promise<CliResult> {
 }
 
 /** Resolves once `predicate(stderr)` holds, polling. */
-export async function waitForStderr(run: CliRun, predicate: (stderr: string) => boolean, timeoutMs = 30_000): Promise<void> {
+export async function waitForStderr(
+  run: CliRun,
+  predicate: (stderr: string) => boolean,
+  timeoutMs = 30_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!predicate(run.stderr())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for progress; stderr so far:\n${run.stderr()}`);
@@ -58,12 +62,19 @@ export async function waitForStderr(run: CliRun, predicate: (stderr: string) => 
  * Resolves `intoCaseMs` after the first case has opened: the harness floor, written to
  * results.json in `outDir`, is the agents' last event before it.
  */
-export async function waitIntoFirstCase(run: CliRun, outDir: string, intoCaseMs: number, timeoutMs = 30_000): Promise<void> {
+export async function waitIntoFirstCase(
+  run: CliRun,
+  outDir: string,
+  intoCaseMs: number,
+  timeoutMs = 30_000,
+): Promise<void> {
   const path = join(outDir, 'results.json');
-  const floorWritten = () => existsSync(path) && (JSON.parse(readFileSync(path, 'utf8')) as ResultsDocument).harnessFloor !== undefined;
+  const floorWritten = () =>
+    existsSync(path) && (JSON.parse(readFileSync(path, 'utf8')) as ResultsDocument).harnessFloor !== undefined;
   const deadline = Date.now() + timeoutMs;
   while (!floorWritten()) {
-    if (Date.now() > deadline || run.child.exitCode !== null) throw new Error(`the first case did not start; stderr so far:\n${run.stderr()}`);
+    if (Date.now() > deadline || run.child.exitCode !== null)
+      throw new Error(`the first case did not start; stderr so far:\n${run.stderr()}`);
     await new Promise((r) => setTimeout(r, 20));
   }
   await new Promise((r) => setTimeout(r, intoCaseMs));
@@ -74,7 +85,12 @@ export async function waitIntoFirstCase(run: CliRun, outDir: string, intoCaseMs:
  * the first case, and checks what every target must do: exit 130 long before the case would have
  * ended (within `exitWithinMs`), with that case recorded as interrupted. Resolves to the result.
  */
-export async function interruptFirstCase(args: string[], outDir: string, intoCaseMs: number, exitWithinMs: number): Promise<CliResult> {
+export async function interruptFirstCase(
+  args: string[],
+  outDir: string,
+  intoCaseMs: number,
+  exitWithinMs: number,
+): Promise<CliResult> {
   const run = startCli(['run', ...args, '--duration', '60s', '--out-dir', outDir]);
   await waitIntoFirstCase(run, outDir, intoCaseMs, 120_000);
   const signalledAt = Date.now();
@@ -84,7 +100,10 @@ export async function interruptFirstCase(args: string[], outDir: string, intoCas
   assert.equal(result.code, 130, result.stderr);
   assert.ok(stoppedAfterMs < exitWithinMs, `podbench exited ${stoppedAfterMs} ms after Ctrl-C in a 60 s case`);
   const doc = JSON.parse(readFileSync(join(outDir, 'results.json'), 'utf8')) as ResultsDocument;
-  assert.deepEqual(doc.cases.map((c) => c.status), ['interrupted']);
+  assert.deepEqual(
+    doc.cases.map((c) => c.status),
+    ['interrupted'],
+  );
   assert.match(doc.cases[0]!.reason ?? '', /^interrupted by SIGINT \d+(\.\d)?s into the case$/);
   assert.equal(doc.run.complete, false);
   return result;

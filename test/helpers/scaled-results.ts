@@ -20,9 +20,21 @@ export function scaledResults(doc: ResultsDocument, factor: (c: CaseResult) => n
       }
       scaled.histogram = hdr.encodeIntoCompressedBase64(target);
       const l = c.latencyNs;
-      scaled.latencyNs = { ...l, p50: Math.round(l.p50 * f), p90: Math.round(l.p90 * f), p99: Math.round(l.p99 * f), p999: Math.round(l.p999 * f), max: Math.round(l.max * f), mean: l.mean * f };
+      scaled.latencyNs = {
+        ...l,
+        p50: Math.round(l.p50 * f),
+        p90: Math.round(l.p90 * f),
+        p99: Math.round(l.p99 * f),
+        p999: Math.round(l.p999 * f),
+        max: Math.round(l.max * f),
+        mean: l.mean * f,
+      };
     }
-    if (c.throughput) scaled.throughput = { bytesPerSec: c.throughput.bytesPerSec / f, messagesPerSec: c.throughput.messagesPerSec / f };
+    if (c.throughput)
+      scaled.throughput = {
+        bytesPerSec: c.throughput.bytesPerSec / f,
+        messagesPerSec: c.throughput.messagesPerSec / f,
+      };
     return scaled;
   });
   return { ...doc, run: { ...doc.run, label }, cases };

@@ -83,7 +83,12 @@ export async function podbenchObjects(): Promise<string[]> {
     const r = await kubectl(['get', 'pods,configmaps', '-n', namespace, '-o', 'name'], { user: 'admin' });
     if (r.code !== 0) throw new Error(`kubectl get failed: ${r.stderr}`);
     const prefix = namespace === TEST_NAMESPACE ? '' : `${namespace}/`;
-    objects.push(...r.stdout.split('\n').filter((line) => line && line !== 'configmap/kube-root-ca.crt').map((line) => prefix + line));
+    objects.push(
+      ...r.stdout
+        .split('\n')
+        .filter((line) => line && line !== 'configmap/kube-root-ca.crt')
+        .map((line) => prefix + line),
+    );
   }
   return objects;
 }
@@ -92,7 +97,10 @@ export async function podbenchObjects(): Promise<string[]> {
 export async function runningContainers(): Promise<string[]> {
   const r = await ctr(['tasks', 'ls']);
   if (r.code !== 0) throw new Error(`ctr tasks ls failed: ${r.stderr}`);
-  return r.stdout.split('\n').filter((line) => / RUNNING\s*$/.test(line)).map((line) => line.split(/\s+/)[0]!);
+  return r.stdout
+    .split('\n')
+    .filter((line) => / RUNNING\s*$/.test(line))
+    .map((line) => line.split(/\s+/)[0]!);
 }
 
 /**
@@ -118,7 +126,18 @@ export async function leftovers(settleMs = 0): Promise<string[]> {
  * pulls from a stand-in registry a test runs on this machine (127.0.0.1).
  */
 export async function pullEvents(): Promise<string[]> {
-  const r = await kubectl(['get', 'events', '-A', '--field-selector', 'reason=Pulling', '-o', 'jsonpath={range .items[*]}{.message}{"\\n"}{end}'], { user: 'admin' });
+  const r = await kubectl(
+    [
+      'get',
+      'events',
+      '-A',
+      '--field-selector',
+      'reason=Pulling',
+      '-o',
+      'jsonpath={range .items[*]}{.message}{"\\n"}{end}',
+    ],
+    { user: 'admin' },
+  );
   if (r.code !== 0) throw new Error(`kubectl get events failed: ${r.stderr}`);
   return r.stdout.split('\n').filter((message) => message && !message.includes('"127.0.0.1:'));
 }

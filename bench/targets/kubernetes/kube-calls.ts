@@ -38,7 +38,10 @@ export async function pollUntil<T>(timeoutMs: number, attempt: () => Promise<T |
 }
 
 /** How a pod deletion ended: gone from the API, still terminating after DELETE_WAIT_MS, or refused. */
-export type PodDeletion = { readonly outcome: 'gone' } | { readonly outcome: 'terminating' } | { readonly outcome: 'failed'; readonly err: unknown };
+export type PodDeletion =
+  | { readonly outcome: 'gone' }
+  | { readonly outcome: 'terminating' }
+  | { readonly outcome: 'failed'; readonly err: unknown };
 
 /**
  * Deletes a pod with its own grace period, not 0 — a forced deletion removes the Pod from the
@@ -53,6 +56,11 @@ export async function deletePodAndWait(core: CoreV1Api, namespace: string, name:
     if (httpStatus(err) !== 404) return { outcome: 'failed', err };
   }
   const read = () => bounded(core.readNamespacedPod({ name, namespace }));
-  const last = await pollUntil(DELETE_WAIT_MS, () => read().then(() => undefined, (err: unknown) => ({ err })));
+  const last = await pollUntil(DELETE_WAIT_MS, () =>
+    read().then(
+      () => undefined,
+      (err: unknown) => ({ err }),
+    ),
+  );
   return last !== undefined && httpStatus(last.err) === 404 ? { outcome: 'gone' } : { outcome: 'terminating' };
 }

@@ -3,7 +3,14 @@
  * RBAC forbidden (which verb on which resource), a missing namespace, an unreachable API,
  * unschedulable (the scheduler's reason), image pull failures, OOMKilled, eviction, deadline.
  */
-import { ApiException, type CoreV1Event, type V1Node, type V1Pod, type V1Taint, type V1Toleration } from '@kubernetes/client-node';
+import {
+  ApiException,
+  type CoreV1Event,
+  type V1Node,
+  type V1Pod,
+  type V1Taint,
+  type V1Toleration,
+} from '@kubernetes/client-node';
 import { unsafeSysctlRequirements } from '../../../agents/contract/ipc-limits.js';
 import { CliError } from '../../cli/errors.js';
 
@@ -36,35 +43,73 @@ export function apiError(err: unknown, what: string, server: string, namespace: 
     const message = status.message ?? `HTTP ${err.code}`;
     switch (err.code) {
       case 401:
-        return new CliError(`the API server at ${server} rejected the credentials (401 Unauthorized) when trying to ${what}`, 1, 'refresh your kubeconfig credentials (kubectl get pods should work)');
+        return new CliError(
+          `the API server at ${server} rejected the credentials (401 Unauthorized) when trying to ${what}`,
+          1,
+          'refresh your kubeconfig credentials (kubectl get pods should work)',
+        );
       case 403:
         // Admission (Pod Security, quotas, RuntimeClass) also answers 403; only RBAC gets the RBAC hint.
         if (/cannot \w+ resource/.test(message)) {
-          return new CliError(`forbidden: ${message}`, 1, `apply manifests/rbac.yaml in namespace ${namespace} and bind the podbench Role to you; podbench doctor checks every permission`);
+          return new CliError(
+            `forbidden: ${message}`,
+            1,
+            `apply manifests/rbac.yaml in namespace ${namespace} and bind the podbench Role to you; podbench doctor checks every permission`,
+          );
         }
-        if (status.message === undefined) return new CliError(`forbidden (HTTP 403) when trying to ${what}`, 1, 'podbench doctor checks every permission a run needs');
-        if (/quota/i.test(message)) return new CliError(`refused by a ResourceQuota: ${message}`, 1, 'set --cpu and --memory within the namespace quota');
+        if (status.message === undefined)
+          return new CliError(
+            `forbidden (HTTP 403) when trying to ${what}`,
+            1,
+            'podbench doctor checks every permission a run needs',
+          );
+        if (/quota/i.test(message))
+          return new CliError(
+            `refused by a ResourceQuota: ${message}`,
+            1,
+            'set --cpu and --memory within the namespace quota',
+          );
         if (/PodSecurity/.test(message)) {
-          const sysctls = /sysctls/.test(message) ? `fs.mqueue.* and kernel.msg* (--sysctl): ${unsafeSysctlRequirements('them')}; drop --sysctl or use such a namespace` : undefined;
+          const sysctls = /sysctls/.test(message)
+            ? `fs.mqueue.* and kernel.msg* (--sysctl): ${unsafeSysctlRequirements('them')}; drop --sysctl or use such a namespace`
+            : undefined;
           return new CliError(`refused by Pod Security admission: ${message}`, 1, sysctls);
         }
         const runtimeClass = /RuntimeClass "([^"]+)" not found/.exec(message)?.[1];
-        if (runtimeClass) return new CliError(`--runtime-class ${runtimeClass}: the cluster has no such RuntimeClass (${message})`, 1, 'kubectl get runtimeclass lists the installed ones');
+        if (runtimeClass)
+          return new CliError(
+            `--runtime-class ${runtimeClass}: the cluster has no such RuntimeClass (${message})`,
+            1,
+            'kubectl get runtimeclass lists the installed ones',
+          );
         return new CliError(`refused by admission: ${message}`, 1);
       case 404:
-        if (/namespaces? "[^"]*" not found/.test(message)) return new CliError(`namespace ${namespace} does not exist`, 1, 'create it, or pass -n with an existing namespace');
+        if (/namespaces? "[^"]*" not found/.test(message))
+          return new CliError(
+            `namespace ${namespace} does not exist`,
+            1,
+            'create it, or pass -n with an existing namespace',
+          );
         return new CliError(`not found when trying to ${what}: ${message}`, 1);
       case 409:
         return new CliError(`could not ${what}: ${message} (a run with this id exists)`, 1);
       case 422:
-        return new CliError(`the API server refused the manifest when trying to ${what}: ${message}`, 1, 'podbench manifest prints what was sent');
+        return new CliError(
+          `the API server refused the manifest when trying to ${what}: ${message}`,
+          1,
+          'podbench manifest prints what was sent',
+        );
       default:
         return new CliError(`could not ${what}: HTTP ${err.code} ${message}`, 1);
     }
   }
   const code = (err as { code?: string; cause?: { code?: string } })?.cause?.code ?? (err as { code?: string })?.code;
   if (code && /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|ECONNRESET|EAI_AGAIN/.test(code)) {
-    return new CliError(`the Kubernetes API at ${server} is unreachable (${code}) when trying to ${what}`, 1, 'check the cluster, VPN and kubeconfig context, or use --target local|podman');
+    return new CliError(
+      `the Kubernetes API at ${server} is unreachable (${code}) when trying to ${what}`,
+      1,
+      'check the cluster, VPN and kubeconfig context, or use --target local|podman',
+    );
   }
   return new CliError(`could not ${what}: ${err instanceof Error ? err.message : String(err)}`, 1);
 }
@@ -74,7 +119,10 @@ export function unschedulableReason(pod: V1Pod): string | undefined {
   const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
   if (scheduled?.status !== 'False' || scheduled.reason !== 'Unschedulable') return undefined;
   const arch = pod.spec?.nodeSelector?.['kubernetes.io/arch'];
-  const archHint = arch && /selector|affinity/.test(scheduled.message ?? '') ? ` (the pod asks for kubernetes.io/arch=${arch}; pass --arch if your nodes differ)` : '';
+  const archHint =
+    arch && /selector|affinity/.test(scheduled.message ?? '')
+      ? ` (the pod asks for kubernetes.io/arch=${arch}; pass --arch if your nodes differ)`
+      : '';
   return `the pod cannot be scheduled: ${scheduled.message ?? 'no node fits'}${archHint}`;
 }
 
@@ -96,7 +144,8 @@ export function podProblem(pod: V1Pod, events: readonly CoreV1Event[]): string |
   if (status.phase === 'Failed' && status.reason === 'SysctlForbidden') {
     return `the node rejected the pod (SysctlForbidden): ${status.message ?? ''}; every node's kubelet must allow the --sysctl names (--allowed-unsafe-sysctls, e.g. 'fs.mqueue.*,kernel.msg*')`;
   }
-  if (status.phase === 'Failed' && status.reason) return `the node rejected the pod (${status.reason}): ${status.message ?? ''}`.trim();
+  if (status.phase === 'Failed' && status.reason)
+    return `the node rejected the pod (${status.reason}): ${status.message ?? ''}`.trim();
   if (events.some((e) => e.reason === 'NotTriggerScaleUp')) return unschedulableReason(pod);
   for (const c of status.containerStatuses ?? []) {
     const waiting = c.state?.waiting;
@@ -125,7 +174,8 @@ export function podProblem(pod: V1Pod, events: readonly CoreV1Event[]): string |
     if (terminated?.reason === 'OOMKilled') return `the ${c.name} container was OOMKilled; raise --memory`;
   }
   const sandbox = events.find((e) => e.reason === 'FailedCreatePodSandBox');
-  if (sandbox) return `the node cannot create the pod sandbox: ${sandbox.message} (is --runtime-class installed on the node?)`;
+  if (sandbox)
+    return `the node cannot create the pod sandbox: ${sandbox.message} (is --runtime-class installed on the node?)`;
   return undefined;
 }
 
@@ -141,10 +191,13 @@ function lastPullError(image: string, events: readonly CoreV1Event[]): string | 
 
 /** The kubelet's events for failed pulls of `image` (for whichever container pulled it). */
 function failedPulls(image: string, events: readonly CoreV1Event[]): CoreV1Event[] {
-  return events.filter((e) => e.reason === 'Failed' && e.message?.startsWith(`Failed to pull image ${JSON.stringify(image)}`));
+  return events.filter(
+    (e) => e.reason === 'Failed' && e.message?.startsWith(`Failed to pull image ${JSON.stringify(image)}`),
+  );
 }
 
-const eventTime = (e: CoreV1Event): number => new Date(e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? 0).getTime();
+const eventTime = (e: CoreV1Event): number =>
+  new Date(e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? 0).getTime();
 
 /** Failed pulls after which the kubelet's back-off is taken as final: a rate limit or a flaky registry gets two retries. */
 const PULL_ATTEMPTS = 3;
@@ -164,7 +217,9 @@ function pullAttempts(image: string, events: readonly CoreV1Event[]): number {
  * failure is final), as a note for the user; undefined when no container is in that state.
  */
 export function pullRetry(pod: V1Pod, events: readonly CoreV1Event[]): string | undefined {
-  const c = pod.status?.containerStatuses?.find((s) => /^(ErrImagePull|ImagePullBackOff)$/.test(s.state?.waiting?.reason ?? ''));
+  const c = pod.status?.containerStatuses?.find((s) =>
+    /^(ErrImagePull|ImagePullBackOff)$/.test(s.state?.waiting?.reason ?? ''),
+  );
   if (!c) return undefined;
   const attempts = pullAttempts(c.image, events);
   const error = lastPullError(c.image, events) ?? c.state!.waiting!.message ?? 'no message';
@@ -186,12 +241,15 @@ export function tolerates(toleration: V1Toleration, taint: V1Taint): boolean {
  */
 export function nodeProblem(node: V1Node, tolerations: readonly V1Toleration[]): string | undefined {
   const name = node.metadata?.name;
-  if (node.spec?.unschedulable) return `--node ${name}: the node is cordoned (kubectl uncordon ${name}, or choose another node)`;
+  if (node.spec?.unschedulable)
+    return `--node ${name}: the node is cordoned (kubectl uncordon ${name}, or choose another node)`;
   const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
   if (ready?.status !== 'True') {
     return `--node ${name}: the node is not Ready (${ready ? `${ready.reason ?? ready.status}${ready.message ? `: ${ready.message}` : ''}` : 'no Ready condition'})`;
   }
-  const untolerated = (node.spec?.taints ?? []).filter((t) => t.effect !== 'PreferNoSchedule' && !tolerations.some((tol) => tolerates(tol, t)));
+  const untolerated = (node.spec?.taints ?? []).filter(
+    (t) => t.effect !== 'PreferNoSchedule' && !tolerations.some((tol) => tolerates(tol, t)),
+  );
   if (untolerated.length > 0) {
     const shown = untolerated.map((t) => `${t.key}${t.value ? `=${t.value}` : ''}:${t.effect}`);
     return `--node ${name}: the pod does not tolerate the node's taint ${shown.join(', ')} (add --toleration ${shown[0]} if it should run there)`;

@@ -18,13 +18,18 @@ export function architectureOf(node: V1Node): string | undefined {
  * those whose labels match the selector, not cordoned, whose NoSchedule and NoExecute taints it
  * tolerates.
  */
-export function candidateNodes(nodes: readonly V1Node[], placement: { node?: string; nodeSelector: Readonly<Record<string, string>>; tolerations: readonly V1Toleration[] }): V1Node[] {
+export function candidateNodes(
+  nodes: readonly V1Node[],
+  placement: { node?: string; nodeSelector: Readonly<Record<string, string>>; tolerations: readonly V1Toleration[] },
+): V1Node[] {
   if (placement.node) return nodes.filter((n) => n.metadata?.name === placement.node);
   return nodes.filter(
     (n) =>
       !n.spec?.unschedulable &&
       Object.entries(placement.nodeSelector).every(([k, v]) => n.metadata?.labels?.[k] === v) &&
-      (n.spec?.taints ?? []).every((t) => t.effect === 'PreferNoSchedule' || placement.tolerations.some((tol) => tolerates(tol, t))),
+      (n.spec?.taints ?? []).every(
+        (t) => t.effect === 'PreferNoSchedule' || placement.tolerations.some((tol) => tolerates(tol, t)),
+      ),
   );
 }
 
@@ -39,8 +44,13 @@ export function singleArchitecture(candidates: readonly V1Node[]): string | unde
     if (arch) byArch.set(arch, [...(byArch.get(arch) ?? []), n.metadata?.name ?? '?']);
   }
   if (byArch.size > 1) {
-    const listed = [...byArch].map(([arch, names]) => `${arch} (${names.slice(0, 3).join(', ')}${names.length > 3 ? ` and ${names.length - 3} more` : ''})`);
-    throw new UsageError(`the nodes this pod may be scheduled on have several architectures: ${listed.join(', ')}; pass --arch, or narrow them with --node-selector or --node`);
+    const listed = [...byArch].map(
+      ([arch, names]) =>
+        `${arch} (${names.slice(0, 3).join(', ')}${names.length > 3 ? ` and ${names.length - 3} more` : ''})`,
+    );
+    throw new UsageError(
+      `the nodes this pod may be scheduled on have several architectures: ${listed.join(', ')}; pass --arch, or narrow them with --node-selector or --node`,
+    );
   }
   return [...byArch.keys()][0];
 }

@@ -17,7 +17,9 @@ import { bounded, deletePodAndWait } from './kube-calls.js';
 import { httpStatus } from './kube-errors.js';
 
 /** podbench's run objects: the app label and a run id (the in-cluster Job's own pod has no run id). */
-export const RUN_OBJECTS_SELECTOR = `${Object.entries(APP_LABEL).map(([k, v]) => `${k}=${v}`).join(',')},${RUN_ID_LABEL}`;
+export const RUN_OBJECTS_SELECTOR = `${Object.entries(APP_LABEL)
+  .map(([k, v]) => `${k}=${v}`)
+  .join(',')},${RUN_ID_LABEL}`;
 
 /**
  * A ConfigMap without its Pod is stale only after this long: `kubectl create -f` of
@@ -32,7 +34,8 @@ export interface StaleObject {
   readonly why: string;
 }
 
-const createdMs = (o: V1Pod | V1ConfigMap): number => (o.metadata?.creationTimestamp ? new Date(o.metadata.creationTimestamp).getTime() : Date.now());
+const createdMs = (o: V1Pod | V1ConfigMap): number =>
+  o.metadata?.creationTimestamp ? new Date(o.metadata.creationTimestamp).getTime() : Date.now();
 
 /**
  * The annotation that says how long the run that created a pod waits for it to start: a pod
@@ -71,9 +74,11 @@ function podStaleness(pod: V1Pod, nowMs: number, options: SweepOptions): string 
   }
   const deadlineSeconds = pod.spec?.activeDeadlineSeconds;
   const startedMs = pod.status?.startTime ? new Date(pod.status.startTime).getTime() : undefined;
-  if (startedMs !== undefined && deadlineSeconds !== undefined && nowMs > startedMs + deadlineSeconds * 1000) return `past its deadline (${phase})`;
+  if (startedMs !== undefined && deadlineSeconds !== undefined && nowMs > startedMs + deadlineSeconds * 1000)
+    return `past its deadline (${phase})`;
   const startTimeoutSeconds = Number(pod.metadata?.annotations?.[START_TIMEOUT_ANNOTATION]);
-  if (startedMs === undefined && nowMs > createdMs(pod) + startTimeoutSeconds * 1000) return `never started, past its start timeout (${phase})`;
+  if (startedMs === undefined && nowMs > createdMs(pod) + startTimeoutSeconds * 1000)
+    return `never started, past its start timeout (${phase})`;
   return options.all ? `within its deadline (${phase}), taken by --all` : undefined;
 }
 
@@ -93,7 +98,11 @@ export interface SweepOptions {
  * podbench's stale objects in `namespace`: pods that finished or are past their deadline, and
  * ConfigMaps whose run's pod is stale or gone.
  */
-export async function findStaleObjects(core: CoreV1Api, namespace: string, options: SweepOptions): Promise<StaleObject[]> {
+export async function findStaleObjects(
+  core: CoreV1Api,
+  namespace: string,
+  options: SweepOptions,
+): Promise<StaleObject[]> {
   const nowMs = options.nowMs ?? Date.now();
   const [pods, configMaps] = await Promise.all([
     bounded(core.listNamespacedPod({ namespace, labelSelector: RUN_OBJECTS_SELECTOR })),
@@ -116,7 +125,11 @@ export async function findStaleObjects(core: CoreV1Api, namespace: string, optio
     if (livingRuns.has(runId)) continue;
     const podListed = pods.items.some((p) => p.metadata?.labels?.[RUN_ID_LABEL] === runId);
     if (podListed || options.all || nowMs - createdMs(cm) > ORPHAN_GRACE_MS) {
-      stale.push({ kind: 'configmap', name: cm.metadata!.name!, why: podListed ? 'its pod is stale' : 'its pod is gone' });
+      stale.push({
+        kind: 'configmap',
+        name: cm.metadata!.name!,
+        why: podListed ? 'its pod is stale' : 'its pod is gone',
+      });
     }
   }
   return stale;
@@ -132,7 +145,12 @@ export interface Removal {
  * Removes `objects`: pods with their grace period, waiting (bounded) until they are gone; then
  * ConfigMaps. `describe` turns a failed call into the line reported for it.
  */
-export async function removeStaleObjects(core: CoreV1Api, namespace: string, objects: readonly StaleObject[], describe: (err: unknown, what: string) => string): Promise<Removal> {
+export async function removeStaleObjects(
+  core: CoreV1Api,
+  namespace: string,
+  objects: readonly StaleObject[],
+  describe: (err: unknown, what: string) => string,
+): Promise<Removal> {
   const removed: StaleObject[] = [];
   const problems: string[] = [];
   await Promise.all(
@@ -141,7 +159,8 @@ export async function removeStaleObjects(core: CoreV1Api, namespace: string, obj
       .map(async (o) => {
         const deletion = await deletePodAndWait(core, namespace, o.name);
         if (deletion.outcome === 'gone') removed.push(o);
-        else if (deletion.outcome === 'terminating') problems.push(`pod ${o.name} is still terminating (kubectl get pod -n ${namespace} ${o.name})`);
+        else if (deletion.outcome === 'terminating')
+          problems.push(`pod ${o.name} is still terminating (kubectl get pod -n ${namespace} ${o.name})`);
         else problems.push(describe(deletion.err, `delete pod ${o.name}`));
       }),
   );

@@ -7,14 +7,43 @@
 import { existsSync } from 'node:fs';
 import { constants, homedir } from 'node:os';
 import { join } from 'node:path';
-import { CoreV1Api, KubeConfig, Log, type CoreV1Event, type V1ContainerStateTerminated, type V1ContainerStatus, type V1OwnerReference, type V1Pod } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  KubeConfig,
+  Log,
+  type CoreV1Event,
+  type V1ContainerStateTerminated,
+  type V1ContainerStatus,
+  type V1OwnerReference,
+  type V1Pod,
+} from '@kubernetes/client-node';
 import type { ClusterNode, Plan } from '../../../agents/contract/schema.js';
 import { agentEvents, explainingLine } from '../../running/agent-events.js';
 import { CliError } from '../../cli/errors.js';
-import { NODE_READER_HINT, apiError, httpStatus, nodeProblem, podProblem, pullRetry, unschedulableReason } from './kube-errors.js';
+import {
+  NODE_READER_HINT,
+  apiError,
+  httpStatus,
+  nodeProblem,
+  podProblem,
+  pullRetry,
+  unschedulableReason,
+} from './kube-errors.js';
 import { DELETE_WAIT_MS, POLL_MS, bounded, deletePodAndWait, pollUntil, sleep } from './kube-calls.js';
-import { KEEP_ANNOTATION, START_TIMEOUT_ANNOTATION, countObjects, findStaleObjects, removeStaleObjects } from './kubernetes-sweep.js';
-import { RUN_ID_LABEL, buildPodManifest, hostKubernetesArch, podName, type PodOptions } from '../../pod/pod-manifest.js';
+import {
+  KEEP_ANNOTATION,
+  START_TIMEOUT_ANNOTATION,
+  countObjects,
+  findStaleObjects,
+  removeStaleObjects,
+} from './kubernetes-sweep.js';
+import {
+  RUN_ID_LABEL,
+  buildPodManifest,
+  hostKubernetesArch,
+  podName,
+  type PodOptions,
+} from '../../pod/pod-manifest.js';
 import { candidateNodes, singleArchitecture } from './kubernetes-nodes.js';
 import { LogFollower } from '../log-follower.js';
 import { exitDiagnosis, stopOnce, type RunningPair, type Target } from '../target.js';
@@ -47,29 +76,57 @@ export interface ClusterAccess {
 }
 
 /** Loads the kubeconfig (--kubeconfig, else KUBECONFIG, ~/.kube/config, in-cluster). */
-export function loadClusterAccess(options: { kubeconfig?: string; context?: string; namespace?: string }): ClusterAccess {
+export function loadClusterAccess(options: {
+  kubeconfig?: string;
+  context?: string;
+  namespace?: string;
+}): ClusterAccess {
   const config = new KubeConfig();
   // With nothing to load, client-node invents a context for http://localhost:8080; say so instead.
   const defaultFile = join(homedir(), '.kube', 'config');
-  if (!options.kubeconfig && !process.env.KUBECONFIG && !existsSync(defaultFile) && !process.env.KUBERNETES_SERVICE_HOST) {
-    throw new CliError('no kubeconfig found (KUBECONFIG unset, no ~/.kube/config, not inside a cluster)', 1, 'pass --kubeconfig, or use --target local|podman');
+  if (
+    !options.kubeconfig &&
+    !process.env.KUBECONFIG &&
+    !existsSync(defaultFile) &&
+    !process.env.KUBERNETES_SERVICE_HOST
+  ) {
+    throw new CliError(
+      'no kubeconfig found (KUBECONFIG unset, no ~/.kube/config, not inside a cluster)',
+      1,
+      'pass --kubeconfig, or use --target local|podman',
+    );
   }
   try {
     if (options.kubeconfig) config.loadFromFile(options.kubeconfig);
     else config.loadFromDefault();
   } catch (err) {
-    throw new CliError(`the kubeconfig ${options.kubeconfig ?? process.env.KUBECONFIG ?? '~/.kube/config'} cannot be read: ${(err as Error).message}`, 1);
+    throw new CliError(
+      `the kubeconfig ${options.kubeconfig ?? process.env.KUBECONFIG ?? '~/.kube/config'} cannot be read: ${(err as Error).message}`,
+      1,
+    );
   }
   if (options.context) {
     if (!config.getContextObject(options.context)) {
-      throw new CliError(`--context ${options.context} is not in the kubeconfig; it has: ${config.getContexts().map((c) => c.name).join(', ') || 'none'}`, 2);
+      throw new CliError(
+        `--context ${options.context} is not in the kubeconfig; it has: ${
+          config
+            .getContexts()
+            .map((c) => c.name)
+            .join(', ') || 'none'
+        }`,
+        2,
+      );
     }
     config.setCurrentContext(options.context);
   }
   const context = config.getCurrentContext();
   const cluster = config.getCurrentCluster();
   if (!context || !cluster) {
-    throw new CliError('no Kubernetes context is configured', 1, 'set KUBECONFIG or pass --kubeconfig and --context, or use --target local|podman');
+    throw new CliError(
+      'no Kubernetes context is configured',
+      1,
+      'set KUBECONFIG or pass --kubeconfig and --context, or use --target local|podman',
+    );
   }
   const namespace = options.namespace ?? config.getContextObject(context)?.namespace ?? 'default';
   return { config, context, namespace, server: cluster.server };
@@ -81,7 +138,8 @@ const ROLES = ['initiator', 'responder'] as const;
 function podOwnerReference(pod: V1Pod): V1OwnerReference {
   return { apiVersion: 'v1', kind: 'Pod', name: pod.metadata!.name!, uid: pod.metadata!.uid! };
 }
-const endedAt = (t: V1ContainerStateTerminated): number => (t.finishedAt ? new Date(t.finishedAt).getTime() : Number.MAX_SAFE_INTEGER);
+const endedAt = (t: V1ContainerStateTerminated): number =>
+  t.finishedAt ? new Date(t.finishedAt).getTime() : Number.MAX_SAFE_INTEGER;
 
 function containerStatus(pod: V1Pod, name: string): V1ContainerStatus | undefined {
   return pod.status?.containerStatuses?.find((c) => c.name === name);
@@ -109,7 +167,10 @@ export class KubernetesTarget implements Target {
 
   private async events(name: string): Promise<CoreV1Event[]> {
     try {
-      const list = await this.core.listNamespacedEvent({ namespace: this.access.namespace, fieldSelector: `involvedObject.name=${name}` });
+      const list = await this.core.listNamespacedEvent({
+        namespace: this.access.namespace,
+        fieldSelector: `involvedObject.name=${name}`,
+      });
       return list.items;
     } catch {
       return []; // events only explain; their absence must not fail the run
@@ -119,7 +180,16 @@ export class KubernetesTarget implements Target {
   /** The last line a container wrote, for a crash diagnosis. */
   private async lastLogLine(pod: string, container: string): Promise<string | undefined> {
     try {
-      return explainingLine(String(await this.core.readNamespacedPodLog({ name: pod, namespace: this.access.namespace, container, tailLines: 30 })));
+      return explainingLine(
+        String(
+          await this.core.readNamespacedPodLog({
+            name: pod,
+            namespace: this.access.namespace,
+            container,
+            tailLines: 30,
+          }),
+        ),
+      );
     } catch {
       return undefined;
     }
@@ -148,7 +218,10 @@ export class KubernetesTarget implements Target {
         ...(node.metadata?.labels && { labels: node.metadata.labels }),
       };
     } catch (err) {
-      const why = httpStatus(err) === 403 ? `not allowed to get nodes (${NODE_READER_HINT})` : this.fail(err, 'read the node').message;
+      const why =
+        httpStatus(err) === 403
+          ? `not allowed to get nodes (${NODE_READER_HINT})`
+          : this.fail(err, 'read the node').message;
       return { name, ...qos, unreadable: why };
     }
   }
@@ -176,12 +249,16 @@ export class KubernetesTarget implements Target {
    */
   private async containerFailure(pod: V1Pod): Promise<string | undefined> {
     const failed = ROLES.map((role) => ({ role, t: containerStatus(pod, role)?.state?.terminated }))
-      .filter((f): f is { role: (typeof ROLES)[number]; t: V1ContainerStateTerminated } => f.t !== undefined && f.t.exitCode !== 0)
+      .filter(
+        (f): f is { role: (typeof ROLES)[number]; t: V1ContainerStateTerminated } =>
+          f.t !== undefined && f.t.exitCode !== 0,
+      )
       .sort((a, b) => Number(b.t.exitCode > 128) - Number(a.t.exitCode > 128) || endedAt(a.t) - endedAt(b.t));
     const first = failed[0];
     if (!first) return undefined;
     const { role, t } = first;
-    const signal = t.exitCode > 128 ? Object.entries(constants.signals).find(([, n]) => n === t.exitCode - 128)?.[0] : undefined;
+    const signal =
+      t.exitCode > 128 ? Object.entries(constants.signals).find(([, n]) => n === t.exitCode - 128)?.[0] : undefined;
     const why =
       t.reason === 'OOMKilled'
         ? 'OOMKilled; raise --memory'
@@ -223,11 +300,16 @@ export class KubernetesTarget implements Target {
       if (retry && retry !== lastPullRetry) this.options.note(retry);
       lastPullRetry = retry ?? lastPullRetry;
       if (Date.now() > deadline) {
-        const why = unschedulable ?? `the pod did not start within ${Math.round(this.options.startTimeoutMs / 1000)} s (phase ${pod.status?.phase ?? 'unknown'})${lastPullRetry ? `; ${lastPullRetry}` : ''}`;
+        const why =
+          unschedulable ??
+          `the pod did not start within ${Math.round(this.options.startTimeoutMs / 1000)} s (phase ${pod.status?.phase ?? 'unknown'})${lastPullRetry ? `; ${lastPullRetry}` : ''}`;
         throw new CliError(why, 1, describe);
       }
       let wake: () => void = () => undefined;
-      await Promise.race([sleep(POLL_MS), new Promise<void>((r) => signal.addEventListener('abort', (wake = () => r()), { once: true }))]);
+      await Promise.race([
+        sleep(POLL_MS),
+        new Promise<void>((r) => signal.addEventListener('abort', (wake = () => r()), { once: true })),
+      ]);
       signal.removeEventListener('abort', wake);
     }
   }
@@ -268,15 +350,25 @@ export class KubernetesTarget implements Target {
     try {
       stale = await findStaleObjects(this.core, namespace, { all: false, byRun: true });
     } catch (err) {
-      this.options.note(`could not look for earlier runs' objects to remove: ${this.fail(err, 'list pods and ConfigMaps').message}`);
+      this.options.note(
+        `could not look for earlier runs' objects to remove: ${this.fail(err, 'list pods and ConfigMaps').message}`,
+      );
       return;
     }
     if (stale.length === 0) return;
-    const { removed, problems } = await removeStaleObjects(this.core, namespace, stale, (err, what) => this.fail(err, what).message);
+    const { removed, problems } = await removeStaleObjects(
+      this.core,
+      namespace,
+      stale,
+      (err, what) => this.fail(err, what).message,
+    );
     // Each ConfigMap is named after its run's pod: the pods say which runs were removed.
     const pods = removed.filter((o) => o.kind === 'pod');
     const names = (pods.length ? pods : removed).map((o) => o.name);
-    if (removed.length) this.options.note(`removed ${countObjects(removed)} of earlier runs (finished, past their deadline, or never started) from namespace ${namespace}: ${names.join(', ')}`);
+    if (removed.length)
+      this.options.note(
+        `removed ${countObjects(removed)} of earlier runs (finished, past their deadline, or never started) from namespace ${namespace}: ${names.join(', ')}`,
+      );
     for (const problem of problems) this.options.note(`could not remove an earlier run's object: ${problem}`);
   }
 
@@ -293,12 +385,18 @@ export class KubernetesTarget implements Target {
     try {
       nodes = (await bounded(this.core.listNode())).items;
     } catch (err) {
-      const why = httpStatus(err) === 403 ? `not allowed to list nodes (${NODE_READER_HINT})` : this.fail(err, 'list nodes').message;
-      this.options.note(`the nodes' architecture is unknown, ${why}: the agent is delivered for this host's, ${hostKubernetesArch()}; pass --arch if the nodes differ`);
+      const why =
+        httpStatus(err) === 403
+          ? `not allowed to list nodes (${NODE_READER_HINT})`
+          : this.fail(err, 'list nodes').message;
+      this.options.note(
+        `the nodes' architecture is unknown, ${why}: the agent is delivered for this host's, ${hostKubernetesArch()}; pass --arch if the nodes differ`,
+      );
       return undefined;
     }
     const arch = singleArchitecture(candidateNodes(nodes, pod));
-    if (arch && arch !== hostKubernetesArch()) this.options.note(`the nodes are ${arch}: the agent is delivered for ${arch}`);
+    if (arch && arch !== hostKubernetesArch())
+      this.options.note(`the nodes are ${arch}: the agent is delivered for ${arch}`);
     return arch;
   }
 
@@ -314,7 +412,9 @@ export class KubernetesTarget implements Target {
 
     const cleanup = async () => {
       if (this.options.keep) {
-        this.options.note(`--keep: left pod ${name}${configMap ? ` and ConfigMap ${configMap.metadata!.name} (owned by the pod: kubectl delete pod removes both)` : ''} in namespace ${namespace}; later runs leave it, podbench clean removes it`);
+        this.options.note(
+          `--keep: left pod ${name}${configMap ? ` and ConfigMap ${configMap.metadata!.name} (owned by the pod: kubectl delete pod removes both)` : ''} in namespace ${namespace}; later runs leave it, podbench clean removes it`,
+        );
         return;
       }
       if (!created) return;
@@ -324,15 +424,21 @@ export class KubernetesTarget implements Target {
       const deletion = await deletePodAndWait(this.core, namespace, name);
       const failed: string[] = deletion.outcome === 'failed' ? [`pod ${name}`] : [];
       if (configMap) {
-        await bounded(this.core.deleteNamespacedConfigMap({ name: configMap.metadata!.name!, namespace })).catch((err: unknown) => {
-          if (httpStatus(err) !== 404) failed.push(`ConfigMap ${configMap.metadata!.name}`);
-        });
+        await bounded(this.core.deleteNamespacedConfigMap({ name: configMap.metadata!.name!, namespace })).catch(
+          (err: unknown) => {
+            if (httpStatus(err) !== 404) failed.push(`ConfigMap ${configMap.metadata!.name}`);
+          },
+        );
       }
       if (deletion.outcome === 'terminating') {
-        this.options.note(`pod ${name} is still terminating after ${DELETE_WAIT_MS / 1000} s; see kubectl get pod -n ${namespace} ${name}`);
+        this.options.note(
+          `pod ${name} is still terminating after ${DELETE_WAIT_MS / 1000} s; see kubectl get pod -n ${namespace} ${name}`,
+        );
       }
       if (failed.length) {
-        this.options.note(`could not delete ${failed.join(' and ')}; remove them with: kubectl delete pod,configmap -n ${namespace} -l ${RUN_ID_LABEL}=${plan.runId} (or podbench clean)`);
+        this.options.note(
+          `could not delete ${failed.join(' and ')}; remove them with: kubectl delete pod,configmap -n ${namespace} -l ${RUN_ID_LABEL}=${plan.runId} (or podbench clean)`,
+        );
       }
     };
 
@@ -367,10 +473,17 @@ export class KubernetesTarget implements Target {
         ...(this.options.keep && { [KEEP_ANNOTATION]: 'true' }),
       };
       const annotated = { ...pod, metadata: { ...pod.metadata, annotations } };
-      const createdPod = await bounded(this.core.createNamespacedPod({ namespace, body: annotated })).catch((err) => Promise.reject(this.fail(err, 'create the pod')));
+      const createdPod = await bounded(this.core.createNamespacedPod({ namespace, body: annotated })).catch((err) =>
+        Promise.reject(this.fail(err, 'create the pod')),
+      );
       if (configMap) {
-        const owned = { ...configMap, metadata: { ...configMap.metadata, ownerReferences: [podOwnerReference(createdPod)] } };
-        await bounded(this.core.createNamespacedConfigMap({ namespace, body: owned })).catch((err) => Promise.reject(this.fail(err, 'create the agent ConfigMap')));
+        const owned = {
+          ...configMap,
+          metadata: { ...configMap.metadata, ownerReferences: [podOwnerReference(createdPod)] },
+        };
+        await bounded(this.core.createNamespacedConfigMap({ namespace, body: owned })).catch((err) =>
+          Promise.reject(this.fail(err, 'create the agent ConfigMap')),
+        );
       }
       this.options.note(`pod ${name} created in namespace ${namespace}; waiting for it to start…`);
       // The node is read while the log is being followed: a slow API delays only the record.

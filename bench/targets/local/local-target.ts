@@ -5,7 +5,16 @@
  * run can find and remove what a killed run left behind.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -31,7 +40,6 @@ const EXIT_GRACE_MS = 3000;
  */
 const TERM_GRACE_MS = 1500;
 
-
 interface Owner {
   readonly pid: number;
   readonly runId: string;
@@ -47,7 +55,8 @@ function readOwner(runDir: string): Owner | undefined {
     const st = lstatSync(runDir);
     if (!st.isDirectory() || st.uid !== process.getuid?.()) return undefined;
     const owner = JSON.parse(readFileSync(join(runDir, OWNER_FILE), 'utf8')) as Owner;
-    const tmpfsOk = /^\/dev\/shm\/podbench-[A-Za-z0-9]{6}$/.test(owner.tmpfsDir) || owner.tmpfsDir === join(runDir, 'tmpfs');
+    const tmpfsOk =
+      /^\/dev\/shm\/podbench-[A-Za-z0-9]{6}$/.test(owner.tmpfsDir) || owner.tmpfsDir === join(runDir, 'tmpfs');
     if (!Number.isInteger(owner.pid) || !/^[a-z0-9]{4,32}$/.test(owner.runId) || !tmpfsOk) return undefined;
     return owner;
   } catch {
@@ -67,7 +76,11 @@ function removeRun(runDir: string, owner: Owner): void {
  * finds it); returns the run directories, each with the run id it belonged to.
  */
 export function sweepStaleRuns(parent = tmpdir(), dryRun = false): { runDir: string; runId: string }[] {
-  if (!existsSync(parent)) throw new CliError(`TMPDIR ${parent} does not exist; local runs make their run directories there (set TMPDIR to a directory that exists)`, 2);
+  if (!existsSync(parent))
+    throw new CliError(
+      `TMPDIR ${parent} does not exist; local runs make their run directories there (set TMPDIR to a directory that exists)`,
+      2,
+    );
   const swept: { runDir: string; runId: string }[] = [];
   for (const name of readdirSync(parent)) {
     if (!name.startsWith(RUN_DIR_PREFIX)) continue;
@@ -104,7 +117,9 @@ function watchStderr(child: ChildProcess, onLine: (line: string) => void): () =>
 }
 
 function exited(child: ChildProcess): Promise<void> {
-  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', () => r()));
+  return child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((r) => child.once('exit', () => r()));
 }
 
 const delay = (ms: number) => new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), ms).unref());
@@ -144,7 +159,11 @@ export class LocalTarget implements Target {
 
     const spawnAgent = (role: 'initiator' | 'responder') =>
       spawn(process.execPath, [AGENT_MAIN, '--role', role, '--disk-dir', disk, '--tmpfs-dir', owner.tmpfsDir], {
-        env: { ...process.env, PODBENCH_PLAN: JSON.stringify(plan), NODE_OPTIONS: agentNodeOptions(plan.settings, process.env.NODE_OPTIONS) },
+        env: {
+          ...process.env,
+          PODBENCH_PLAN: JSON.stringify(plan),
+          NODE_OPTIONS: agentNodeOptions(plan.settings, process.env.NODE_OPTIONS),
+        },
         // Own process group: Ctrl-C reaches the orchestrator only, which stops the agents in order.
         detached: true,
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -153,7 +172,10 @@ export class LocalTarget implements Target {
     const initiator = spawnAgent('initiator');
     const agents = { initiator, responder };
     const show = (role: string) => (line: string) => this.options.onAgentLine?.(role, line);
-    const lastErrorOf = { initiator: watchStderr(initiator, show('initiator')), responder: watchStderr(responder, show('responder')) };
+    const lastErrorOf = {
+      initiator: watchStderr(initiator, show('initiator')),
+      responder: watchStderr(responder, show('responder')),
+    };
     createInterface({ input: responder.stdout! }).on('line', show('responder'));
 
     const stop = stopOnce({
@@ -168,7 +190,12 @@ export class LocalTarget implements Target {
         const failed = Object.entries(agents).find(([, c]) => c.exitCode !== 0);
         if (!failed) return undefined;
         const [role, child] = failed;
-        return exitDiagnosis(role, 'agent', child.exitCode ?? child.signalCode ?? 'no code', lastErrorOf[role as keyof typeof lastErrorOf]());
+        return exitDiagnosis(
+          role,
+          'agent',
+          child.exitCode ?? child.signalCode ?? 'no code',
+          lastErrorOf[role as keyof typeof lastErrorOf](),
+        );
       },
       cleanup: () => removeRun(runDir, owner),
     });

@@ -20,7 +20,12 @@ function onPath(name: string): boolean {
 export function podbenchContainersConf(): string {
   const nofile = Math.min(processLimit('Max open files')?.hard ?? 1024, 65536);
   const nproc = Math.min(processLimit('Max processes')?.hard ?? 4096, 4096);
-  const lines = ['[containers]', `default_ulimits = ["nofile=${nofile}:${nofile}", "nproc=${nproc}:${nproc}"]`, '', '[engine]'];
+  const lines = [
+    '[containers]',
+    `default_ulimits = ["nofile=${nofile}:${nofile}", "nproc=${nproc}:${nproc}"]`,
+    '',
+    '[engine]',
+  ];
   if (onPath('runc')) lines.push('runtime = "runc"');
   if (!existsSync('/run/systemd/system')) lines.push('cgroup_manager = "cgroupfs"', 'events_logger = "file"');
   return `${lines.join('\n')}\n`;
@@ -47,7 +52,12 @@ export const podmanInstalled = (): boolean => onPath('podman');
 
 /** Fails with a clear message when podman is not installed. */
 export function requirePodman(): void {
-  if (!podmanInstalled()) throw new CliError('podman is not installed', 1, 'install podman (Debian/Ubuntu: apt-get install podman runc), or use --target local');
+  if (!podmanInstalled())
+    throw new CliError(
+      'podman is not installed',
+      1,
+      'install podman (Debian/Ubuntu: apt-get install podman runc), or use --target local',
+    );
 }
 
 /**
@@ -56,9 +66,17 @@ export function requirePodman(): void {
  * its own process group: a terminal's Ctrl-C reaches podbench alone, which then stops the pod in
  * order, and a second Ctrl-C cannot kill the podman commands of that cleanup halfway.
  */
-export async function podman(args: string[], input?: { stdin: NodeJS.ReadableStream }, withStderr = false): Promise<string> {
+export async function podman(
+  args: string[],
+  input?: { stdin: NodeJS.ReadableStream },
+  withStderr = false,
+): Promise<string> {
   requirePodman();
-  const child = spawn('podman', args, { env: podmanEnv(), stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn('podman', args, {
+    env: podmanEnv(),
+    stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   if (input) {
     // If podman exits early its stdin closes: that is reported by its exit, not as EPIPE here.
     child.stdin!.on('error', () => {});
@@ -69,10 +87,21 @@ export async function podman(args: string[], input?: { stdin: NodeJS.ReadableStr
   child.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c));
   child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
   return new Promise((resolve, reject) => {
-    child.on('error', (err) => reject(new CliError(`podman ${args[0]} ${args[1] ?? ''} failed: ${err.message}`.replace(/\s+/g, ' '), 1)));
+    child.on('error', (err) =>
+      reject(new CliError(`podman ${args[0]} ${args[1] ?? ''} failed: ${err.message}`.replace(/\s+/g, ' '), 1)),
+    );
     child.on('close', (code) => {
       if (code === 0) resolve(withStderr ? `${stdout}\n${stderr}` : stdout);
-      else reject(new CliError(`podman ${args[0]} ${args[1] ?? ''} failed: ${stderr.trim().split('\n').at(-1) || `exit ${code}`}`.replace(/\s+/g, ' '), 1));
+      else
+        reject(
+          new CliError(
+            `podman ${args[0]} ${args[1] ?? ''} failed: ${stderr.trim().split('\n').at(-1) || `exit ${code}`}`.replace(
+              /\s+/g,
+              ' ',
+            ),
+            1,
+          ),
+        );
     });
   });
 }

@@ -39,7 +39,9 @@ const RUN_ID = /^[a-z0-9]{4,32}$/;
 /** The podman runs on this host whose orchestrator is no longer alive. */
 export async function findDeadPodmanRuns(parent = tmpdir()): Promise<DeadPodmanRun[]> {
   const owners = new Map<string, { pid: number; pod?: string; dir?: string }>();
-  const pods = JSON.parse((await podman(['pod', 'ps', '--filter', `label=${RUN_ID_LABEL}`, '--format', 'json'])) || '[]') as { Name: string; Labels?: Record<string, string> }[];
+  const pods = JSON.parse(
+    (await podman(['pod', 'ps', '--filter', `label=${RUN_ID_LABEL}`, '--format', 'json'])) || '[]',
+  ) as { Name: string; Labels?: Record<string, string> }[];
   for (const pod of pods) {
     const runId = pod.Labels?.[RUN_ID_LABEL] ?? '';
     const pid = Number(pod.Labels?.[OWNER_PID_LABEL]);
@@ -50,7 +52,8 @@ export async function findDeadPodmanRuns(parent = tmpdir()): Promise<DeadPodmanR
       const dir = join(parent, name);
       try {
         const owner = JSON.parse(readFileSync(join(dir, 'owner.json'), 'utf8')) as { pid: number; runId: string };
-        if (!RUN_ID.test(owner.runId) || `${DIR_PREFIX}${owner.runId}` !== name || !Number.isInteger(owner.pid)) continue;
+        if (!RUN_ID.test(owner.runId) || `${DIR_PREFIX}${owner.runId}` !== name || !Number.isInteger(owner.pid))
+          continue;
         owners.set(owner.runId, { ...owners.get(owner.runId), pid: owner.pid, dir });
       } catch {
         // not ours, or being written
@@ -81,6 +84,10 @@ export async function removeDeadPodmanRuns(runs: readonly DeadPodmanRun[]): Prom
 
 /** "pod podbench-x, 3 volumes, its directory" for one run, in a listing. */
 export function describeDeadRun(run: DeadPodmanRun): string {
-  const parts = [run.pod && `pod ${run.pod}`, run.volumes.length && `${run.volumes.length} volume(s)`, run.dir && `directory ${run.dir}`].filter(Boolean);
+  const parts = [
+    run.pod && `pod ${run.pod}`,
+    run.volumes.length && `${run.volumes.length} volume(s)`,
+    run.dir && `directory ${run.dir}`,
+  ].filter(Boolean);
   return `run ${run.runId} (podbench pid ${run.ownerPid} is gone): ${parts.join(', ') || 'nothing'}`;
 }

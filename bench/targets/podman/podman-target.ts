@@ -14,7 +14,14 @@ import { buildImageFromHost, defaultLocalImage, imageExists } from '../../pod/ag
 import { CliError } from '../../cli/errors.js';
 import { buildPodManifest, manifestDocuments, podName, type PodOptions } from '../../pod/pod-manifest.js';
 import { podman, requirePodman, spawnPodman } from './podman-cli.js';
-import { OWNER_PID_LABEL, describeDeadRun, findDeadPodmanRuns, podmanRunDir, removeDeadPodmanRuns, writeOwner } from './podman-sweep.js';
+import {
+  OWNER_PID_LABEL,
+  describeDeadRun,
+  findDeadPodmanRuns,
+  podmanRunDir,
+  removeDeadPodmanRuns,
+  writeOwner,
+} from './podman-sweep.js';
 import { exitDiagnosis, stopOnce, type RunningPair, type Target } from '../target.js';
 
 /** How long the agents get to finish after the initiator's log ends. */
@@ -65,7 +72,11 @@ export class PodmanTarget implements Target {
     const wanted = pod.image ?? pod.nodeImage;
     if (wanted) {
       if (pod.imagePullPolicy === 'Never' && !(await imageExists(wanted))) {
-        throw new CliError(`image ${wanted} is not in podman's local storage and --image-pull-policy is Never`, 1, `podbench image build --from-host --tag ${wanted}`);
+        throw new CliError(
+          `image ${wanted} is not in podman's local storage and --image-pull-policy is Never`,
+          1,
+          `podbench image build --from-host --tag ${wanted}`,
+        );
       }
       return pod;
     }
@@ -82,7 +93,9 @@ export class PodmanTarget implements Target {
     const dead = await findDeadPodmanRuns();
     if (dead.length) {
       await removeDeadPodmanRuns(dead);
-      this.options.note(`removed what ${dead.length} earlier podman run(s) whose podbench was killed left: ${dead.map(describeDeadRun).join('; ')}`);
+      this.options.note(
+        `removed what ${dead.length} earlier podman run(s) whose podbench was killed left: ${dead.map(describeDeadRun).join('; ')}`,
+      );
     }
     const options = await this.podOptions();
     const built = buildPodManifest(plan, { ...options, imagePullPolicy: options.imagePullPolicy ?? 'IfNotPresent' });
@@ -95,7 +108,12 @@ export class PodmanTarget implements Target {
     const yamlPath = join(dir, 'pod.yaml');
     // JSON, which is YAML too: written without the Kubernetes client, whose hundreds of modules
     // a podman run has no other use for.
-    writeFileSync(yamlPath, manifestDocuments(resources).map((d) => JSON.stringify(d, null, 2)).join('\n---\n'));
+    writeFileSync(
+      yamlPath,
+      manifestDocuments(resources)
+        .map((d) => JSON.stringify(d, null, 2))
+        .join('\n---\n'),
+    );
     const name = podName(plan.runId);
     const containers = { initiator: `${name}-initiator`, responder: `${name}-responder` };
 
@@ -123,8 +141,13 @@ export class PodmanTarget implements Target {
         const exited = abort
           ? false
           : await Promise.race([
-              podman(['wait', '--condition', 'exited', containers.responder]).then(() => true, () => true),
-              new Promise<boolean>((r) => setTimeout(() => r(false), STOP_GRACE_S * 1000 + plan.settings.peerTimeoutMs).unref()),
+              podman(['wait', '--condition', 'exited', containers.responder]).then(
+                () => true,
+                () => true,
+              ),
+              new Promise<boolean>((r) =>
+                setTimeout(() => r(false), STOP_GRACE_S * 1000 + plan.settings.peerTimeoutMs).unref(),
+              ),
             ]);
         if (!exited) await podman(['pod', 'stop', '--time', String(TERM_GRACE_S), name]).catch(() => '');
         logs.kill();
@@ -133,7 +156,8 @@ export class PodmanTarget implements Target {
       async diagnose() {
         for (const [role, container] of Object.entries(containers)) {
           const code = await exitCode(container);
-          if (code !== undefined && code !== 0) return exitDiagnosis(role, 'container', code, await lastLogLine(container));
+          if (code !== undefined && code !== 0)
+            return exitDiagnosis(role, 'container', code, await lastLogLine(container));
         }
         return undefined;
       },
@@ -146,6 +170,10 @@ export class PodmanTarget implements Target {
       await down();
     };
 
-    return { events: agentEvents(logs.stdout!, (line) => this.options.onAgentLine?.('initiator', line)), stop, abandon };
+    return {
+      events: agentEvents(logs.stdout!, (line) => this.options.onAgentLine?.('initiator', line)),
+      stop,
+      abandon,
+    };
   }
 }
