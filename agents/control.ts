@@ -55,7 +55,8 @@ export class ControlConnection {
       } catch {
         if (Date.now() >= deadlineMs) {
           throw new ControlError(
-            `the responder did not open its control socket ${shown(path)} within ${timeoutMs} ms (--connect-timeout); is the responder running and sharing the volume?`,
+            `the responder did not open its control socket ${shown(path)} within ${timeoutMs} ms ` +
+              '(--connect-timeout); is the responder running and sharing the volume?',
           );
         }
         await new Promise((r) => setTimeout(r, 50));

@@ -33,11 +33,15 @@ function rows(changes: readonly CaseChange[]): string[][] {
 
 const HEADERS = ['case', ...METRICS, 'verdict', 'note'];
 const LEGEND =
-  '* significant: Mann–Whitney U (latency: all round trips, p < 0.01; throughput: per-repeat rates, p < 0.05) and larger than the spread between repeats';
+  '* significant: Mann–Whitney U (latency: all round trips, p < 0.01; throughput: per-repeat rates, p < 0.05) ' +
+  'and larger than the spread between repeats';
 
 function summary(changes: readonly CaseChange[]): string {
   const count = (v: CaseChange['verdict']) => changes.filter((c) => c.verdict === v).length;
-  return `${count('slower')} slower, ${count('faster')} faster, ${count('no significant change')} no significant change, ${count('not enough repeats')} not enough repeats, ${count('not comparable')} not comparable`;
+  return (
+    `${count('slower')} slower, ${count('faster')} faster, ${count('no significant change')} no significant change, ` +
+    `${count('not enough repeats')} not enough repeats, ${count('not comparable')} not comparable`
+  );
 }
 
 /** Terminal table. */
@@ -73,12 +77,16 @@ export function renderCompareVerdicts(runs: readonly ComparedRuns[]): string {
   return runs
     .map((r) => {
       const body = rows(r.changes)
-        .map(
-          (cells, i) =>
-            `<tr${r.changes[i]!.verdict === 'slower' ? ' class="regression"' : ''}>${cells.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`,
-        )
+        .map((cells, i) => {
+          const rowClass = r.changes[i]!.verdict === 'slower' ? ' class="regression"' : '';
+          const tds = cells.map((c) => `<td>${escapeHtml(c)}</td>`).join('');
+          return `<tr${rowClass}>${tds}</tr>`;
+        })
         .join('');
-      return `<h2>${escapeHtml(`${r.otherName} against ${r.baseName}`)}</h2><p><strong>${escapeHtml(summary(r.changes))}</strong></p><table><thead><tr>${HEADERS.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${body}</tbody></table>`;
+      const heading = `<h2>${escapeHtml(`${r.otherName} against ${r.baseName}`)}</h2>`;
+      const summaryLine = `<p><strong>${escapeHtml(summary(r.changes))}</strong></p>`;
+      const head = `<thead><tr>${HEADERS.map((h) => `<th>${h}</th>`).join('')}</tr></thead>`;
+      return `${heading}${summaryLine}<table>${head}<tbody>${body}</tbody></table>`;
     })
     .concat(`<p class="note">${escapeHtml(LEGEND)}</p>`)
     .join('\n');

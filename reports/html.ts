@@ -154,7 +154,8 @@ function summaryTable(groups: CaseGroup[]): string {
 }
 
 function keyValues(entries: [string, unknown][]): string {
-  return `<dl>${entries.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(typeof v === 'object' ? JSON.stringify(v) : String(v ?? '–'))}</dd>`).join('')}</dl>`;
+  const shown = (v: unknown) => escapeHtml(typeof v === 'object' ? JSON.stringify(v) : String(v ?? '–'));
+  return `<dl>${entries.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${shown(v)}</dd>`).join('')}</dl>`;
 }
 
 function environmentSection(doc: ResultsDocument): string {
@@ -213,7 +214,9 @@ function notMeasured(doc: ResultsDocument): string {
         )
         .join('')}</tbody></table>`
     : '';
-  return `${table}${missing ? `<p>${missing} planned case(s) have no result: ${escapeHtml(doc.run.incompleteReason ?? 'the run did not finish')}.</p>` : ''}`;
+  const why = escapeHtml(doc.run.incompleteReason ?? 'the run did not finish');
+  const noResult = missing ? `<p>${missing} planned case(s) have no result: ${why}.</p>` : '';
+  return `${table}${noResult}`;
 }
 
 function warnings(doc: ResultsDocument): string {
@@ -229,7 +232,10 @@ const CHART_SCRIPT = `
   const charts = JSON.parse(document.getElementById('podbench-charts').textContent);
   const css = getComputedStyle(document.documentElement);
   const ink = css.getPropertyValue('--ink').trim(), grid = css.getPropertyValue('--grid').trim();
-  const nines = (x) => { const p = 100 * (1 - 1 / x); return p === 0 ? '0%' : (p >= 99 ? p.toFixed(Math.max(0, Math.round(Math.log10(x)) - 2)) : p.toFixed(0)) + '%'; };
+  const nines = (x) => {
+    const p = 100 * (1 - 1 / x);
+    return p === 0 ? '0%' : (p >= 99 ? p.toFixed(Math.max(0, Math.round(Math.log10(x)) - 2)) : p.toFixed(0)) + '%';
+  };
   const size = (b) => b >= 1048576 ? (b / 1048576) + ' MiB' : b >= 1024 ? (b / 1024) + ' KiB' : b + ' B';
   const drawn = [];
   for (const c of charts) {
@@ -240,31 +246,42 @@ const CHART_SCRIPT = `
       width: Math.max(320, el.clientWidth), height: 320,
       scales: { x: { time: false, distr: 3, log: latency ? 10 : 2 }, y: { distr: 3, log: 10 } },
       axes: [
-        { ...axis, label: latency ? 'percentile' : 'message size', values: (u, vals) => vals.map((v) => (v == null ? '' : latency ? nines(v) : size(v))) },
+        { ...axis, label: latency ? 'percentile' : 'message size',
+          values: (u, vals) => vals.map((v) => (v == null ? '' : latency ? nines(v) : size(v))) },
         { ...axis, label: c.yLabel, size: 70 },
       ],
       series: [{ label: latency ? 'percentile' : 'size', value: (u, v) => (v == null ? '' : latency ? nines(v) : size(v)) },
         ...c.series.map((s) => ({ label: s.label, stroke: s.colour, width: 2, points: { show: !latency }, spanGaps: false }))],
     };
     const plot = new uPlot(opts, [c.x, ...c.series.map((s) => s.values)], el);
-    drawn.push({ id: c.id, series: c.series.length, points: c.series.reduce((n, s) => n + s.values.filter((v) => v != null).length, 0) });
+    drawn.push({ id: c.id, series: c.series.length,
+      points: c.series.reduce((n, s) => n + s.values.filter((v) => v != null).length, 0) });
     new ResizeObserver(() => plot.setSize({ width: Math.max(320, el.clientWidth), height: 320 })).observe(el);
   }
   window.podbenchCharts = drawn;
 })();`;
 
 const STYLE = `
-:root { --bg: #ffffff; --ink: #1d2330; --muted: #5b6475; --grid: #e3e6ec; --row: #f6f7f9; --best: #fff4cc; --regression: #fde2e1; color-scheme: light dark; }
-@media (prefers-color-scheme: dark) { :root { --bg: #14171d; --ink: #e6e9ef; --muted: #9aa3b2; --grid: #2c323d; --row: #1b1f27; --best: #3a3318; --regression: #4a2022; } }
-body { background: var(--bg); color: var(--ink); font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1100px; padding: 1.5rem; }
-h1 { font-size: 1.5rem; margin: 0 0 .25rem; } h2 { font-size: 1.15rem; margin-top: 2rem; border-bottom: 1px solid var(--grid); padding-bottom: .25rem; } h3 { font-size: 1rem; }
+:root { --bg: #ffffff; --ink: #1d2330; --muted: #5b6475; --grid: #e3e6ec; --row: #f6f7f9; --best: #fff4cc;
+  --regression: #fde2e1; color-scheme: light dark; }
+@media (prefers-color-scheme: dark) {
+  :root { --bg: #14171d; --ink: #e6e9ef; --muted: #9aa3b2; --grid: #2c323d; --row: #1b1f27; --best: #3a3318;
+    --regression: #4a2022; }
+}
+body { background: var(--bg); color: var(--ink); font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif;
+  margin: 0 auto; max-width: 1100px; padding: 1.5rem; }
+h1 { font-size: 1.5rem; margin: 0 0 .25rem; }
+h2 { font-size: 1.15rem; margin-top: 2rem; border-bottom: 1px solid var(--grid); padding-bottom: .25rem; }
+h3 { font-size: 1rem; }
 .meta, .note { color: var(--muted); } ul.headline { padding-left: 1.2rem; } ul.headline li { margin: .15rem 0; }
 table { border-collapse: collapse; width: 100%; font-size: 13px; display: block; overflow-x: auto; }
-th, td { padding: .3rem .5rem; border-bottom: 1px solid var(--grid); text-align: left; white-space: nowrap; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+th, td { padding: .3rem .5rem; border-bottom: 1px solid var(--grid); text-align: left; white-space: nowrap; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tbody tr:nth-child(even) { background: var(--row); } tr.best-row { background: var(--best) !important; } .best { color: #d4a000; }
 tr.regression { background: var(--regression) !important; }
 .chart { margin: 1rem 0 1.5rem; } .chart h3 { margin: 0 0 .25rem; }
-dl { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; font-size: 13px; } dt { color: var(--muted); } dd { margin: 0; overflow-wrap: anywhere; }
+dl { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; font-size: 13px; }
+dt { color: var(--muted); } dd { margin: 0; overflow-wrap: anywhere; }
 .uplot, .u-legend { color: var(--ink); }`;
 
 /** The page around the content: styles, library, chart data and the drawing script. */
@@ -300,11 +317,21 @@ export function renderHtml(doc: ResultsDocument, assets: ChartAssets): string {
       `${capitalised(h.best)} at ${formatSize(h.sizeBytes)}: <strong>${escapeHtml(h.channel)}</strong> (${h.figure})`,
   );
   const repeats = Math.max(1, ...doc.cases.map((c) => c.repeat + 1));
-  const body = `<p class="meta">Run ${escapeHtml(doc.run.id)} on target ${escapeHtml(doc.run.target)}, ${escapeHtml(doc.run.startedAt)} · ${doc.cases.length} of ${doc.run.plannedCases} cases${doc.run.complete ? '' : ` (incomplete: ${escapeHtml(doc.run.incompleteReason ?? 'interrupted')})`}${repeats > 1 ? ` · medians of ${repeats} repeats` : ''} · podbench ${escapeHtml(doc.run.podbenchVersion)}</p>
+  const incomplete = doc.run.complete ? '' : ` (incomplete: ${escapeHtml(doc.run.incompleteReason ?? 'interrupted')})`;
+  const medians = repeats > 1 ? ` · medians of ${repeats} repeats` : '';
+  const meta =
+    `Run ${escapeHtml(doc.run.id)} on target ${escapeHtml(doc.run.target)}, ${escapeHtml(doc.run.startedAt)} · ` +
+    `${doc.cases.length} of ${doc.run.plannedCases} cases${incomplete}${medians} · ` +
+    `podbench ${escapeHtml(doc.run.podbenchVersion)}`;
+  const summaryNote =
+    '★ best at that size. Latency is the round trip in microseconds; ' +
+    'MB/s is 10⁶ bytes per second as the receiver counted; ' +
+    'CPU is user + system time per message (per round trip in latency mode).';
+  const body = `<p class="meta">${meta}</p>
 ${headline.length ? `<ul class="headline">${headline.map((h) => `<li>${h}</li>`).join('')}</ul>` : ''}
 <h2>Summary</h2>
 ${summaryTable(groups)}
-<p class="note">★ best at that size. Latency is the round trip in microseconds; MB/s is 10⁶ bytes per second as the receiver counted; CPU is user + system time per message (per round trip in latency mode).</p>
+<p class="note">${summaryNote}</p>
 <h2>Latency distribution</h2>
 <p class="note">HdrHistogram style: the round trip at each percentile, on a logarithmic "nines" axis; all repeats merged.</p>
 ${chartDivs(charts, 'nines', 'No latency cases.')}
@@ -375,7 +402,10 @@ export function renderCompareHtml(runs: readonly NamedRun[], verdictTable: strin
       charts.push({ id: `${mode}-${channel}`, title, kind: 'by-size', yLabel: field.unit, x: sizes, series });
     }
   }
-  const body = `<p class="meta">${runs.map((r) => escapeHtml(`${r.name} (run ${r.doc.run.id}, ${r.doc.run.target}, ${r.doc.run.startedAt})`)).join(' · ')}</p>
+  const runsShown = runs.map((r) =>
+    escapeHtml(`${r.name} (run ${r.doc.run.id}, ${r.doc.run.target}, ${r.doc.run.startedAt})`),
+  );
+  const body = `<p class="meta">${runsShown.join(' · ')}</p>
 ${verdictTable}
 <h2>Latency distribution, one line per run</h2>
 ${chartDivs(charts, 'nines', 'No latency cases in common.')}

@@ -57,6 +57,9 @@ export function renderTable(doc: ResultsDocument): string {
     RIGHT_ALIGNED,
   );
   const count = (status: CaseResult['status']) => doc.cases.filter((c) => c.status === status).length;
-  const summary = `${doc.cases.length} of ${doc.run.plannedCases} cases: ${count('ok')} ok, ${count('skipped')} skipped, ${count('failed')} failed${count('interrupted') ? `, ${count('interrupted')} interrupted` : ''}`;
+  const interrupted = count('interrupted') ? `, ${count('interrupted')} interrupted` : '';
+  const summary =
+    `${doc.cases.length} of ${doc.run.plannedCases} cases: ` +
+    `${count('ok')} ok, ${count('skipped')} skipped, ${count('failed')} failed${interrupted}`;
   return `${table}\n\n${summary}`;
 }

@@ -174,113 +174,125 @@ describe('a signal in the middle of a long case', () => {
     ['uds', 'throughput', '1Mi'],
   ] as const;
   for (const [channel, mode, size] of cases) {
-    it(`${channel} ${mode} ${size}: Ctrl-C stops the 60 s case within about a second; it is recorded as interrupted, the reports are written, nothing is left`, async () => {
-      await leakChecked(async (outDir) => {
-        // The agents end the case themselves, well before TERM_GRACE_MS, after which they would be killed.
-        const result = await interruptFirstCase(
-          ['--target', 'local', '--channels', channel, '--modes', mode, '--sizes', size, '--warmup', '10ms'],
-          outDir,
-          2500,
-          5000,
-        );
-        assert.ok(
-          existsSync(join(outDir, 'report.html')) && existsSync(join(outDir, 'report.md')),
-          'the reports are written',
-        );
-        assert.match(result.stdout, /1 of 1 cases: 0 ok, 0 skipped, 0 failed, 1 interrupted/);
-        assert.equal(result.stderr.match(/interrupted/g)?.length, 1, `"interrupted" once: ${result.stderr}`);
-        assert.match(
-          result.stderr,
-          new RegExp(
-            `podbench: run incomplete \\(interrupted by SIGINT\\): 0 of 1 cases saved in .*; not measured: ${channel} ${mode}`,
-          ),
-        );
-      });
-    });
+    it(
+      `${channel} ${mode} ${size}: Ctrl-C stops the 60 s case within about a second; ` +
+        'it is recorded as interrupted, the reports are written, nothing is left',
+      async () => {
+        await leakChecked(async (outDir) => {
+          // The agents end the case themselves, well before TERM_GRACE_MS, after which they would be killed.
+          const result = await interruptFirstCase(
+            ['--target', 'local', '--channels', channel, '--modes', mode, '--sizes', size, '--warmup', '10ms'],
+            outDir,
+            2500,
+            5000,
+          );
+          assert.ok(
+            existsSync(join(outDir, 'report.html')) && existsSync(join(outDir, 'report.md')),
+            'the reports are written',
+          );
+          assert.match(result.stdout, /1 of 1 cases: 0 ok, 0 skipped, 0 failed, 1 interrupted/);
+          assert.equal(result.stderr.match(/interrupted/g)?.length, 1, `"interrupted" once: ${result.stderr}`);
+          assert.match(
+            result.stderr,
+            new RegExp(
+              `podbench: run incomplete \\(interrupted by SIGINT\\): 0 of 1 cases saved in .*; not measured: ${channel} ${mode}`,
+            ),
+          );
+        });
+      },
+    );
   }
 
-  it('a second Ctrl-C while the first waits for agents that do not answer (stopped): exits at once, says so once, leaves nothing', async () => {
-    await leakChecked(async (outDir) => {
-      const run = await startLongCase(outDir, 'shm', 'latency', '64', 1000);
-      const agents = childPids(run.child.pid!, '--role');
-      assert.equal(agents.length, 2, 'found both agents');
-      for (const pid of agents) process.kill(pid, 'SIGSTOP');
-      run.child.kill('SIGINT');
-      await waitForStderr(run, (s) => s.includes('SIGINT: stopping the case in progress'));
-      run.child.kill('SIGINT');
-      const result = await run.result;
+  it(
+    'a second Ctrl-C while the first waits for agents that do not answer (stopped): ' +
+      'exits at once, says so once, leaves nothing',
+    async () => {
+      await leakChecked(async (outDir) => {
+        const run = await startLongCase(outDir, 'shm', 'latency', '64', 1000);
+        const agents = childPids(run.child.pid!, '--role');
+        assert.equal(agents.length, 2, 'found both agents');
+        for (const pid of agents) process.kill(pid, 'SIGSTOP');
+        run.child.kill('SIGINT');
+        await waitForStderr(run, (s) => s.includes('SIGINT: stopping the case in progress'));
+        run.child.kill('SIGINT');
+        const result = await run.result;
 
-      assert.equal(result.code, 130, result.stderr);
-      assert.equal(
-        result.stderr.match(/SIGINT again: killing the agents and exiting without waiting for them/g)?.length,
-        1,
-        result.stderr,
-      );
-      assert.equal(
-        result.stderr.match(/^podbench: run incomplete \(interrupted by SIGINT/gm)?.length,
-        1,
-        result.stderr,
-      );
-      assert.equal(readResults(outDir).cases[0]!.status, 'interrupted');
-      for (const pid of agents) assert.throws(() => process.kill(pid, 0), /ESRCH/, `agent ${pid} is gone`);
-    });
-  });
+        assert.equal(result.code, 130, result.stderr);
+        assert.equal(
+          result.stderr.match(/SIGINT again: killing the agents and exiting without waiting for them/g)?.length,
+          1,
+          result.stderr,
+        );
+        assert.equal(
+          result.stderr.match(/^podbench: run incomplete \(interrupted by SIGINT/gm)?.length,
+          1,
+          result.stderr,
+        );
+        assert.equal(readResults(outDir).cases[0]!.status, 'interrupted');
+        for (const pid of agents) assert.throws(() => process.kill(pid, 0), /ESRCH/, `agent ${pid} is gone`);
+      });
+    },
+  );
 });
 
 describe('a long TMPDIR (the shared directory of the local target)', () => {
-  it('tcp and the control socket do not depend on it; uds is skipped with the reason; nothing is left; the next run works too', async () => {
-    const before = snapshotLeftovers();
-    const base = mkdtempSync(join(tmpdir(), 'pbtest-'));
-    // 136 bytes and more: every socket path in it is over the kernel's 107.
-    const longTmp = join(base, 'x'.repeat(120));
-    mkdirSync(longTmp);
-    const outDir = join(base, 'out');
-    try {
-      for (const round of [1, 2]) {
-        const r = spawnSync(
-          process.execPath,
-          [
-            CLI,
-            'run',
-            '--target',
-            'local',
-            '--channels',
-            'tcp,uds,shm',
-            '--modes',
-            'latency',
-            '--sizes',
-            '64',
-            '--duration',
-            '100ms',
-            '--warmup',
-            '0ms',
-            '--out-dir',
-            `${outDir}${round}`,
-          ],
-          {
-            encoding: 'utf8',
-            env: { ...process.env, TMPDIR: longTmp },
-            timeout: 60_000,
-          },
-        );
-        assert.equal(r.status, 0, r.stderr);
-        const doc = readResults(`${outDir}${round}`);
-        assert.deepEqual(
-          doc.cases.map((c) => `${c.channel}:${c.status}`),
-          ['tcp:ok', 'uds:skipped', 'shm:ok'],
-          `round ${round}`,
-        );
-        assert.match(
-          doc.cases[1]!.reason!,
-          /^the socket path in the shared directory .* is \d+ bytes, over the 107 the kernel allows for a Unix socket; use a shorter TMPDIR$/,
-        );
-        assert.deepEqual(readdirSync(longTmp), [], 'no run directory or socket file is left in TMPDIR');
+  it(
+    'tcp and the control socket do not depend on it; uds is skipped with the reason; ' +
+      'nothing is left; the next run works too',
+    async () => {
+      const before = snapshotLeftovers();
+      const base = mkdtempSync(join(tmpdir(), 'pbtest-'));
+      // 136 bytes and more: every socket path in it is over the kernel's 107.
+      const longTmp = join(base, 'x'.repeat(120));
+      mkdirSync(longTmp);
+      const outDir = join(base, 'out');
+      try {
+        for (const round of [1, 2]) {
+          const r = spawnSync(
+            process.execPath,
+            [
+              CLI,
+              'run',
+              '--target',
+              'local',
+              '--channels',
+              'tcp,uds,shm',
+              '--modes',
+              'latency',
+              '--sizes',
+              '64',
+              '--duration',
+              '100ms',
+              '--warmup',
+              '0ms',
+              '--out-dir',
+              `${outDir}${round}`,
+            ],
+            {
+              encoding: 'utf8',
+              env: { ...process.env, TMPDIR: longTmp },
+              timeout: 60_000,
+            },
+          );
+          assert.equal(r.status, 0, r.stderr);
+          const doc = readResults(`${outDir}${round}`);
+          assert.deepEqual(
+            doc.cases.map((c) => `${c.channel}:${c.status}`),
+            ['tcp:ok', 'uds:skipped', 'shm:ok'],
+            `round ${round}`,
+          );
+          assert.match(
+            doc.cases[1]!.reason!,
+            /^the socket path in the shared directory .* is \d+ bytes, over the 107 the kernel allows for a Unix socket; use a shorter TMPDIR$/,
+          );
+          assert.deepEqual(readdirSync(longTmp), [], 'no run directory or socket file is left in TMPDIR');
+        }
+      } finally {
+        rmSync(base, { recursive: true, force: true });
       }
-    } finally {
-      rmSync(base, { recursive: true, force: true });
-    }
-    assert.deepEqual(newLeftovers(before, snapshotLeftovers()), NOTHING_LEFT);
-  });
+      assert.deepEqual(newLeftovers(before, snapshotLeftovers()), NOTHING_LEFT);
+    },
+  );
 });
 
 describe('a responder stopped (SIGSTOP) longer than --peer-timeout, then continued', () => {
@@ -413,7 +425,8 @@ describe('an --out-dir that cannot be written, a TMPDIR that does not exist', ()
       assert.equal(r.status, 2, r.stderr);
       assert.equal(
         r.stderr.trim().split('\n').at(-1),
-        'podbench: TMPDIR /nonexistent-pbtest does not exist; local runs make their run directories there (set TMPDIR to a directory that exists)',
+        'podbench: TMPDIR /nonexistent-pbtest does not exist; local runs make their run directories there ' +
+          '(set TMPDIR to a directory that exists)',
       );
     } finally {
       rmSync(outDir, { recursive: true, force: true });
@@ -467,7 +480,8 @@ describe('a low open-file limit (ulimit -n)', () => {
     assert.equal(local.status, 1, local.stderr);
     assert.equal(
       local.stderr.trim().split('\n').at(-1),
-      'podbench: RLIMIT_NOFILE (ulimit -n) is 48; podbench needs at least 64 open files for a local run (the agents inherit the limit): the hard limit is 48 too, so raise both (ulimit -Hn needs root, or limits.conf)',
+      'podbench: RLIMIT_NOFILE (ulimit -n) is 48; podbench needs at least 64 open files for a local run ' +
+        '(the agents inherit the limit): the hard limit is 48 too, so raise both (ulimit -Hn needs root, or limits.conf)',
     );
     assert.equal(existsSync(join(tmpdir(), 'pbtest-never-written')), false, 'nothing was started or written');
     if (Number(process.versions.node.split('.')[0]) < 22) {

@@ -40,7 +40,8 @@ describe('--node check', () => {
     );
     assert.equal(
       nodeProblem(tainted, []),
-      "--node n1: the pod does not tolerate the node's taint pool=gpu:NoSchedule (add --toleration pool=gpu:NoSchedule if it should run there)",
+      "--node n1: the pod does not tolerate the node's taint pool=gpu:NoSchedule " +
+        '(add --toleration pool=gpu:NoSchedule if it should run there)',
     );
     assert.equal(
       nodeProblem(tainted, [{ key: 'pool', operator: 'Equal', value: 'gpu', effect: 'NoSchedule' }]),
@@ -105,7 +106,8 @@ describe('the architecture the ConfigMap delivery carries, from the nodes the po
       () => singleArchitecture(candidateNodes(nodes, placement())),
       (err: Error) =>
         err.message ===
-        'the nodes this pod may be scheduled on have several architectures: amd64 (amd-1, amd-2), arm64 (arm-1); pass --arch, or narrow them with --node-selector or --node',
+        'the nodes this pod may be scheduled on have several architectures: amd64 (amd-1, amd-2), arm64 (arm-1); ' +
+          'pass --arch, or narrow them with --node-selector or --node',
     );
     const tolerated = candidateNodes(
       nodes,

@@ -166,17 +166,21 @@ describe('kubernetes target on a real cluster', { timeout: 20 * 60_000 }, () => 
     assert.equal(platform.code, 0, platform.stderr);
   });
 
-  it('--run-as-user: any non-root id runs; platform on a cluster that assigns none, with a root image, is refused by the kubelet and explained', async () => {
-    const other = await run(['--channels', 'uds,shm', '--run-as-user', '2000']);
-    assert.equal(other.code, 0, other.stderr);
-    // node:24-slim runs as root (as its stand-in here does); with no id set, runAsNonRoot stops it.
-    const refused = await run(['--channels', 'uds', '--run-as-user', 'platform', '--start-timeout', '60s']);
-    assert.equal(refused.code, 1, refused.stderr);
-    assert.match(
-      errorLines(refused.stderr),
-      /^podbench: the \w+ container cannot be created \(CreateContainerConfigError\): container has runAsNonRoot and image will run as root.*; the cluster assigned no user id, so leave --run-as-user at its default/,
-    );
-  });
+  it(
+    '--run-as-user: any non-root id runs; ' +
+      'platform on a cluster that assigns none, with a root image, is refused by the kubelet and explained',
+    async () => {
+      const other = await run(['--channels', 'uds,shm', '--run-as-user', '2000']);
+      assert.equal(other.code, 0, other.stderr);
+      // node:24-slim runs as root (as its stand-in here does); with no id set, runAsNonRoot stops it.
+      const refused = await run(['--channels', 'uds', '--run-as-user', 'platform', '--start-timeout', '60s']);
+      assert.equal(refused.code, 1, refused.stderr);
+      assert.match(
+        errorLines(refused.stderr),
+        /^podbench: the \w+ container cannot be created \(CreateContainerConfigError\): container has runAsNonRoot and image will run as root.*; the cluster assigned no user id, so leave --run-as-user at its default/,
+      );
+    },
+  );
 
   it('Ctrl-C mid-run: exit 130, the finished cases kept, pod and ConfigMap deleted', async () => {
     const outDir = join(newDir(), 'out');
@@ -202,51 +206,60 @@ describe('kubernetes target on a real cluster', { timeout: 20 * 60_000 }, () => 
     assert.ok(doc.cases.length >= 1 && doc.cases.length < 4, `${doc.cases.length} cases kept`);
   });
 
-  it('Ctrl-C in the middle of a 60 s case: the agents end it at once, the case is recorded as interrupted, the pod is deleted', async () => {
-    // The deletion waits until the kubelet has stopped the containers (afterEach checks none runs);
-    // the agents end the case on its SIGTERM, so that is seconds, not the 58 s left of the case.
-    await interruptFirstCase([...(await clusterArgs()), '--channels', 'shm'], join(newDir(), 'out'), 2000, 30_000);
-  });
+  it(
+    'Ctrl-C in the middle of a 60 s case: the agents end it at once, ' +
+      'the case is recorded as interrupted, the pod is deleted',
+    async () => {
+      // The deletion waits until the kubelet has stopped the containers (afterEach checks none runs);
+      // the agents end the case on its SIGTERM, so that is seconds, not the 58 s left of the case.
+      await interruptFirstCase([...(await clusterArgs()), '--channels', 'shm'], join(newDir(), 'out'), 2000, 30_000);
+    },
+  );
 
-  it('a second Ctrl-C while the first waits for a deletion (agents stopped): exits at once, says so once; the pod goes anyway', async () => {
-    const outDir = join(newDir(), 'out');
-    const cli = startCli([
-      'run',
-      ...(await clusterArgs()),
-      '--channels',
-      'shm',
-      '--duration',
-      '60s',
-      '--out-dir',
-      outDir,
-    ]);
-    await waitIntoFirstCase(cli, outDir, 1000, 120_000);
-    // The agents run on this host: stopped, they cannot answer the kubelet's SIGTERM, so the
-    // deletion the first Ctrl-C waits for takes the pod's whole grace period.
-    const agents = agentPids();
-    assert.equal(agents.length, 2, 'found both agents on the node');
-    for (const pid of agents) process.kill(pid, 'SIGSTOP');
-    cli.child.kill('SIGINT');
-    await waitForStderr(cli, (s) => s.includes('SIGINT: stopping the case in progress'));
-    cli.child.kill('SIGINT');
-    const secondAt = Date.now();
-    const r = await cli.result;
-    assert.equal(r.code, 130, r.stderr);
-    assert.ok(
-      Date.now() - secondAt < TERMINATION_GRACE_SECONDS * 1000,
-      `exited ${Date.now() - secondAt} ms after the second Ctrl-C`,
-    );
-    assert.equal(
-      r.stderr.match(/SIGINT again: killing the agents and exiting without waiting for them/g)?.length,
-      1,
-      r.stderr,
-    );
-    assert.equal(r.stderr.match(/^podbench: run incomplete \(interrupted by SIGINT/gm)?.length, 1, r.stderr);
-    assert.equal(results(outDir).cases[0]!.status, 'interrupted');
-    // Not waited for by podbench, but on its way: the kubelet kills the stopped agents.
-    const deadline = Date.now() + 60_000;
-    while ((await leftovers()).length > 0 && Date.now() < deadline) await new Promise((done) => setTimeout(done, 500));
-  });
+  it(
+    'a second Ctrl-C while the first waits for a deletion (agents stopped): ' +
+      'exits at once, says so once; the pod goes anyway',
+    async () => {
+      const outDir = join(newDir(), 'out');
+      const cli = startCli([
+        'run',
+        ...(await clusterArgs()),
+        '--channels',
+        'shm',
+        '--duration',
+        '60s',
+        '--out-dir',
+        outDir,
+      ]);
+      await waitIntoFirstCase(cli, outDir, 1000, 120_000);
+      // The agents run on this host: stopped, they cannot answer the kubelet's SIGTERM, so the
+      // deletion the first Ctrl-C waits for takes the pod's whole grace period.
+      const agents = agentPids();
+      assert.equal(agents.length, 2, 'found both agents on the node');
+      for (const pid of agents) process.kill(pid, 'SIGSTOP');
+      cli.child.kill('SIGINT');
+      await waitForStderr(cli, (s) => s.includes('SIGINT: stopping the case in progress'));
+      cli.child.kill('SIGINT');
+      const secondAt = Date.now();
+      const r = await cli.result;
+      assert.equal(r.code, 130, r.stderr);
+      assert.ok(
+        Date.now() - secondAt < TERMINATION_GRACE_SECONDS * 1000,
+        `exited ${Date.now() - secondAt} ms after the second Ctrl-C`,
+      );
+      assert.equal(
+        r.stderr.match(/SIGINT again: killing the agents and exiting without waiting for them/g)?.length,
+        1,
+        r.stderr,
+      );
+      assert.equal(r.stderr.match(/^podbench: run incomplete \(interrupted by SIGINT/gm)?.length, 1, r.stderr);
+      assert.equal(results(outDir).cases[0]!.status, 'interrupted');
+      // Not waited for by podbench, but on its way: the kubelet kills the stopped agents.
+      const deadline = Date.now() + 60_000;
+      while ((await leftovers()).length > 0 && Date.now() < deadline)
+        await new Promise((done) => setTimeout(done, 500));
+    },
+  );
 
   it('the pod runs past its activeDeadlineSeconds: the run stops with the reason, cases so far kept', async () => {
     const outDir = join(newDir(), 'out');
@@ -320,36 +333,40 @@ describe('kubernetes target on a real cluster', { timeout: 20 * 60_000 }, () => 
     assert.ok(doc.cases.length >= 1 && doc.cases.length < 4, `${doc.cases.length} cases kept`);
   });
 
-  it('the kubelet restarted mid-run breaks the log stream: it is followed again from where it stopped, no case lost or doubled', async () => {
-    const outDir = join(newDir(), 'out');
-    const cli = startCli([
-      'run',
-      ...(await clusterArgs()),
-      '--channels',
-      'uds,shm,mq,tcp,sysv-mq',
-      '--duration',
-      '3s',
-      '--out-dir',
-      outDir,
-    ]);
-    await waitForStderr(cli, (s) => /\[1\/5\] .* ok /.test(s), 120_000);
-    const restarted = await clusterCommand(['restart-kubelet']);
-    assert.equal(restarted.code, 0, restarted.stderr);
-    assert.match(restarted.stderr, /kubelet restarted \(pid \d+, was \d+\)/);
-    const r = await cli.result;
-    assert.equal(r.code, 0, r.stderr);
-    // The kubelet's death ends the stream the API server proxies (or leaves it silent).
-    assert.match(
-      r.stderr,
-      /the initiator's log stream (closed|stalled) while it runs; following it again from \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/,
-    );
-    const doc = results(outDir);
-    assert.equal(doc.run.complete, true);
-    assert.deepEqual(
-      doc.cases.map((c) => `${c.index}:${c.channel}:${c.status}`),
-      ['0:uds:ok', '1:shm:ok', '2:mq:ok', '3:tcp:ok', '4:sysv-mq:ok'],
-    );
-  });
+  it(
+    'the kubelet restarted mid-run breaks the log stream: ' +
+      'it is followed again from where it stopped, no case lost or doubled',
+    async () => {
+      const outDir = join(newDir(), 'out');
+      const cli = startCli([
+        'run',
+        ...(await clusterArgs()),
+        '--channels',
+        'uds,shm,mq,tcp,sysv-mq',
+        '--duration',
+        '3s',
+        '--out-dir',
+        outDir,
+      ]);
+      await waitForStderr(cli, (s) => /\[1\/5\] .* ok /.test(s), 120_000);
+      const restarted = await clusterCommand(['restart-kubelet']);
+      assert.equal(restarted.code, 0, restarted.stderr);
+      assert.match(restarted.stderr, /kubelet restarted \(pid \d+, was \d+\)/);
+      const r = await cli.result;
+      assert.equal(r.code, 0, r.stderr);
+      // The kubelet's death ends the stream the API server proxies (or leaves it silent).
+      assert.match(
+        r.stderr,
+        /the initiator's log stream (closed|stalled) while it runs; following it again from \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/,
+      );
+      const doc = results(outDir);
+      assert.equal(doc.run.complete, true);
+      assert.deepEqual(
+        doc.cases.map((c) => `${c.index}:${c.channel}:${c.status}`),
+        ['0:uds:ok', '1:shm:ok', '2:mq:ok', '3:tcp:ok', '4:sysv-mq:ok'],
+      );
+    },
+  );
 
   describe('the architecture delivered comes from the nodes the pod may land on, not from this machine', () => {
     // A second Node object, arm64, tainted: registered by the admin as a kubelet would register
@@ -387,7 +404,8 @@ describe('kubernetes target on a real cluster', { timeout: 20 * 60_000 }, () => 
       assert.match(
         errorLines(both.stderr),
         new RegExp(
-          `^podbench: the nodes this pod may be scheduled on have several architectures: (amd64 \\(${TEST_NODE}\\), arm64 \\(${FAKE_NODE}\\)|arm64 \\(${FAKE_NODE}\\), amd64 \\(${TEST_NODE}\\)); pass --arch`,
+          '^podbench: the nodes this pod may be scheduled on have several architectures: ' +
+            `(amd64 \\(${TEST_NODE}\\), arm64 \\(${FAKE_NODE}\\)|arm64 \\(${FAKE_NODE}\\), amd64 \\(${TEST_NODE}\\)); pass --arch`,
         ),
       );
       assert.doesNotMatch(both.stderr, /created in namespace/, 'nothing was created');
@@ -484,58 +502,67 @@ describe('kubernetes target on a real cluster', { timeout: 20 * 60_000 }, () => 
       await waitFor('the ConfigMap is collected', async () => (await podbenchObjects()).length === 0, 60_000);
     });
 
-    it('SIGKILLed mid-run: the pod runs on; clean keeps it while it runs, lists it once finished (--dry-run), then removes it', async () => {
-      const pod = await killedRun(['--channels', 'uds,tcp,shm', '--duration', '2s'], /\[1\/3\] .* ok /);
-      assert.deepEqual(
-        (await podbenchObjects()).sort(),
-        [`configmap/${pod}-agent`, `pod/${pod}`],
-        'the killed run left its pod and ConfigMap',
-      );
-      const early = await clean('--dry-run');
-      assert.equal(early.code, 0, early.stderr);
-      assert.match(
-        early.stdout,
-        /nothing of earlier runs to remove in namespace podbench-test \(runs within their deadline are kept/,
-      );
-      await waitFor(`${pod} finished`, async () => (await phaseOf(pod)) === 'Succeeded');
-      const dry = await clean('--dry-run');
-      assert.equal(dry.code, 0, dry.stderr);
-      assert.match(dry.stdout, new RegExp(`^pod/${pod}\tfinished \\(Succeeded\\)$`, 'm'));
-      assert.match(dry.stdout, new RegExp(`^configmap/${pod}-agent\tits pod is stale$`, 'm'));
-      assert.match(dry.stdout, /would remove 1 pod and 1 ConfigMap from namespace podbench-test \(--dry-run\)/);
-      assert.equal((await podbenchObjects()).length, 2, '--dry-run removes nothing');
-      const r = await clean();
-      assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, /removed 1 pod and 1 ConfigMap from namespace podbench-test/);
-      // afterEach: nothing left, no container running.
-    });
+    it(
+      'SIGKILLed mid-run: the pod runs on; ' +
+        'clean keeps it while it runs, lists it once finished (--dry-run), then removes it',
+      async () => {
+        const pod = await killedRun(['--channels', 'uds,tcp,shm', '--duration', '2s'], /\[1\/3\] .* ok /);
+        assert.deepEqual(
+          (await podbenchObjects()).sort(),
+          [`configmap/${pod}-agent`, `pod/${pod}`],
+          'the killed run left its pod and ConfigMap',
+        );
+        const early = await clean('--dry-run');
+        assert.equal(early.code, 0, early.stderr);
+        assert.match(
+          early.stdout,
+          /nothing of earlier runs to remove in namespace podbench-test \(runs within their deadline are kept/,
+        );
+        await waitFor(`${pod} finished`, async () => (await phaseOf(pod)) === 'Succeeded');
+        const dry = await clean('--dry-run');
+        assert.equal(dry.code, 0, dry.stderr);
+        assert.match(dry.stdout, new RegExp(`^pod/${pod}\tfinished \\(Succeeded\\)$`, 'm'));
+        assert.match(dry.stdout, new RegExp(`^configmap/${pod}-agent\tits pod is stale$`, 'm'));
+        assert.match(dry.stdout, /would remove 1 pod and 1 ConfigMap from namespace podbench-test \(--dry-run\)/);
+        assert.equal((await podbenchObjects()).length, 2, '--dry-run removes nothing');
+        const r = await clean();
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /removed 1 pod and 1 ConfigMap from namespace podbench-test/);
+        // afterEach: nothing left, no container running.
+      },
+    );
 
-    it('SIGKILLed mid-run: a minute after the pod finished, the next run removes it and says so in one line; a --keep pod it leaves', async () => {
-      const kept = await run(['--channels', 'uds', '--keep']);
-      assert.equal(kept.code, 0, kept.stderr);
-      const keptPod = podOf(kept.stderr)!;
-      const pod = await killedRun(['--channels', 'uds,tcp,shm', '--duration', '2s'], /\[1\/3\] .* ok /);
-      await waitFor(`${pod} finished`, async () => (await phaseOf(pod)) === 'Succeeded');
-      const finishedAt = Date.now();
-      // Just finished, the pod may still be read by its run (the rest of its log, the exits).
-      const soon = await run(['--channels', 'uds']);
-      assert.equal(soon.code, 0, soon.stderr);
-      assert.doesNotMatch(soon.stderr, /of earlier runs/);
-      await new Promise((r) => setTimeout(r, Math.max(0, finishedAt + 61_000 - Date.now())));
-      const r = await run(['--channels', 'uds']);
-      assert.equal(r.code, 0, r.stderr);
-      const lines = r.stderr.split('\n').filter((l) => /of earlier runs/.test(l));
-      assert.equal(lines.length, 1, r.stderr);
-      assert.match(
-        lines[0]!,
-        new RegExp(
-          `removed 1 pod and 1 ConfigMap of earlier runs \\(finished, past their deadline, or never started\\) from namespace podbench-test: ${pod}$`,
-        ),
-      );
-      assert.ok((await podbenchObjects()).includes(`pod/${keptPod}`), "the --keep pod is its user's");
-      const cleaned = await clean();
-      assert.match(cleaned.stdout, new RegExp(`^pod/${keptPod}\tfinished \\(Succeeded\\), kept by --keep$`, 'm'));
-    });
+    it(
+      'SIGKILLed mid-run: a minute after the pod finished, ' +
+        'the next run removes it and says so in one line; a --keep pod it leaves',
+      async () => {
+        const kept = await run(['--channels', 'uds', '--keep']);
+        assert.equal(kept.code, 0, kept.stderr);
+        const keptPod = podOf(kept.stderr)!;
+        const pod = await killedRun(['--channels', 'uds,tcp,shm', '--duration', '2s'], /\[1\/3\] .* ok /);
+        await waitFor(`${pod} finished`, async () => (await phaseOf(pod)) === 'Succeeded');
+        const finishedAt = Date.now();
+        // Just finished, the pod may still be read by its run (the rest of its log, the exits).
+        const soon = await run(['--channels', 'uds']);
+        assert.equal(soon.code, 0, soon.stderr);
+        assert.doesNotMatch(soon.stderr, /of earlier runs/);
+        await new Promise((r) => setTimeout(r, Math.max(0, finishedAt + 61_000 - Date.now())));
+        const r = await run(['--channels', 'uds']);
+        assert.equal(r.code, 0, r.stderr);
+        const lines = r.stderr.split('\n').filter((l) => /of earlier runs/.test(l));
+        assert.equal(lines.length, 1, r.stderr);
+        assert.match(
+          lines[0]!,
+          new RegExp(
+            'removed 1 pod and 1 ConfigMap of earlier runs ' +
+              `\\(finished, past their deadline, or never started\\) from namespace podbench-test: ${pod}$`,
+          ),
+        );
+        assert.ok((await podbenchObjects()).includes(`pod/${keptPod}`), "the --keep pod is its user's");
+        const cleaned = await clean();
+        assert.match(cleaned.stdout, new RegExp(`^pod/${keptPod}\tfinished \\(Succeeded\\), kept by --keep$`, 'm'));
+      },
+    );
 
     it("SIGKILLed while the pod cannot be scheduled: once past its run's start timeout, clean removes the Pending pod", async () => {
       const pod = await killedRun(
@@ -676,61 +703,69 @@ describe('kubernetes target on a real cluster', { timeout: 20 * 60_000 }, () => 
       assert.equal(doc.environment!.limits['fs.mqueue.msgsize_max'], 65536, "the pod's IPC namespace got the sysctl");
     });
 
-    it('a sysctl the kubelet does not allow: the node rejects the pod (SysctlForbidden), and the run says what the kubelet needs', async () => {
-      const r = await run(['-n', PRIVILEGED_NAMESPACE, '--channels', 'mq', '--sysctl', 'kernel.msgmni=64']);
-      assert.equal(r.code, 1, r.stderr);
-      assert.match(
-        errorLines(r.stderr),
-        /^podbench: the node rejected the pod \(SysctlForbidden\): .*kernel\.msgmni.*; every node's kubelet must allow the --sysctl names \(--allowed-unsafe-sysctls/,
-      );
-    });
+    it(
+      'a sysctl the kubelet does not allow: ' +
+        'the node rejects the pod (SysctlForbidden), and the run says what the kubelet needs',
+      async () => {
+        const r = await run(['-n', PRIVILEGED_NAMESPACE, '--channels', 'mq', '--sysctl', 'kernel.msgmni=64']);
+        assert.equal(r.code, 1, r.stderr);
+        assert.match(
+          errorLines(r.stderr),
+          /^podbench: the node rejected the pod \(SysctlForbidden\): .*kernel\.msgmni.*; every node's kubelet must allow the --sysctl names \(--allowed-unsafe-sysctls/,
+        );
+      },
+    );
 
     it('under restricted, Pod Security admission refuses them, and the hint says what they need', async () => {
       const r = await run(['--channels', 'mq', '--sysctl', 'fs.mqueue.msgsize_max=65536']);
       assert.equal(r.code, 1, r.stderr);
       assert.match(
         errorLines(r.stderr),
-        /^podbench: refused by Pod Security admission: .*forbidden sysctls \(fs\.mqueue\.msgsize_max\)\n  hint: fs\.mqueue\.\* and kernel\.msg\* \(--sysctl\): Kubernetes counts them unsafe: every node's kubelet must allow them \(--allowed-unsafe-sysctls\) and Pod Security baseline and restricted refuse them, so the namespace must enforce privileged/,
+        /^podbench: refused by Pod Security admission: .*forbidden sysctls \(fs\.mqueue\.msgsize_max\)\n {2}hint: fs\.mqueue\.\* and kernel\.msg\* \(--sysctl\): Kubernetes counts them unsafe: every node's kubelet must allow them \(--allowed-unsafe-sysctls\) and Pod Security baseline and restricted refuse them, so the namespace must enforce privileged/,
       );
     });
   });
 
-  it('a pull that keeps failing (a registry at its rate limit): the kubelet retries and backs off; the run waits, then quotes its error', async () => {
-    const registry = await startRateLimitedRegistry();
-    try {
-      const image = `${registry.host}/library/podbench-agent:1`;
-      // Within the start timeout, each failed attempt is noted and waited out: a rate limit may lift.
-      const timedOut = await run([
-        '--channels',
-        'uds',
-        '--image',
-        image,
-        '--image-pull-policy',
-        'Always',
-        '--start-timeout',
-        '8s',
-      ]);
-      assert.equal(timedOut.code, 1, timedOut.stderr);
-      assert.match(
-        timedOut.stderr,
-        /pulling the \w+ container's image 127\.0\.0\.1:\d+\/library\/podbench-agent:1 failed \(1 of 3 attempts\), and the kubelet retries: Failed to pull image .*429 Too Many Requests/,
-      );
-      assert.match(
-        errorLines(timedOut.stderr),
-        /^podbench: the pod did not start within 8 s \(phase Pending\); pulling the \w+ container's image .* failed \(\d of 3 attempts\), and the kubelet retries: .*429 Too Many Requests/,
-      );
-      // With time, the kubelet's third failure is taken as final.
-      const r = await run(['--channels', 'uds', '--image', image, '--image-pull-policy', 'Always']);
-      assert.equal(r.code, 1, r.stderr);
-      assert.match(
-        errorLines(r.stderr),
-        /^podbench: the \w+ container's image 127\.0\.0\.1:\d+\/library\/podbench-agent:1 cannot be pulled: the kubelet failed [3-9] times and backs off \(ImagePullBackOff\); its last error: Failed to pull image .*429 Too Many Requests/,
-      );
-      assert.ok(registry.requests() >= 4, `the kubelet asked the registry ${registry.requests()} times`);
-    } finally {
-      await registry.close();
-    }
-  });
+  it(
+    'a pull that keeps failing (a registry at its rate limit): ' +
+      'the kubelet retries and backs off; the run waits, then quotes its error',
+    async () => {
+      const registry = await startRateLimitedRegistry();
+      try {
+        const image = `${registry.host}/library/podbench-agent:1`;
+        // Within the start timeout, each failed attempt is noted and waited out: a rate limit may lift.
+        const timedOut = await run([
+          '--channels',
+          'uds',
+          '--image',
+          image,
+          '--image-pull-policy',
+          'Always',
+          '--start-timeout',
+          '8s',
+        ]);
+        assert.equal(timedOut.code, 1, timedOut.stderr);
+        assert.match(
+          timedOut.stderr,
+          /pulling the \w+ container's image 127\.0\.0\.1:\d+\/library\/podbench-agent:1 failed \(1 of 3 attempts\), and the kubelet retries: Failed to pull image .*429 Too Many Requests/,
+        );
+        assert.match(
+          errorLines(timedOut.stderr),
+          /^podbench: the pod did not start within 8 s \(phase Pending\); pulling the \w+ container's image .* failed \(\d of 3 attempts\), and the kubelet retries: .*429 Too Many Requests/,
+        );
+        // With time, the kubelet's third failure is taken as final.
+        const r = await run(['--channels', 'uds', '--image', image, '--image-pull-policy', 'Always']);
+        assert.equal(r.code, 1, r.stderr);
+        assert.match(
+          errorLines(r.stderr),
+          /^podbench: the \w+ container's image 127\.0\.0\.1:\d+\/library\/podbench-agent:1 cannot be pulled: the kubelet failed [3-9] times and backs off \(ImagePullBackOff\); its last error: Failed to pull image .*429 Too Many Requests/,
+        );
+        assert.ok(registry.requests() >= 4, `the kubelet asked the registry ${registry.requests()} times`);
+      } finally {
+        await registry.close();
+      }
+    },
+  );
 
   it('a RuntimeClass whose handler the node lacks: the sandbox cannot be created, and the run says so', async () => {
     const runtimeClass = {
@@ -784,7 +819,7 @@ describe('kubernetes target on a real cluster', { timeout: 20 * 60_000 }, () => 
       'forbidden (a user without the Role)',
       [],
       'outsider',
-      /^podbench: forbidden: .*User "podbench-outsider" cannot create resource "(configmaps|pods)".*\n  hint: apply manifests\/rbac\.yaml/,
+      /^podbench: forbidden: .*User "podbench-outsider" cannot create resource "(configmaps|pods)".*\n {2}hint: apply manifests\/rbac\.yaml/,
     ],
     // RBAC answers before the namespace is looked up: a user without rights there learns only that.
     [
@@ -797,13 +832,13 @@ describe('kubernetes target on a real cluster', { timeout: 20 * 60_000 }, () => 
       'a RuntimeClass the cluster does not have',
       ['--runtime-class', 'gvisor'],
       'tester',
-      /^podbench: --runtime-class gvisor: the cluster has no such RuntimeClass \(pods "podbench-\w+" is forbidden: pod rejected: RuntimeClass "gvisor" not found\)\n  hint: kubectl get runtimeclass/,
+      /^podbench: --runtime-class gvisor: the cluster has no such RuntimeClass \(pods "podbench-\w+" is forbidden: pod rejected: RuntimeClass "gvisor" not found\)\n {2}hint: kubectl get runtimeclass/,
     ],
     [
       'a missing namespace (as an admin)',
       ['-n', 'no-such-namespace'],
       'admin',
-      /^podbench: namespace no-such-namespace does not exist\n  hint: create it, or pass -n with an existing namespace/,
+      /^podbench: namespace no-such-namespace does not exist\n {2}hint: create it, or pass -n with an existing namespace/,
     ],
   ];
   it("OOMKilled (the namespace's LimitRange gives each container 12Mi by default): one clear sentence, exit 1", async () => {

@@ -105,47 +105,55 @@ describe('podbench manifest', () => {
     assert.deepEqual(restrictedViolations(pod), []);
   });
 
-  it('the agent ConfigMap, measured as the API server measures it (decoded data), stays 10 % under its 1 MiB for amd64 and arm64', async () => {
-    for (const arch of ['amd64', 'arm64']) {
-      const { configMap } = await printed(['--arch', arch, '-o', 'json']);
-      const bytes = configMapDataBytes(configMap!);
-      const encoded = [...Object.values(configMap!.data!), ...Object.values(configMap!.binaryData!)].reduce(
-        (n, v) => n + v.length,
-        0,
-      );
-      assert.ok(bytes < encoded, 'binaryData counts decoded, not as base64');
-      assert.ok(
-        bytes < 0.9 * CONFIGMAP_MAX_BYTES,
-        `${arch}: ${bytes} bytes of data is within 10 % of the API server's ${CONFIGMAP_MAX_BYTES}`,
-      );
-    }
-  });
+  it(
+    'the agent ConfigMap, measured as the API server measures it (decoded data), ' +
+      'stays 10 % under its 1 MiB for amd64 and arm64',
+    async () => {
+      for (const arch of ['amd64', 'arm64']) {
+        const { configMap } = await printed(['--arch', arch, '-o', 'json']);
+        const bytes = configMapDataBytes(configMap!);
+        const encoded = [...Object.values(configMap!.data!), ...Object.values(configMap!.binaryData!)].reduce(
+          (n, v) => n + v.length,
+          0,
+        );
+        assert.ok(bytes < encoded, 'binaryData counts decoded, not as base64');
+        assert.ok(
+          bytes < 0.9 * CONFIGMAP_MAX_BYTES,
+          `${arch}: ${bytes} bytes of data is within 10 % of the API server's ${CONFIGMAP_MAX_BYTES}`,
+        );
+      }
+    },
+  );
 
-  it('--arch picks the native module delivered and the node selector (x86-64 or aarch64 ELF), with no network and a read-only home', async () => {
-    // As inside the in-cluster Job: no npm on PATH to fetch with, HOME read-only. The build
-    // placed both architectures' modules in the bundle.
-    const offline = spawnSync(process.execPath, [CLI, 'manifest', '--arch', 'arm64', '-o', 'json'], {
-      encoding: 'utf8',
-      env: { PATH: '/nonexistent', HOME: '/proc' },
-    });
-    assert.equal(offline.status, 0, offline.stderr);
-    assert.equal(offline.stderr, '');
-    assert.throws(
-      () => agentRuntimeFiles('riscv64'),
-      (err: Error) =>
-        /^this podbench build has no koffi native module for riscv64 \(it has: x64, arm64\)$/.test(err.message),
-    );
-    for (const [arch, machine] of [
-      ['amd64', 62],
-      ['arm64', 183],
-    ] as const) {
-      const { pod, configMap } = await printed(['--arch', arch, '-o', 'json']);
-      const native = gunzipSync(Buffer.from(Object.values(configMap!.binaryData!)[0]!, 'base64'));
-      assert.equal(native.subarray(1, 4).toString(), 'ELF');
-      assert.equal(native.readUInt16LE(18), machine, `${arch}: e_machine`);
-      assert.equal(pod.spec!.nodeSelector!['kubernetes.io/arch'], arch);
-    }
-  });
+  it(
+    '--arch picks the native module delivered and the node selector (x86-64 or aarch64 ELF), ' +
+      'with no network and a read-only home',
+    async () => {
+      // As inside the in-cluster Job: no npm on PATH to fetch with, HOME read-only. The build
+      // placed both architectures' modules in the bundle.
+      const offline = spawnSync(process.execPath, [CLI, 'manifest', '--arch', 'arm64', '-o', 'json'], {
+        encoding: 'utf8',
+        env: { PATH: '/nonexistent', HOME: '/proc' },
+      });
+      assert.equal(offline.status, 0, offline.stderr);
+      assert.equal(offline.stderr, '');
+      assert.throws(
+        () => agentRuntimeFiles('riscv64'),
+        (err: Error) =>
+          /^this podbench build has no koffi native module for riscv64 \(it has: x64, arm64\)$/.test(err.message),
+      );
+      for (const [arch, machine] of [
+        ['amd64', 62],
+        ['arm64', 183],
+      ] as const) {
+        const { pod, configMap } = await printed(['--arch', arch, '-o', 'json']);
+        const native = gunzipSync(Buffer.from(Object.values(configMap!.binaryData!)[0]!, 'base64'));
+        assert.equal(native.subarray(1, 4).toString(), 'ELF');
+        assert.equal(native.readUInt16LE(18), machine, `${arch}: e_machine`);
+        assert.equal(pod.spec!.nodeSelector!['kubernetes.io/arch'], arch);
+      }
+    },
+  );
 
   it('with --image, no ConfigMap and the agent from the image', async () => {
     const { pod, configMap } = await printed(['--image', 'registry.example/podbench:1', '-o', 'json']);

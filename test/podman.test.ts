@@ -146,28 +146,32 @@ describe('podman target', () => {
   }
   const runDirs = () => readdirSync(tmpdir()).filter((n) => n.startsWith('podbench-podman-'));
 
-  it('kill -9 of podbench: doctor lists what it left, clean --target podman lists it (--dry-run), then removes pod, containers, volumes and directory', async () => {
-    await killedPodmanRun();
-    const doctor = await runCli(['doctor', '-o', 'json']);
-    const leftovers = (JSON.parse(doctor.stdout) as { area: string; status: string; detail: string }[]).find(
-      (c) => c.area === 'podman leftovers',
-    );
-    assert.equal(leftovers?.status, 'warn', doctor.stdout);
-    assert.match(leftovers!.detail, /podbench clean --target podman/);
-    const dry = await runCli(['clean', '--target', 'podman', '--dry-run']);
-    assert.equal(dry.code, 0, dry.stderr);
-    assert.match(
-      dry.stdout,
-      /^run \w+ \(podbench pid \d+ is gone\): pod podbench-\w+, \d volume\(s\), directory \S+podbench-podman-\w+$/m,
-    );
-    assert.match(dry.stdout, /would remove 1 podman run \(pods, containers, volumes, directories\) \(--dry-run\)/);
-    assert.notDeepEqual(await podmanLeftovers(), [], '--dry-run removes nothing');
-    const r = await runCli(['clean', '--target', 'podman']);
-    assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /removed 1 podman run/);
-    assert.deepEqual(await podmanLeftovers(), []);
-    assert.deepEqual(runDirs(), []);
-  });
+  it(
+    'kill -9 of podbench: doctor lists what it left, clean --target podman lists it (--dry-run), ' +
+      'then removes pod, containers, volumes and directory',
+    async () => {
+      await killedPodmanRun();
+      const doctor = await runCli(['doctor', '-o', 'json']);
+      const leftovers = (JSON.parse(doctor.stdout) as { area: string; status: string; detail: string }[]).find(
+        (c) => c.area === 'podman leftovers',
+      );
+      assert.equal(leftovers?.status, 'warn', doctor.stdout);
+      assert.match(leftovers!.detail, /podbench clean --target podman/);
+      const dry = await runCli(['clean', '--target', 'podman', '--dry-run']);
+      assert.equal(dry.code, 0, dry.stderr);
+      assert.match(
+        dry.stdout,
+        /^run \w+ \(podbench pid \d+ is gone\): pod podbench-\w+, \d volume\(s\), directory \S+podbench-podman-\w+$/m,
+      );
+      assert.match(dry.stdout, /would remove 1 podman run \(pods, containers, volumes, directories\) \(--dry-run\)/);
+      assert.notDeepEqual(await podmanLeftovers(), [], '--dry-run removes nothing');
+      const r = await runCli(['clean', '--target', 'podman']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /removed 1 podman run/);
+      assert.deepEqual(await podmanLeftovers(), []);
+      assert.deepEqual(runDirs(), []);
+    },
+  );
 
   it('kill -9 of podbench: the next podman run removes what it left and says so', async () => {
     await killedPodmanRun();
@@ -206,55 +210,63 @@ describe('podman target', () => {
     ['SIGINT', 130],
     ['SIGHUP', 129],
   ] as const) {
-    it(`${signal === 'SIGINT' ? 'Ctrl-C' : 'SIGHUP (a closed terminal)'} mid-run stops and removes the pod, keeping the finished cases`, async () => {
+    it(
+      `${signal === 'SIGINT' ? 'Ctrl-C' : 'SIGHUP (a closed terminal)'} ` +
+        'mid-run stops and removes the pod, keeping the finished cases',
+      async () => {
+        const outDir = mkdtempSync(join(tmpdir(), 'pbtest-'));
+        try {
+          const run = startCli([
+            'run',
+            '--target',
+            'podman',
+            '--channels',
+            'tcp,uds,shm,mq',
+            '--modes',
+            'latency',
+            '--sizes',
+            '64',
+            '--duration',
+            '1s',
+            '--warmup',
+            '0ms',
+            '--out-dir',
+            outDir,
+          ]);
+          await waitForStderr(run, (s) => s.includes('[1/4]') && s.includes(' ok '), 60_000);
+          run.child.kill(signal);
+          const r = await run.result;
+          assert.equal(r.code, code, r.stderr);
+          const doc = JSON.parse(readFileSync(join(outDir, 'results.json'), 'utf8')) as ResultsDocument;
+          assert.ok(doc.cases.length >= 1 && doc.cases.length <= 4);
+          assert.equal(doc.cases[0]!.status, 'ok');
+          assert.equal(doc.run.complete, false);
+          assert.equal(doc.run.incompleteReason, `interrupted by ${signal}`);
+        } finally {
+          rmSync(outDir, { recursive: true, force: true });
+        }
+        assert.deepEqual(await podmanLeftovers(), []);
+      },
+    );
+  }
+
+  it(
+    'Ctrl-C in the middle of a 60 s case: the agents end it at once, ' +
+      'the pod is gone within seconds, the case is recorded as interrupted',
+    async () => {
       const outDir = mkdtempSync(join(tmpdir(), 'pbtest-'));
       try {
-        const run = startCli([
-          'run',
-          '--target',
-          'podman',
-          '--channels',
-          'tcp,uds,shm,mq',
-          '--modes',
-          'latency',
-          '--sizes',
-          '64',
-          '--duration',
-          '1s',
-          '--warmup',
-          '0ms',
-          '--out-dir',
+        // Stopping and removing the pod takes podman a few seconds; the 60 s case does not wait for its end.
+        await interruptFirstCase(
+          ['--target', 'podman', '--channels', 'shm', '--modes', 'latency', '--sizes', '64', '--warmup', '0ms'],
           outDir,
-        ]);
-        await waitForStderr(run, (s) => s.includes('[1/4]') && s.includes(' ok '), 60_000);
-        run.child.kill(signal);
-        const r = await run.result;
-        assert.equal(r.code, code, r.stderr);
-        const doc = JSON.parse(readFileSync(join(outDir, 'results.json'), 'utf8')) as ResultsDocument;
-        assert.ok(doc.cases.length >= 1 && doc.cases.length <= 4);
-        assert.equal(doc.cases[0]!.status, 'ok');
-        assert.equal(doc.run.complete, false);
-        assert.equal(doc.run.incompleteReason, `interrupted by ${signal}`);
+          2000,
+          15_000,
+        );
       } finally {
         rmSync(outDir, { recursive: true, force: true });
       }
       assert.deepEqual(await podmanLeftovers(), []);
-    });
-  }
-
-  it('Ctrl-C in the middle of a 60 s case: the agents end it at once, the pod is gone within seconds, the case is recorded as interrupted', async () => {
-    const outDir = mkdtempSync(join(tmpdir(), 'pbtest-'));
-    try {
-      // Stopping and removing the pod takes podman a few seconds; the 60 s case does not wait for its end.
-      await interruptFirstCase(
-        ['--target', 'podman', '--channels', 'shm', '--modes', 'latency', '--sizes', '64', '--warmup', '0ms'],
-        outDir,
-        2000,
-        15_000,
-      );
-    } finally {
-      rmSync(outDir, { recursive: true, force: true });
-    }
-    assert.deepEqual(await podmanLeftovers(), []);
-  });
+    },
+  );
 });

@@ -41,6 +41,8 @@ fi
 # The cluster is built from the k8s.io/kubernetes Go module: Go comes with the machine.
 if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then export PATH="/usr/local/go/bin:$PATH"; fi
 npm run build --silent
+echo "== lint (eslint, prettier, dependency rules)"
+npm run lint
 trap 'bash test/cluster/cluster.sh down' EXIT
 started=$SECONDS
 bash test/cluster/cluster.sh up

@@ -58,7 +58,9 @@ export function unixSocketFeasibility(ctx: ChannelContext, details: Record<strin
   const bytes = Buffer.byteLength(path);
   if (bytes > SUN_PATH_MAX) {
     return {
-      skip: `the socket path in the shared directory ${ctx.dirs.disk} is ${bytes} bytes, over the ${SUN_PATH_MAX} the kernel allows for a Unix socket; use a shorter TMPDIR`,
+      skip:
+        `the socket path in the shared directory ${ctx.dirs.disk} is ${bytes} bytes, ` +
+        `over the ${SUN_PATH_MAX} the kernel allows for a Unix socket; use a shorter TMPDIR`,
     };
   }
   return { details };

@@ -82,7 +82,8 @@ export function addPlanOptions(cmd: Command): Command {
     .addOption(
       choice(
         '--driver <how>',
-        'how tcp and uds are driven: blocking libc calls, or net.Socket as an idiomatic Node sidecar would (the other channels always use libc)',
+        'how tcp and uds are driven: blocking libc calls, or net.Socket as an idiomatic Node sidecar would ' +
+          '(the other channels always use libc)',
         ['libc', 'node'],
         'libc',
       ),
@@ -140,7 +141,8 @@ export function addPodOptions(cmd: Command): Command {
   return cmd
     .option(
       '--image <image>',
-      `a prebuilt agent image (podman's default: ${DEFAULT_LOCAL_IMAGE_PATTERN}, built from this host's Node on first use); without it, a cluster gets the agent in a ConfigMap`,
+      `a prebuilt agent image (podman's default: ${DEFAULT_LOCAL_IMAGE_PATTERN}, built from this host's Node on first use); ` +
+        'without it, a cluster gets the agent in a ConfigMap',
     )
     .option(
       '--node-image <image>',
@@ -149,7 +151,8 @@ export function addPodOptions(cmd: Command): Command {
     .addOption(
       new Option(
         '--arch <arch>',
-        "the nodes' CPU architecture, for the ConfigMap delivery (default: run reads it from the nodes the pod may land on; manifest, and run without the right to read nodes, use this host's)",
+        "the nodes' CPU architecture, for the ConfigMap delivery (default: run reads it from the nodes the pod may land on; " +
+          "manifest, and run without the right to read nodes, use this host's)",
       ).choices(['amd64', 'arm64']),
     )
     .addOption(
@@ -167,7 +170,8 @@ export function addPodOptions(cmd: Command): Command {
     )
     .option(
       '--node <name>',
-      'run on this node (spec.nodeName: bypasses the scheduler, so the node is checked first: exists, not cordoned, Ready, taints tolerated)',
+      'run on this node (spec.nodeName: bypasses the scheduler, so the node is checked first: ' +
+        'exists, not cordoned, Ready, taints tolerated)',
       parseNodeName,
     )
     .option('--node-selector <key=value>', 'schedule onto nodes with this label (repeatable)', collectNodeSelector)
@@ -175,13 +179,16 @@ export function addPodOptions(cmd: Command): Command {
     .option('--runtime-class <name>', 'RuntimeClass for the pod (e.g. gvisor, kata)')
     .option(
       '--sysctl <name=value>',
-      `namespaced IPC sysctl for the pod, fs.mqueue.* or kernel.msg*, to run larger queue messages (repeatable); ${unsafeSysctlRequirements('them')}`,
+      'namespaced IPC sysctl for the pod, fs.mqueue.* or kernel.msg*, to run larger queue messages (repeatable); ' +
+        `${unsafeSysctlRequirements('them')}`,
       collectSysctl,
     )
     .option('--volume-size <quantity>', 'sizeLimit of both emptyDir volumes (e.g. 256Mi)', parseBytesQuantity)
     .option(
       '--run-as-user <uid|platform>',
-      `the agents' user id (default ${AGENT_UID}); "platform" sets none and leaves it to the cluster, for OpenShift's restricted-v2, which refuses ids outside the namespace's range (runAsNonRoot stays, so the image must then get a non-root id from the platform)`,
+      `the agents' user id (default ${AGENT_UID}); "platform" sets none and leaves it to the cluster, ` +
+        "for OpenShift's restricted-v2, which refuses ids outside the namespace's range " +
+        '(runAsNonRoot stays, so the image must then get a non-root id from the platform)',
       parseRunAsUser,
     );
 }

@@ -129,7 +129,10 @@ export function podOptionsProblem(plan: Plan, pod: PodOptions): string | undefin
   if (pod.memory !== undefined) {
     const neededBytes = AGENT_MEMORY_BASE_BYTES + AGENT_MEMORY_PER_MESSAGE * largest;
     if (quantityBytes(pod.memory) < neededBytes) {
-      return `--memory ${pod.memory} is less than an agent needs with ${formatSize(largest)} messages: at least ${Math.ceil(neededBytes / 2 ** 20)}Mi`;
+      return (
+        `--memory ${pod.memory} is less than an agent needs with ${formatSize(largest)} messages: ` +
+        `at least ${Math.ceil(neededBytes / 2 ** 20)}Mi`
+      );
     }
   }
   const fileSizes = plan.cases
@@ -139,7 +142,11 @@ export function podOptionsProblem(plan: Plan, pod: PodOptions): string | undefin
     const largestFile = Math.max(...fileSizes);
     const neededBytes = (FILE_WINDOW + 1) * largestFile + 2 ** 20; // + the journal and the sockets
     if (quantityBytes(pod.volumeSize) < neededBytes) {
-      return `--volume-size ${pod.volumeSize} is less than the file channels keep in a volume with ${formatSize(largestFile)} messages: at least ${Math.ceil(neededBytes / 2 ** 20)}Mi (${FILE_WINDOW + 1} messages and 1 MiB)`;
+      return (
+        `--volume-size ${pod.volumeSize} is less than the file channels keep in a volume ` +
+        `with ${formatSize(largestFile)} messages: ` +
+        `at least ${Math.ceil(neededBytes / 2 ** 20)}Mi (${FILE_WINDOW + 1} messages and 1 MiB)`
+      );
     }
   }
   return undefined;

@@ -50,7 +50,8 @@ export function buildProgram(debug: boolean): Command {
     .addOption(
       new Option(
         '--target <name>',
-        'where to run the agents: local processes, a real pod through podman, or a Kubernetes cluster (auto: kubernetes when a kubeconfig context answers, else local)',
+        'where to run the agents: local processes, a real pod through podman, or a Kubernetes cluster ' +
+          '(auto: kubernetes when a kubeconfig context answers, else local)',
       )
         .choices(TARGETS)
         .default('auto'),
@@ -101,7 +102,8 @@ export function buildProgram(debug: boolean): Command {
   const manifest = program
     .command('manifest')
     .description(
-      'print the Pod (and the ConfigMap delivering the agent) that `run` deploys, for review, GitOps, `kubectl create -f -` or `kubectl apply --server-side -f -` (client-side apply cannot hold the ConfigMap)',
+      'print the Pod (and the ConfigMap delivering the agent) that `run` deploys, for review, GitOps, ' +
+        '`kubectl create -f -` or `kubectl apply --server-side -f -` (client-side apply cannot hold the ConfigMap)',
     )
     .addOption(new Option('-o, --output <format>', 'yaml or json').choices(['yaml', 'json']).default('yaml'))
     .action(async (opts, cmd: Command) => {
@@ -140,7 +142,8 @@ export function buildProgram(debug: boolean): Command {
     )
     .option(
       '--with-cli',
-      `with --from-host: podbench itself too, as the entrypoint (default tag ${LOCAL_CLI_IMAGE}): the image for manifests/podbench-job.yaml, and its agents' --image`,
+      `with --from-host: podbench itself too, as the entrypoint (default tag ${LOCAL_CLI_IMAGE}): ` +
+        "the image for manifests/podbench-job.yaml, and its agents' --image",
     )
     .option(
       '--tag <image>',
@@ -235,12 +238,16 @@ called significant from a single sample. Runs are named by their --label, else b
   program
     .command('clean')
     .description(
-      "remove what earlier runs left behind when their orchestrator could not (killed, OOM, a cancelled CI job): on a cluster podbench's pods that finished, are past their deadline or never started, and their ConfigMaps, locally (and in podman) what runs whose orchestrator is gone left: run directories, kernel objects, pods, volumes",
+      'remove what earlier runs left behind when their orchestrator could not (killed, OOM, a cancelled CI job): ' +
+        "on a cluster podbench's pods that finished, are past their deadline or never started, and their ConfigMaps, " +
+        'locally (and in podman) what runs whose orchestrator is gone left: ' +
+        'run directories, kernel objects, pods, volumes',
     )
     .addOption(
       new Option(
         '--target <name>',
-        'what to clean: local runs, podman runs on this host, or a Kubernetes namespace (auto: kubernetes when a kubeconfig context answers, else local)',
+        'what to clean: local runs, podman runs on this host, or a Kubernetes namespace ' +
+          '(auto: kubernetes when a kubeconfig context answers, else local)',
       )
         .choices(TARGETS)
         .default('auto'),

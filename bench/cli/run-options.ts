@@ -78,8 +78,9 @@ export function parseSizes(text: string): number[] {
   const parsed = sizes.map((s) => [s, parseSizeBytes(s)] as const);
   const bad = parsed.find(([, b]) => b === undefined || b < HEADER_BYTES || b > MAX_SIZE_BYTES);
   if (sizes.length === 0 || bad) {
+    const rejected = bad ? `"${bad[0]}" is not allowed; ` : '';
     throw new InvalidArgumentError(
-      `${bad ? `"${bad[0]}" is not allowed; ` : ''}sizes are bytes from ${HEADER_BYTES} to 64Mi, with an optional k, Ki, M or Mi suffix (e.g. 64,1Ki,1Mi)`,
+      `${rejected}sizes are bytes from ${HEADER_BYTES} to 64Mi, with an optional k, Ki, M or Mi suffix (e.g. 64,1Ki,1Mi)`,
     );
   }
   return [...new Set(parsed.map(([, b]) => b!))];

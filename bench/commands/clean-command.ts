@@ -43,9 +43,8 @@ async function cleanCluster(options: CleanOptions, out: NodeJS.WritableStream): 
   }
   for (const o of stale) out.write(`${o.kind === 'pod' ? 'pod' : 'configmap'}/${o.name}\t${o.why}\n`);
   if (stale.length === 0) {
-    out.write(
-      `nothing of earlier runs to remove in namespace ${namespace}${options.all ? '' : ' (runs within their deadline are kept; --all takes them too)'}\n`,
-    );
+    const kept = options.all ? '' : ' (runs within their deadline are kept; --all takes them too)';
+    out.write(`nothing of earlier runs to remove in namespace ${namespace}${kept}\n`);
     return;
   }
   if (options.dryRun) {

@@ -41,17 +41,24 @@ function hostChecks(): Check[] {
     status: limits.devShmFreeBytes && limits.devShmFreeBytes >= 64 * 1024 * 1024 ? 'ok' : 'warn',
     // Only the local target uses this host's /dev/shm; a pod gets its own (64 MiB by default on
     // Kubernetes and podman), which the agents record in results.json.
-    detail: `${Math.round((limits.devShmFreeBytes ?? 0) / 1048576)} MiB free on this host, which the local target uses (a pod has its own /dev/shm, recorded in results.json); an shm case needs about 8 MiB, or 4 × the message size when larger`,
+    detail:
+      `${Math.round((limits.devShmFreeBytes ?? 0) / 1048576)} MiB free on this host, which the local target uses ` +
+      '(a pod has its own /dev/shm, recorded in results.json); ' +
+      'an shm case needs about 8 MiB, or 4 × the message size when larger',
   });
   checks.push({
     area: 'host POSIX queues',
     status: 'ok',
-    detail: `fs.mqueue.msgsize_max ${limits.mqMsgsizeMaxBytes}, msg_max ${limits.mqMsgMax}, RLIMIT_MSGQUEUE ${limits.rlimitMsgqueueBytes}: mq cases above ${limits.mqMsgsizeMaxBytes} B are skipped`,
+    detail:
+      `fs.mqueue.msgsize_max ${limits.mqMsgsizeMaxBytes}, msg_max ${limits.mqMsgMax}, ` +
+      `RLIMIT_MSGQUEUE ${limits.rlimitMsgqueueBytes}: mq cases above ${limits.mqMsgsizeMaxBytes} B are skipped`,
   });
   checks.push({
     area: 'host System V queues',
     status: 'ok',
-    detail: `kernel.msgmax ${limits.sysvMsgmaxBytes}, msgmnb ${limits.sysvMsgmnbBytes}: sysv-mq cases above ${limits.sysvMsgmaxBytes} B are skipped`,
+    detail:
+      `kernel.msgmax ${limits.sysvMsgmaxBytes}, msgmnb ${limits.sysvMsgmnbBytes}: ` +
+      `sysv-mq cases above ${limits.sysvMsgmaxBytes} B are skipped`,
   });
   const podman = podmanInstalled();
   checks.push({
@@ -75,7 +82,9 @@ async function leftoverChecks(): Promise<Check[]> {
       ? {
           area: 'host leftovers',
           status: 'warn',
-          detail: `${local.length} local run(s) whose podbench is gone left directories and kernel objects: ${local.map((r) => r.runId).join(', ')} (podbench clean --target local)`,
+          detail:
+            `${local.length} local run(s) whose podbench is gone left directories and kernel objects: ` +
+            `${local.map((r) => r.runId).join(', ')} (podbench clean --target local)`,
         }
       : { area: 'host leftovers', status: 'ok', detail: 'no local run left anything behind' },
   ];

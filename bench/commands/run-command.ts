@@ -82,10 +82,11 @@ async function chooseTarget(options: RunOptions, io: RunIo, progress: Progress):
     const cluster = await clusterReachable(options.cluster);
     kind = cluster ? 'kubernetes' : 'local';
     const lowLimit = openFilesProblem('kubernetes', 'to load the Kubernetes client');
+    const noCluster = lowLimit ? `no kubeconfig was tried: ${lowLimit}` : 'no usable kubeconfig context';
     progress.note(
       cluster
         ? `target: kubernetes (auto: ${cluster})`
-        : `target: local (auto: ${lowLimit ? `no kubeconfig was tried: ${lowLimit}` : 'no usable kubeconfig context'}, so the agents run as local processes)`,
+        : `target: local (auto: ${noCluster}, so the agents run as local processes)`,
     );
   }
   if (kind === 'kubernetes') {
@@ -119,7 +120,8 @@ function printPlan(plan: Plan, options: RunOptions, io: RunIo): void {
   }
   const s = plan.settings;
   io.stdout.write(
-    `${plan.cases.length} cases on target ${options.target}, each ${formatDuration(s.warmupMs)} warm-up + ${formatDuration(s.durationMs)} timed ` +
+    `${plan.cases.length} cases on target ${options.target}, ` +
+      `each ${formatDuration(s.warmupMs)} warm-up + ${formatDuration(s.durationMs)} timed ` +
       `(at least ${Math.ceil(plannedSeconds(plan))} s); verify ${s.verify}, pin ${s.pin}\n`,
   );
   for (const c of plan.cases)
@@ -220,8 +222,10 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<void> 
   };
   const incomplete = (why: string, doc: ResultsDocument): RunError => {
     const unmeasured = [...doc.cases.filter((c) => c.status === 'interrupted'), ...notMeasured(plan, measured)];
+    const saved = doc.cases.length - (stoppedCase ? 1 : 0);
     return new RunError(
-      `run incomplete (${why}): ${doc.cases.length - (stoppedCase ? 1 : 0)} of ${plan.cases.length} cases saved in ${results.path}; not measured: ${listCases(unmeasured, options.repeat)}`,
+      `run incomplete (${why}): ${saved} of ${plan.cases.length} cases saved in ${results.path}; ` +
+        `not measured: ${listCases(unmeasured, options.repeat)}`,
       undefined,
       interrupted ? interruptedExitCode(interrupted) : 1,
     );
@@ -239,12 +243,14 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<void> 
         await Promise.race([pair.abandon(), delay(ABANDON_LIMIT_MS, undefined, { ref: false })]).catch(() => undefined);
       } else {
         progress.note(
-          `${signal} again: exiting while the ${target.name} target is still starting; what it started is removed by the next run or podbench clean`,
+          `${signal} again: exiting while the ${target.name} target is still starting; ` +
+            'what it started is removed by the next run or podbench clean',
         );
       }
       if (results.finished) return; // the run ended meanwhile, by the usual path
       recordInterruptedCase();
-      const why = `interrupted by ${interrupted}; ${pair ? 'the agents were killed' : 'left while starting'} on a second signal (${signal})`;
+      const agents = pair ? 'the agents were killed' : 'left while starting';
+      const why = `interrupted by ${interrupted}; ${agents} on a second signal (${signal})`;
       giveUp(incomplete(why, finishAndReport(why)));
     } catch (err) {
       giveUp(err instanceof Error ? err : new Error(String(err))); // results.json or a report could not be written
@@ -260,9 +266,8 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<void> 
       return;
     }
     interrupted = signal;
-    progress.note(
-      `${signal}: stopping the case in progress and cleaning up… (${signal === 'SIGINT' ? 'Ctrl-C again' : 'a second signal'} exits at once)`,
-    );
+    const again = signal === 'SIGINT' ? 'Ctrl-C again' : 'a second signal';
+    progress.note(`${signal}: stopping the case in progress and cleaning up… (${again} exits at once)`);
     starting.abort();
     void pair?.stop(true);
   };

@@ -161,7 +161,9 @@ async function main(opts: Options): Promise<number> {
 
   const err = process.stderr;
   err.write(
-    `podbench fidelity: ${targets.length} cases × ${opts.rounds} rounds, ${formatDuration(opts.duration)} each (+${formatDuration(opts.warmup)} warm-up), podbench and the C reference interleaved\n`,
+    `podbench fidelity: ${targets.length} cases × ${opts.rounds} rounds, ` +
+      `${formatDuration(opts.duration)} each (+${formatDuration(opts.warmup)} warm-up), ` +
+      'podbench and the C reference interleaved\n',
   );
   if (opts.referenceSendDelayNs > 0) {
     err.write(
@@ -189,8 +191,11 @@ async function main(opts: Options): Promise<number> {
         run[who].push(m);
       }
       const show = (m: Measurement) => (m.status === 'ok' ? formatValue(run.target.metric, m.value) : m.status);
+      const podbenchShown = show(run.podbench.at(-1)!).padStart(11);
+      const referenceShown = show(run.reference.at(-1)!).padStart(11);
       err.write(
-        `[${round + 1}/${opts.rounds}] ${fidelityCaseLabel(c).padEnd(34)} podbench ${show(run.podbench.at(-1)!).padStart(11)}   reference ${show(run.reference.at(-1)!).padStart(11)}\n`,
+        `[${round + 1}/${opts.rounds}] ${fidelityCaseLabel(c).padEnd(34)} ` +
+          `podbench ${podbenchShown}   reference ${referenceShown}\n`,
       );
     }
   }
@@ -200,7 +205,9 @@ async function main(opts: Options): Promise<number> {
   const delayed =
     opts.referenceSendDelayNs > 0 ? `; the reference spun ${opts.referenceSendDelayNs} ns before each send` : '';
   process.stdout.write(
-    `\n${machine}\nmedians of ${opts.rounds} interleaved rounds${delayed}; ratio = median of per-round podbench / reference; met when it and the ratio of medians both meet the target\n\n${renderSummaries(summaries)}\n`,
+    `\n${machine}\nmedians of ${opts.rounds} interleaved rounds${delayed}; ` +
+      'ratio = median of per-round podbench / reference; met when it and the ratio of medians both meet the target' +
+      `\n\n${renderSummaries(summaries)}\n`,
   );
   const missed = summaries.filter((s) => s.verdict === 'missed' || s.verdict === 'failed');
   const skipped = summaries.filter((s) => s.verdict === 'skipped');
@@ -208,10 +215,16 @@ async function main(opts: Options): Promise<number> {
     `\n${summaries.length - missed.length - skipped.length} met, ${missed.length} missed or failed, ${skipped.length} skipped\n`,
   );
   if (opts.json) {
-    writeFileSync(
-      opts.json,
-      `${JSON.stringify({ machine, rounds: opts.rounds, timing, referenceSendDelayNs: opts.referenceSendDelayNs, ipc, summaries, runs }, null, 2)}\n`,
-    );
+    const report = {
+      machine,
+      rounds: opts.rounds,
+      timing,
+      referenceSendDelayNs: opts.referenceSendDelayNs,
+      ipc,
+      summaries,
+      runs,
+    };
+    writeFileSync(opts.json, `${JSON.stringify(report, null, 2)}\n`);
   }
   return missed.length > 0 ? 1 : 0;
 }
@@ -250,7 +263,8 @@ const program = new Command('bench:fidelity')
   .addOption(
     new Option(
       '--reference-send-delay-ns <n>',
-      'make the reference spin this long before each send, to see how a cost per message moves each case here (the verdicts then compare podbench with that model, not with C)',
+      'make the reference spin this long before each send, to see how a cost per message moves each case here ' +
+        '(the verdicts then compare podbench with that model, not with C)',
     )
       .default(0)
       .argParser(wholeNumberParser(0, 1_000_000)),

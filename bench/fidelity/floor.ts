@@ -15,7 +15,6 @@ import { runPodbench } from './podbench-case.js';
 import { CLI_PATH } from '../install-paths.js';
 import { runScript } from './script.js';
 
-const MiB = 1024 * 1024;
 /** Start-up and shutdown of one podbench run on top of its cases. */
 const RUN_OVERHEAD_MS = 60_000;
 
@@ -88,7 +87,8 @@ async function main(opts: Options): Promise<number> {
   ];
   for (let i = 0; i < opts.runs; i++) {
     err.write(
-      `[${i + 1}/${opts.runs}] podbench run --target local --sizes 1Mi --duration ${formatDuration(opts.duration)} (all channels, both modes)\n`,
+      `[${i + 1}/${opts.runs}] podbench run --target local --sizes 1Mi ` +
+        `--duration ${formatDuration(opts.duration)} (all channels, both modes)\n`,
     );
     const run = await runPodbench(CLI_PATH, args, 16 * (opts.duration + 5000) + RUN_OVERHEAD_MS);
     if ('error' in run) throw new Error(run.error);
@@ -130,9 +130,8 @@ async function main(opts: Options): Promise<number> {
     { what: '  the worst single case', value: medianOf('orchestratorCpuWorst'), unit: '% of a core' },
   ];
   const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} CPUs, Linux ${release()}, Node ${process.version}`;
-  process.stdout.write(
-    `\n${machine}\nmedians of ${opts.runs} runs\n\n${alignColumns(['figure', 'value', 'target', 'verdict'], rows.map(formatRow), new Set([1]))}\n`,
-  );
+  const table = alignColumns(['figure', 'value', 'target', 'verdict'], rows.map(formatRow), new Set([1]));
+  process.stdout.write(`\n${machine}\nmedians of ${opts.runs} runs\n\n${table}\n`);
   return rows.some((r) => r.max !== undefined && r.value > r.max) ? 1 : 0;
 }
 

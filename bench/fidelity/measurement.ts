@@ -36,7 +36,6 @@ const KILL_GRACE_MS = 10_000;
  */
 export function runChild(file: string, args: readonly string[], timeoutMs: number): Promise<ChildOutcome> {
   return new Promise((resolve) => {
-    let killer: NodeJS.Timeout | undefined;
     const child = execFile(
       file,
       args,
@@ -49,7 +48,8 @@ export function runChild(file: string, args: readonly string[], timeoutMs: numbe
         resolve({ exitCode, signal: failure?.signal ?? null, stdout, stderr: spawnError || stderr });
       },
     );
-    killer = setTimeout(() => child.kill('SIGKILL'), timeoutMs + KILL_GRACE_MS);
+    // Read by the callback, which runs only after the child has started.
+    const killer = setTimeout(() => child.kill('SIGKILL'), timeoutMs + KILL_GRACE_MS);
   });
 }
 

@@ -46,7 +46,8 @@ export async function buildReference(
   if (built.exitCode !== 0) {
     const why = built.stderr.split('\n').find((l) => /error/i.test(l)) ?? lastLine(built.stderr);
     throw new Error(
-      `building the C reference with ${compiler} failed: ${why || `exit ${built.exitCode}`} (install a C compiler, e.g. apt-get install gcc, or set CC)`,
+      `building the C reference with ${compiler} failed: ${why || `exit ${built.exitCode}`} ` +
+        '(install a C compiler, e.g. apt-get install gcc, or set CC)',
     );
   }
   return binary;

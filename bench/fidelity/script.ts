@@ -10,11 +10,9 @@ export async function runScript<T extends OptionValues>(
   main: (opts: T) => Promise<number>,
 ): Promise<void> {
   const name = program.name();
-  program
-    .exitOverride()
-    .configureOutput({
-      outputError: (text) => process.stderr.write(`${name}: ${text.replace(/^error: /, '').trim()} (see --help)\n`),
-    });
+  program.exitOverride().configureOutput({
+    outputError: (text) => process.stderr.write(`${name}: ${text.replace(/^error: /, '').trim()} (see --help)\n`),
+  });
   try {
     program.parse();
     process.exitCode = await main(program.opts<T>());

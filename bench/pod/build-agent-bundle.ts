@@ -73,8 +73,10 @@ function nativePackage(arch: string, version: string): string | undefined {
     return dir;
   } catch (err) {
     // Offline builds still work; only delivering the agent to nodes of that architecture does not.
+    const firstLine = (err as Error).message.split('\n')[0];
     process.stderr.write(
-      `build: warning: ${name}@${version} could not be fetched (${(err as Error).message.split('\n')[0]}); this build cannot deliver the agent to ${arch} nodes\n`,
+      `build: warning: ${name}@${version} could not be fetched (${firstLine}); ` +
+        `this build cannot deliver the agent to ${arch} nodes\n`,
     );
     return undefined;
   }

@@ -30,7 +30,10 @@ export function outDirProblem(outDir: string, flag: string): string | undefined 
   try {
     absolute = resolve(outDir); // reads the current directory for a relative path
   } catch {
-    return `the current directory no longer exists, so ${flag} ${outDir} cannot be made in it; cd to a directory that exists or pass an absolute --out-dir`;
+    return (
+      `the current directory no longer exists, so ${flag} ${outDir} cannot be made in it; ` +
+      'cd to a directory that exists or pass an absolute --out-dir'
+    );
   }
   const kernel = KERNEL_FILESYSTEMS.find((fs) => absolute === fs || absolute.startsWith(`${fs}/`));
   if (kernel) return `${flag} ${outDir} is under ${kernel}, a kernel filesystem where no directory can be made`;

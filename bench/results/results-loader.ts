@@ -35,8 +35,9 @@ export function loadResults(path: string): ResultsDocument {
   if (typeof version !== 'number')
     throw new UsageError(`${path} has no schemaVersion; expected a podbench results.json`);
   if (version !== SCHEMA_VERSION) {
+    const upgrade = version > SCHEMA_VERSION ? ' (upgrade podbench)' : '';
     throw new UsageError(
-      `${path} has schemaVersion ${version}; podbench ${PODBENCH_VERSION} reads schemaVersion ${SCHEMA_VERSION}${version > SCHEMA_VERSION ? ' (upgrade podbench)' : ''}`,
+      `${path} has schemaVersion ${version}; podbench ${PODBENCH_VERSION} reads schemaVersion ${SCHEMA_VERSION}${upgrade}`,
     );
   }
   try {
@@ -83,7 +84,8 @@ export function unreadableError(loaded: readonly LoadedResults[]): CliError | un
   const lines = loaded.flatMap((l) => l.unreadable);
   if (lines.length === 0) return undefined;
   return new CliError(
-    `${lines.length} histogram(s) could not be read, the rest was rendered: ${lines.slice(0, 3).join('; ')}${lines.length > 3 ? '; …' : ''}`,
+    `${lines.length} histogram(s) could not be read, the rest was rendered: ` +
+      `${lines.slice(0, 3).join('; ')}${lines.length > 3 ? '; …' : ''}`,
     1,
   );
 }

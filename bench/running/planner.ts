@@ -83,7 +83,8 @@ export function buildPlan(options: PlanOptions, runId = newRunId(), channels: Ch
   const count = options.repeat * combinations.length;
   if (count > MAX_CASES) {
     throw new UsageError(
-      `the plan has ${count} cases (channels × modes × sizes × --repeat); at most ${MAX_CASES}: use fewer sizes or repeats, or several runs`,
+      `the plan has ${count} cases (channels × modes × sizes × --repeat); ` +
+        `at most ${MAX_CASES}: use fewer sizes or repeats, or several runs`,
     );
   }
   if (count === 0) {

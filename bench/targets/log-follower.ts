@@ -198,7 +198,8 @@ export class LogFollower {
           // Silence during a long case is normal: say so only when the stream really broke.
           if (!this.stopped && (why === 'closed' || lastError !== undefined)) {
             this.source.note(
-              `the initiator's log stream ${why === 'closed' ? 'closed' : 'stalled'} while it runs; following it again from ${this.sinceTime() ?? 'the start'} (${this.reopenings})`,
+              `the initiator's log stream ${why === 'closed' ? 'closed' : 'stalled'} while it runs; ` +
+                `following it again from ${this.sinceTime() ?? 'the start'} (${this.reopenings})`,
             );
           }
           return;

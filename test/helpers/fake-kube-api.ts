@@ -350,7 +350,8 @@ export class FakeCluster {
         status(
           400,
           'BadRequest',
-          `container "${container}" in pod "${record.pod.metadata!.name}" is waiting to start: ${state?.waiting?.reason ?? 'ContainerCreating'}`,
+          `container "${container}" in pod "${record.pod.metadata!.name}" ` +
+            `is waiting to start: ${state?.waiting?.reason ?? 'ContainerCreating'}`,
         ),
       );
     }

@@ -48,13 +48,14 @@ export function apiError(err: unknown, what: string, server: string, namespace: 
           1,
           'refresh your kubeconfig credentials (kubectl get pods should work)',
         );
-      case 403:
+      case 403: {
         // Admission (Pod Security, quotas, RuntimeClass) also answers 403; only RBAC gets the RBAC hint.
         if (/cannot \w+ resource/.test(message)) {
           return new CliError(
             `forbidden: ${message}`,
             1,
-            `apply manifests/rbac.yaml in namespace ${namespace} and bind the podbench Role to you; podbench doctor checks every permission`,
+            `apply manifests/rbac.yaml in namespace ${namespace} and bind the podbench Role to you; ` +
+              'podbench doctor checks every permission',
           );
         }
         if (status.message === undefined)
@@ -83,6 +84,7 @@ export function apiError(err: unknown, what: string, server: string, namespace: 
             'kubectl get runtimeclass lists the installed ones',
           );
         return new CliError(`refused by admission: ${message}`, 1);
+      }
       case 404:
         if (/namespaces? "[^"]*" not found/.test(message))
           return new CliError(
@@ -137,12 +139,16 @@ export function podProblem(pod: V1Pod, events: readonly CoreV1Event[]): string |
     const started = status.containerStatuses?.some((c) => c.state?.running || c.state?.terminated);
     return started
       ? `the pod ran past its activeDeadlineSeconds (${pod.spec?.activeDeadlineSeconds} s) and was stopped; use fewer or shorter cases`
-      : `the pod's activeDeadlineSeconds (${pod.spec?.activeDeadlineSeconds} s) passed before its containers started (pulling the image or creating the containers took that long)`;
+      : `the pod's activeDeadlineSeconds (${pod.spec?.activeDeadlineSeconds} s) passed before its containers started ` +
+          '(pulling the image or creating the containers took that long)';
   }
   if (status.reason === 'Evicted') return `the pod was evicted: ${status.message ?? 'node pressure'}`;
   // Kubelet admission rejections (SysctlForbidden, OutOfcpu, NodeAffinity…) fail the pod before any container exists.
   if (status.phase === 'Failed' && status.reason === 'SysctlForbidden') {
-    return `the node rejected the pod (SysctlForbidden): ${status.message ?? ''}; every node's kubelet must allow the --sysctl names (--allowed-unsafe-sysctls, e.g. 'fs.mqueue.*,kernel.msg*')`;
+    return (
+      `the node rejected the pod (SysctlForbidden): ${status.message ?? ''}; ` +
+      "every node's kubelet must allow the --sysctl names (--allowed-unsafe-sysctls, e.g. 'fs.mqueue.*,kernel.msg*')"
+    );
   }
   if (status.phase === 'Failed' && status.reason)
     return `the node rejected the pod (${status.reason}): ${status.message ?? ''}`.trim();
@@ -159,14 +165,19 @@ export function podProblem(pod: V1Pod, events: readonly CoreV1Event[]): string |
       const error = lastPullError(c.image, events) ?? waiting.message ?? 'none given';
       const attempts = pullAttempts(c.image, events);
       if (attempts >= PULL_ATTEMPTS || PULL_NEVER_SUCCEEDS.test(error)) {
-        return `the ${c.name} container's image ${c.image} cannot be pulled: the kubelet failed ${attempts} time${attempts === 1 ? '' : 's'} and backs off (ImagePullBackOff); its last error: ${error}`;
+        return (
+          `the ${c.name} container's image ${c.image} cannot be pulled: ` +
+          `the kubelet failed ${attempts} time${attempts === 1 ? '' : 's'} and backs off (ImagePullBackOff); ` +
+          `its last error: ${error}`
+        );
       }
     }
     if (waiting && /CreateContainerConfigError|CreateContainerError/.test(waiting.reason ?? '')) {
       // The kubelet's own check: with --run-as-user platform on a cluster that assigns no id, the
       // image's user (root in node:24-slim) is what would run.
       const rootImage = /runAsNonRoot and image will run as root|non-numeric user/.test(waiting.message ?? '')
-        ? '; the cluster assigned no user id, so leave --run-as-user at its default (platform is for clusters that assign one, as OpenShift does)'
+        ? '; the cluster assigned no user id, so leave --run-as-user at its default ' +
+          '(platform is for clusters that assign one, as OpenShift does)'
         : '';
       return `the ${c.name} container cannot be created (${waiting.reason}): ${waiting.message ?? ''}${rootImage}`.trim();
     }
@@ -223,7 +234,8 @@ export function pullRetry(pod: V1Pod, events: readonly CoreV1Event[]): string | 
   if (!c) return undefined;
   const attempts = pullAttempts(c.image, events);
   const error = lastPullError(c.image, events) ?? c.state!.waiting!.message ?? 'no message';
-  return `pulling the ${c.name} container's image ${c.image} failed${attempts ? ` (${attempts} of ${PULL_ATTEMPTS} attempts)` : ''}, and the kubelet retries: ${error}`;
+  const tries = attempts ? ` (${attempts} of ${PULL_ATTEMPTS} attempts)` : '';
+  return `pulling the ${c.name} container's image ${c.image} failed${tries}, and the kubelet retries: ${error}`;
 }
 
 /** Whether `toleration` tolerates `taint`, as Kubernetes matches them (key, operator, value, effect). */
@@ -245,14 +257,20 @@ export function nodeProblem(node: V1Node, tolerations: readonly V1Toleration[]):
     return `--node ${name}: the node is cordoned (kubectl uncordon ${name}, or choose another node)`;
   const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
   if (ready?.status !== 'True') {
-    return `--node ${name}: the node is not Ready (${ready ? `${ready.reason ?? ready.status}${ready.message ? `: ${ready.message}` : ''}` : 'no Ready condition'})`;
+    const condition = ready
+      ? `${ready.reason ?? ready.status}${ready.message ? `: ${ready.message}` : ''}`
+      : 'no Ready condition';
+    return `--node ${name}: the node is not Ready (${condition})`;
   }
   const untolerated = (node.spec?.taints ?? []).filter(
     (t) => t.effect !== 'PreferNoSchedule' && !tolerations.some((tol) => tolerates(tol, t)),
   );
   if (untolerated.length > 0) {
     const shown = untolerated.map((t) => `${t.key}${t.value ? `=${t.value}` : ''}:${t.effect}`);
-    return `--node ${name}: the pod does not tolerate the node's taint ${shown.join(', ')} (add --toleration ${shown[0]} if it should run there)`;
+    return (
+      `--node ${name}: the pod does not tolerate the node's taint ${shown.join(', ')} ` +
+      `(add --toleration ${shown[0]} if it should run there)`
+    );
   }
   return undefined;
 }

@@ -49,7 +49,8 @@ export function singleArchitecture(candidates: readonly V1Node[]): string | unde
         `${arch} (${names.slice(0, 3).join(', ')}${names.length > 3 ? ` and ${names.length - 3} more` : ''})`,
     );
     throw new UsageError(
-      `the nodes this pod may be scheduled on have several architectures: ${listed.join(', ')}; pass --arch, or narrow them with --node-selector or --node`,
+      `the nodes this pod may be scheduled on have several architectures: ${listed.join(', ')}; ` +
+        'pass --arch, or narrow them with --node-selector or --node',
     );
   }
   return [...byArch.keys()][0];

@@ -302,7 +302,8 @@ export class KubernetesTarget implements Target {
       if (Date.now() > deadline) {
         const why =
           unschedulable ??
-          `the pod did not start within ${Math.round(this.options.startTimeoutMs / 1000)} s (phase ${pod.status?.phase ?? 'unknown'})${lastPullRetry ? `; ${lastPullRetry}` : ''}`;
+          `the pod did not start within ${Math.round(this.options.startTimeoutMs / 1000)} s ` +
+            `(phase ${pod.status?.phase ?? 'unknown'})${lastPullRetry ? `; ${lastPullRetry}` : ''}`;
         throw new CliError(why, 1, describe);
       }
       let wake: () => void = () => undefined;
@@ -367,7 +368,8 @@ export class KubernetesTarget implements Target {
     const names = (pods.length ? pods : removed).map((o) => o.name);
     if (removed.length)
       this.options.note(
-        `removed ${countObjects(removed)} of earlier runs (finished, past their deadline, or never started) from namespace ${namespace}: ${names.join(', ')}`,
+        `removed ${countObjects(removed)} of earlier runs (finished, past their deadline, or never started) ` +
+          `from namespace ${namespace}: ${names.join(', ')}`,
       );
     for (const problem of problems) this.options.note(`could not remove an earlier run's object: ${problem}`);
   }
@@ -390,7 +392,8 @@ export class KubernetesTarget implements Target {
           ? `not allowed to list nodes (${NODE_READER_HINT})`
           : this.fail(err, 'list nodes').message;
       this.options.note(
-        `the nodes' architecture is unknown, ${why}: the agent is delivered for this host's, ${hostKubernetesArch()}; pass --arch if the nodes differ`,
+        `the nodes' architecture is unknown, ${why}: the agent is delivered for this host's, ${hostKubernetesArch()}; ` +
+          'pass --arch if the nodes differ',
       );
       return undefined;
     }
@@ -412,8 +415,11 @@ export class KubernetesTarget implements Target {
 
     const cleanup = async () => {
       if (this.options.keep) {
+        const ownedConfigMap = configMap
+          ? ` and ConfigMap ${configMap.metadata!.name} (owned by the pod: kubectl delete pod removes both)`
+          : '';
         this.options.note(
-          `--keep: left pod ${name}${configMap ? ` and ConfigMap ${configMap.metadata!.name} (owned by the pod: kubectl delete pod removes both)` : ''} in namespace ${namespace}; later runs leave it, podbench clean removes it`,
+          `--keep: left pod ${name}${ownedConfigMap} in namespace ${namespace}; later runs leave it, podbench clean removes it`,
         );
         return;
       }
@@ -437,7 +443,8 @@ export class KubernetesTarget implements Target {
       }
       if (failed.length) {
         this.options.note(
-          `could not delete ${failed.join(' and ')}; remove them with: kubectl delete pod,configmap -n ${namespace} -l ${RUN_ID_LABEL}=${plan.runId} (or podbench clean)`,
+          `could not delete ${failed.join(' and ')}; ` +
+            `remove them with: kubectl delete pod,configmap -n ${namespace} -l ${RUN_ID_LABEL}=${plan.runId} (or podbench clean)`,
         );
       }
     };
