@@ -1,9 +1,10 @@
 /**
  * The one interface every channel implements. The responder *hosts* a channel (creates the
  * kernel objects, listens) and tells the initiator how to *join* it through `params`; both then
- * hold an {@link Endpoint} that the shared measurement loop drives. Calls are synchronous and
- * blocking (libc through koffi), so nothing in the timed loop awaits anything — except with
- * `--driver node`, whose sockets live on the event loop as an idiomatic Node sidecar's do.
+ * hold an {@link Endpoint} that the shared measurement loop drives. An endpoint says once what
+ * kind it is: blocking (libc through koffi: nothing in the timed loop awaits anything), or on the
+ * event loop (`--driver node`, whose sockets live there as an idiomatic Node sidecar's do); the
+ * loop picks its steps for that kind once per case.
  */
 import type { CaseSpec } from '../contract/schema.js';
 import type { ChannelId } from '../contract/channels.js';
@@ -12,22 +13,39 @@ import type { ObjectJournal } from '../object-journal.js';
 import type { MessageBuffer } from '../measure/message.js';
 
 /**
- * One side of an open channel. Messages are whole: `send` writes all of one, `receive` reads
- * one. They come as MessageBuffers so native calls can take their memory by address.
+ * What every endpoint has besides its calls. Messages are whole: `send` writes all of one,
+ * `receive` reads one. They come as MessageBuffers so native calls can take their memory by address.
  */
-export interface Endpoint {
-  /**
-   * Sends all of `message` as one message; blocks (bounded) while the channel is full. Only the
-   * Node driver's sockets return a promise (they wait on the event loop); the loop awaits only then.
-   */
-  send(message: MessageBuffer): void | Promise<void>;
-  /** Receives one message into `into`; returns its length in bytes. Blocks while empty. */
-  receive(into: MessageBuffer): number | Promise<number>;
+interface EndpointBase {
   /** Facts about the case that shape the number (e.g. futex wake-ups), read after the loop. */
   details(): Record<string, number | string | boolean>;
   /** Closes this side; idempotent. */
   close(): void;
 }
+
+/** One side of a channel driven by blocking calls: each call returns when it is done. */
+export interface BlockingEndpoint extends EndpointBase {
+  readonly blocking: true;
+  /** Sends all of `message` as one message; blocks (bounded) while the channel is full. */
+  send(message: MessageBuffer): void;
+  /** Receives one message into `into`; returns its length in bytes. Blocks (bounded) while empty. */
+  receive(into: MessageBuffer): number;
+}
+
+/** One side of a channel on the event loop: a call's work completes there. */
+export interface EventLoopEndpoint extends EndpointBase {
+  readonly blocking: false;
+  /**
+   * Hands `message` to the channel; returns a promise only when the caller must wait before the
+   * next (a socket whose buffer is full: write() returned false), as Node code checks write().
+   */
+  send(message: MessageBuffer): Promise<void> | undefined;
+  /** Resolves with the length of the next whole message, read into `into`. */
+  receive(into: MessageBuffer): Promise<number>;
+}
+
+/** One side of an open channel. */
+export type Endpoint = BlockingEndpoint | EventLoopEndpoint;
 
 /** What a channel needs to know about the case and the place it runs in. */
 export interface ChannelContext {

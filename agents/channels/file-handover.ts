@@ -23,6 +23,7 @@ import {
   PeerError,
   type Channel,
   type ChannelContext,
+  type BlockingEndpoint,
   type Endpoint,
   type Feasibility,
   type Hosted,
@@ -62,7 +63,8 @@ class Direction {
   }
 }
 
-class FileEndpoint implements Endpoint {
+class FileEndpoint implements BlockingEndpoint {
+  readonly blocking = true;
   private readonly inotifyFd: number;
   private readonly pollfd: Int32Array;
   private readonly drain = Buffer.alloc(4096);

@@ -15,6 +15,7 @@ import {
   type Channel,
   type ChannelContext,
   type Endpoint,
+  type EventLoopEndpoint,
   type Hosted,
   type JoinParams,
 } from './channel.js';
@@ -28,7 +29,8 @@ interface PendingRead {
   readonly reject: (err: Error) => void;
 }
 
-class NodeSocketEndpoint implements Endpoint {
+class NodeSocketEndpoint implements EventLoopEndpoint {
+  readonly blocking = false;
   private readonly chunks: Buffer[] = [];
   private buffered = 0;
   private reading: PendingRead | undefined;
@@ -60,7 +62,7 @@ class NodeSocketEndpoint implements Endpoint {
     socket.on('error', (err) => fail(new PeerError(`the ${family} connection to the ${peer} failed: ${err.message}`)));
   }
 
-  send(message: MessageBuffer): void | Promise<void> {
+  send(message: MessageBuffer): Promise<void> | undefined {
     if (this.failure) throw this.failure;
     if (this.socket.write(Buffer.from(message.bytes))) return undefined;
     this.writesWaited++;

@@ -12,6 +12,7 @@ import {
   PeerError,
   type Channel,
   type ChannelContext,
+  type BlockingEndpoint,
   type Endpoint,
   type Feasibility,
   type Hosted,
@@ -39,7 +40,8 @@ function depthFor(ctx: ChannelContext): Feasibility {
   return { details: { queueDepth: depth } };
 }
 
-class QueueEndpoint implements Endpoint {
+class QueueEndpoint implements BlockingEndpoint {
+  readonly blocking = true;
   private readonly deadline: AbsoluteDeadline;
   private closed = false;
 

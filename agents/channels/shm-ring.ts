@@ -29,6 +29,7 @@ import {
   PeerError,
   type Channel,
   type ChannelContext,
+  type BlockingEndpoint,
   type Endpoint,
   type Feasibility,
   type Hosted,
@@ -91,7 +92,8 @@ class Ring {
   }
 }
 
-class RingEndpoint implements Endpoint {
+class RingEndpoint implements BlockingEndpoint {
+  readonly blocking = true;
   private readonly mask: number;
   private readonly timeout: NativeTimespec;
   /** The waits for a free slot (the peer must read) and for a message (the peer must send). */

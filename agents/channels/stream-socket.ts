@@ -14,6 +14,7 @@ import {
   PeerError,
   type Channel,
   type ChannelContext,
+  type BlockingEndpoint,
   type Endpoint,
   type Feasibility,
   type Hosted,
@@ -92,7 +93,8 @@ function setIntOption(fd: number, level: number, name: number, value: number, la
 const sendStep: TransferStep = (fd, address, length) => libc.sendFrom(fd, address, length, MSG_NOSIGNAL);
 const recvStep: TransferStep = (fd, address, length) => libc.recvInto(fd, address, length, MSG_WAITALL);
 
-class SocketEndpoint implements Endpoint {
+class SocketEndpoint implements BlockingEndpoint {
+  readonly blocking = true;
   private open = true;
 
   constructor(

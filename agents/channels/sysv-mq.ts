@@ -12,6 +12,7 @@ import {
   PeerError,
   type Channel,
   type ChannelContext,
+  type BlockingEndpoint,
   type Endpoint,
   type Feasibility,
   type Hosted,
@@ -55,7 +56,8 @@ function createQueue(ctx: ChannelContext, which: number): number {
   throw new Error(`msgget: ${KEY_ATTEMPTS} keys in a row are taken by other queues`);
 }
 
-class SysvEndpoint implements Endpoint {
+class SysvEndpoint implements BlockingEndpoint {
+  readonly blocking = true;
   /** `mtype` and message as msgsnd/msgrcv take them: the message is copied in and out. */
   private readonly sendFrame: MessageBuffer;
   private readonly receiveFrame: MessageBuffer;

@@ -6,10 +6,16 @@
  * exceptions: `--driver node` sockets, which await the event loop by design, and the yield below,
  * which happens outside every timed round trip).
  *
- * Every {@link YIELD_EVERY_MS} the initiator yields to the event loop once, between two round
- * trips (never inside one), so that a signal stops the case within half a second; a stop ends
- * the case as its clock would, with the end flag, so the responder leaves its loop too. A yield
- * costs a few microseconds four times a second (under 0.01 % of a throughput case's time).
+ * The steps are chosen once per case by the endpoint's kind: over a blocking endpoint the loops
+ * make plain calls, over one on the event loop (`--driver node`) they await; nothing in the loop
+ * asks after every call what kind of answer it got. Both kinds share the state and bookkeeping
+ * (InitiatorState, ResponderState), so the two sets of loops differ only in their awaits.
+ *
+ * The initiator runs in chunks of {@link YIELD_EVERY_MS} and yields to the event loop once
+ * between two chunks (never inside a round trip), so that a signal stops the case within half a
+ * second; a stop ends the case as its clock would, with the end flag, so the responder leaves its
+ * loop too. A yield costs a few microseconds four times a second (under 0.01 % of a throughput
+ * case's time).
  *
  * Time is read with performance.now(), called through a bound copy ({@link now}): a double in
  * milliseconds that keeps nanosecond resolution for the lifetime of an agent and, unlike
@@ -25,8 +31,8 @@
  */
 import * as hdr from 'hdr-histogram-js';
 import { MODES, type ModeId } from '../contract/modes.js';
-import type { Endpoint } from '../channels/channel.js';
-import { Flags, MessageCodec, Verdict, allocMessage } from './message.js';
+import type { BlockingEndpoint, Endpoint, EventLoopEndpoint } from '../channels/channel.js';
+import { Flags, MessageCodec, Verdict, allocMessage, type MessageBuffer } from './message.js';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { YIELD_EVERY_MS, type StopPoll } from '../stop-request.js';
 
@@ -109,10 +115,199 @@ export function newLatencyHistogram(): hdr.Histogram {
   });
 }
 
+/** The initiator's state across the phases and chunks of one case; made before timing starts. */
+class InitiatorState {
+  readonly out: MessageBuffer;
+  readonly back: MessageBuffer;
+  readonly counts: VerificationCounts = { messages: 0, bytes: 0, errors: 0 };
+  readonly histogram: hdr.Histogram | undefined;
+  private readonly batch = new Float64Array(SAMPLE_BATCH);
+  private batched = 0;
+  seq = 0;
+  sent = 0;
+
+  constructor(
+    readonly codec: MessageCodec,
+    readonly echoes: boolean,
+    recordsRoundTrips: boolean,
+  ) {
+    this.out = allocMessage(codec.sizeBytes);
+    this.back = allocMessage(codec.sizeBytes);
+    codec.fill(this.out);
+    this.histogram = recordsRoundTrips ? newLatencyHistogram() : undefined;
+  }
+
+  /** The reply to message `seq` came back with `n` bytes: verify it (and count a timed one's bytes). */
+  check(n: number, seq: number, timed: boolean): void {
+    const verdict = this.codec.verify(this.back, n, seq);
+    if (verdict === Verdict.ok) {
+      if (timed) this.counts.bytes += n;
+    } else {
+      this.counts.errors++;
+      this.counts.firstError ??= describe(verdict, seq);
+    }
+  }
+
+  /** Keeps one timed round trip (ms); the batch goes into the histogram when it is full. */
+  record(elapsedMs: number): void {
+    this.batch[this.batched++] = elapsedMs;
+    if (this.batched === SAMPLE_BATCH) this.flush();
+  }
+
+  /** Puts what the batch holds into the histogram. */
+  flush(): void {
+    if (this.histogram) flushSamples(this.histogram, this.batch, this.batched);
+    this.batched = 0;
+  }
+}
+
+/**
+ * The initiator's loops for one kind of endpoint. Each runs until the clock passes `untilMs`
+ * and returns its last clock reading; the caller yields to the event loop between two calls.
+ */
+interface InitiatorSteps {
+  /** Warm-up messages (round trips when the responder echoes), not timed. */
+  warmUp(s: InitiatorState, untilMs: number): number | Promise<number>;
+  /** Timed round trips, each recorded. */
+  roundTrips(s: InitiatorState, untilMs: number): number | Promise<number>;
+  /** A timed one-way stream. */
+  stream(s: InitiatorState, untilMs: number): number | Promise<number>;
+  /** The message with the end flag, after the last. */
+  end(s: InitiatorState): void | Promise<void>;
+}
+
+/** The loops over a blocking endpoint: no await anywhere. */
+function blockingSteps(endpoint: BlockingEndpoint): InitiatorSteps {
+  return {
+    warmUp(s, untilMs) {
+      const { codec, out, back, echoes } = s;
+      let seq = s.seq;
+      let t: number;
+      while ((t = now()) < untilMs) {
+        codec.stamp(out, seq, Flags.warmup);
+        endpoint.send(out);
+        if (echoes) s.check(endpoint.receive(back), seq, false);
+        seq++;
+      }
+      s.seq = seq;
+      return t;
+    },
+    roundTrips(s, untilMs) {
+      const { codec, out, back } = s;
+      let seq = s.seq;
+      let t = now();
+      while (t < untilMs) {
+        codec.stamp(out, seq, 0);
+        const t0 = now();
+        endpoint.send(out);
+        const n = endpoint.receive(back);
+        t = now();
+        s.record(t - t0);
+        s.check(n, seq, true);
+        seq++;
+      }
+      s.sent += seq - s.seq;
+      s.seq = seq;
+      return t;
+    },
+    stream(s, untilMs) {
+      const { codec, out } = s;
+      let seq = s.seq;
+      let t = now();
+      while (t < untilMs) {
+        codec.stamp(out, seq++, 0);
+        endpoint.send(out);
+        t = now();
+      }
+      s.sent += seq - s.seq;
+      s.seq = seq;
+      return t;
+    },
+    end(s) {
+      s.codec.stamp(s.out, s.seq, Flags.end);
+      endpoint.send(s.out);
+    },
+  };
+}
+
+/** The same loops over an endpoint on the event loop: every receive is awaited, a send only when it says so. */
+function eventLoopSteps(endpoint: EventLoopEndpoint): InitiatorSteps {
+  let drained: Promise<void> | undefined;
+  return {
+    async warmUp(s, untilMs) {
+      const { codec, out, back, echoes } = s;
+      let seq = s.seq;
+      let t: number;
+      while ((t = now()) < untilMs) {
+        codec.stamp(out, seq, Flags.warmup);
+        if ((drained = endpoint.send(out))) await drained;
+        if (echoes) s.check(await endpoint.receive(back), seq, false);
+        seq++;
+      }
+      s.seq = seq;
+      return t;
+    },
+    async roundTrips(s, untilMs) {
+      const { codec, out, back } = s;
+      let seq = s.seq;
+      let t = now();
+      while (t < untilMs) {
+        codec.stamp(out, seq, 0);
+        const t0 = now();
+        if ((drained = endpoint.send(out))) await drained;
+        const n = await endpoint.receive(back);
+        t = now();
+        s.record(t - t0);
+        s.check(n, seq, true);
+        seq++;
+      }
+      s.sent += seq - s.seq;
+      s.seq = seq;
+      return t;
+    },
+    async stream(s, untilMs) {
+      const { codec, out } = s;
+      let seq = s.seq;
+      let t = now();
+      while (t < untilMs) {
+        codec.stamp(out, seq++, 0);
+        if ((drained = endpoint.send(out))) await drained;
+        t = now();
+      }
+      s.sent += seq - s.seq;
+      s.seq = seq;
+      return t;
+    },
+    async end(s) {
+      s.codec.stamp(s.out, s.seq, Flags.end);
+      if ((drained = endpoint.send(s.out))) await drained;
+    },
+  };
+}
+
+/**
+ * Runs `chunk` until `endMs`, yielding to the event loop once every {@link YIELD_EVERY_MS}
+ * between two chunks, never inside one. Returns the last clock reading, and whether a stop was
+ * asked for (the caller then ends the case as its clock would).
+ */
+async function inChunks(
+  endMs: number,
+  chunk: (untilMs: number) => number | Promise<number>,
+  stop: StopPoll,
+): Promise<{ t: number; stopped: boolean }> {
+  let t = now();
+  while (t < endMs) {
+    t = await chunk(Math.min(endMs, t + YIELD_EVERY_MS));
+    if (t >= endMs) break;
+    await yieldToEventLoop();
+    if (stop.signal !== undefined) return { t, stopped: true };
+  }
+  return { t, stopped: false };
+}
+
 /**
  * Runs the initiator's side of one case and tells the responder to stop at the end (or when
- * `stop` says so). Endpoints answer synchronously except the Node driver's sockets; the loop
- * awaits only a promise it actually gets, and otherwise leaves for the event loop only to yield.
+ * `stop` says so). The steps for the endpoint's kind are chosen here, once per case.
  */
 export async function runInitiator(
   endpoint: Endpoint,
@@ -121,129 +316,110 @@ export async function runInitiator(
   timing: LoopTiming,
   stop: StopPoll,
 ): Promise<InitiatorOutcome> {
-  const out = allocMessage(codec.sizeBytes);
-  const back = allocMessage(codec.sizeBytes);
-  codec.fill(out);
   const { responderEchoes, recordsRoundTrips } = MODES[mode];
-  const histogram = recordsRoundTrips ? newLatencyHistogram() : undefined;
-  const counts: VerificationCounts = { messages: 0, bytes: 0, errors: 0 };
-  let seq = 0;
-  let sending: void | Promise<void>;
-  let receiving: number | Promise<number>;
+  const s = new InitiatorState(codec, responderEchoes, recordsRoundTrips);
+  const steps = endpoint.blocking ? blockingSteps(endpoint) : eventLoopSteps(endpoint);
 
-  let t = now();
-  let yieldAt = t + YIELD_EVERY_MS;
-  /** Yields once the time has come; true when a stop was asked for meanwhile. */
-  const stopAsked = async (): Promise<boolean> => {
-    await yieldToEventLoop();
-    yieldAt = now() + YIELD_EVERY_MS;
-    return stop.signal !== undefined;
-  };
-
-  const warmupEnd = t + timing.warmupMs;
-  let stopped = false;
-  while ((t = now()) < warmupEnd) {
-    if (t >= yieldAt && (stopped = await stopAsked())) break;
-    codec.stamp(out, seq, Flags.warmup);
-    if ((sending = endpoint.send(out)) !== undefined) await sending;
-    if (responderEchoes) {
-      const n = typeof (receiving = endpoint.receive(back)) === 'number' ? receiving : await receiving;
-      const verdict = codec.verify(back, n, seq);
-      if (verdict !== Verdict.ok) {
-        counts.errors++;
-        counts.firstError ??= describe(verdict, seq);
-      }
-    }
-    seq++;
-  }
-
-  let sent = 0;
+  const warmUp = await inChunks(now() + timing.warmupMs, (untilMs) => steps.warmUp(s, untilMs), stop);
   const cpuStart = process.cpuUsage();
   const start = now();
-  const end = stopped ? start : start + timing.durationMs;
-  t = start;
-  if (histogram) {
-    const batch = new Float64Array(SAMPLE_BATCH);
-    let batched = 0;
-    while (t < end) {
-      codec.stamp(out, seq, 0);
-      const t0 = now();
-      if ((sending = endpoint.send(out)) !== undefined) await sending;
-      const n = typeof (receiving = endpoint.receive(back)) === 'number' ? receiving : await receiving;
-      t = now();
-      batch[batched++] = t - t0;
-      if (batched === SAMPLE_BATCH) {
-        flushSamples(histogram, batch, batched);
-        batched = 0;
-      }
-      const verdict = codec.verify(back, n, seq);
-      if (verdict === Verdict.ok) counts.bytes += n;
-      else {
-        counts.errors++;
-        counts.firstError ??= describe(verdict, seq);
-      }
-      seq++;
-      sent++;
-      if (t >= yieldAt && (await stopAsked())) break;
-    }
-    flushSamples(histogram, batch, batched);
-    counts.messages = sent;
-  } else {
-    while (t < end) {
-      codec.stamp(out, seq++, 0);
-      if ((sending = endpoint.send(out)) !== undefined) await sending;
-      sent++;
-      t = now();
-      if (t >= yieldAt && (await stopAsked())) break;
-    }
-  }
-  const durationMs = t - start;
+  const timed = warmUp.stopped
+    ? { t: start, stopped: true }
+    : await inChunks(
+        start + timing.durationMs,
+        (untilMs) => (recordsRoundTrips ? steps.roundTrips(s, untilMs) : steps.stream(s, untilMs)),
+        stop,
+      );
+  const durationMs = timed.t - start;
   const cpu = cpuSince(cpuStart);
+  s.flush();
+  if (recordsRoundTrips) s.counts.messages = s.sent;
 
-  codec.stamp(out, seq, Flags.end);
-  if ((sending = endpoint.send(out)) !== undefined) await sending;
-  return { ...counts, durationMs, sent, cpu, histogram };
+  await steps.end(s);
+  return { ...s.counts, durationMs, sent: s.sent, cpu, histogram: s.histogram };
 }
 
-/** Runs the responder's side: echo each message in latency mode, then verify it; stop at the end flag. */
-export async function runResponder(endpoint: Endpoint, codec: MessageCodec, mode: ModeId): Promise<ResponderOutcome> {
-  const msg = allocMessage(codec.sizeBytes);
-  const echo = MODES[mode].responderEchoes;
-  const counts: VerificationCounts = { messages: 0, bytes: 0, errors: 0 };
-  let expected = 0;
-  let firstAt = 0;
-  let lastAt = 0;
-  let cpuStart: NodeJS.CpuUsage | undefined;
-  let sending: void | Promise<void>;
-  let receiving: number | Promise<number>;
+/** The responder's state for one case: what it has verified and counted. */
+class ResponderState {
+  readonly msg: MessageBuffer;
+  readonly counts: VerificationCounts = { messages: 0, bytes: 0, errors: 0 };
+  private expected = 0;
+  private firstAt = 0;
+  private lastAt = 0;
+  private cpuStart: NodeJS.CpuUsage | undefined;
 
-  for (;;) {
-    const n = typeof (receiving = endpoint.receive(msg)) === 'number' ? receiving : await receiving;
-    const flags = MessageCodec.flags(msg);
-    if ((flags & Flags.end) !== 0) break;
-    // Answer first, check after: like the initiator's, the responder's verification is no part
-    // of the round trip (the echo carries the bytes as received; nothing changes them before).
-    if (echo && (sending = endpoint.send(msg)) !== undefined) await sending;
-    const verdict = codec.verify(msg, n, expected);
+  constructor(
+    private readonly codec: MessageCodec,
+    readonly echoes: boolean,
+  ) {
+    this.msg = allocMessage(codec.sizeBytes);
+  }
+
+  /** Whether the message received carries the end flag. */
+  ended(): boolean {
+    return (MessageCodec.flags(this.msg) & Flags.end) !== 0;
+  }
+
+  /**
+   * Verifies and counts the message received (`n` bytes), after any echo: like the initiator's,
+   * the responder's verification is no part of the round trip (the echo carries the bytes as
+   * received; nothing changes them before).
+   */
+  count(n: number): void {
+    const msg = this.msg;
+    const verdict = this.codec.verify(msg, n, this.expected);
     if (verdict !== Verdict.ok) {
-      counts.errors++;
-      counts.firstError ??= describe(verdict, expected);
+      this.counts.errors++;
+      this.counts.firstError ??= describe(verdict, this.expected);
     }
     // Resynchronise on the sender's numbering so one lost message counts once, not forever.
-    expected = MessageCodec.sequence(msg) + 1;
-    if ((flags & Flags.warmup) === 0) {
-      if (cpuStart === undefined) {
-        cpuStart = process.cpuUsage();
-        firstAt = now();
-      }
-      if (!echo) lastAt = now();
-      counts.messages++;
-      if (verdict === Verdict.ok) counts.bytes += n;
+    this.expected = MessageCodec.sequence(msg) + 1;
+    if ((MessageCodec.flags(msg) & Flags.warmup) !== 0) return;
+    if (this.cpuStart === undefined) {
+      this.cpuStart = process.cpuUsage();
+      this.firstAt = now();
     }
+    if (!this.echoes) this.lastAt = now();
+    this.counts.messages++;
+    if (verdict === Verdict.ok) this.counts.bytes += n;
   }
-  return {
-    ...counts,
-    spanMs: echo ? 0 : lastAt - firstAt, // the span is the throughput measure; an echo has none
-    cpu: cpuStart ? cpuSince(cpuStart) : { userUs: 0, systemUs: 0 },
-  };
+
+  outcome(): ResponderOutcome {
+    return {
+      ...this.counts,
+      spanMs: this.echoes ? 0 : this.lastAt - this.firstAt, // the span is the throughput measure; an echo has none
+      cpu: this.cpuStart ? cpuSince(this.cpuStart) : { userUs: 0, systemUs: 0 },
+    };
+  }
+}
+
+/** The responder's loop over a blocking endpoint: no await anywhere. */
+function serveBlocking(endpoint: BlockingEndpoint, s: ResponderState): void {
+  const { msg, echoes } = s;
+  for (;;) {
+    const n = endpoint.receive(msg);
+    if (s.ended()) return;
+    if (echoes) endpoint.send(msg);
+    s.count(n);
+  }
+}
+
+/** The same loop over an endpoint on the event loop. */
+async function serveOnEventLoop(endpoint: EventLoopEndpoint, s: ResponderState): Promise<void> {
+  const { msg, echoes } = s;
+  let drained: Promise<void> | undefined;
+  for (;;) {
+    const n = await endpoint.receive(msg);
+    if (s.ended()) return;
+    if (echoes && (drained = endpoint.send(msg))) await drained;
+    s.count(n);
+  }
+}
+
+/** Runs the responder's side: echo each message when the mode says so, verify it; stop at the end flag. */
+export async function runResponder(endpoint: Endpoint, codec: MessageCodec, mode: ModeId): Promise<ResponderOutcome> {
+  const s = new ResponderState(codec, MODES[mode].responderEchoes);
+  if (endpoint.blocking) serveBlocking(endpoint, s);
+  else await serveOnEventLoop(endpoint, s);
+  return s.outcome();
 }
