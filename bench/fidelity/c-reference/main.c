@@ -35,6 +35,7 @@
 /* How often the initiator looks for DIR/ready. */
 #define READY_POLL_NS 1000000
 
+/* Every channel, each defined in a file of its own: one line here (and in channel.h) per channel. */
 static const struct channel *const channels[] = {
 	&tcp_channel, &uds_channel, &file_channel, &tmpfs_file_channel,
 	&shm_channel, &shm_spin_channel, &mq_channel, &sysv_mq_channel,
@@ -42,10 +43,20 @@ static const struct channel *const channels[] = {
 #define CHANNEL_COUNT (sizeof channels / sizeof channels[0])
 
 static const char usage[] =
-	"usage: podbench-ref initiator|responder --channel tcp|uds|file|tmpfs-file|shm|shm-spin|mq|sysv-mq\n"
+	"usage: podbench-ref initiator|responder --channel CHANNEL\n"
 	"         --mode latency|throughput --size BYTES --dir DIR --name NAME [--tmpfs-dir DIR]\n"
 	"         [--warmup-ms 200] [--duration-ms 1000] [--verify sample|full] [--peer-timeout-ms 5000]\n"
 	"         [--send-delay-ns 0]\n";
+
+/* The channel ids, comma-separated, from the table: for usage and errors. */
+static const char *channel_list(void)
+{
+	static char list[512];
+	if (list[0] == '\0')
+		for (size_t i = 0; i < CHANNEL_COUNT; i++)
+			snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", channels[i]->id);
+	return list;
+}
 
 /* --- arguments -------------------------------------------------------------------------- */
 
@@ -64,7 +75,7 @@ static const struct channel *parse_channel(const char *text)
 	for (size_t i = 0; i < CHANNEL_COUNT; i++)
 		if (strcmp(channels[i]->id, text) == 0)
 			return channels[i];
-	fail_with(EXIT_USAGE, "--channel must be one of tcp, uds, file, tmpfs-file, shm, shm-spin, mq, sysv-mq (got \"%s\")", text);
+	fail_with(EXIT_USAGE, "--channel must be one of %s (got \"%s\")", channel_list(), text);
 }
 
 /* Becomes part of POSIX object names ("/NAME-a") and paths: keep it to a safe alphabet. */
@@ -86,7 +97,7 @@ static const char *choose(const char *flag, const char *text, const char *a, con
 static void parse_args(int argc, char **argv, struct config *cfg)
 {
 	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
-		fputs(usage, stdout);
+		printf("%schannels: %s\n", usage, channel_list());
 		exit(EXIT_PASSED);
 	}
 	if (argc < 2)
