@@ -75,7 +75,7 @@ export function buildProgram(debug: boolean): Command {
     )
     .addOption(new Option('-o, --output <format>', 'what to print when done').choices(OUTPUTS).default('table'))
     .option('--label <name>', 'a name for this run in reports and comparisons', parseLabel)
-    .option('--dry-run', 'print the plan (cases and settings) and exit')
+    .option('--dry-run', 'print the plan (cases and settings), and what the channels cannot run, and exit')
     .action(async (opts, cmd: Command) => {
       const options: RunOptions = {
         ...planOptionsFrom(opts, cmd),
