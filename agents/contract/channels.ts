@@ -18,7 +18,9 @@ import { MODE_IDS, type ModeId } from './modes.js';
 export type ObjectKind = 'shm' | 'mq' | 'sysv-mq';
 
 /** How a channel is driven: blocking libc calls (koffi), or Node's own API as a Node sidecar would. */
-export type DriverId = 'libc' | 'node';
+export const DRIVER_IDS = ['libc', 'node'] as const;
+/** A driver. */
+export type DriverId = (typeof DRIVER_IDS)[number];
 
 /**
  * Which `bench:fidelity` targets a channel gets. `blocking`: the p50 round trip at 64 B and
@@ -47,12 +49,20 @@ export interface ChannelInfo {
   readonly sysctls: readonly string[];
   /** Kernel objects its host creates outside the run's directories (journaled, swept, leak-checked). */
   readonly objects: readonly ObjectKind[];
+  /** Messages it keeps as files in a shared volume at once (the pod's volumes are sized from it), if any. */
+  readonly messagesInVolume?: number;
   /** The drivers it has; `libc` always. */
   readonly drivers: readonly DriverId[];
   /** Its line colour in charts: distinct in light and dark schemes. */
   readonly colour: string;
   readonly fidelity: FidelityKinds;
 }
+
+/**
+ * Messages the file channels keep in flight per direction (final names reused round robin);
+ * with the one being written, what they keep in a volume.
+ */
+export const FILE_WINDOW = 8;
 
 const MQ_SYSCTLS = [
   'fs.mqueue.msg_max',
@@ -94,6 +104,7 @@ export const CHANNELS = {
     limits: [],
     sysctls: [],
     objects: [],
+    messagesInVolume: FILE_WINDOW + 1,
     drivers: ['libc'],
     colour: '#8c564b',
     fidelity: { throughput: 'sizes' },
@@ -105,6 +116,7 @@ export const CHANNELS = {
     limits: [],
     sysctls: [],
     objects: [],
+    messagesInVolume: FILE_WINDOW + 1,
     drivers: ['libc'],
     colour: '#e377c2',
     fidelity: { throughput: 'sizes' },
@@ -168,9 +180,3 @@ export const CHANNEL_SYSCTLS: readonly string[] = [...new Set(CHANNEL_IDS.flatMa
 
 /** Every kind of kernel object some channel creates. */
 export const OBJECT_KINDS: readonly ObjectKind[] = [...new Set(CHANNEL_IDS.flatMap((id) => channelInfo(id).objects))];
-
-/**
- * Messages the file channels keep in flight per direction (final names reused round robin);
- * the orchestrator sizes the shared volumes from it.
- */
-export const FILE_WINDOW = 8;

@@ -5,7 +5,7 @@
  * validated at both ends.
  */
 import { FormatRegistry, Type, TypeCompiler, type Static, type TSchema, type TypeCheck } from './typebox.js';
-import { CHANNEL_IDS } from './channels.js';
+import { CHANNEL_IDS, DRIVER_IDS } from './channels.js';
 import { MODE_IDS } from './modes.js';
 
 // TypeBox checks formats only when told how; JSON Schema tools know date-time already.
@@ -23,7 +23,7 @@ export const ModeIdSchema = Type.Union(MODE_IDS.map((id) => Type.Literal(id)));
 export const PinSchema = Type.Union([Type.Literal('same'), Type.Literal('split'), Type.Literal('none')]);
 export const VerifySchema = Type.Union([Type.Literal('sample'), Type.Literal('full')]);
 /** How tcp and uds are driven: blocking libc calls (koffi), or net.Socket as a Node sidecar would. */
-export const DriverSchema = Type.Union([Type.Literal('libc'), Type.Literal('node')]);
+export const DriverSchema = Type.Union(DRIVER_IDS.map((id) => Type.Literal(id)));
 export type Driver = Static<typeof DriverSchema>;
 
 /** One case to measure: a channel in a mode at a message size. */

@@ -327,12 +327,13 @@ export async function runInitiator(
     ? { t: start, stopped: true }
     : await inChunks(
         start + timing.durationMs,
-        (untilMs) => (recordsRoundTrips ? steps.roundTrips(s, untilMs) : steps.stream(s, untilMs)),
+        // A mode whose responder echoes is round trips (recorded when the mode says so), else a stream.
+        (untilMs) => (responderEchoes ? steps.roundTrips(s, untilMs) : steps.stream(s, untilMs)),
         stop,
       );
+  s.flush(); // the last batch's histogram records belong to the case's CPU time, as every other batch's do
   const durationMs = timed.t - start;
   const cpu = cpuSince(cpuStart);
-  s.flush();
   if (recordsRoundTrips) s.counts.messages = s.sent;
 
   await steps.end(s);

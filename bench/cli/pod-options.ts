@@ -5,7 +5,7 @@
  */
 import type { V1Toleration } from '@kubernetes/client-node';
 import { InvalidArgumentError } from 'commander';
-import { CHANNEL_SYSCTLS, FILE_WINDOW } from '../../agents/contract/channels.js';
+import { CHANNEL_SYSCTLS, channelInfo } from '../../agents/contract/channels.js';
 import type { Plan } from '../../agents/contract/schema.js';
 import type { PodOptions } from '../pod/pod-manifest.js';
 import { formatSize } from '../../reports/format.js';
@@ -122,7 +122,7 @@ export const AGENT_MEMORY_PER_MESSAGE = 24;
 /**
  * What the pod options cannot do for `plan`, as one line naming the flag, or undefined: a
  * --memory below what an agent needs at the plan's largest message, a --volume-size below what
- * the file channels keep in a volume (FILE_WINDOW messages and the one being written).
+ * the channels keep as files in a volume (their registry entries' messagesInVolume).
  */
 export function podOptionsProblem(plan: Plan, pod: PodOptions): string | undefined {
   const largest = Math.max(...plan.cases.map((c) => c.sizeBytes));
@@ -135,17 +135,21 @@ export function podOptionsProblem(plan: Plan, pod: PodOptions): string | undefin
       );
     }
   }
-  const fileSizes = plan.cases
-    .filter((c) => c.channel === 'file' || c.channel === 'tmpfs-file')
-    .map((c) => c.sizeBytes);
-  if (pod.volumeSize !== undefined && fileSizes.length > 0) {
-    const largestFile = Math.max(...fileSizes);
-    const neededBytes = (FILE_WINDOW + 1) * largestFile + 2 ** 20; // + the journal and the sockets
+  // The case whose channel keeps the most bytes of messages as files in a volume, if any.
+  const kept = plan.cases
+    .map((c) => ({ messages: channelInfo(c.channel).messagesInVolume ?? 0, sizeBytes: c.sizeBytes }))
+    .filter((k) => k.messages > 0)
+    .reduce<{ messages: number; sizeBytes: number } | undefined>(
+      (most, k) => (most && most.messages * most.sizeBytes >= k.messages * k.sizeBytes ? most : k),
+      undefined,
+    );
+  if (pod.volumeSize !== undefined && kept) {
+    const neededBytes = kept.messages * kept.sizeBytes + 2 ** 20; // + the journal and the sockets
     if (quantityBytes(pod.volumeSize) < neededBytes) {
       return (
         `--volume-size ${pod.volumeSize} is less than the file channels keep in a volume ` +
-        `with ${formatSize(largestFile)} messages: ` +
-        `at least ${Math.ceil(neededBytes / 2 ** 20)}Mi (${FILE_WINDOW + 1} messages and 1 MiB)`
+        `with ${formatSize(kept.sizeBytes)} messages: ` +
+        `at least ${Math.ceil(neededBytes / 2 ** 20)}Mi (${kept.messages} messages and 1 MiB)`
       );
     }
   }

@@ -8,6 +8,7 @@
  * made even `--version` fail under a low open-file limit; and `report` and `compare` must not
  * load native code they do not use.
  */
+import { FIGURE_IDS } from '../../agents/contract/modes.js';
 import { Command, Option } from 'commander';
 import { addPlanOptions, addPodOptions, planOptionsFrom, podOptionsFrom } from './cli-options.js';
 import { collectRegressionRules } from '../commands/compare-command.js';
@@ -202,7 +203,7 @@ export function buildProgram(debug: boolean): Command {
 
   program
     .command('compare')
-    .description('compare runs case by case: change of p50, p99 and throughput, and whether it is significant')
+    .description(`compare runs case by case: change of ${FIGURE_IDS.join(', ')}, and whether it is significant`)
     .argument('<baseline.json>', 'the run to compare against')
     .argument('<other.json...>', 'one or more runs to compare with the baseline')
     .addOption(
@@ -212,7 +213,7 @@ export function buildProgram(debug: boolean): Command {
     )
     .option(
       '--fail-on-regression <metric:percent%>',
-      `exit 3 when a case got significantly worse by more than this (${['p50', 'p99', 'throughput'].join(', ')}; repeatable)`,
+      `exit 3 when a case got significantly worse by more than this (${FIGURE_IDS.join(', ')}; repeatable)`,
       collectRegressionRules,
     )
     .addHelpText(

@@ -1,4 +1,4 @@
-/** Parsing of the sizes and durations users type, and printing of durations (sizes: reports/size.ts). */
+/** Parsing of the sizes and durations users type, and printing of durations (sizes: reports/format.ts). */
 
 const SIZE_SUFFIXES: Record<string, number> = {
   '': 1,

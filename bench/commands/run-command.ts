@@ -113,9 +113,18 @@ function defaultOutDir(plan: Plan): string {
   return join('podbench-results', `${stamp}-${plan.runId}`);
 }
 
+/** What the planner left out, as lines under a heading (none when it left nothing out). */
+function leftOutLines(options: RunOptions): string[] {
+  const leftOut = leftOutOfPlan(options);
+  if (!leftOut.length) return [];
+  return [`left out (${leftOut.length}):\n`, ...leftOut.map((l) => `       ${caseLabel(l)}: ${l.reason}\n`)];
+}
+
 function printPlan(plan: Plan, options: RunOptions, io: RunIo): void {
   if (options.output === 'json') {
     io.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
+    // The plan is the contract's document; what it leaves out goes beside it, on stderr.
+    io.stderr.write(leftOutLines(options).join(''));
     return;
   }
   const s = plan.settings;
@@ -126,11 +135,7 @@ function printPlan(plan: Plan, options: RunOptions, io: RunIo): void {
   );
   for (const c of plan.cases)
     io.stdout.write(`  ${String(c.index + 1).padStart(3)}  ${caseLabel(c, options.repeat)}\n`);
-  const leftOut = leftOutOfPlan(options);
-  if (leftOut.length)
-    io.stdout.write(
-      `left out (${leftOut.length}):\n${leftOut.map((l) => `       ${caseLabel(l)}: ${l.reason}\n`).join('')}`,
-    );
+  io.stdout.write(leftOutLines(options).join(''));
 }
 
 function notMeasured(plan: Plan, done: ReadonlySet<number>): CaseSpec[] {
@@ -180,6 +185,7 @@ export async function runCommand(options: RunOptions, io: RunIo): Promise<void> 
     label: options.label,
   });
   progress.note(`${plan.cases.length} cases, at least ${Math.ceil(plannedSeconds(plan))} s; results: ${results.path}`);
+  for (const line of leftOutLines(options)) progress.note(line.trimEnd());
 
   // Signals are caught before the agents start, so no Ctrl-C can orphan them. The first stops
   // the case in progress (the agents see it within a tenth of a second) and everything is

@@ -4,7 +4,7 @@
  * ratio podbench / reference of one metric.
  */
 import { CHANNEL_IDS, channelInfo, type ChannelId, type FidelityKinds } from '../../agents/contract/channels.js';
-import type { ModeId } from '../../agents/contract/modes.js';
+import type { FigureId, ModeId } from '../../agents/contract/modes.js';
 import { caseLabel } from '../../reports/format.js';
 
 /**
@@ -28,7 +28,7 @@ export interface FidelityCase {
 export interface FidelityTarget {
   readonly case: FidelityCase;
   /** `p50`: round-trip median, lower is better; `throughput`: bytes per second, higher is better. */
-  readonly metric: 'p50' | 'throughput';
+  readonly metric: Extract<FigureId, 'p50' | 'throughput'>;
   /** The ratio podbench / reference must not exceed (p50) or fall below (throughput). */
   readonly boundRatio: number;
 }

@@ -10,7 +10,7 @@ import { cpus as cpuInfo, release } from 'node:os';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { ChannelId } from '../../agents/contract/channels.js';
-import type { ModeId } from '../../agents/contract/modes.js';
+import { FIGURES, MODE_IDS, type ModeId } from '../../agents/contract/modes.js';
 import { PER_MESSAGE_OVERHEAD_BYTES } from '../../agents/channels/posix-mq.js';
 import { readKernelLimits } from '../../agents/kernel-limits.js';
 import { median } from '../../reports/case-groups.js';
@@ -112,7 +112,8 @@ function summarize(runs: TargetRuns): Summary {
   const podbenchMedian = median(p)!;
   const referenceMedian = median(r)!;
   const ratioOfMedians = podbenchMedian / referenceMedian;
-  const within = (x: number) => (target.metric === 'p50' ? x <= target.boundRatio : x >= target.boundRatio);
+  const within = (x: number) =>
+    FIGURES[target.metric].lowerIsBetter ? x <= target.boundRatio : x >= target.boundRatio;
   // Met only when both ways of reading the rounds agree: with few noisy rounds they can differ.
   const verdict = within(ratio) && within(ratioOfMedians) ? 'met' : 'missed';
   return {
@@ -134,7 +135,7 @@ function renderSummaries(summaries: readonly Summary[]): string {
     s.ratio === undefined ? '-' : `${s.ratio.toFixed(2)}×`,
     s.ratioOfMedians === undefined ? '-' : `${s.ratioOfMedians.toFixed(2)}×`,
     s.ratioRange === undefined ? '-' : `${s.ratioRange[0].toFixed(2)}–${s.ratioRange[1].toFixed(2)}`,
-    `${s.metric === 'p50' ? '≤' : '≥'} ${s.boundRatio}×`,
+    `${FIGURES[s.metric].lowerIsBetter ? '≤' : '≥'} ${s.boundRatio}×`,
     s.verdict === 'met' || s.verdict === 'missed' ? s.verdict : `${s.verdict}: ${s.reason}`,
   ]);
   return alignColumns(
@@ -237,9 +238,7 @@ const program = new Command('bench:fidelity')
       .argParser(parseChannels),
   )
   .addOption(
-    new Option('--modes <list>', 'modes to include')
-      .default(['latency', 'throughput'], 'latency,throughput')
-      .argParser(parseModes),
+    new Option('--modes <list>', 'modes to include').default([...MODE_IDS], MODE_IDS.join(',')).argParser(parseModes),
   )
   .addOption(
     new Option(
