@@ -43,7 +43,7 @@ describe('podman target', () => {
         '--target',
         'podman',
         '--channels',
-        'tcp,uds,tmpfs-file,shm,mq,sysv-mq',
+        'tcp,uds,tmpfs-file,shm,mmap,tmpfs-mmap,mq,sysv-mq',
         '--modes',
         'latency',
         '--sizes',
@@ -70,9 +70,12 @@ describe('podman target', () => {
         assert.ok(c.messages > 10);
       }
       // podman backs emptyDir {medium: Memory} with disk; the case must say so.
-      const tmpfsCase = doc.cases.find((c) => c.channel === 'tmpfs-file')!;
-      assert.equal(typeof tmpfsCase.details?.fsType, 'string');
-      if (tmpfsCase.details?.fsType !== 'tmpfs') assert.match(String(tmpfsCase.details?.warning), /not tmpfs/);
+      for (const channel of ['tmpfs-file', 'tmpfs-mmap']) {
+        const tmpfsCase = doc.cases.find((c) => c.channel === channel)!;
+        assert.equal(typeof tmpfsCase.details?.fsType, 'string', channel);
+        if (tmpfsCase.details?.fsType !== 'tmpfs')
+          assert.match(String(tmpfsCase.details?.warning), /not tmpfs/, channel);
+      }
     } finally {
       rmSync(outDir, { recursive: true, force: true });
     }

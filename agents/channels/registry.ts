@@ -8,7 +8,7 @@ import { nodeTcpChannel, nodeUdsChannel } from './node-socket.js';
 import type { Channel } from './channel.js';
 import { fileChannel, tmpfsFileChannel } from './file-handover.js';
 import { mqChannel } from './posix-mq.js';
-import { shmChannel, shmSpinChannel } from './shm-ring.js';
+import { mmapChannel, shmChannel, shmSpinChannel, tmpfsMmapChannel } from './shm-ring.js';
 import { tcpChannel, udsChannel } from './stream-socket.js';
 import { sysvMqChannel } from './sysv-mq.js';
 
@@ -21,6 +21,8 @@ const IMPLEMENTATIONS: {
   'tmpfs-file': { libc: tmpfsFileChannel },
   shm: { libc: shmChannel },
   'shm-spin': { libc: shmSpinChannel },
+  mmap: { libc: mmapChannel },
+  'tmpfs-mmap': { libc: tmpfsMmapChannel },
   mq: { libc: mqChannel },
   'sysv-mq': { libc: sysvMqChannel },
 };

@@ -21,7 +21,10 @@
  * randomized two-process test in test/shm-ring.test.ts is what would catch a change.
  * `shm-spin` polls the counter instead and never enters the kernel.
  */
+import { statfsSync } from 'node:fs';
+import { join } from 'node:path';
 import * as libc from '../native/libc.js';
+import { filesystemType } from '../kernel-limits.js';
 import { Errno, O, check, relativeTimespec, type Mapping, type NativeTimespec } from '../native/libc.js';
 import type { MessageBuffer } from '../measure/message.js';
 import { PeerWait } from '../native/peer-wait.js';
@@ -217,20 +220,76 @@ class RingEndpoint implements BlockingEndpoint {
   }
 }
 
-function shmName(ctx: ChannelContext): string {
-  return `/podbench-${ctx.runId}-${ctx.spec.index}`;
+/**
+ * Where the rings live: a POSIX shared-memory object (`shm`, `shm-spin`: /dev/shm, journaled as a
+ * kernel object), or a file in one of the shared directories (`mmap`, `tmpfs-mmap`: shared memory
+ * for pods that share only a volume; removed with the run's directory).
+ */
+interface RingBacking {
+  /** The object's name or the file's path for this case. */
+  locate(ctx: ChannelContext): string;
+  /** Opens (or, with `create`, creates exclusively) the object; returns its descriptor. */
+  open(where: string, create: boolean): number;
+  remove(where: string): void;
+  /** Free bytes where the rings go, and how to say so in a skip reason. */
+  room(ctx: ChannelContext): { freeBytes: number | null; place: string; raise: string };
+  /** Facts recorded with each case (the filesystem type, for files). */
+  details(ctx: ChannelContext): Record<string, string>;
+  /** Records the object before it is made, when it outlives its creator outside the run's directories. */
+  journal(ctx: ChannelContext, where: string): void;
 }
 
-function openMapping(name: string, flags: number, layout: Layout, create: boolean): Mapping {
-  const fd = check(libc.shmOpen(name, flags, 0o600), 'shm_open', name);
+const posixShm: RingBacking = {
+  locate: (ctx) => `/podbench-${ctx.runId}-${ctx.spec.index}`,
+  open: (name, create) => check(libc.shmOpen(name, O.RDWR | (create ? O.CREAT | O.EXCL : 0), 0o600), 'shm_open', name),
+  remove: (name) => libc.shmUnlink(name),
+  room: (ctx) => ({ freeBytes: ctx.limits.devShmFreeBytes, place: '/dev/shm', raise: "raise the pod's /dev/shm size" }),
+  details: () => ({}),
+  journal: (ctx, name) => ctx.journal.record('shm', name),
+};
+
+/** Free bytes on the filesystem of `dir`, or null when it cannot be read. */
+function freeBytesIn(dir: string): number | null {
+  try {
+    const fs = statfsSync(dir);
+    return fs.bavail * fs.bsize;
+  } catch {
+    return null;
+  }
+}
+
+function fileIn(dirOf: (ctx: ChannelContext) => string, volume: string): RingBacking {
+  return {
+    locate: (ctx) => join(dirOf(ctx), `podbench-${ctx.spec.index}.ring`),
+    open: (path, create) =>
+      check(libc.open(path, O.RDWR | O.CLOEXEC | (create ? O.CREAT | O.EXCL : 0), 0o600), 'open', path),
+    remove: (path) => libc.unlink(path),
+    room: (ctx) => ({
+      freeBytes: freeBytesIn(dirOf(ctx)),
+      place: `the ${volume} volume`,
+      raise: 'raise --volume-size',
+    }),
+    details: (ctx) => {
+      const details: Record<string, string> = { fsType: filesystemType(dirOf(ctx)) };
+      // As for tmpfs-file: a memory volume that is not tmpfs measures something else.
+      if (volume === 'memory' && details.fsType !== 'tmpfs')
+        details.warning = `the memory volume is ${details.fsType}, not tmpfs`;
+      return details;
+    },
+    journal: () => undefined, // the file is in the run's directory, removed whole
+  };
+}
+
+function openMapping(backing: RingBacking, where: string, layout: Layout, create: boolean): Mapping {
+  const fd = backing.open(where, create);
   try {
     if (create) {
-      check(libc.ftruncate(fd, layout.totalBytes), 'ftruncate', name);
-      libc.allocateFile(fd, layout.totalBytes, name);
+      check(libc.ftruncate(fd, layout.totalBytes), 'ftruncate', where);
+      libc.allocateFile(fd, layout.totalBytes, where);
     }
-    return libc.mapShared(fd, layout.totalBytes, name);
+    return libc.mapShared(fd, layout.totalBytes, where);
   } catch (err) {
-    if (create) libc.shmUnlink(name);
+    if (create) backing.remove(where);
     throw err;
   } finally {
     libc.close(fd);
@@ -252,53 +311,66 @@ function endpointFor(
     : new RingEndpoint(mapping, b, a, layout.slots, spin, 'initiator', ctx.peerTimeoutMs);
 }
 
-function shmRingChannel(spin: boolean): Channel {
+function ringChannel(id: 'shm' | 'shm-spin' | 'mmap' | 'tmpfs-mmap', backing: RingBacking, spin: boolean): Channel {
   return {
-    id: spin ? 'shm-spin' : 'shm',
-    probe() {
-      const name = `/podbench-probe-${process.pid}`;
-      libc.close(check(libc.shmOpen(name, O.RDWR | O.CREAT, 0o600), 'shm_open', name));
-      libc.shmUnlink(name);
-      return 'POSIX shared memory opens in /dev/shm';
+    id,
+    probe(scratchDir) {
+      const where = backing === posixShm ? `/podbench-probe-${process.pid}` : join(scratchDir, 'probe.ring');
+      const layout = layoutFor(64);
+      openMapping(backing, where, layout, true).unmap();
+      backing.remove(where);
+      return backing === posixShm
+        ? 'POSIX shared memory opens in /dev/shm'
+        : `a shared file mapping works on ${filesystemType(scratchDir)}`;
     },
     feasibility(ctx): Feasibility {
       const layout = layoutFor(ctx.spec.sizeBytes);
-      const free = ctx.limits.devShmFreeBytes;
-      if (free !== null && free < layout.totalBytes) {
-        return {
-          skip: `/dev/shm has ${free} bytes free; the two rings need ${layout.totalBytes} (raise the pod's /dev/shm size)`,
-        };
+      const { freeBytes, place, raise } = backing.room(ctx);
+      if (freeBytes !== null && freeBytes < layout.totalBytes) {
+        return { skip: `${place} has ${freeBytes} bytes free; the two rings need ${layout.totalBytes} (${raise})` };
       }
-      return { details: { ringSlots: layout.slots, shmBytes: layout.totalBytes } };
+      return { details: { ringSlots: layout.slots, shmBytes: layout.totalBytes, ...backing.details(ctx) } };
     },
     host(ctx): Hosted {
       const layout = layoutFor(ctx.spec.sizeBytes);
-      const name = shmName(ctx);
-      ctx.journal.record('shm', name);
-      const mapping = openMapping(name, O.RDWR | O.CREAT | O.EXCL, layout, true);
+      const where = backing.locate(ctx);
+      backing.journal(ctx, where);
+      const mapping = openMapping(backing, where, layout, true);
       let endpoint: Endpoint | undefined;
       let disposed = false;
       return {
-        params: { name },
+        params: { name: where },
         accept: () => (endpoint = endpointFor(mapping, layout, ctx, spin, 'responder')),
         dispose() {
           if (disposed) return;
           disposed = true;
           if (endpoint) endpoint.close();
           else mapping.unmap();
-          libc.shmUnlink(name);
+          backing.remove(where);
         },
       };
     },
     join(ctx, params: JoinParams): Endpoint {
       const layout = layoutFor(ctx.spec.sizeBytes);
-      const mapping = openMapping(String(params.name), O.RDWR, layout, false);
+      const mapping = openMapping(backing, String(params.name), layout, false);
       return endpointFor(mapping, layout, ctx, spin, 'initiator');
     },
   };
 }
 
-/** The ring with futex sleeping. */
-export const shmChannel = shmRingChannel(false);
-/** The ring with busy-polling. */
-export const shmSpinChannel = shmRingChannel(true);
+/** The ring in POSIX shared memory, with futex sleeping. */
+export const shmChannel = ringChannel('shm', posixShm, false);
+/** The ring in POSIX shared memory, with busy-polling. */
+export const shmSpinChannel = ringChannel('shm-spin', posixShm, true);
+/** The ring in a file on the disk-backed shared volume, mapped by both (MAP_SHARED), futex sleeping. */
+export const mmapChannel = ringChannel(
+  'mmap',
+  fileIn((ctx) => ctx.dirs.disk, 'disk'),
+  false,
+);
+/** The same on the memory-backed shared volume. */
+export const tmpfsMmapChannel = ringChannel(
+  'tmpfs-mmap',
+  fileIn((ctx) => ctx.dirs.tmpfs, 'memory'),
+  false,
+);

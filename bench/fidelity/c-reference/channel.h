@@ -62,7 +62,7 @@ struct channel {
 };
 
 extern const struct channel tcp_channel, uds_channel, file_channel, tmpfs_file_channel,
-	shm_channel, shm_spin_channel, mq_channel, sysv_mq_channel;
+	shm_channel, shm_spin_channel, mmap_channel, tmpfs_mmap_channel, mq_channel, sysv_mq_channel;
 
 /* Appends " key=value" to a rendezvous line. */
 void params_add(char *params, size_t size, const char *key, long value);

@@ -38,7 +38,7 @@
 /* Every channel, each defined in a file of its own: one line here (and in channel.h) per channel. */
 static const struct channel *const channels[] = {
 	&tcp_channel, &uds_channel, &file_channel, &tmpfs_file_channel,
-	&shm_channel, &shm_spin_channel, &mq_channel, &sysv_mq_channel,
+	&shm_channel, &shm_spin_channel, &mmap_channel, &tmpfs_mmap_channel, &mq_channel, &sysv_mq_channel,
 };
 #define CHANNEL_COUNT (sizeof channels / sizeof channels[0])
 

@@ -225,12 +225,24 @@ static void ring_close(struct endpoint *self)
 
 /* --- hosting and joining ---------------------------------------------------------------- */
 
-static char shm_name[256];
+static char shm_name[4096];
 static void *hosted_mapping;
 
+/* Variants: 0 the futex ring in POSIX shm, 1 the spinning one, 2 and 3 the futex ring in a file on
+ * the disk-backed and the memory-backed shared directory (mmap, tmpfs-mmap). */
+static bool in_file(const struct config *cfg)
+{
+	return cfg->channel->variant >= 2;
+}
+
+/* The POSIX shm name, or the file's path in the shared directory. */
 static const char *name_of(const struct config *cfg)
 {
-	snprintf(shm_name, sizeof shm_name, "/%s", cfg->name);
+	if (in_file(cfg))
+		snprintf(shm_name, sizeof shm_name, "%s/%s.ring",
+			 cfg->channel->variant == 3 && cfg->tmpfs_dir ? cfg->tmpfs_dir : cfg->dir, cfg->name);
+	else
+		snprintf(shm_name, sizeof shm_name, "/%s", cfg->name);
 	return shm_name;
 }
 
@@ -239,20 +251,21 @@ static bool shm_skip(const struct config *cfg, char *why, size_t why_size)
 	/* Only the responder checks: once it has made the rings, the initiator would see them as used. */
 	struct statvfs fs;
 	struct layout l = layout_for(cfg->size);
-	if (!cfg->responder || statvfs("/dev/shm", &fs) != 0)
+	const char *where = in_file(cfg) ? (cfg->channel->variant == 3 && cfg->tmpfs_dir ? cfg->tmpfs_dir : cfg->dir) : "/dev/shm";
+	if (!cfg->responder || statvfs(where, &fs) != 0)
 		return false;
 	unsigned long long free_bytes = (unsigned long long)fs.f_bavail * fs.f_bsize;
 	if (free_bytes >= l.total_bytes)
 		return false;
-	snprintf(why, why_size, "/dev/shm has %llu bytes free; the two rings need %zu", free_bytes, l.total_bytes);
+	snprintf(why, why_size, "%s has %llu bytes free; the two rings need %zu", where, free_bytes, l.total_bytes);
 	return true;
 }
 
-static void *map_object(const char *name, int flags, size_t bytes, bool create)
+static void *map_object(const char *name, int flags, size_t bytes, bool create, bool file)
 {
-	int fd = shm_open(name, flags, 0600);
+	int fd = file ? open(name, flags | O_CLOEXEC, 0600) : shm_open(name, flags, 0600);
 	if (fd < 0)
-		fail_call("shm_open", name, errno);
+		fail_call(file ? "open" : "shm_open", name, errno);
 	if (create) {
 		if (ftruncate(fd, (off_t)bytes) != 0)
 			fail_call("ftruncate", name, errno);
@@ -272,8 +285,11 @@ static void shm_host(const struct config *cfg, char *params, size_t params_size)
 {
 	(void)params, (void)params_size; /* the initiator derives the name from --name */
 	const char *name = name_of(cfg);
-	cleanup_shm(name);
-	hosted_mapping = map_object(name, O_RDWR | O_CREAT | O_EXCL, layout_for(cfg->size).total_bytes, true);
+	if (in_file(cfg))
+		cleanup_file(name);
+	else
+		cleanup_shm(name);
+	hosted_mapping = map_object(name, O_RDWR | O_CREAT | O_EXCL, layout_for(cfg->size).total_bytes, true, in_file(cfg));
 }
 
 static struct ring ring_at(uint8_t *base, const struct layout *l)
@@ -295,7 +311,7 @@ static struct endpoint *endpoint_on(void *mapping, const struct config *cfg)
 		.out = cfg->responder ? b : a,
 		.in = cfg->responder ? a : b,
 		.mask = l.slots - 1,
-		.spin = cfg->channel->variant != 0,
+		.spin = cfg->channel->variant == 1,
 		.timeout = { .tv_sec = cfg->peer_timeout_ms / 1000, .tv_nsec = cfg->peer_timeout_ms % 1000 * 1000000 },
 	};
 	return &r.base;
@@ -309,7 +325,7 @@ static struct endpoint *shm_accept(const struct config *cfg)
 static struct endpoint *shm_join(const struct config *cfg, const char *params)
 {
 	(void)params;
-	return endpoint_on(map_object(name_of(cfg), O_RDWR, layout_for(cfg->size).total_bytes, false), cfg);
+	return endpoint_on(map_object(name_of(cfg), O_RDWR, layout_for(cfg->size).total_bytes, false, in_file(cfg)), cfg);
 }
 
 const struct channel shm_channel = {
@@ -317,4 +333,10 @@ const struct channel shm_channel = {
 };
 const struct channel shm_spin_channel = {
 	.id = "shm-spin", .variant = 1, .skip = shm_skip, .host = shm_host, .accept = shm_accept, .join = shm_join,
+};
+const struct channel mmap_channel = {
+	.id = "mmap", .variant = 2, .skip = shm_skip, .host = shm_host, .accept = shm_accept, .join = shm_join,
+};
+const struct channel tmpfs_mmap_channel = {
+	.id = "tmpfs-mmap", .variant = 3, .skip = shm_skip, .host = shm_host, .accept = shm_accept, .join = shm_join,
 };
