@@ -11,8 +11,6 @@ export interface ComparedRuns {
   readonly changes: readonly CaseChange[];
 }
 
-const label = (c: CaseChange) => caseLabel(c);
-
 function figure(m: MetricChange | undefined): string {
   if (!m) return '';
   const field = figureField(m.metric);
@@ -24,7 +22,7 @@ function figure(m: MetricChange | undefined): string {
 function rows(changes: readonly CaseChange[]): string[][] {
   const get = (c: CaseChange, metric: Metric) => c.metrics.find((m) => m.metric === metric);
   return changes.map((c) => [
-    label(c),
+    caseLabel(c),
     ...METRICS.map((metric) => figure(get(c, metric))),
     c.verdict,
     c.reason ?? c.metrics[0]?.note ?? '',
@@ -60,7 +58,7 @@ export function renderCompareMarkdown(runs: readonly ComparedRuns[]): string {
   for (const r of runs) {
     out.push(`## ${r.otherName} against ${r.baseName}`, '', `**${summary(r.changes)}**`, '');
     const slower = r.changes.filter((c) => c.verdict === 'slower');
-    if (slower.length) out.push(...slower.map((c) => `- slower: ${label(c)} — ${figure(c.metrics[0])}`), '');
+    if (slower.length) out.push(...slower.map((c) => `- slower: ${caseLabel(c)} — ${figure(c.metrics[0])}`), '');
     out.push(
       `| ${HEADERS.join(' | ')} |`,
       `| ${HEADERS.map(() => '---').join(' | ')} |`,
@@ -91,5 +89,3 @@ export function renderCompareVerdicts(runs: readonly ComparedRuns[]): string {
     .concat(`<p class="note">${escapeHtml(LEGEND)}</p>`)
     .join('\n');
 }
-
-export { label as caseChangeLabel };

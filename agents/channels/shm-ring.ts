@@ -237,6 +237,8 @@ interface RingBacking {
   details(ctx: ChannelContext): Record<string, string>;
   /** Records the object before it is made, when it outlives its creator outside the run's directories. */
   journal(ctx: ChannelContext, where: string): void;
+  /** For `podbench channels`: where a probe's object goes (`scratchDir` is a temp directory), and what it shows. */
+  probe(scratchDir: string): { where: string; note: string };
 }
 
 const posixShm: RingBacking = {
@@ -246,6 +248,7 @@ const posixShm: RingBacking = {
   room: (ctx) => ({ freeBytes: ctx.limits.devShmFreeBytes, place: '/dev/shm', raise: "raise the pod's /dev/shm size" }),
   details: () => ({}),
   journal: (ctx, name) => ctx.journal.record('shm', name),
+  probe: () => ({ where: `/podbench-probe-${process.pid}`, note: 'POSIX shared memory opens in /dev/shm' }),
 };
 
 /** Free bytes on the filesystem of `dir`, or null when it cannot be read. */
@@ -277,6 +280,14 @@ function fileIn(dirOf: (ctx: ChannelContext) => string, volume: string): RingBac
       return details;
     },
     journal: () => undefined, // the file is in the run's directory, removed whole
+    probe(scratchDir) {
+      const note = `a shared file mapping works on ${filesystemType(scratchDir)}`;
+      // The local target's memory volume is in /dev/shm, as for tmpfs-file.
+      return {
+        where: join(scratchDir, 'probe.ring'),
+        note: volume === 'memory' ? `${note}; /dev/shm is ${filesystemType('/dev/shm')}` : note,
+      };
+    },
   };
 }
 
@@ -315,13 +326,10 @@ function ringChannel(id: 'shm' | 'shm-spin' | 'mmap' | 'tmpfs-mmap', backing: Ri
   return {
     id,
     probe(scratchDir) {
-      const where = backing === posixShm ? `/podbench-probe-${process.pid}` : join(scratchDir, 'probe.ring');
-      const layout = layoutFor(64);
-      openMapping(backing, where, layout, true).unmap();
+      const { where, note } = backing.probe(scratchDir);
+      openMapping(backing, where, layoutFor(64), true).unmap();
       backing.remove(where);
-      return backing === posixShm
-        ? 'POSIX shared memory opens in /dev/shm'
-        : `a shared file mapping works on ${filesystemType(scratchDir)}`;
+      return note;
     },
     feasibility(ctx): Feasibility {
       const layout = layoutFor(ctx.spec.sizeBytes);

@@ -3,11 +3,11 @@
  * compared with it (method in reports/compare.ts). Exit code 3 when --fail-on-regression finds a
  * case that got significantly worse beyond its threshold.
  */
+import { caseLabel } from '../../reports/format.js';
 import { basename, dirname } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { METRICS, compareRuns, regressions, type Metric, type RegressionRule } from '../../reports/compare.js';
 import {
-  caseChangeLabel,
   renderCompareMarkdown,
   renderCompareTable,
   renderCompareVerdicts,
@@ -69,7 +69,7 @@ export function compareCommand(
   stdout.write(`${text}\n`);
   const damaged = unreadableError(docs);
   if (damaged) throw damaged;
-  const broken = runs.flatMap((r) => regressions(r.changes, rules, (c) => `${r.otherName} ${caseChangeLabel(c)}`));
+  const broken = runs.flatMap((r) => regressions(r.changes, rules, (c) => `${r.otherName} ${caseLabel(c)}`));
   if (broken.length) {
     throw new CliError(
       `${broken.length} regression(s) beyond --fail-on-regression: ${broken.slice(0, 5).join('; ')}${broken.length > 5 ? '; …' : ''}`,

@@ -19,9 +19,9 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { PACKAGE_ROOT } from '../install-paths.js';
+import { AGENT_BUNDLE, PACKAGE_ROOT } from '../install-paths.js';
 import { CliError } from '../cli/errors.js';
-import { BUNDLE, agentRuntimeFiles } from './agent-runtime.js';
+import { agentRuntimeFiles } from './agent-runtime.js';
 import { AGENT_UID, IMAGE_AGENT_PATH } from './pod-manifest.js';
 import { packageDirectories } from './package-files.js';
 import { podman } from '../targets/podman/podman-cli.js';
@@ -33,8 +33,13 @@ import { PODBENCH_VERSION } from '../cli/version.js';
  * instead of silently reusing a stale one.
  */
 export function defaultLocalImage(): string {
-  if (!existsSync(BUNDLE)) throw new CliError(`the agent bundle ${BUNDLE} is missing; run npm run build`, 1);
-  const hash = createHash('sha256').update(readFileSync(BUNDLE)).update(process.version).digest('hex').slice(0, 12);
+  if (!existsSync(AGENT_BUNDLE))
+    throw new CliError(`the agent bundle ${AGENT_BUNDLE} is missing; run npm run build`, 1);
+  const hash = createHash('sha256')
+    .update(readFileSync(AGENT_BUNDLE))
+    .update(process.version)
+    .digest('hex')
+    .slice(0, 12);
   return `localhost/podbench-agent:${PODBENCH_VERSION}-${hash}`;
 }
 
@@ -53,9 +58,6 @@ function place(root: string, path: string, source: string): void {
 /** The container build tools podbench can drive, daemonless ones first. */
 const BUILDERS = ['podman', 'buildah', 'docker'] as const;
 
-/** The repository root: the Dockerfile's build context. */
-const REPO_ROOT = PACKAGE_ROOT;
-
 /**
  * `podbench image build` without --from-host: builds agents/Dockerfile with docker, podman or
  * buildah (the first found), and pushes the image with `push`. Needs the base image from a
@@ -69,12 +71,12 @@ export async function buildImageFromDockerfile(tag: string, push: boolean, nodeI
       1,
       'install one, or use podbench image build --from-host',
     );
-  if (!existsSync(join(REPO_ROOT, 'agents', 'Dockerfile')))
-    throw new CliError(`agents/Dockerfile is not in ${REPO_ROOT}: build from a clone of the podbench repository`, 1);
+  if (!existsSync(join(PACKAGE_ROOT, 'agents', 'Dockerfile')))
+    throw new CliError(`agents/Dockerfile is not in ${PACKAGE_ROOT}: build from a clone of the podbench repository`, 1);
   const buildArgs = nodeImage ? ['--build-arg', `NODE_IMAGE=${nodeImage}`] : [];
   const build = builder === 'buildah' ? ['bud'] : ['build'];
   const run = (args: string[]) => (builder === 'podman' ? podman(args) : runTool(builder, args));
-  await run([...build, '-f', join(REPO_ROOT, 'agents', 'Dockerfile'), '-t', tag, ...buildArgs, REPO_ROOT]);
+  await run([...build, '-f', join(PACKAGE_ROOT, 'agents', 'Dockerfile'), '-t', tag, ...buildArgs, PACKAGE_ROOT]);
   if (push) await run(['push', tag]);
   return tag;
 }

@@ -15,9 +15,6 @@ export interface RuntimeFile {
   readonly source: string;
 }
 
-/** The bundled agent, built by npm run build. */
-export const BUNDLE = AGENT_BUNDLE;
-
 /**
  * NODE_OPTIONS for the agents: a 1 MiB young generation. The timed loop allocates nothing, so it
  * costs no measured time, and it keeps ~13 MB of young-generation pages out of each agent's
@@ -41,11 +38,12 @@ export const nativePackageName = (arch: string): string => `@koromix/koffi-linux
 /** The files of a native package the agent needs (koffi's glibc build: the images are Debian-based). */
 export const nativeFiles = (arch: string): string[] => ['package.json', 'index.js', `linux_${arch}/koffi.node`];
 /** Where the build places the native package for `arch`. */
-export const nativeBundleDir = (arch: string): string => join(dirname(BUNDLE), 'native', arch);
+export const nativeBundleDir = (arch: string): string => join(dirname(AGENT_BUNDLE), 'native', arch);
 
 /** The agent's runtime files for `arch` (Node's name: x64, arm64). */
 export function agentRuntimeFiles(arch: string = process.arch): RuntimeFile[] {
-  if (!existsSync(BUNDLE)) throw new CliError(`the agent bundle ${BUNDLE} is missing; run npm run build`, 1);
+  if (!existsSync(AGENT_BUNDLE))
+    throw new CliError(`the agent bundle ${AGENT_BUNDLE} is missing; run npm run build`, 1);
   const nativeDir = nativeBundleDir(arch);
   const files = nativeFiles(arch);
   if (!files.every((f) => existsSync(join(nativeDir, f)))) {
@@ -57,7 +55,7 @@ export function agentRuntimeFiles(arch: string = process.arch): RuntimeFile[] {
     );
   }
   return [
-    { path: 'agent.mjs', source: BUNDLE },
+    { path: 'agent.mjs', source: AGENT_BUNDLE },
     ...files.map((f) => ({ path: `node_modules/${nativePackageName(arch)}/${f}`, source: join(nativeDir, f) })),
   ];
 }
