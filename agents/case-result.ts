@@ -4,8 +4,9 @@
  * side, placement, and a status with its reason.
  */
 import * as hdr from 'hdr-histogram-js';
+import { channelInfo } from './contract/channels.js';
 import { MODES } from './contract/modes.js';
-import type { CaseResult, CaseSpec, CpuCost, Placement, RunSettings } from './contract/schema.js';
+import type { CaseResult, CaseSpec, CpuCost, Loss, Placement, RunSettings } from './contract/schema.js';
 import type { ResponderReport } from './control.js';
 import type { CpuSpent, InitiatorOutcome } from './measure/loop.js';
 
@@ -32,6 +33,31 @@ function prefixed(prefix: string, details: Details): Details {
 }
 
 const round = (x: number, digits = 3) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+/**
+ * A lossy channel's losses: round trips as the initiator saw them (latency mode), or messages as
+ * the responder received them (throughput mode). Undefined for other channels.
+ */
+function lossOf(m: MeasuredCase, lossTimeoutMs: number): Loss | undefined {
+  if (!channelInfo(m.spec.channel).lossy) return undefined;
+  const { initiator, responder } = m;
+  const sent = initiator.sent;
+  const counted = initiator.losses
+    ? initiator.losses
+    : {
+        lost: Math.max(0, sent - responder.messages),
+        reordered: responder.arrivals?.reordered ?? 0,
+        duplicated: responder.arrivals?.duplicated ?? 0,
+      };
+  return {
+    sent,
+    lost: counted.lost,
+    reordered: counted.reordered,
+    duplicated: counted.duplicated,
+    lossRate: sent > 0 ? round(counted.lost / sent, 6) : 0,
+    timeoutMs: initiator.losses?.timeoutMs ?? lossTimeoutMs,
+  };
+}
 
 /** Everything measured in a case that ran to its end. */
 export interface MeasuredCase {
@@ -67,6 +93,8 @@ export function measuredResult(m: MeasuredCase): CaseResult {
       ...prefixed('responder', responder.details),
     },
   };
+  const loss = lossOf(m, Number(m.plannedDetails.lossTimeoutMs ?? 0));
+  if (loss) result.loss = loss;
   if (mode.recordsRoundTrips && initiator.histogram) {
     const h = initiator.histogram;
     const p999 = h.getValueAtPercentile(99.9);
@@ -92,7 +120,7 @@ export function measuredResult(m: MeasuredCase): CaseResult {
     if (responder.messages < 2) {
       result.status = 'failed';
       result.reason = `only ${responder.messages} timed message(s) reached the responder; use a longer --duration`;
-    } else if (responder.messages !== initiator.sent) {
+    } else if (!loss && responder.messages !== initiator.sent) {
       result.status = 'failed';
       result.reason = `the initiator sent ${initiator.sent} timed messages but the responder received ${responder.messages}`;
     }

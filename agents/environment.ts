@@ -1,6 +1,7 @@
 /** The environment fingerprint: the facts about where the agents ran that decide the numbers. */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import { LIMIT_NAMES } from './contract/ipc-limits.js';
 import type { Environment } from './contract/schema.js';
 import { filesystemType, type KernelLimits } from './kernel-limits.js';
 
@@ -33,6 +34,19 @@ function cgroupMemoryLimitBytes(): number | null {
   return Number.isFinite(bytes) && bytes < 2 ** 60 ? bytes : null;
 }
 
+/**
+ * The limits as results record them, keyed by the names users know (sysctls, rlimits); the size
+ * of /dev/shm is recorded on its own and its free bytes under their old key.
+ */
+function recordedLimits(limits: KernelLimits): Record<string, number | null> {
+  const recorded: Record<string, number | null> = {};
+  for (const key of Object.keys(LIMIT_NAMES) as (keyof KernelLimits)[]) {
+    if (key === 'devShmBytes') continue;
+    recorded[key === 'devShmFreeBytes' ? key : LIMIT_NAMES[key]] = limits[key];
+  }
+  return recorded;
+}
+
 /** Collects the fingerprint; `dirs` are the shared directories, by role (`disk`, `tmpfs`). */
 export function collectEnvironment(limits: KernelLimits, dirs: Record<string, string>): Environment {
   const cpus = os.cpus();
@@ -46,14 +60,7 @@ export function collectEnvironment(limits: KernelLimits, dirs: Record<string, st
     nodeVersion: process.version,
     cgroup: { cpuLimitCores: cgroupCpuLimitCores(), memoryLimitBytes: cgroupMemoryLimitBytes() },
     devShmBytes: limits.devShmBytes,
-    limits: {
-      'fs.mqueue.msgsize_max': limits.mqMsgsizeMaxBytes,
-      'fs.mqueue.msg_max': limits.mqMsgMax,
-      RLIMIT_MSGQUEUE: limits.rlimitMsgqueueBytes,
-      'kernel.msgmax': limits.sysvMsgmaxBytes,
-      'kernel.msgmnb': limits.sysvMsgmnbBytes,
-      devShmFreeBytes: limits.devShmFreeBytes,
-    },
+    limits: recordedLimits(limits),
     dirs: Object.fromEntries(
       Object.entries(dirs).map(([role, path]) => [role, { path, fsType: filesystemType(path) }]),
     ),

@@ -4,6 +4,7 @@
  */
 import { emptyResult, measuredResult } from './case-result.js';
 import { channelFor } from './channels/registry.js';
+import { channelInfo } from './contract/channels.js';
 import type { Endpoint } from './channels/channel.js';
 import { ControlConnection, type ControlMessage } from './control.js';
 import { EVENT_TAG, SCHEMA_VERSION, type AgentEvent, type CaseResult, type CaseSpec } from './contract/schema.js';
@@ -69,6 +70,10 @@ async function runCase(
   } finally {
     endpoint?.close();
   }
+  // A lossy channel's end flag may be lost: the end of the case also goes on the control
+  // connection, also after a failed loop, so the responder's loop ends and it reads nothing else.
+  if (channelInfo(spec.channel).lossy && !control.closed)
+    await control.send({ type: 'end', index: spec.index, sent: outcome?.sent ?? 0 }).catch(() => undefined);
   const initiatorPlacement = placement.finish();
 
   // The responder always answers for the case (a report, or why it failed) unless it is gone.

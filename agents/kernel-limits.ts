@@ -1,6 +1,6 @@
 /**
  * The kernel limits that decide which cases can run: POSIX and System V message-queue limits,
- * RLIMIT_MSGQUEUE, and the room in /dev/shm. Read inside the agent, because a pod's IPC
+ * RLIMIT_MSGQUEUE, the room in /dev/shm, pipe and socket buffer bounds, semaphore sets. Read inside the agent, because a pod's IPC
  * namespace has its own values.
  */
 import { readFileSync, statfsSync } from 'node:fs';
@@ -27,6 +27,16 @@ function rlimitMsgqueue(): number | null {
   return rlim[0] === RLIM_INFINITY ? Number.MAX_SAFE_INTEGER : Number(rlim[0]);
 }
 
+/** kernel.sem: SEMMSL SEMMNS SEMOPM SEMMNI, in that order. */
+function kernelSem(): { perSet: number | null; sets: number | null } {
+  try {
+    const [msl, , , mni] = readFileSync('/proc/sys/kernel/sem', 'utf8').trim().split(/\s+/).map(Number);
+    return { perSet: Number.isFinite(msl) ? msl! : null, sets: Number.isFinite(mni) ? mni! : null };
+  } catch {
+    return { perSet: null, sets: null };
+  }
+}
+
 /** Reads the limits now in force for this process. */
 export function readKernelLimits(): KernelLimits {
   let devShmFreeBytes: number | null = null;
@@ -38,6 +48,7 @@ export function readKernelLimits(): KernelLimits {
   } catch {
     // No /dev/shm: shared-memory cases will fail to create their object and say so.
   }
+  const sem = kernelSem();
   return {
     mqMsgsizeMaxBytes: readNumber('/proc/sys/fs/mqueue/msgsize_max'),
     mqMsgMax: readNumber('/proc/sys/fs/mqueue/msg_max'),
@@ -46,6 +57,12 @@ export function readKernelLimits(): KernelLimits {
     sysvMsgmnbBytes: readNumber('/proc/sys/kernel/msgmnb'),
     devShmFreeBytes,
     devShmBytes,
+    pipeMaxSizeBytes: readNumber('/proc/sys/fs/pipe-max-size'),
+    unixMaxDgramQlen: readNumber('/proc/sys/net/unix/max_dgram_qlen'),
+    netRmemMaxBytes: readNumber('/proc/sys/net/core/rmem_max'),
+    netWmemMaxBytes: readNumber('/proc/sys/net/core/wmem_max'),
+    sysvSemSets: sem.sets,
+    sysvSemPerSet: sem.perSet,
   };
 }
 
@@ -68,4 +85,26 @@ export function filesystemType(path: string): string {
   } catch {
     return 'unknown';
   }
+}
+
+/** Free bytes on the filesystem of `dir`, or null when it cannot be read. */
+export function freeBytesIn(dir: string): number | null {
+  try {
+    const fs = statfsSync(dir);
+    return fs.bavail * fs.bsize;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * What a case on a shared volume records about it: the filesystem type, and a warning when the
+ * memory-backed volume is not tmpfs (podman backs emptyDir {medium: Memory} with disk), since
+ * the case then measures something else.
+ */
+export function volumeFacts(dir: string, volume: 'disk' | 'memory'): { fsType: string; warning?: string } {
+  const fsType = filesystemType(dir);
+  return volume === 'memory' && fsType !== 'tmpfs'
+    ? { fsType, warning: `the memory volume is ${fsType}, not tmpfs` }
+    : { fsType };
 }

@@ -6,7 +6,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { ObjectKind } from './contract/channels.js';
-import { IPC, msgctl, mqUnlink, shmUnlink } from './native/libc.js';
+import { IPC, msgctl, mqUnlink, semctl, semctlStat, shmUnlink } from './native/libc.js';
 
 /** One kind of kernel object. */
 export interface KernelObjectKind {
@@ -22,15 +22,23 @@ export interface KernelObjectKind {
 }
 
 const IPC_STAT = 2;
-/** Offset of `cuid` (the creator's uid) in struct msqid_ds on Linux x86-64 and arm64. */
-const MSQID_DS_CUID_OFFSET = 12;
+/**
+ * Offset of `cuid` (the creator's uid) in struct msqid_ds and struct semid_ds on Linux x86-64
+ * and arm64: both start with struct ipc_perm (key, uid, gid, cuid).
+ */
+const IPC_PERM_CUID_OFFSET = 12;
 
-/** Whether this process's user created System V queue `id` (a stale journal must not remove others'). */
-function createdByUs(id: number): boolean {
+/**
+ * Whether this process's user created the System V object whose IPC_STAT `stat` fills `ds`
+ * (a stale journal must not remove others').
+ */
+function createdByUs(stat: (ds: Uint8Array) => number): boolean {
   const ds = new Uint8Array(256);
-  if (msgctl(id, IPC_STAT, ds) !== 0) return false;
-  return new DataView(ds.buffer).getUint32(MSQID_DS_CUID_OFFSET, true) === process.getuid?.();
+  if (stat(ds) !== 0) return false;
+  return new DataView(ds.buffer).getUint32(IPC_PERM_CUID_OFFSET, true) === process.getuid?.();
 }
+
+const isId = (name: string): boolean => /^\d+$/.test(name);
 
 /** A POSIX name of the run: the prefix, and no further slash. */
 const posixNameOfRun = (name: string, prefix: string): boolean => name.startsWith(prefix) && !name.includes('/', 1);
@@ -50,8 +58,8 @@ function sysvKeys(table: string): string[] {
 
 /**
  * Every kind. Names are POSIX names (`/podbench-<run id>-…`, recorded before creation) for shm
- * and mq, and the queue id for sysv-mq (recorded right after creation: the id exists only then,
- * and the kernel does not hand the same id out again soon).
+ * and mq, and the id for System V queues and semaphore sets (recorded right after creation: the
+ * id exists only then, and the kernel does not hand the same id out again soon).
  */
 export const KERNEL_OBJECTS: { readonly [kind in ObjectKind]: KernelObjectKind } = {
   shm: { remove: (name) => shmUnlink(name), belongsToRun: posixNameOfRun, onHost: () => podbenchEntries('/dev/shm') },
@@ -59,8 +67,13 @@ export const KERNEL_OBJECTS: { readonly [kind in ObjectKind]: KernelObjectKind }
   mq: { remove: (name) => mqUnlink(name), belongsToRun: posixNameOfRun, onHost: () => podbenchEntries('/dev/mqueue') },
   'sysv-mq': {
     remove: (name) => msgctl(Number(name), IPC.RMID, null),
-    belongsToRun: (name) => /^\d+$/.test(name) && createdByUs(Number(name)),
+    belongsToRun: (name) => isId(name) && createdByUs((ds) => msgctl(Number(name), IPC_STAT, ds)),
     onHost: () => sysvKeys('/proc/sysvipc/msg'),
+  },
+  'sysv-sem': {
+    remove: (name) => semctl(Number(name), 0, IPC.RMID, 0),
+    belongsToRun: (name) => isId(name) && createdByUs((ds) => semctlStat(Number(name), 0, IPC_STAT, ds)),
+    onHost: () => sysvKeys('/proc/sysvipc/sem'),
   },
 };
 

@@ -6,7 +6,8 @@ import { channelFor } from './channels/registry.js';
 import type { Endpoint, Hosted } from './channels/channel.js';
 import { ControlConnection, type ControlMessage } from './control.js';
 import { SCHEMA_VERSION } from './contract/schema.js';
-import { runResponder } from './measure/loop.js';
+import { runResponder, type EndSignal } from './measure/loop.js';
+import { channelInfo } from './contract/channels.js';
 import { MessageCodec } from './measure/message.js';
 import { peakRssKiB } from './peak-memory.js';
 import { startPlacement } from './placement.js';
@@ -31,11 +32,14 @@ async function serveCase(run: RunContext, control: ControlConnection, index: num
     return { type: 'failed', index, reason: `responder could not create the channel: ${reasonOf(err)}` };
   }
   let endpoint: Endpoint | undefined;
+  let end: ReturnType<typeof awaitEnd> | undefined;
   try {
     await control.send({ type: 'ready', index, params: current.params });
     const placement = startPlacement();
     const accepted = (endpoint = await current.accept());
-    const outcome = await runResponder(accepted, new MessageCodec(spec.sizeBytes, run.plan.settings.verify), spec.mode);
+    end = channelInfo(spec.channel).lossy ? awaitEnd(control, index, run) : undefined;
+    const codec = new MessageCodec(spec.sizeBytes, run.plan.settings.verify);
+    const outcome = await runResponder(accepted, codec, spec.mode, end?.signal);
     return {
       type: 'report',
       index,
@@ -50,7 +54,33 @@ async function serveCase(run: RunContext, control: ControlConnection, index: num
   } finally {
     endpoint?.close();
     disposeCurrentChannel();
+    // The end of a lossy case still comes on the control connection (the loop may have ended on
+    // the end flag, or failed): it is this case's, and only one reader may wait on the connection.
+    await end?.received;
   }
+}
+
+/**
+ * A lossy channel's end of case on the control connection: the signal its loop reads, and a
+ * promise that settles once the message came (or the connection ended), bounded.
+ */
+function awaitEnd(
+  control: ControlConnection,
+  index: number,
+  run: RunContext,
+): { signal: EndSignal; received: Promise<void> } {
+  const signal: EndSignal = { sent: undefined, gone: undefined };
+  const { peerTimeoutMs, warmupMs, durationMs } = run.plan.settings;
+  const received = control.receiveFor(index, peerTimeoutMs + warmupMs + durationMs).then(
+    (message) => {
+      if (message.type === 'end') signal.sent = message.sent;
+      else signal.gone = `it sent ${message.type} instead of the end of case ${index}`;
+    },
+    (err: unknown) => {
+      signal.gone = reasonOf(err);
+    },
+  );
+  return { signal, received };
 }
 
 /** Runs the responder until the initiator says bye; returns the exit code. */
@@ -71,6 +101,7 @@ export async function respond(run: RunContext): Promise<number> {
       // Between cases the initiator only reports the last one; it sends the next "open" at once.
       const message = await control.receive(settings.connectTimeoutMs);
       if (message.type === 'bye') return 0;
+      if (message.type === 'end') continue; // the end of a case this side had already given up on
       if (message.type !== 'open') throw new Error(`unexpected control message ${message.type}`);
       // A stop asked for during the case takes effect once the initiator has its answer.
       await run.stop.during(async () => control.send(await serveCase(run, control, message.index)));

@@ -4,6 +4,7 @@
  * case" means the same everywhere: the median over its ok repeats.
  */
 import type { CaseResult, ResultsDocument } from '../agents/contract/schema.js';
+import { lossNote } from './format.js';
 
 /** What identifies a case across repeats and runs: channel × mode × size, and its key. */
 export interface CaseIdentity {
@@ -86,4 +87,12 @@ export function warnedCases(doc: ResultsDocument): { readonly case: CaseResult; 
   return doc.cases.flatMap((c) =>
     c.status === 'ok' && typeof c.details?.warning === 'string' ? [{ case: c, warning: c.details.warning }] : [],
   );
+}
+
+/** The measured cases of lossy channels, with their losses in words, which the reports show beside the figures. */
+export function lossyCases(doc: ResultsDocument): { readonly case: CaseResult; readonly loss: string }[] {
+  return doc.cases.flatMap((c) => {
+    const loss = c.status === 'ok' ? lossNote(c) : undefined;
+    return loss ? [{ case: c, loss }] : [];
+  });
 }

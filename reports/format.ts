@@ -1,5 +1,5 @@
 /** How reports (and the CLI) print sizes, durations, rates and case names: each written once. */
-import type { CaseSpec } from '../agents/contract/schema.js';
+import type { CaseResult, CaseSpec } from '../agents/contract/schema.js';
 
 /** `64 B`, `16 KiB`, `1 MiB`, `1000 B`: the unit is binary when the size divides evenly. */
 export function formatSize(bytes: number): string {
@@ -42,3 +42,17 @@ export const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c)
 
 /** The first letter in upper case: a headline's fragment as a sentence. */
 export const capitalised = (text: string): string => `${text.charAt(0).toUpperCase()}${text.slice(1)}`;
+
+/**
+ * A lossy channel's losses in a few words (`lost 2,934 of 291,123 (1.01 %), 0 reordered, 0
+ * duplicated`), or undefined for a case without them.
+ */
+export function lossNote(c: CaseResult): string | undefined {
+  const l = c.loss;
+  if (!l) return undefined;
+  const what = c.mode === 'latency' ? 'round trips' : 'messages';
+  return (
+    `lost ${formatCount(l.lost)} of ${formatCount(l.sent)} ${what} (${(l.lossRate * 100).toFixed(2)} %), ` +
+    `${formatCount(l.reordered)} reordered, ${formatCount(l.duplicated)} duplicated`
+  );
+}

@@ -13,7 +13,7 @@ import * as hdr from 'hdr-histogram-js';
 import { CHANNELS, type ChannelId } from '../agents/contract/channels.js';
 import { ALL_SUMMARY_FIELDS, MODES, MODE_IDS, primaryFigure, type ModeId } from '../agents/contract/modes.js';
 import type { ResultsDocument } from '../agents/contract/schema.js';
-import { groupCases, warnedCases, type CaseGroup } from './case-groups.js';
+import { groupCases, lossyCases, warnedCases, type CaseGroup } from './case-groups.js';
 import { SUMMARY_FIELDS, figureField, headlines, isWinner, winners } from './figures.js';
 import { capitalised, caseLabel, escapeHtml, formatCpuUs, formatSize, orDash } from './format.js';
 
@@ -219,6 +219,16 @@ function notMeasured(doc: ResultsDocument): string {
   return `${table}${noResult}`;
 }
 
+function losses(doc: ResultsDocument): string {
+  const lossy = lossyCases(doc);
+  if (!lossy.length) return '';
+  const rows = lossy.map((l) => `<tr><td>${escapeHtml(caseLabel(l.case))}</td><td>${escapeHtml(l.loss)}</td></tr>`);
+  return (
+    '<h2>Losses</h2>\n<p>Datagram channels count what was lost, reordered or duplicated instead of failing.</p>\n' +
+    `<table><thead><tr><th>case</th><th>losses</th></tr></thead><tbody>${rows.join('')}</tbody></table>`
+  );
+}
+
 function warnings(doc: ResultsDocument): string {
   const warned = warnedCases(doc);
   if (!warned.length) return '';
@@ -339,6 +349,7 @@ ${chartDivs(charts, 'nines', 'No latency cases.')}
 ${chartDivs(charts, 'by-size', 'No throughput cases.')}
 <h2>Skipped and failed cases</h2>
 ${notMeasured(doc)}
+${losses(doc)}
 ${warnedCases(doc).length ? `<h2>Warnings</h2>\n${warnings(doc)}` : ''}
 <h2>Environment</h2>
 ${environmentSection(doc)}`;

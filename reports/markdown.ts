@@ -5,7 +5,7 @@
  */
 import { MODES, MODE_IDS } from '../agents/contract/modes.js';
 import type { ResultsDocument } from '../agents/contract/schema.js';
-import { groupCases, warnedCases, type CaseGroup } from './case-groups.js';
+import { groupCases, lossyCases, warnedCases, type CaseGroup } from './case-groups.js';
 import { SUMMARY_FIELDS, headlines, isWinner, winners } from './figures.js';
 import { capitalised, caseLabel, formatCpuUs, formatSize, orDash } from './format.js';
 
@@ -56,6 +56,20 @@ export function renderMarkdown(doc: ResultsDocument): string {
       `## ${MODES[mode].title}`,
       '',
       table(['channel', 'size', ...fields.map((f) => f.header), 'CPU µs/msg (initiator / responder)'], rows),
+      '',
+    );
+  }
+  const lossy = lossyCases(doc);
+  if (lossy.length) {
+    out.push(
+      '## Losses',
+      '',
+      'Datagram channels count what was lost, reordered or duplicated instead of failing.',
+      '',
+      table(
+        ['case', 'losses'],
+        lossy.map((l) => [caseLabel(l.case), cell(l.loss)]),
+      ),
       '',
     );
   }

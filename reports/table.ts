@@ -6,7 +6,7 @@
 import { ALL_SUMMARY_FIELDS } from '../agents/contract/modes.js';
 import type { CaseResult, ResultsDocument } from '../agents/contract/schema.js';
 import { SUMMARY_FIELDS } from './figures.js';
-import { formatCpuUs, formatSize, orDash } from './format.js';
+import { formatCpuUs, formatSize, lossNote, orDash } from './format.js';
 
 /** Every summary field any mode shows: the figure columns. */
 const FIELDS = ALL_SUMMARY_FIELDS.map((f) => SUMMARY_FIELDS[f]);
@@ -16,7 +16,8 @@ const RIGHT_ALIGNED = new Set([2, ...FIELDS.map((_, i) => 4 + i), 4 + FIELDS.len
 
 function row(c: CaseResult, repeats: number): string[] {
   const cpu = c.cpu ? `${formatCpuUs(c.cpu.initiator.perMessageUs)}/${formatCpuUs(c.cpu.responder.perMessageUs)}` : '';
-  const note = c.status === 'ok' ? (typeof c.details?.warning === 'string' ? c.details.warning : '') : (c.reason ?? '');
+  const warning = typeof c.details?.warning === 'string' ? c.details.warning : undefined;
+  const note = c.status === 'ok' ? [warning, lossNote(c)].filter(Boolean).join('; ') : (c.reason ?? '');
   return [
     c.channel,
     repeats > 1 ? `${c.mode} #${c.repeat + 1}` : c.mode,

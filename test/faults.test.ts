@@ -30,11 +30,13 @@ async function leakChecked(body: (outDir: string) => Promise<void>): Promise<voi
 }
 
 describe('responder killed with SIGKILL mid-case', () => {
-  // shm and sysv-mq are the channels where the kernel does not tell the initiator its peer died:
-  // the futex wait and the interrupted msgrcv must give up by themselves.
+  // shm, shm-sem and sysv-mq are the channels where the kernel does not tell the initiator its
+  // peer died: the futex wait, semtimedop and the interrupted msgrcv must give up by themselves
+  // (and the semaphore set the dead responder made is removed from its journal).
   // uds throughput at 1 MiB: the responder dies while a message is half sent.
   const cases = [
     ['shm', 'latency', '64'],
+    ['shm-sem', 'latency', '64'],
     ['sysv-mq', 'latency', '64'],
     ['tcp', 'latency', '64'],
     ['uds', 'throughput', '1Mi'],
@@ -163,10 +165,13 @@ async function startLongCase(outDir: string, channel: string, mode: string, size
 }
 
 describe('a signal in the middle of a long case', () => {
-  // Each channel's blocking wait: a futex (shm), an interrupted msgrcv (sysv-mq), mq_timedreceive,
-  // inotify and poll (file), a socket (tcp), and a send blocked on a full socket (uds throughput).
+  // Each channel's blocking wait: a futex (shm), a semaphore (shm-sem), an interrupted msgrcv
+  // (sysv-mq), mq_timedreceive, inotify and poll (file), poll on a pipe (fifo), a socket (tcp),
+  // and a send blocked on a full socket (uds throughput).
   const cases = [
     ['shm', 'latency', '64'],
+    ['shm-sem', 'latency', '64'],
+    ['fifo', 'latency', '64'],
     ['sysv-mq', 'latency', '64'],
     ['mq', 'throughput', '1k'],
     ['file', 'latency', '1k'],

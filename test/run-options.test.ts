@@ -66,7 +66,7 @@ describe('planner', () => {
   });
   it('expands "all" and refuses unknown channels', () => {
     assert.deepEqual(parseChannels('all'), CHANNEL_IDS);
-    assert.throws(() => parseChannels('tcp,udp'), /unknown channel "udp"/);
+    assert.throws(() => parseChannels('tcp,pigeon'), /unknown channel "pigeon"/);
   });
 
   // A stand-in registry (the real one has no channel without a mode or with a size bound yet):

@@ -29,7 +29,9 @@ test('sweepStaleRuns removes the objects and directories of dead runs only', () 
       const mqName = `/podbench-${runId}-0-a`;
       new ObjectJournal(journalPath(join(runDir, 'disk'), runId), runId).record('mq', mqName);
       libc.mqClose(libc.mqOpen(mqName, libc.O.RDWR | libc.O.CREAT, 1, 64));
-      return { runDir, tmpfsDir, shm: join('/dev/shm', shmName.slice(1)), mqName };
+      const semid = libc.check(libc.semget(0 /* IPC_PRIVATE */, 4, libc.IPC.CREAT | 0o600), 'semget');
+      new ObjectJournal(journalPath(join(runDir, 'disk'), runId), runId).record('sysv-sem', String(semid));
+      return { runDir, tmpfsDir, shm: join('/dev/shm', shmName.slice(1)), mqName, semid };
     };
     const dead = make('dead', deadPid, 'deadrun001');
     const alive = make('alive', process.pid, 'aliverun01');
@@ -45,11 +47,15 @@ test('sweepStaleRuns removes the objects and directories of dead runs only', () 
     assert.equal(existsSync(dead.tmpfsDir), false);
     assert.equal(existsSync(dead.shm), false, "the dead run's shared memory is removed");
     assert.equal(libc.mqUnlink(dead.mqName), -1, "the dead run's queue is removed");
+    const GETVAL = 12;
+    assert.equal(libc.semctl(dead.semid, 0, GETVAL, 0), -1, "the dead run's semaphore set is removed");
+    assert.equal(libc.semctl(alive.semid, 0, GETVAL, 0), 0, "a live run's semaphore set is left");
     assert.equal(existsSync(alive.runDir), true, 'a live run is left alone');
     assert.equal(existsSync(alive.shm), true);
 
     libc.shmUnlink(`/podbench-aliverun01-0`);
     libc.mqUnlink(alive.mqName);
+    libc.semctl(alive.semid, 0, libc.IPC.RMID, 0);
     rmSync(alive.tmpfsDir, { recursive: true, force: true });
   } finally {
     rmSync(parent, { recursive: true, force: true });

@@ -26,9 +26,29 @@ interface EndpointBase {
 /** One side of a channel driven by blocking calls: each call returns when it is done. */
 export interface BlockingEndpoint extends EndpointBase {
   readonly blocking: true;
+  readonly lossy?: false;
   /** Sends all of `message` as one message; blocks (bounded) while the channel is full. */
   send(message: MessageBuffer): void;
   /** Receives one message into `into`; returns its length in bytes. Blocks (bounded) while empty. */
+  receive(into: MessageBuffer): number;
+}
+
+/**
+ * One side of a channel whose messages may be lost, reordered or duplicated (datagrams), driven
+ * by blocking calls. A receive waits at most {@link LossyEndpoint.lossTimeoutMs}: a message that
+ * did not come by then counts as lost, never hangs the case.
+ */
+export interface LossyEndpoint extends EndpointBase {
+  readonly blocking: true;
+  readonly lossy: true;
+  /** How long a receive waits before it gives up on a message. */
+  readonly lossTimeoutMs: number;
+  /** Sends one datagram; blocks (bounded) while the socket's buffer is full. */
+  send(message: MessageBuffer): void;
+  /**
+   * Receives one datagram into `into`; returns its length, or -1 when none came within the loss
+   * timeout. Throws when the peer is gone, or silent for the whole peer timeout.
+   */
   receive(into: MessageBuffer): number;
 }
 
@@ -45,7 +65,7 @@ export interface EventLoopEndpoint extends EndpointBase {
 }
 
 /** One side of an open channel. */
-export type Endpoint = BlockingEndpoint | EventLoopEndpoint;
+export type Endpoint = BlockingEndpoint | LossyEndpoint | EventLoopEndpoint;
 
 /** What a channel needs to know about the case and the place it runs in. */
 export interface ChannelContext {

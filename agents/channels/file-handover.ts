@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import * as libc from '../native/libc.js';
 import { Errno, NativeError, O, check } from '../native/libc.js';
 import { FILE_WINDOW } from '../contract/channels.js';
-import { filesystemType } from '../kernel-limits.js';
+import { filesystemType, volumeFacts } from '../kernel-limits.js';
 import type { MessageBuffer } from '../measure/message.js';
 import { PeerWait } from '../native/peer-wait.js';
 import { completeTransfer } from '../native/whole-transfer.js';
@@ -174,12 +174,7 @@ function fileHandoverChannel(id: 'file' | 'tmpfs-file', dirOf: (ctx: ChannelCont
       const fs = filesystemType('/dev/shm');
       return fs === 'tmpfs' ? '/dev/shm is tmpfs' : `/dev/shm is ${fs}, not tmpfs: the local target measures disk`;
     },
-    feasibility(ctx): Feasibility {
-      const fsType = filesystemType(dirOf(ctx));
-      if (id === 'tmpfs-file' && fsType !== 'tmpfs')
-        return { details: { fsType, warning: `the memory volume is ${fsType}, not tmpfs` } };
-      return { details: { fsType } };
-    },
+    feasibility: (ctx): Feasibility => ({ details: volumeFacts(dirOf(ctx), id === 'file' ? 'disk' : 'memory') }),
     host(ctx): Hosted {
       const { root, a, b, fsType } = layout(ctx);
       for (const sub of ['a', 'a-staging', 'b', 'b-staging']) mkdirSync(join(root, sub), { recursive: true });

@@ -6,23 +6,33 @@
 import { channelInfo, type ChannelId, type DriverId } from '../contract/channels.js';
 import { nodeTcpChannel, nodeUdsChannel } from './node-socket.js';
 import type { Channel } from './channel.js';
+import { fifoChannel } from './fifo.js';
 import { fileChannel, tmpfsFileChannel } from './file-handover.js';
 import { mqChannel } from './posix-mq.js';
-import { mmapChannel, shmChannel, shmSpinChannel, tmpfsMmapChannel } from './shm-ring.js';
+import { mmapChannel, shmChannel, shmSemChannel, shmSpinChannel, tmpfsMmapChannel } from './shm-ring.js';
 import { tcpChannel, udsChannel } from './stream-socket.js';
 import { sysvMqChannel } from './sysv-mq.js';
+import { udpChannel } from './udp.js';
+import { diskTailChannel, tmpfsTailChannel } from './tail.js';
+import { unixDgramChannel } from './unix-dgram.js';
 
 const IMPLEMENTATIONS: {
   readonly [id in ChannelId]: { readonly [driver in DriverId]?: Channel } & { readonly libc: Channel };
 } = {
   tcp: { libc: tcpChannel, node: nodeTcpChannel },
   uds: { libc: udsChannel, node: nodeUdsChannel },
+  udp: { libc: udpChannel },
+  'uds-dgram': { libc: unixDgramChannel },
+  fifo: { libc: fifoChannel },
   file: { libc: fileChannel },
   'tmpfs-file': { libc: tmpfsFileChannel },
   shm: { libc: shmChannel },
   'shm-spin': { libc: shmSpinChannel },
+  'shm-sem': { libc: shmSemChannel },
   mmap: { libc: mmapChannel },
   'tmpfs-mmap': { libc: tmpfsMmapChannel },
+  tail: { libc: diskTailChannel },
+  'tmpfs-tail': { libc: tmpfsTailChannel },
   mq: { libc: mqChannel },
   'sysv-mq': { libc: sysvMqChannel },
 };

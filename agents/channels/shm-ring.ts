@@ -20,12 +20,28 @@
  * pairs on arm64: measured here, an Atomics.exchange costs the same on either buffer). The
  * randomized two-process test in test/shm-ring.test.ts is what would catch a change.
  * `shm-spin` polls the counter instead and never enters the kernel.
+ *
+ * `shm-sem` is the same eventcount with a System V semaphore per flag in place of the futex:
+ * the waiter sleeps in semtimedop(-1), the waker posts with semop(+1). A semaphore, unlike a
+ * futex, keeps a post nobody waited for, so every take-down of a flag (one post) is matched by
+ * exactly one successful wait before the waiter leaves (see {@link Wakeup.settle}): the
+ * semaphores are back at 0 after every wait, and a later wait never returns early.
  */
-import { statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as libc from '../native/libc.js';
-import { filesystemType } from '../kernel-limits.js';
-import { Errno, O, check, relativeTimespec, type Mapping, type NativeTimespec } from '../native/libc.js';
+import { filesystemType, freeBytesIn, volumeFacts } from '../kernel-limits.js';
+import {
+  Errno,
+  IPC,
+  NativeError,
+  O,
+  check,
+  relativeTimespec,
+  type Mapping,
+  type NativeTimespec,
+} from '../native/libc.js';
+import { createWithRunKey } from '../native/sysv-keys.js';
+import koffi from 'koffi';
 import type { MessageBuffer } from '../measure/message.js';
 import { PeerWait } from '../native/peer-wait.js';
 import {
@@ -77,22 +93,99 @@ function layoutFor(sizeBytes: number): Layout {
 /** One direction of the pair, seen from one side. */
 class Ring {
   readonly control: Int32Array;
-  /** Addresses of the two `waiting` flags, the words sleepers wait on. */
+  /** Addresses of the two `waiting` flags, the words futex sleepers wait on. */
   readonly consumerWaitingAddress: number;
   readonly producerWaitingAddress: number;
+  /** The flags' numbers among the four of the pair (ring A: 0 and 1, ring B: 2 and 3): a semaphore each. */
+  readonly consumerFlag: number;
+  readonly producerFlag: number;
   readonly lengths: Int32Array[] = [];
   readonly slots: Buffer[] = [];
 
-  constructor(mapping: Mapping, offsetBytes: number, layout: Layout, sizeBytes: number) {
+  constructor(mapping: Mapping, offsetBytes: number, which: 0 | 1, layout: Layout, sizeBytes: number) {
     this.control = new Int32Array(mapping.buffer, offsetBytes, CONTROL_BYTES / 4);
     this.consumerWaitingAddress = mapping.address + offsetBytes + CONSUMER_WAITING * 4;
     this.producerWaitingAddress = mapping.address + offsetBytes + PRODUCER_WAITING * 4;
+    this.consumerFlag = 2 * which;
+    this.producerFlag = 2 * which + 1;
     for (let i = 0; i < layout.slots; i++) {
       const slotOffset = offsetBytes + CONTROL_BYTES + i * layout.slotStrideBytes;
       this.lengths.push(new Int32Array(mapping.buffer, slotOffset, 1));
       this.slots.push(Buffer.from(mapping.buffer, slotOffset + SLOT_HEADER_BYTES, sizeBytes));
     }
   }
+}
+
+/** How a waiting side sleeps on one of the four flags and is woken: futex or System V semaphore. */
+interface Wakeup {
+  /** Sleeps while flag `flag` is up; 0 when woken, else ETIMEDOUT, EINTR or EAGAIN (woken by a change). */
+  sleep(flag: number): number;
+  /** Wakes the side sleeping on `flag` (its flag was just taken down). */
+  wake(flag: number): void;
+  /**
+   * Called when a wait ends with `owed` take-downs of the flag not yet matched by a wake-up the
+   * sleeper consumed: a semaphore must take those posts now, a futex keeps nothing.
+   */
+  settle(flag: number, owed: number, wait: PeerWait): void;
+  /** The counters in the case's details, by the names of this kind. */
+  details(wakes: number, sleeps: number, timeouts: number): Record<string, number>;
+  free(): void;
+}
+
+function futexWakeup(rings: readonly Ring[], timeout: NativeTimespec): Wakeup {
+  const addresses = rings.flatMap((r) => [r.consumerWaitingAddress, r.producerWaitingAddress]);
+  return {
+    sleep: (flag) => libc.futexWait(addresses[flag]!, 1, timeout),
+    wake: (flag) => void libc.futexWake(addresses[flag]!, 1),
+    settle: () => undefined,
+    details: (wakes, sleeps, timeouts) => ({ futexWakes: wakes, futexWaits: sleeps, futexTimeouts: timeouts }),
+    free: () => undefined,
+  };
+}
+
+/** `struct sembuf`: unsigned short sem_num; short sem_op; short sem_flg. */
+const SEMBUF_BYTES = 6;
+const FLAGS = 4;
+
+function semaphoreWakeup(semid: number, timeout: NativeTimespec): Wakeup {
+  // One wait (-1) and one post (+1) operation per flag, in native memory passed by address.
+  const ops = koffi.alloc('uint8_t', 2 * FLAGS * SEMBUF_BYTES);
+  const base = Number(koffi.address(ops));
+  const view = new DataView(koffi.view(ops, 2 * FLAGS * SEMBUF_BYTES));
+  for (let flag = 0; flag < FLAGS; flag++) {
+    for (const [slot, op] of [
+      [flag, -1],
+      [FLAGS + flag, 1],
+    ] as const) {
+      view.setUint16(slot * SEMBUF_BYTES, flag, true);
+      view.setInt16(slot * SEMBUF_BYTES + 2, op, true);
+      view.setInt16(slot * SEMBUF_BYTES + 4, 0, true);
+    }
+  }
+  const sleep = (flag: number): number => {
+    if (libc.semtimedopAt(semid, base + flag * SEMBUF_BYTES, 1, timeout.address) === 0) return 0;
+    const errno = libc.lastErrno();
+    if (errno === Errno.EAGAIN) return Errno.ETIMEDOUT; // semtimedop's timeout
+    if (errno === Errno.EINTR) return errno;
+    if (errno === Errno.EIDRM || errno === 22 /* EINVAL: gone */)
+      throw new PeerError('the peer removed the semaphore set');
+    throw new NativeError('semtimedop', errno);
+  };
+  return {
+    sleep,
+    wake: (flag) => void check(libc.semopAt(semid, base + (FLAGS + flag) * SEMBUF_BYTES, 1), 'semop'),
+    settle(flag, owed, wait) {
+      // The waker took the flag down and posts (or is about to): take each post, bounded.
+      for (let left = owed; left > 0;) {
+        const woke = sleep(flag);
+        if (woke === 0) left--;
+        else if (woke === Errno.ETIMEDOUT) wait.giveUp();
+        else wait.goOn();
+      }
+    },
+    details: (wakes, sleeps, timeouts) => ({ semPosts: wakes, semWaits: sleeps, semTimeouts: timeouts }),
+    free: () => koffi.free(ops),
+  };
 }
 
 class RingEndpoint implements BlockingEndpoint {
@@ -110,17 +203,27 @@ class RingEndpoint implements BlockingEndpoint {
   private yields = 0;
   private closed = false;
 
+  /** How this side sleeps and wakes its peer; none when it spins. */
+  private readonly wakeup: Wakeup | undefined;
+
   constructor(
     private readonly mapping: Mapping,
     private readonly outgoing: Ring,
     private readonly incoming: Ring,
     slots: number,
-    private readonly spin: boolean,
+    waiting: Waiting,
     peer: string,
     peerTimeoutMs: number,
   ) {
     this.mask = slots - 1;
     this.timeout = relativeTimespec(peerTimeoutMs);
+    const rings = outgoing.consumerFlag === 0 ? [outgoing, incoming] : [incoming, outgoing];
+    this.wakeup =
+      waiting.kind === 'futex'
+        ? futexWakeup(rings, this.timeout)
+        : waiting.kind === 'semaphore'
+          ? semaphoreWakeup(waiting.semid, this.timeout)
+          : undefined;
     const expired = (peerAction: string) => (): never => {
       throw new PeerError(`the ${peer} did not ${peerAction} within ${peerTimeoutMs} ms (shared-memory ring)`);
     };
@@ -133,7 +236,7 @@ class RingEndpoint implements BlockingEndpoint {
     const seq = this.sent;
     // Wait for a free slot: the consumer's tail must be within `slots` of our head.
     if (((seq - Atomics.load(ring.control, TAIL)) | 0) > this.mask)
-      this.await(ring, TAIL, PRODUCER_WAITING, ring.producerWaitingAddress, (seq - this.mask - 1) | 0, this.slotWait);
+      this.await(ring, TAIL, PRODUCER_WAITING, ring.producerFlag, (seq - this.mask - 1) | 0, this.slotWait);
     const slot = seq & this.mask;
     ring.slots[slot]!.set(message.bytes);
     ring.lengths[slot]![0] = message.bytes.length;
@@ -141,12 +244,12 @@ class RingEndpoint implements BlockingEndpoint {
     Atomics.add(ring.control, HEAD, 1);
     // A spinning peer never sleeps, so spin mode does not even look at its flag.
     if (
-      !this.spin &&
+      this.wakeup &&
       Atomics.load(ring.control, CONSUMER_WAITING) !== 0 &&
       Atomics.exchange(ring.control, CONSUMER_WAITING, 0) !== 0
     ) {
       this.wakeups++;
-      libc.futexWake(ring.consumerWaitingAddress, 1);
+      this.wakeup.wake(ring.consumerFlag);
     }
   }
 
@@ -154,32 +257,34 @@ class RingEndpoint implements BlockingEndpoint {
     const ring = this.incoming;
     const seq = this.received;
     if (Atomics.load(ring.control, HEAD) === seq)
-      this.await(ring, HEAD, CONSUMER_WAITING, ring.consumerWaitingAddress, seq, this.messageWait);
+      this.await(ring, HEAD, CONSUMER_WAITING, ring.consumerFlag, seq, this.messageWait);
     const slot = seq & this.mask;
     const length = ring.lengths[slot]![0]!;
     into.bytes.set(ring.slots[slot]!);
     this.received = (seq + 1) | 0;
     Atomics.add(ring.control, TAIL, 1);
     if (
-      !this.spin &&
+      this.wakeup &&
       Atomics.load(ring.control, PRODUCER_WAITING) !== 0 &&
       Atomics.exchange(ring.control, PRODUCER_WAITING, 0) !== 0
     ) {
       this.wakeups++;
-      libc.futexWake(ring.producerWaitingAddress, 1);
+      this.wakeup.wake(ring.producerFlag);
     }
     return length;
   }
 
   /**
-   * Blocks until `control[word]` differs from `seen`, by spinning or by the eventcount. The clock
-   * is read only once a wait has gone on for a while (after a batch of spins, or a futex wake-up
-   * that brought nothing): a clock read on every wait would sit inside every round trip.
+   * Blocks until `control[word]` differs from `seen`, by spinning or by the eventcount on flag
+   * word `flag` (number `flagId` among the pair's four). The clock is read only once a wait has
+   * gone on for a while (after a batch of spins, or a wake-up that brought nothing): a clock read
+   * on every wait would sit inside every round trip.
    */
-  private await(ring: Ring, word: number, flag: number, flagAddress: number, seen: number, wait: PeerWait): void {
+  private await(ring: Ring, word: number, flag: number, flagId: number, seen: number, wait: PeerWait): void {
     const control = ring.control;
+    const wakeup = this.wakeup;
     wait.begin();
-    if (this.spin) {
+    if (!wakeup) {
       let spins = 0;
       while (Atomics.load(control, word) === seen) {
         if (++spins === SPINS_PER_CHECK) {
@@ -191,31 +296,40 @@ class RingEndpoint implements BlockingEndpoint {
       }
       return;
     }
+    // Take-downs of our flag by the waker (each one a wake-up sent) and wake-ups received: a
+    // raise that finds the flag down again after our earlier raise means the waker took it.
+    let takenDown = 0;
+    let woken = 0;
+    let raised = false;
     for (;;) {
-      Atomics.exchange(control, flag, 1);
+      if (Atomics.exchange(control, flag, 1) === 0 && raised) takenDown++;
+      raised = true;
       if (Atomics.load(control, word) !== seen) break;
       this.sleeps++;
-      const woke = libc.futexWait(flagAddress, 1, this.timeout);
-      if (woke === Errno.ETIMEDOUT) this.timeouts++;
+      const woke = wakeup.sleep(flagId);
+      if (woke === 0) woken++;
+      else if (woke === Errno.ETIMEDOUT) this.timeouts++;
       if (Atomics.load(control, word) !== seen) break;
       // One sleep of the whole peer timeout without progress; else a wake-up that brought nothing
       // (a late waker, EINTR), bounded by the clock.
       if (woke === Errno.ETIMEDOUT) wait.giveUp();
       wait.goOn();
     }
-    Atomics.store(control, flag, 0);
+    if (Atomics.exchange(control, flag, 0) === 0) takenDown++;
+    if (takenDown > woken) wakeup.settle(flagId, takenDown - woken, wait);
   }
 
   details(): Record<string, number | string | boolean> {
-    return this.spin
-      ? { ringSlots: this.mask + 1, spinYields: this.yields }
-      : { ringSlots: this.mask + 1, futexWakes: this.wakeups, futexWaits: this.sleeps, futexTimeouts: this.timeouts };
+    return this.wakeup
+      ? { ringSlots: this.mask + 1, ...this.wakeup.details(this.wakeups, this.sleeps, this.timeouts) }
+      : { ringSlots: this.mask + 1, spinYields: this.yields };
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.mapping.unmap();
+    this.wakeup?.free();
     this.timeout.free();
   }
 }
@@ -251,17 +365,7 @@ const posixShm: RingBacking = {
   probe: () => ({ where: `/podbench-probe-${process.pid}`, note: 'POSIX shared memory opens in /dev/shm' }),
 };
 
-/** Free bytes on the filesystem of `dir`, or null when it cannot be read. */
-function freeBytesIn(dir: string): number | null {
-  try {
-    const fs = statfsSync(dir);
-    return fs.bavail * fs.bsize;
-  } catch {
-    return null;
-  }
-}
-
-function fileIn(dirOf: (ctx: ChannelContext) => string, volume: string): RingBacking {
+function fileIn(dirOf: (ctx: ChannelContext) => string, volume: 'disk' | 'memory'): RingBacking {
   return {
     locate: (ctx) => join(dirOf(ctx), `podbench-${ctx.spec.index}.ring`),
     open: (path, create) =>
@@ -272,13 +376,7 @@ function fileIn(dirOf: (ctx: ChannelContext) => string, volume: string): RingBac
       place: `the ${volume} volume`,
       raise: 'raise --volume-size',
     }),
-    details: (ctx) => {
-      const details: Record<string, string> = { fsType: filesystemType(dirOf(ctx)) };
-      // As for tmpfs-file: a memory volume that is not tmpfs measures something else.
-      if (volume === 'memory' && details.fsType !== 'tmpfs')
-        details.warning = `the memory volume is ${details.fsType}, not tmpfs`;
-      return details;
-    },
+    details: (ctx) => volumeFacts(dirOf(ctx), volume),
     journal: () => undefined, // the file is in the run's directory, removed whole
     probe(scratchDir) {
       const note = `a shared file mapping works on ${filesystemType(scratchDir)}`;
@@ -307,29 +405,50 @@ function openMapping(backing: RingBacking, where: string, layout: Layout, create
   }
 }
 
+/** How the waiting side waits: spinning, the futex eventcount, or the same with a semaphore set. */
+type Waiting = { readonly kind: 'spin' | 'futex' } | { readonly kind: 'semaphore'; readonly semid: number };
+type WaitKind = Waiting['kind'];
+
 /** Ring A carries initiator → responder, ring B responder → initiator. */
 function endpointFor(
   mapping: Mapping,
   layout: Layout,
   ctx: ChannelContext,
-  spin: boolean,
+  waiting: Waiting,
   role: 'initiator' | 'responder',
 ): Endpoint {
-  const a = new Ring(mapping, 0, layout, ctx.spec.sizeBytes);
-  const b = new Ring(mapping, layout.ringBytes, layout, ctx.spec.sizeBytes);
+  const a = new Ring(mapping, 0, 0, layout, ctx.spec.sizeBytes);
+  const b = new Ring(mapping, layout.ringBytes, 1, layout, ctx.spec.sizeBytes);
   return role === 'initiator'
-    ? new RingEndpoint(mapping, a, b, layout.slots, spin, 'responder', ctx.peerTimeoutMs)
-    : new RingEndpoint(mapping, b, a, layout.slots, spin, 'initiator', ctx.peerTimeoutMs);
+    ? new RingEndpoint(mapping, a, b, layout.slots, waiting, 'responder', ctx.peerTimeoutMs)
+    : new RingEndpoint(mapping, b, a, layout.slots, waiting, 'initiator', ctx.peerTimeoutMs);
 }
 
-function ringChannel(id: 'shm' | 'shm-spin' | 'mmap' | 'tmpfs-mmap', backing: RingBacking, spin: boolean): Channel {
+/** The four semaphores of a `shm-sem` case, one per flag; journaled by id right after creation (as System V queues). */
+function createSemaphores(ctx: ChannelContext): number {
+  const semid = createWithRunKey(`${ctx.runId}/${ctx.spec.index}/sem`, 'semget', (key) =>
+    libc.semget(key, FLAGS, IPC.CREAT | IPC.EXCL | 0o600),
+  );
+  ctx.journal.record('sysv-sem', String(semid));
+  return semid;
+}
+
+const removeSemaphores = (semid: number): void => void libc.semctl(semid, 0, IPC.RMID, 0);
+
+function ringChannel(
+  id: 'shm' | 'shm-spin' | 'shm-sem' | 'mmap' | 'tmpfs-mmap',
+  backing: RingBacking,
+  waitKind: WaitKind,
+): Channel {
   return {
     id,
     probe(scratchDir) {
       const { where, note } = backing.probe(scratchDir);
       openMapping(backing, where, layoutFor(64), true).unmap();
       backing.remove(where);
-      return note;
+      if (waitKind !== 'semaphore') return note;
+      removeSemaphores(check(libc.semget(0 /* IPC_PRIVATE */, FLAGS, IPC.CREAT | 0o600), 'semget'));
+      return `${note}; System V semaphore sets open`;
     },
     feasibility(ctx): Feasibility {
       const layout = layoutFor(ctx.spec.sizeBytes);
@@ -337,6 +456,9 @@ function ringChannel(id: 'shm' | 'shm-spin' | 'mmap' | 'tmpfs-mmap', backing: Ri
       if (freeBytes !== null && freeBytes < layout.totalBytes) {
         return { skip: `${place} has ${freeBytes} bytes free; the two rings need ${layout.totalBytes} (${raise})` };
       }
+      const perSet = ctx.limits.sysvSemPerSet;
+      if (waitKind === 'semaphore' && perSet !== null && perSet < FLAGS)
+        return { skip: `kernel.sem allows ${perSet} semaphores per set (SEMMSL); the rings need ${FLAGS}` };
       return { details: { ringSlots: layout.slots, shmBytes: layout.totalBytes, ...backing.details(ctx) } };
     },
     host(ctx): Hosted {
@@ -344,41 +466,54 @@ function ringChannel(id: 'shm' | 'shm-spin' | 'mmap' | 'tmpfs-mmap', backing: Ri
       const where = backing.locate(ctx);
       backing.journal(ctx, where);
       const mapping = openMapping(backing, where, layout, true);
+      let waiting: Waiting;
+      try {
+        waiting = waitKind === 'semaphore' ? { kind: waitKind, semid: createSemaphores(ctx) } : { kind: waitKind };
+      } catch (err) {
+        mapping.unmap();
+        backing.remove(where);
+        throw err;
+      }
       let endpoint: Endpoint | undefined;
       let disposed = false;
       return {
-        params: { name: where },
-        accept: () => (endpoint = endpointFor(mapping, layout, ctx, spin, 'responder')),
+        params: waiting.kind === 'semaphore' ? { name: where, semid: waiting.semid } : { name: where },
+        accept: () => (endpoint = endpointFor(mapping, layout, ctx, waiting, 'responder')),
         dispose() {
           if (disposed) return;
           disposed = true;
           if (endpoint) endpoint.close();
           else mapping.unmap();
           backing.remove(where);
+          if (waiting.kind === 'semaphore') removeSemaphores(waiting.semid);
         },
       };
     },
     join(ctx, params: JoinParams): Endpoint {
       const layout = layoutFor(ctx.spec.sizeBytes);
       const mapping = openMapping(backing, String(params.name), layout, false);
-      return endpointFor(mapping, layout, ctx, spin, 'initiator');
+      const waiting: Waiting =
+        waitKind === 'semaphore' ? { kind: waitKind, semid: Number(params.semid) } : { kind: waitKind };
+      return endpointFor(mapping, layout, ctx, waiting, 'initiator');
     },
   };
 }
 
 /** The ring in POSIX shared memory, with futex sleeping. */
-export const shmChannel = ringChannel('shm', posixShm, false);
+export const shmChannel = ringChannel('shm', posixShm, 'futex');
 /** The ring in POSIX shared memory, with busy-polling. */
-export const shmSpinChannel = ringChannel('shm-spin', posixShm, true);
+export const shmSpinChannel = ringChannel('shm-spin', posixShm, 'spin');
+/** The ring in POSIX shared memory, the waiting side woken through a System V semaphore. */
+export const shmSemChannel = ringChannel('shm-sem', posixShm, 'semaphore');
 /** The ring in a file on the disk-backed shared volume, mapped by both (MAP_SHARED), futex sleeping. */
 export const mmapChannel = ringChannel(
   'mmap',
   fileIn((ctx) => ctx.dirs.disk, 'disk'),
-  false,
+  'futex',
 );
 /** The same on the memory-backed shared volume. */
 export const tmpfsMmapChannel = ringChannel(
   'tmpfs-mmap',
   fileIn((ctx) => ctx.dirs.tmpfs, 'memory'),
-  false,
+  'futex',
 );

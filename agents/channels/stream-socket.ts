@@ -8,6 +8,23 @@ import { createServer, type ListenOptions } from 'node:net';
 import { join } from 'node:path';
 import * as libc from '../native/libc.js';
 import { Errno, NativeError, SUN_PATH_MAX, check } from '../native/libc.js';
+import {
+  AF_INET,
+  AF_UNIX,
+  IPPROTO_TCP,
+  MSG_NOSIGNAL,
+  MSG_WAITALL,
+  POLLIN,
+  SOCK_STREAM_CLOEXEC,
+  SOL_SOCKET,
+  SO_REUSEADDR,
+  TCP_NODELAY,
+  boundPort,
+  inetAddress,
+  setIntOption,
+  setTimeouts,
+  unixAddress,
+} from '../native/sockets.js';
 import type { MessageBuffer } from '../measure/message.js';
 import { completeTransfer, type TransferStep } from '../native/whole-transfer.js';
 import {
@@ -21,28 +38,7 @@ import {
   type JoinParams,
 } from './channel.js';
 
-const AF_UNIX = 1;
-const AF_INET = 2;
-const SOCK_STREAM_CLOEXEC = 1 | 0x80000;
-const SOL_SOCKET = 1;
-const SO_REUSEADDR = 2;
-const SO_RCVTIMEO = 20;
-const SO_SNDTIMEO = 21;
-const IPPROTO_TCP = 6;
-const TCP_NODELAY = 1;
-const MSG_NOSIGNAL = 0x4000;
-const MSG_WAITALL = 0x100;
-const POLLIN = 1;
-
 type Family = 'tcp' | 'uds';
-
-function inetAddress(port: number): Buffer {
-  const addr = Buffer.alloc(16);
-  addr.writeUInt16LE(AF_INET, 0);
-  addr.writeUInt16BE(port, 2);
-  addr.set([127, 0, 0, 1], 4);
-  return addr;
-}
 
 /** Where a case's Unix socket lives: the shared volume (checked by {@link unixSocketFeasibility}). */
 export function unixSocketPath(ctx: ChannelContext): string {
@@ -54,8 +50,11 @@ export function unixSocketPath(ctx: ChannelContext): string {
  * kernel's sun_path (a long TMPDIR on the local target): the socket must live there to be
  * what the case measures, and a shortened path would be another file.
  */
-export function unixSocketFeasibility(ctx: ChannelContext, details: Record<string, number | string>): Feasibility {
-  const path = unixSocketPath(ctx);
+export function unixSocketFeasibility(
+  ctx: ChannelContext,
+  details: Record<string, number | string>,
+  path = unixSocketPath(ctx),
+): Feasibility {
   const bytes = Buffer.byteLength(path);
   if (bytes > SUN_PATH_MAX) {
     return {
@@ -65,29 +64,6 @@ export function unixSocketFeasibility(ctx: ChannelContext, details: Record<strin
     };
   }
   return { details };
-}
-
-function unixAddress(path: string): Buffer {
-  if (Buffer.byteLength(path) > SUN_PATH_MAX) {
-    throw new Error(
-      `Unix socket path ${path} is longer than the ${SUN_PATH_MAX} bytes the kernel allows; use a shorter shared directory`,
-    );
-  }
-  const addr = Buffer.alloc(110);
-  addr.writeUInt16LE(AF_UNIX, 0);
-  addr.write(path, 2);
-  return addr;
-}
-
-function setTimeouts(fd: number, timeoutMs: number): void {
-  const tv = new BigInt64Array([BigInt(Math.floor(timeoutMs / 1000)), BigInt(Math.round((timeoutMs % 1000) * 1000))]);
-  const bytes = new Uint8Array(tv.buffer);
-  check(libc.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, bytes, 16), 'setsockopt(SO_RCVTIMEO)');
-  check(libc.setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, bytes, 16), 'setsockopt(SO_SNDTIMEO)');
-}
-
-function setIntOption(fd: number, level: number, name: number, value: number, label: string): void {
-  check(libc.setsockopt(fd, level, name, new Int32Array([value]), 4), `setsockopt(${label})`);
 }
 
 const sendStep: TransferStep = (fd, address, length) => libc.sendFrom(fd, address, length, MSG_NOSIGNAL);
@@ -164,9 +140,7 @@ function hostSocket(family: Family, ctx: ChannelContext): Hosted {
     if (family === 'tcp') {
       setIntOption(fd, SOL_SOCKET, SO_REUSEADDR, 1, 'SO_REUSEADDR');
       check(libc.bind(fd, inetAddress(0), 16), 'bind', '127.0.0.1:0');
-      const bound = Buffer.alloc(16);
-      check(libc.getsockname(fd, bound, new Int32Array([16])), 'getsockname');
-      params = { port: bound.readUInt16BE(2) };
+      params = { port: boundPort(fd) };
     } else {
       if (existsSync(path)) libc.unlink(path);
       check(libc.bind(fd, unixAddress(path), 110), 'bind', path);

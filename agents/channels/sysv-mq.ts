@@ -6,6 +6,7 @@
 import * as libc from '../native/libc.js';
 import { Errno, IPC, NativeError } from '../native/libc.js';
 import { startInterruptTimer } from '../native/interrupt-timer.js';
+import { createWithRunKey } from '../native/sysv-keys.js';
 import { PeerWait } from '../native/peer-wait.js';
 import { allocMessage, type MessageBuffer } from '../measure/message.js';
 import {
@@ -40,21 +41,11 @@ function feasibility(ctx: ChannelContext): Feasibility {
   return { details: { queueBytes: msgmnb ?? 0 } };
 }
 
-/** Tries a few keys derived from the run and case; another program may hold one. */
-const KEY_ATTEMPTS = 8;
-
 /** Creates a private-to-this-run queue and returns its id. */
-function createQueue(ctx: ChannelContext, which: number): number {
-  let h = 0x811c9dc5;
-  for (const ch of `${ctx.runId}/${ctx.spec.index}/${which}`) h = Math.imul(h ^ ch.charCodeAt(0), 0x01000193);
-  for (let attempt = 0; attempt < KEY_ATTEMPTS; attempt++) {
-    const key = ((h >>> 3) + attempt) * 2 + 1; // positive, odd (never IPC_PRIVATE), distinct per attempt
-    const id = libc.msgget(key, IPC.CREAT | IPC.EXCL | 0o600);
-    if (id >= 0) return id;
-    if (libc.lastErrno() !== 17 /* EEXIST */) throw new NativeError('msgget', libc.lastErrno(), `key ${key}`);
-  }
-  throw new Error(`msgget: ${KEY_ATTEMPTS} keys in a row are taken by other queues`);
-}
+const createQueue = (ctx: ChannelContext, which: number): number =>
+  createWithRunKey(`${ctx.runId}/${ctx.spec.index}/${which}`, 'msgget', (key) =>
+    libc.msgget(key, IPC.CREAT | IPC.EXCL | 0o600),
+  );
 
 class SysvEndpoint implements BlockingEndpoint {
   readonly blocking = true;

@@ -15,7 +15,7 @@ import { MODE_IDS, type ModeId } from './modes.js';
  * Kinds of kernel object that outlive the process that made them (files and sockets live in the
  * run's directories, removed whole). How each kind is removed: agents/kernel-objects.ts.
  */
-export type ObjectKind = 'shm' | 'mq' | 'sysv-mq';
+export type ObjectKind = 'shm' | 'mq' | 'sysv-mq' | 'sysv-sem';
 
 /** How a channel is driven: blocking libc calls (koffi), or Node's own API as a Node sidecar would. */
 export const DRIVER_IDS = ['libc', 'node'] as const;
@@ -26,7 +26,7 @@ export type DriverId = (typeof DRIVER_IDS)[number];
  * Which `bench:fidelity` targets a channel gets. `blocking`: the p50 round trip at 64 B and
  * 4 KiB, within 1.15× of C on two CPUs and 1.5× on one; `spinning`: 64 B on two CPUs within
  * 1.5×; `sizes`: throughput at 64 KiB and 1 MiB, at least 0.9× of C; `largest`: throughput at
- * the largest message the kernel limits allow here.
+ * the largest message the channel carries here (the kernel limits' for `mq`, a datagram's for `udp`).
  */
 export interface FidelityKinds {
   readonly latency?: 'blocking' | 'spinning';
@@ -51,6 +51,12 @@ export interface ChannelInfo {
   readonly objects: readonly ObjectKind[];
   /** Messages it keeps as files in a shared volume at once (the pod's volumes are sized from it), if any. */
   readonly messagesInVolume?: number;
+  /**
+   * Whether messages may be lost, reordered or duplicated (datagrams without flow control): the
+   * loop then counts them instead of failing, receives have a deadline, and the end of a case
+   * travels on the control connection.
+   */
+  readonly lossy?: boolean;
   /** The drivers it has; `libc` always. */
   readonly drivers: readonly DriverId[];
   /** Its line colour in charts: distinct in light and dark schemes. */
@@ -64,6 +70,12 @@ export interface ChannelInfo {
  */
 export const FILE_WINDOW = 8;
 
+/**
+ * The fewest records a tailed log's writer may be ahead of its reader (more for small messages,
+ * about 256 KiB): with the reader's last half-window not yet freed, what a direction keeps.
+ */
+export const TAIL_WINDOW_MIN_RECORDS = 4;
+
 const MQ_SYSCTLS = [
   'fs.mqueue.msg_max',
   'fs.mqueue.msgsize_max',
@@ -72,6 +84,9 @@ const MQ_SYSCTLS = [
   'fs.mqueue.msgsize_default',
 ];
 const SYSV_MQ_SYSCTLS = ['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni'];
+
+/** The largest UDP payload over IPv4: 65,535 less the 20-byte IP and 8-byte UDP headers. */
+export const UDP_MAX_PAYLOAD_BYTES = 65_507;
 
 /** What most channels have: every mode, no limits or sysctls, no kernel objects, libc only. */
 const PLAIN = { modes: MODE_IDS, limits: [], sysctls: [], objects: [], drivers: ['libc'] } as const;
@@ -92,6 +107,32 @@ export const CHANNELS = {
     shares: 'volume',
     drivers: ['libc', 'node'],
     colour: '#ff7f0e',
+    fidelity: { latency: 'blocking', throughput: 'sizes' },
+  },
+  udp: {
+    ...PLAIN,
+    mechanism: 'UDP datagrams over 127.0.0.1, connected sockets; losses counted, not retried',
+    shares: 'network namespace',
+    limits: ['netRmemMaxBytes', 'netWmemMaxBytes'],
+    lossy: true,
+    colour: '#393b79',
+    fidelity: { latency: 'blocking', throughput: 'largest' },
+  },
+  'uds-dgram': {
+    ...PLAIN,
+    mechanism: 'Unix datagram sockets in the shared volume, connected both ways; senders block on a full queue',
+    shares: 'volume',
+    limits: ['unixMaxDgramQlen', 'netWmemMaxBytes'],
+    sysctls: ['net.unix.max_dgram_qlen'],
+    colour: '#ffbb78',
+    fidelity: { latency: 'blocking', throughput: 'sizes' },
+  },
+  fifo: {
+    ...PLAIN,
+    mechanism: 'two named pipes in the shared volume, one each way; non-blocking, waits in poll()',
+    shares: 'volume',
+    limits: ['pipeMaxSizeBytes'],
+    colour: '#aec7e8',
     fidelity: { latency: 'blocking', throughput: 'sizes' },
   },
   file: {
@@ -128,6 +169,15 @@ export const CHANNELS = {
     colour: '#17becf',
     fidelity: { latency: 'spinning' },
   },
+  'shm-sem': {
+    ...PLAIN,
+    mechanism: 'the same ring; the waiting side sleeps on a System V semaphore (semtimedop), woken by semop',
+    shares: 'IPC namespace + /dev/shm',
+    limits: ['devShmFreeBytes', 'sysvSemSets', 'sysvSemPerSet'],
+    objects: ['shm', 'sysv-sem'],
+    colour: '#ff9896',
+    fidelity: { latency: 'blocking', throughput: 'sizes' },
+  },
   mmap: {
     ...PLAIN,
     mechanism: 'the shm ring in a file on the shared volume on disk, mapped by both (MAP_SHARED); futex sleeps',
@@ -140,6 +190,23 @@ export const CHANNELS = {
     mechanism: 'the same on a memory-backed volume (tmpfs): shared memory without /dev/shm',
     shares: 'volume (tmpfs)',
     colour: '#98df8a',
+    fidelity: { latency: 'blocking', throughput: 'sizes' },
+  },
+  tail: {
+    ...PLAIN,
+    mechanism: 'a log file per direction on the disk volume: O_APPEND writes, the reader follows it with inotify',
+    shares: 'volume (disk)',
+    // One direction streams at a time: its window, the reader's half window not yet freed, a page.
+    messagesInVolume: 2 * TAIL_WINDOW_MIN_RECORDS,
+    colour: '#c5b0d5',
+    fidelity: { latency: 'blocking', throughput: 'sizes' },
+  },
+  'tmpfs-tail': {
+    ...PLAIN,
+    mechanism: 'the same on a memory-backed volume (tmpfs)',
+    shares: 'volume (tmpfs)',
+    messagesInVolume: 2 * TAIL_WINDOW_MIN_RECORDS,
+    colour: '#c49c94',
     fidelity: { latency: 'blocking', throughput: 'sizes' },
   },
   mq: {

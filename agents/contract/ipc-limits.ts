@@ -35,6 +35,18 @@ export interface KernelLimits {
   readonly devShmFreeBytes: number | null;
   /** Size of /dev/shm in bytes. */
   readonly devShmBytes: number | null;
+  /** fs.pipe-max-size: the most a pipe's capacity may be raised to without CAP_SYS_RESOURCE, bytes. */
+  readonly pipeMaxSizeBytes: number | null;
+  /** net.unix.max_dgram_qlen: datagrams a Unix datagram socket queues before its senders block. */
+  readonly unixMaxDgramQlen: number | null;
+  /** net.core.rmem_max: the largest receive buffer SO_RCVBUF may ask for, bytes. */
+  readonly netRmemMaxBytes: number | null;
+  /** net.core.wmem_max: the largest send buffer SO_SNDBUF may ask for, bytes. */
+  readonly netWmemMaxBytes: number | null;
+  /** kernel.sem's SEMMNI: the System V semaphore sets a namespace may hold. */
+  readonly sysvSemSets: number | null;
+  /** kernel.sem's SEMMSL: the semaphores one set may hold. */
+  readonly sysvSemPerSet: number | null;
 }
 
 /** A kernel limit by the name a user knows it: a sysctl, an rlimit or a filesystem's size. */
@@ -46,4 +58,10 @@ export const LIMIT_NAMES: { readonly [name in keyof KernelLimits]: string } = {
   sysvMsgmnbBytes: 'kernel.msgmnb',
   devShmFreeBytes: '/dev/shm free bytes',
   devShmBytes: '/dev/shm bytes',
+  pipeMaxSizeBytes: 'fs.pipe-max-size',
+  unixMaxDgramQlen: 'net.unix.max_dgram_qlen',
+  netRmemMaxBytes: 'net.core.rmem_max',
+  netWmemMaxBytes: 'net.core.wmem_max',
+  sysvSemSets: 'kernel.sem (SEMMNI)',
+  sysvSemPerSet: 'kernel.sem (SEMMSL)',
 };

@@ -89,6 +89,22 @@ export const ThroughputSchema = Type.Object({
   messagesPerSec: Type.Number(),
 });
 
+/**
+ * What a channel that may lose datagrams (its registry entry says `lossy`) delivered: losses,
+ * reordering and duplicates are counted, never failures. In latency mode they are round trips
+ * (a round trip whose reply did not come within `timeoutMs` is lost and not recorded as a
+ * latency), in throughput mode the messages the responder received.
+ */
+export const LossSchema = Type.Object({
+  sent: Type.Integer({ minimum: 0, description: 'timed messages sent (latency mode: round trips begun)' }),
+  lost: Type.Integer({ minimum: 0, description: 'sent and never received (latency mode: no reply in time)' }),
+  reordered: Type.Integer({ minimum: 0, description: 'received after a message sent later' }),
+  duplicated: Type.Integer({ minimum: 0, description: 'received again after their first arrival' }),
+  lossRate: Type.Number({ minimum: 0, maximum: 1, description: 'lost / sent' }),
+  timeoutMs: Type.Number({ description: 'how long a receive waited before its message counted as lost' }),
+});
+export type Loss = Static<typeof LossSchema>;
+
 /** `interrupted`: a signal stopped the run during the case (written by the orchestrator). */
 const CaseStatusSchema = Type.Union([
   Type.Literal('ok'),
@@ -115,6 +131,7 @@ export const CaseResultSchema = Type.Object({
     Type.String({ description: 'HdrHistogram, compressed and base64-encoded (round trip, ns)' }),
   ),
   throughput: Type.Optional(ThroughputSchema),
+  loss: Type.Optional(LossSchema),
   cpu: Type.Optional(Type.Object({ initiator: CpuCostSchema, responder: CpuCostSchema })),
   placement: Type.Optional(Type.Object({ initiator: PlacementSchema, responder: PlacementSchema })),
   details: Type.Optional(
@@ -140,7 +157,8 @@ export const EnvironmentSchema = Type.Object({
   }),
   devShmBytes: Type.Union([Type.Number(), Type.Null()]),
   limits: Type.Record(Type.String(), Type.Union([Type.Number(), Type.Null()]), {
-    description: 'kernel IPC limits: fs.mqueue.*, kernel.msg*, RLIMIT_MSGQUEUE',
+    description:
+      'kernel limits by sysctl or rlimit name: fs.mqueue.*, kernel.msg*, RLIMIT_MSGQUEUE, fs.pipe-max-size, net.*, kernel.sem',
   }),
   dirs: Type.Record(Type.String(), Type.Object({ path: Type.String(), fsType: Type.String() })),
 });
@@ -201,6 +219,12 @@ export const ResponderReportSchema = Type.Object({
   errors: Type.Integer({ minimum: 0 }),
   firstError: Type.Optional(Type.String()),
   spanMs: Type.Number({ description: 'first to last timed message received (throughput mode)' }),
+  arrivals: Type.Optional(
+    Type.Object(
+      { reordered: Type.Integer({ minimum: 0 }), duplicated: Type.Integer({ minimum: 0 }) },
+      { description: 'a lossy channel: timed messages that arrived out of order or again' },
+    ),
+  ),
   cpu: Type.Object({ userUs: Type.Number(), systemUs: Type.Number() }),
   placement: PlacementSchema,
   details: Type.Record(Type.String(), Type.Union([Type.Number(), Type.String(), Type.Boolean()])),
@@ -219,6 +243,8 @@ export const ControlMessageSchema = Type.Union([
   Type.Object({ type: Type.Literal('ready'), index: caseIndex, params: JoinParamsSchema }),
   Type.Object({ type: Type.Literal('report'), index: caseIndex, report: ResponderReportSchema }),
   Type.Object({ type: Type.Literal('failed'), index: caseIndex, reason: Type.String() }),
+  // A lossy channel's end of case: its last datagram (the end flag) may be lost.
+  Type.Object({ type: Type.Literal('end'), index: caseIndex, sent: Type.Integer({ minimum: 0 }) }),
   Type.Object({ type: Type.Literal('bye') }),
 ]);
 export type ControlMessage = Static<typeof ControlMessageSchema>;

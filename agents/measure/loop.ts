@@ -31,7 +31,8 @@
  */
 import * as hdr from 'hdr-histogram-js';
 import { MODES, type ModeId } from '../contract/modes.js';
-import type { BlockingEndpoint, Endpoint, EventLoopEndpoint } from '../channels/channel.js';
+import type { BlockingEndpoint, Endpoint, EventLoopEndpoint, LossyEndpoint } from '../channels/channel.js';
+import { Arrivals } from './arrivals.js';
 import { Flags, MessageCodec, Verdict, allocMessage, type MessageBuffer } from './message.js';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { YIELD_EVERY_MS, type StopPoll } from '../stop-request.js';
@@ -71,12 +72,23 @@ export interface CpuSpent {
   systemUs: number;
 }
 
+/** What a lossy channel's round trips came to (latency mode), as the initiator saw the replies. */
+export interface RoundTripLosses {
+  /** Round trips whose reply did not come within the loss timeout (not recorded as latencies). */
+  lost: number;
+  reordered: number;
+  duplicated: number;
+  timeoutMs: number;
+}
+
 /** The initiator's view of a case. */
 export interface InitiatorOutcome extends VerificationCounts {
   /** Length of the timed part. */
   durationMs: number;
   /** Messages sent in the timed part (round trips in latency mode). */
   sent: number;
+  /** A lossy channel: what became of the timed messages (round trips in latency mode). */
+  losses?: RoundTripLosses;
   cpu: CpuSpent;
   /** Round-trip times in nanoseconds (latency mode only). */
   histogram?: hdr.Histogram;
@@ -87,6 +99,20 @@ export interface ResponderOutcome extends VerificationCounts {
   /** Time between the first and the last timed message received. */
   spanMs: number;
   cpu: CpuSpent;
+  /** A lossy channel: timed messages that arrived out of order or again (`messages` counts each once). */
+  arrivals?: { reordered: number; duplicated: number };
+}
+
+/**
+ * The end of a lossy channel's case as the control connection brings it (its last datagram,
+ * with the end flag, may be lost): set by the responder's control handler, read by its loop
+ * whenever a receive comes back empty.
+ */
+export interface EndSignal {
+  /** The timed messages the initiator sent, once it has said the case is over. */
+  sent: number | undefined;
+  /** Why the control connection ended, if it did. */
+  gone: string | undefined;
 }
 
 const VERDICT_TEXT: Record<number, string> = {
@@ -125,6 +151,10 @@ class InitiatorState {
   private batched = 0;
   seq = 0;
   sent = 0;
+  /** Round trips whose reply never came in time (lossy channels only). */
+  lost = 0;
+  /** Timed replies as they arrived (lossy channels only). */
+  readonly arrivals = new Arrivals();
 
   constructor(
     readonly codec: MessageCodec,
@@ -177,7 +207,7 @@ interface InitiatorSteps {
 }
 
 /** The loops over a blocking endpoint: no await anywhere. */
-function blockingSteps(endpoint: BlockingEndpoint): InitiatorSteps {
+function blockingSteps(endpoint: BlockingEndpoint | LossyEndpoint): InitiatorSteps {
   return {
     warmUp(s, untilMs) {
       const { codec, out, back, echoes } = s;
@@ -226,6 +256,70 @@ function blockingSteps(endpoint: BlockingEndpoint): InitiatorSteps {
     end(s) {
       s.codec.stamp(s.out, s.seq, Flags.end);
       endpoint.send(s.out);
+    },
+  };
+}
+
+/**
+ * Waits for the reply to message `seq` over a lossy endpoint: replies to earlier messages (late,
+ * or duplicated) are verified against their own number and passed over. Returns the reply's
+ * length, or -1 when a receive found nothing within the loss timeout.
+ */
+function replyTo(endpoint: LossyEndpoint, s: InitiatorState, seq: number, timed: boolean): number {
+  for (;;) {
+    const n = endpoint.receive(s.back);
+    if (n < 0) return -1;
+    const got = MessageCodec.sequence(s.back);
+    if (timed && (MessageCodec.flags(s.back) & Flags.warmup) === 0) s.arrivals.note(got);
+    if (got === seq) return n;
+    s.check(n, got, false);
+  }
+}
+
+/**
+ * The loops over a lossy endpoint (datagrams): a round trip whose reply does not come in time is
+ * counted as lost and not recorded; the stream and the end flag are as over any blocking
+ * endpoint (the end also travels on the control connection, as the initiator sends it).
+ */
+function lossySteps(endpoint: LossyEndpoint): InitiatorSteps {
+  const plain = blockingSteps(endpoint);
+  return {
+    ...plain,
+    warmUp(s, untilMs) {
+      const { codec, out, echoes } = s;
+      let seq = s.seq;
+      let t: number;
+      while ((t = now()) < untilMs) {
+        codec.stamp(out, seq, Flags.warmup);
+        endpoint.send(out);
+        if (echoes) {
+          const n = replyTo(endpoint, s, seq, false);
+          if (n >= 0) s.check(n, seq, false);
+        }
+        seq++;
+      }
+      s.seq = seq;
+      return t;
+    },
+    roundTrips(s, untilMs) {
+      const { codec, out } = s;
+      let seq = s.seq;
+      let t = now();
+      while (t < untilMs) {
+        codec.stamp(out, seq, 0);
+        const t0 = now();
+        endpoint.send(out);
+        const n = replyTo(endpoint, s, seq, true);
+        t = now();
+        if (n >= 0) {
+          s.record(t - t0);
+          s.check(n, seq, true);
+        } else s.lost++;
+        seq++;
+      }
+      s.sent += seq - s.seq;
+      s.seq = seq;
+      return t;
     },
   };
 }
@@ -318,7 +412,11 @@ export async function runInitiator(
 ): Promise<InitiatorOutcome> {
   const { responderEchoes, recordsRoundTrips } = MODES[mode];
   const s = new InitiatorState(codec, responderEchoes, recordsRoundTrips);
-  const steps = endpoint.blocking ? blockingSteps(endpoint) : eventLoopSteps(endpoint);
+  const steps = !endpoint.blocking
+    ? eventLoopSteps(endpoint)
+    : endpoint.lossy
+      ? lossySteps(endpoint)
+      : blockingSteps(endpoint);
 
   const warmUp = await inChunks(now() + timing.warmupMs, (untilMs) => steps.warmUp(s, untilMs), stop);
   const cpuStart = process.cpuUsage();
@@ -334,10 +432,19 @@ export async function runInitiator(
   s.flush(); // the last batch's histogram records belong to the case's CPU time, as every other batch's do
   const durationMs = timed.t - start;
   const cpu = cpuSince(cpuStart);
-  if (recordsRoundTrips) s.counts.messages = s.sent;
+  if (recordsRoundTrips) s.counts.messages = s.sent - s.lost;
 
   await steps.end(s);
-  return { ...s.counts, durationMs, sent: s.sent, cpu, histogram: s.histogram };
+  const losses =
+    endpoint.blocking && endpoint.lossy && recordsRoundTrips
+      ? {
+          lost: s.lost,
+          reordered: s.arrivals.reordered,
+          duplicated: s.arrivals.duplicated,
+          timeoutMs: endpoint.lossTimeoutMs,
+        }
+      : undefined;
+  return { ...s.counts, durationMs, sent: s.sent, cpu, histogram: s.histogram, ...(losses ? { losses } : {}) };
 }
 
 /** The responder's state for one case: what it has verified and counted. */
@@ -349,11 +456,16 @@ class ResponderState {
   private lastAt = 0;
   private cpuStart: NodeJS.CpuUsage | undefined;
 
+  /** A lossy channel's timed arrivals; undefined for the others. */
+  readonly arrivals: Arrivals | undefined;
+
   constructor(
     private readonly codec: MessageCodec,
     readonly echoes: boolean,
+    lossy: boolean,
   ) {
     this.msg = allocMessage(codec.sizeBytes);
+    this.arrivals = lossy ? new Arrivals() : undefined;
   }
 
   /** Whether the message received carries the end flag. */
@@ -368,7 +480,11 @@ class ResponderState {
    */
   count(n: number): void {
     const msg = this.msg;
-    const verdict = this.codec.verify(msg, n, this.expected);
+    const arrivals = this.arrivals;
+    // A datagram may come out of order or twice: it is checked against its own number, and
+    // counted once (the arrivals say what came out of order or again).
+    const seq = arrivals ? MessageCodec.sequence(msg) : this.expected;
+    const verdict = this.codec.verify(msg, n, seq);
     if (verdict !== Verdict.ok) {
       this.counts.errors++;
       this.counts.firstError ??= describe(verdict, this.expected);
@@ -376,6 +492,7 @@ class ResponderState {
     // Resynchronise on the sender's numbering so one lost message counts once, not forever.
     this.expected = MessageCodec.sequence(msg) + 1;
     if ((MessageCodec.flags(msg) & Flags.warmup) !== 0) return;
+    if (arrivals && !arrivals.note(seq)) return;
     if (this.cpuStart === undefined) {
       this.cpuStart = process.cpuUsage();
       this.firstAt = now();
@@ -390,6 +507,9 @@ class ResponderState {
       ...this.counts,
       spanMs: this.echoes ? 0 : this.lastAt - this.firstAt, // the span is the throughput measure; an echo has none
       cpu: this.cpuStart ? cpuSince(this.cpuStart) : { userUs: 0, systemUs: 0 },
+      ...(this.arrivals
+        ? { arrivals: { reordered: this.arrivals.reordered, duplicated: this.arrivals.duplicated } }
+        : {}),
     };
   }
 }
@@ -417,10 +537,40 @@ async function serveOnEventLoop(endpoint: EventLoopEndpoint, s: ResponderState):
   }
 }
 
-/** Runs the responder's side: echo each message when the mode says so, verify it; stop at the end flag. */
-export async function runResponder(endpoint: Endpoint, codec: MessageCodec, mode: ModeId): Promise<ResponderOutcome> {
-  const s = new ResponderState(codec, MODES[mode].responderEchoes);
-  if (endpoint.blocking) serveBlocking(endpoint, s);
-  else await serveOnEventLoop(endpoint, s);
+/**
+ * The loop over a lossy endpoint: as the blocking one, but a receive that finds nothing in time
+ * yields to the event loop, where the control connection may have brought the end of the case.
+ */
+async function serveLossy(endpoint: LossyEndpoint, s: ResponderState, end: EndSignal): Promise<void> {
+  const { msg, echoes } = s;
+  for (;;) {
+    const n = endpoint.receive(msg);
+    if (n < 0) {
+      await yieldToEventLoop();
+      if (end.sent !== undefined) return;
+      if (end.gone !== undefined) throw new Error(`the initiator is gone (${end.gone})`);
+      continue;
+    }
+    if (s.ended()) return;
+    if (echoes) endpoint.send(msg);
+    s.count(n);
+  }
+}
+
+/**
+ * Runs the responder's side: echo each message when the mode says so, verify it; stop at the end
+ * flag (or, over a lossy endpoint, when `end` says the initiator has finished).
+ */
+export async function runResponder(
+  endpoint: Endpoint,
+  codec: MessageCodec,
+  mode: ModeId,
+  end: EndSignal = { sent: undefined, gone: undefined },
+): Promise<ResponderOutcome> {
+  const lossy = endpoint.blocking && endpoint.lossy === true;
+  const s = new ResponderState(codec, MODES[mode].responderEchoes, lossy);
+  if (!endpoint.blocking) await serveOnEventLoop(endpoint, s);
+  else if (endpoint.lossy) await serveLossy(endpoint, s, end);
+  else serveBlocking(endpoint, s);
   return s.outcome();
 }

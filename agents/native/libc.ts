@@ -39,12 +39,16 @@ export const Errno = {
   ENOENT: 2,
   ESRCH: 3,
   EINTR: 4,
+  ENXIO: 6,
   EAGAIN: 11,
   ENOSPC: 28,
   EPIPE: 32,
   EIDRM: 43,
+  EMSGSIZE: 90,
   ECONNRESET: 104,
+  ENOBUFS: 105,
   ETIMEDOUT: 110,
+  ECONNREFUSED: 111,
 } as const;
 
 /** Flags for open, shm_open and mq_open (the same on x86-64 and arm64). */
@@ -55,6 +59,8 @@ export const O = {
   CREAT: 0o100,
   EXCL: 0o200,
   TRUNC: 0o1000,
+  APPEND: 0o2000,
+  NONBLOCK: 0o4000,
   CLOEXEC: 0o2000000,
 } as const;
 /** System V IPC flags and commands. */
@@ -107,6 +113,9 @@ export const rename = lib.func('int rename(const char *oldpath, const char *newp
   number
 >;
 export const unlink = lib.func('int unlink(const char *path)') as Fn<[string | Bytes], number>;
+export const mkfifo = lib.func('int mkfifo(const char *path, uint32_t mode)') as Fn<[string, number], number>;
+/** fcntl with an integer argument (F_GETFL, F_SETFL, F_GETPIPE_SZ, F_SETPIPE_SZ): see `open` above on variadics. */
+export const fcntl = lib.func('int fcntl(int fd, int cmd, int arg)') as Fn<[number, number, number], number>;
 export const access = lib.func('int access(const char *path, int mode)') as Fn<[string | Bytes, number], number>;
 export const ftruncate = lib.func('int ftruncate(int fd, int64_t length)') as Fn<[number, number], number>;
 export const poll = lib.func('int poll(void *fds, uint64_t nfds, int timeout)') as Fn<[Bytes, number, number], number>;
@@ -124,6 +133,11 @@ export const shmOpen = rt.func('int shm_open(const char *name, int oflag, uint32
 export const shmUnlink = rt.func('int shm_unlink(const char *name)') as Fn<[string], number>;
 const mmapFn = lib.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, int64_t offset)');
 const munmapFn = lib.func('int munmap(void *addr, size_t length)');
+/** fallocate(2): with FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, frees a range of a file's blocks. */
+export const fallocate = lib.func('int fallocate(int fd, int mode, int64_t offset, int64_t len)') as Fn<
+  [number, number, number, number],
+  number
+>;
 const posixFallocate = lib.func('int posix_fallocate(int fd, int64_t offset, int64_t len)') as Fn<
   [number, number, number],
   number
@@ -273,6 +287,19 @@ export const msgctl = lib.func('int msgctl(int msqid, int cmd, void *buf)') as F
   number
 >;
 
+// --- System V semaphores ------------------------------------------------------------------
+export const semget = lib.func('int semget(int key, int nsems, int semflg)') as Fn<[number, number, number], number>;
+/** semctl with an integer argument (SETVAL, GETVAL, IPC_RMID): the union semun travels as an int. */
+export const semctl = lib.func('int semctl(int semid, int semnum, int cmd, int arg)') as Fn<
+  [number, number, number, number],
+  number
+>;
+/** semctl(IPC_STAT): the union semun carries a pointer to a struct semid_ds. */
+export const semctlStat = lib.func('int semctl(int semid, int semnum, int cmd, void *buf)') as Fn<
+  [number, number, number, Bytes],
+  number
+>;
+
 // --- sockets --------------------------------------------------------------------------------
 export const socket = lib.func('int socket(int domain, int type, int protocol)') as Fn<
   [number, number, number],
@@ -287,6 +314,14 @@ export const connect = lib.func('int connect(int fd, const void *addr, uint32_t 
 >;
 export const setsockopt = lib.func('int setsockopt(int fd, int level, int name, const void *val, uint32_t len)') as Fn<
   [number, number, number, Bytes, number],
+  number
+>;
+export const socketpair = lib.func('int socketpair(int domain, int type, int protocol, void *sv)') as Fn<
+  [number, number, number, Int32Array],
+  number
+>;
+export const getsockopt = lib.func('int getsockopt(int fd, int level, int name, void *val, void *len)') as Fn<
+  [number, number, number, Int32Array, Int32Array],
   number
 >;
 export const getsockname = lib.func('int getsockname(int fd, void *addr, void *len)') as Fn<
@@ -307,6 +342,14 @@ export const getsockname = lib.func('int getsockname(int fd, void *addr, void *l
 export function addressOf(buffer: Uint8Array): number {
   return Number(koffi.address(buffer));
 }
+export const pwriteFrom = lib.func('intptr_t pwrite(int fd, intptr_t buf, size_t count, int64_t offset)') as Fn<
+  [number, number, number, number],
+  number
+>;
+export const preadInto = lib.func('intptr_t pread(int fd, intptr_t buf, size_t count, int64_t offset)') as Fn<
+  [number, number, number, number],
+  number
+>;
 export const writeFrom = lib.func('intptr_t write(int fd, intptr_t buf, size_t count)') as Fn<
   [number, number, number],
   number
@@ -330,6 +373,15 @@ export const msgsndFrom = lib.func('int msgsnd(int msqid, intptr_t msgp, size_t 
 export const msgrcvInto = lib.func(
   'intptr_t msgrcv(int msqid, intptr_t msgp, size_t msgsz, long msgtyp, int msgflg)',
 ) as Fn<[number, number, number, number, number], number>;
+/** `struct sembuf` operations and the relative timeout go by address (native memory of their own). */
+export const semopAt = lib.func('int semop(int semid, intptr_t sops, size_t nsops)') as Fn<
+  [number, number, number],
+  number
+>;
+export const semtimedopAt = lib.func('int semtimedop(int semid, intptr_t sops, size_t nsops, intptr_t timeout)') as Fn<
+  [number, number, number, number],
+  number
+>;
 /** The deadline goes by address too (a NativeTimespec). */
 export const mqTimedSendFrom = rt.func(
   'int mq_timedsend(int mqdes, intptr_t msg, size_t len, uint32_t prio, intptr_t abs_timeout)',

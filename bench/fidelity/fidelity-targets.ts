@@ -44,10 +44,11 @@ const channelsWith = (test: (kinds: FidelityKinds) => boolean): ChannelId[] =>
   CHANNEL_IDS.filter((id) => test(channelInfo(id).fidelity));
 
 /**
- * The targets, in the order they run. `mqLargestBytes` is the largest POSIX queue message the
- * kernel limits allow here (fs.mqueue.msgsize_max, unless RLIMIT_MSGQUEUE is tighter).
+ * The targets, in the order they run. `largestBytes(channel)` is the largest message a
+ * `largest` channel carries here: for `mq` what the kernel limits allow (fs.mqueue.msgsize_max,
+ * unless RLIMIT_MSGQUEUE is tighter), for `udp` its largest datagram.
  */
-export function fidelityTargets(mqLargestBytes: number): FidelityTarget[] {
+export function fidelityTargets(largestBytes: (channel: ChannelId) => number): FidelityTarget[] {
   const targets: FidelityTarget[] = [];
   for (const pin of ['split', 'same'] as const) {
     for (const channel of channelsWith((k) => k.latency === 'blocking')) {
@@ -74,7 +75,7 @@ export function fidelityTargets(mqLargestBytes: number): FidelityTarget[] {
   }
   for (const channel of channelsWith((k) => k.throughput === 'largest')) {
     targets.push({
-      case: { channel, mode: 'throughput', sizeBytes: mqLargestBytes, pin: 'split' },
+      case: { channel, mode: 'throughput', sizeBytes: largestBytes(channel), pin: 'split' },
       metric: 'throughput',
       boundRatio: 0.9,
     });

@@ -16,7 +16,8 @@ function headline(result: CaseResult): string {
     const value = field.ofCase(result);
     return value === undefined ? [] : [field.brief(value)];
   });
-  return ['ok', ...figures].join('  ');
+  const loss = result.loss ? [`lost ${(result.loss.lossRate * 100).toFixed(2)} %`] : [];
+  return ['ok', ...figures, ...loss].join('  ');
 }
 
 /** Writes progress lines for one run. */
