@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/msg.h>
+#include <sys/sem.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -76,6 +77,40 @@ long read_proc_number(const char *path)
 	return value;
 }
 
+/* Keys tried in turn; another program may hold one. */
+#define SYSV_KEY_ATTEMPTS 8
+
+int create_sysv(const char *seed, const char *call, int (*create)(key_t key), void (*record)(int id))
+{
+	uint32_t h = 0x811c9dc5u;
+	for (const char *p = seed; *p; p++)
+		h = (h ^ (uint8_t)*p) * 0x01000193u;
+
+	/* Block the cleanup signals until the new id is recorded, so a signal cannot leak the object. */
+	sigset_t block, saved;
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	for (int attempt = 0; attempt < SYSV_KEY_ATTEMPTS; attempt++) {
+		key_t key = (key_t)(((h >> 3) + (uint32_t)attempt) * 2 + 1); /* positive, odd (never IPC_PRIVATE), distinct per attempt */
+		sigprocmask(SIG_BLOCK, &block, &saved);
+		int id = create(key);
+		int err = errno;
+		if (id >= 0)
+			record(id);
+		sigprocmask(SIG_SETMASK, &saved, NULL);
+		if (id >= 0)
+			return id;
+		if (err != EEXIST) {
+			char subject[32];
+			snprintf(subject, sizeof subject, "key %d", (int)key);
+			fail_call(call, subject, err);
+		}
+	}
+	fail("%s: %d keys in a row are taken by other objects", call, SYSV_KEY_ATTEMPTS);
+}
+
 long param_number(const char *params, const char *key)
 {
 	char needle[64];
@@ -88,7 +123,7 @@ long param_number(const char *params, const char *key)
 
 /* --- cleanup registry ------------------------------------------------------------------- */
 
-enum cleanup_kind { CLEAN_SHM, CLEAN_MQ, CLEAN_SYSV, CLEAN_FILE, CLEAN_DIR, CLEAN_RENAME };
+enum cleanup_kind { CLEAN_SHM, CLEAN_MQ, CLEAN_SYSV, CLEAN_SEM, CLEAN_FILE, CLEAN_DIR, CLEAN_RENAME };
 
 struct cleanup_item {
 	enum cleanup_kind kind;
@@ -125,6 +160,7 @@ static void record(enum cleanup_kind kind, int id, const char *path, const char 
 void cleanup_shm(const char *name) { record(CLEAN_SHM, 0, name, NULL); }
 void cleanup_mq(const char *name) { record(CLEAN_MQ, 0, name, NULL); }
 void cleanup_sysv_queue(int id) { record(CLEAN_SYSV, id, NULL, NULL); }
+void cleanup_sysv_sem(int id) { record(CLEAN_SEM, id, NULL, NULL); }
 void cleanup_file(const char *path) { record(CLEAN_FILE, 0, path, NULL); }
 void cleanup_dir(const char *path) { record(CLEAN_DIR, 0, path, NULL); }
 void cleanup_rename(const char *from, const char *to) { record(CLEAN_RENAME, 0, from, to); }
@@ -138,6 +174,7 @@ void cleanup_run(void)
 		case CLEAN_SHM: shm_unlink(item->path); break;
 		case CLEAN_MQ: mq_unlink(item->path); break;
 		case CLEAN_SYSV: msgctl(item->id, IPC_RMID, NULL); break;
+		case CLEAN_SEM: semctl(item->id, 0, IPC_RMID); break;
 		case CLEAN_FILE: unlink(item->path); break;
 		case CLEAN_DIR: rmdir(item->path); break;
 		case CLEAN_RENAME: rename(item->path, item->to); break;

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Exit codes, the same contract the benchmark script relies on. */
 enum {
@@ -37,6 +38,15 @@ void *alloc_prefaulted(size_t bytes);
 /* A number from a /proc file (e.g. /proc/sys/kernel/msgmax), or -1 when it cannot be read. */
 long read_proc_number(const char *path);
 
+/*
+ * Creates a System V object (a queue, a semaphore set) under a key derived from `seed` (--name
+ * and which object, as podbench derives it from the run), trying a few keys in turn because
+ * another program may hold one. `create(key)` is msgget or semget with IPC_CREAT | IPC_EXCL and
+ * returns the id or -1; `record(id)` (cleanup_sysv_queue, cleanup_sysv_sem) runs with the
+ * cleanup signals blocked since the creation, so a signal cannot leak the object.
+ */
+int create_sysv(const char *seed, const char *call, int (*create)(key_t key), void (*record)(int id));
+
 /* The number after " key=" in a rendezvous line; fails when the key is missing. */
 long param_number(const char *params, const char *key);
 
@@ -44,12 +54,14 @@ long param_number(const char *params, const char *key);
  * The responder's record of what it created, removed in reverse order at the end of the case,
  * on any failure and on SIGINT/SIGTERM. Removal uses only async-signal-safe calls on names
  * prepared in advance, so the signal handler can run it. Objects with names are recorded
- * *before* they are created (removing what does not exist is harmless); System V queues, known
- * only by the id msgget returns, right after, with the signals blocked in between.
+ * *before* they are created (removing what does not exist is harmless); System V queues and
+ * semaphore sets, known only by the id msgget or semget returns, right after, with the signals
+ * blocked in between (create_sysv).
  */
 void cleanup_shm(const char *name);
 void cleanup_mq(const char *name);
 void cleanup_sysv_queue(int id);
+void cleanup_sysv_sem(int id);
 void cleanup_file(const char *path);
 void cleanup_dir(const char *path);
 /* Renames `from` to `to` (e.g. to freeze a directory tree a live peer still writes into). */

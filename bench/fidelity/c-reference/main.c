@@ -37,8 +37,9 @@
 
 /* Every channel, each defined in a file of its own: one line here (and in channel.h) per channel. */
 static const struct channel *const channels[] = {
-	&tcp_channel, &uds_channel, &file_channel, &tmpfs_file_channel,
-	&shm_channel, &shm_spin_channel, &mmap_channel, &tmpfs_mmap_channel, &mq_channel, &sysv_mq_channel,
+	&tcp_channel, &uds_channel, &udp_channel, &uds_dgram_channel, &fifo_channel, &file_channel,
+	&tmpfs_file_channel, &shm_channel, &shm_spin_channel, &shm_sem_channel, &mmap_channel, &tmpfs_mmap_channel,
+	&tail_channel, &tmpfs_tail_channel, &mq_channel, &sysv_mq_channel,
 };
 #define CHANNEL_COUNT (sizeof channels / sizeof channels[0])
 
@@ -141,7 +142,8 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 	}
 	const char *missing = !cfg->channel ? "--channel" : !cfg->mode ? "--mode" : !cfg->size ? "--size"
 			    : !cfg->dir ? "--dir" : !cfg->name ? "--name"
-			    : !cfg->tmpfs_dir && cfg->channel == &tmpfs_file_channel ? "--tmpfs-dir" : NULL;
+			    : !cfg->tmpfs_dir && (cfg->channel == &tmpfs_file_channel || cfg->channel == &tmpfs_tail_channel)
+			    ? "--tmpfs-dir" : NULL;
 	if (missing)
 		fail_with(EXIT_USAGE, "%s is required\n%s", missing, usage);
 	cfg->latency = strcmp(cfg->mode, "latency") == 0;
@@ -257,6 +259,10 @@ static void print_initiator(const struct config *cfg, const struct initiator_out
 		       (unsigned long long)histogram_percentile(h, 99), (unsigned long long)p999, histogram_mean(h),
 		       (unsigned long long)(h->total ? h->min_nonzero : 0),
 		       (unsigned long long)(h->max > p999 ? h->max : p999));
+		/* A lossy channel's losses in latency mode are the initiator's, as in podbench's results. */
+		if (cfg->channel->lossy)
+			printf(",\"lost\":%llu,\"reordered\":%llu,\"duplicated\":%llu", (unsigned long long)o->lost,
+			       (unsigned long long)o->reordered, (unsigned long long)o->duplicated);
 	} else {
 		printf(",\"sent\":%llu", (unsigned long long)o->sent);
 	}
@@ -275,6 +281,11 @@ static void print_responder(const struct config *cfg, const struct responder_out
 		const double per_sec = n > 1 && o->span_ns > 0 ? (double)(n - 1) * 1e9 / (double)o->span_ns : 0;
 		printf(",\"spanNs\":%lld,\"messagesPerSec\":%.1f,\"bytesPerSec\":%.0f", (long long)o->span_ns, per_sec,
 		       per_sec * cfg->size);
+		/* In throughput mode they are the responder's: what the initiator sent, less what arrived. */
+		if (cfg->channel->lossy)
+			printf(",\"sent\":%llu,\"lost\":%llu,\"reordered\":%llu,\"duplicated\":%llu",
+			       (unsigned long long)o->sent, (unsigned long long)o->lost, (unsigned long long)o->reordered,
+			       (unsigned long long)o->duplicated);
 	}
 	print_end(&o->counts, ep);
 }
@@ -313,6 +324,8 @@ static int run_as_responder(const struct config *cfg, const struct codec *codec)
 	struct responder_outcome outcome = { 0 };
 	cleanup_on_signals();
 	describe_case(cfg, line, sizeof line);
+	if (cfg->channel->lossy)
+		prepare_end_file(cfg);
 	cfg->channel->host(cfg, line, sizeof line);
 	publish_ready(cfg, line);
 	struct endpoint *ep = cfg->channel->accept(cfg);

@@ -25,8 +25,6 @@
 
 #define MTYPE_BYTES 8
 #define INTERRUPT_INTERVAL_MS 250
-/* Keys tried in turn; another program may hold one. */
-#define KEY_ATTEMPTS 8
 
 #ifndef sigev_notify_thread_id
 #define sigev_notify_thread_id _sigev_un._tid
@@ -148,38 +146,17 @@ static struct endpoint *endpoint_on(int out, int in, const struct config *cfg)
 	return &q.base;
 }
 
+static int make_queue(key_t key)
+{
+	return msgget(key, IPC_CREAT | IPC_EXCL | 0600);
+}
+
 /* Creates queue `which` (0 or 1) under a key derived from --name, and records it for removal. */
 static int create_queue(const struct config *cfg, int which)
 {
 	char seed[300];
-	uint32_t h = 0x811c9dc5u;
 	snprintf(seed, sizeof seed, "%s/%d", cfg->name, which);
-	for (const char *p = seed; *p; p++)
-		h = (h ^ (uint8_t)*p) * 0x01000193u;
-
-	/* Block the cleanup signals until the new id is recorded, so a signal cannot leak the queue. */
-	sigset_t block, saved;
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGHUP);
-	for (int attempt = 0; attempt < KEY_ATTEMPTS; attempt++) {
-		key_t key = (key_t)(((h >> 3) + (uint32_t)attempt) * 2 + 1); /* positive, odd (never IPC_PRIVATE), distinct per attempt */
-		sigprocmask(SIG_BLOCK, &block, &saved);
-		int id = msgget(key, IPC_CREAT | IPC_EXCL | 0600);
-		int err = errno;
-		if (id >= 0)
-			cleanup_sysv_queue(id);
-		sigprocmask(SIG_SETMASK, &saved, NULL);
-		if (id >= 0)
-			return id;
-		if (err != EEXIST) {
-			char subject[32];
-			snprintf(subject, sizeof subject, "key %d", (int)key);
-			fail_call("msgget", subject, err);
-		}
-	}
-	fail("msgget: %d keys in a row are taken by other queues", KEY_ATTEMPTS);
+	return create_sysv(seed, "msgget", make_queue, cleanup_sysv_queue);
 }
 
 static void sysv_host(const struct config *cfg, char *params, size_t params_size)
