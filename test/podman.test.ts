@@ -43,7 +43,7 @@ describe('podman target', () => {
         '--target',
         'podman',
         '--channels',
-        'tcp,uds,tmpfs-file,shm,mmap,tmpfs-mmap,mq,sysv-mq',
+        'tcp,uds,udp,uds-dgram,fifo,tmpfs-file,shm,shm-sem,mmap,tmpfs-mmap,tail,tmpfs-tail,mq,sysv-mq',
         '--modes',
         'latency',
         '--sizes',
@@ -69,8 +69,10 @@ describe('podman target', () => {
         assert.equal(c.errors, 0);
         assert.ok(c.messages > 10);
       }
+      const udp = doc.cases.find((c) => c.channel === 'udp')!;
+      assert.equal(udp.loss?.sent, udp.messages + udp.loss!.lost, 'udp counts its losses in the pod too');
       // podman backs emptyDir {medium: Memory} with disk; the case must say so.
-      for (const channel of ['tmpfs-file', 'tmpfs-mmap']) {
+      for (const channel of ['tmpfs-file', 'tmpfs-mmap', 'tmpfs-tail']) {
         const tmpfsCase = doc.cases.find((c) => c.channel === channel)!;
         assert.equal(typeof tmpfsCase.details?.fsType, 'string', channel);
         if (tmpfsCase.details?.fsType !== 'tmpfs')

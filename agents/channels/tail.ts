@@ -112,9 +112,9 @@ class TailEndpoint implements BlockingEndpoint {
     this.window = windowRecords(sizeBytes);
     this.recordEvery = Math.max(1, Math.floor(this.window / 2));
     this.positionToWrite = allocMessage(POSITION_BYTES);
-    this.positionWritten = new DataView(this.positionToWrite.bytes.buffer);
+    this.positionWritten = this.positionToWrite.view;
     this.positionRead = allocMessage(POSITION_BYTES);
-    this.positionReadView = new DataView(this.positionRead.bytes.buffer);
+    this.positionReadView = this.positionRead.view;
     const opened: number[] = [];
     try {
       opened.push((this.logOut = openFile(outgoing.log, O.WRONLY | O.APPEND)));
@@ -178,12 +178,14 @@ class TailEndpoint implements BlockingEndpoint {
   private finishRead(into: MessageBuffer, first: number): number {
     const length = into.bytes.length;
     let have = 0;
+    let partial = false;
     this.messageWait.begin();
-    if (first > 0) this.partialReads++;
     for (let n = first; ; n = libc.readInto(this.logIn, into.address + have, length - have)) {
       if (n > 0) {
         have += n;
         if (have === length) return have;
+        if (!partial) this.partialReads++; // once per record, however many pieces it came in
+        partial = true;
       } else if (n === 0) this.waitForEvent(this.messageWait);
       else if (libc.lastErrno() !== Errno.EINTR) throw new NativeError('read', libc.lastErrno(), 'the log');
     }
@@ -252,7 +254,10 @@ function tailChannel(id: 'tail' | 'tmpfs-tail', dirOf: (ctx: ChannelContext) => 
         libc.close(fd);
         libc.unlink(path);
       }
-      const fs = volume === 'memory' ? `/dev/shm is ${volumeFacts('/dev/shm', volume).fsType}` : 'temp directory';
+      const fs =
+        volume === 'memory'
+          ? `/dev/shm is ${volumeFacts('/dev/shm', volume).fsType}`
+          : volumeFacts(scratchDir, volume).fsType;
       return `inotify follows an appended file (${fs})`;
     },
     feasibility(ctx): Feasibility {

@@ -56,11 +56,15 @@ class UdpEndpoint implements LossyEndpoint {
   private timeouts = 0;
   private closed = false;
 
+  /** The responder: its peer, the initiator, closes its socket when it is done, before its end arrives. */
+  private readonly peerMayFinishFirst: boolean;
+
   constructor(
     private readonly fd: number,
-    private readonly peer: string,
+    private readonly peer: 'initiator' | 'responder',
     private readonly peerTimeoutMs: number,
   ) {
+    this.peerMayFinishFirst = peer === 'initiator';
     this.lossTimeoutMs = Math.min(LOSS_TIMEOUT_MS, peerTimeoutMs);
     this.emptyReceivesAllowed = Math.max(1, Math.ceil(peerTimeoutMs / this.lossTimeoutMs));
   }
@@ -72,10 +76,11 @@ class UdpEndpoint implements LossyEndpoint {
       sent = libc.sendFrom(this.fd, message.address, length, MSG_NOSIGNAL);
     if (sent === length) return;
     const errno = sent === -1 ? libc.lastErrno() : 0;
-    if (errno === Errno.ECONNREFUSED) throw new PeerError(`the ${this.peer} closed its UDP socket`);
-    // A full send buffer for the whole peer timeout; or the kernel had no buffer for this
-    // datagram (ENOBUFS): on UDP that is a loss like any other.
-    if (errno === Errno.ENOBUFS) return;
+    if (errno === Errno.ECONNREFUSED && !this.peerMayFinishFirst)
+      throw new PeerError(`the ${this.peer} closed its UDP socket`);
+    // The kernel had no buffer for this datagram (ENOBUFS), or the responder echoed to an
+    // initiator that has finished: on UDP that is a loss like any other.
+    if (errno === Errno.ENOBUFS || errno === Errno.ECONNREFUSED) return;
     if (errno === Errno.EAGAIN) throw new PeerError(`the UDP send buffer stayed full for ${this.peerTimeoutMs} ms`);
     throw new NativeError('send', errno);
   }
@@ -89,7 +94,11 @@ class UdpEndpoint implements LossyEndpoint {
       return got;
     }
     const errno = libc.lastErrno();
-    if (errno === Errno.ECONNREFUSED) throw new PeerError(`the ${this.peer} closed its UDP socket`);
+    if (errno === Errno.ECONNREFUSED && !this.peerMayFinishFirst)
+      throw new PeerError(`the ${this.peer} closed its UDP socket`);
+    // The responder sees ECONNREFUSED when it echoed to an initiator that had finished (its last
+    // round trips timed out while the responder was held up): nothing came; its loop looks for the end.
+    if (errno === Errno.ECONNREFUSED) return -1;
     if (errno !== Errno.EAGAIN) throw new NativeError('recv', errno);
     this.timeouts++;
     if (++this.emptyReceives >= this.emptyReceivesAllowed)

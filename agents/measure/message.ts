@@ -46,15 +46,25 @@ export interface MessageBuffer {
   readonly address: number;
 }
 
-/** Allocates a message buffer whose memory is 4-byte aligned, as the word checksum needs. */
+/** Where every message buffer starts: at the start of a page, as the C reference's (mmap) do. */
+const PAGE_BYTES = 4096;
+
+/**
+ * Allocates a message buffer that starts at the start of a page (so 4-byte aligned, as the word
+ * checksum needs). The page matters: how fast the kernel copies a message in and out depends on
+ * where the user buffer sits against the kernel's (4K aliasing, `rep movsb`'s alignment rules),
+ * and the C reference's buffers start on a page; a buffer at whatever offset malloc gives would
+ * make podbench and C do different work.
+ */
 export function allocMessage(sizeBytes: number): MessageBuffer {
-  // allocUnsafeSlow gives the buffer its own ArrayBuffer: byteOffset 0 and a fixed address.
-  const backing = Buffer.allocUnsafeSlow(Math.ceil(sizeBytes / 4) * 4).fill(0);
+  // allocUnsafeSlow gives the buffer its own ArrayBuffer: a fixed address, never moved.
+  const backing = Buffer.allocUnsafeSlow(Math.ceil(sizeBytes / 4) * 4 + PAGE_BYTES).fill(0);
+  const offset = (PAGE_BYTES - (addressOf(backing) % PAGE_BYTES)) % PAGE_BYTES;
   return {
-    bytes: backing.subarray(0, sizeBytes),
-    words: new Int32Array(backing.buffer, 0, Math.floor(sizeBytes / 4)),
-    view: new DataView(backing.buffer, 0, sizeBytes),
-    address: addressOf(backing),
+    bytes: backing.subarray(offset, offset + sizeBytes),
+    words: new Int32Array(backing.buffer, offset, Math.floor(sizeBytes / 4)),
+    view: new DataView(backing.buffer, offset, sizeBytes),
+    address: addressOf(backing) + offset,
   };
 }
 
