@@ -19,6 +19,7 @@ import { filesystemType, volumeFacts } from '../kernel-limits.js';
 import type { MessageBuffer } from '../measure/message.js';
 import { PeerWait } from '../native/peer-wait.js';
 import { completeTransfer } from '../native/whole-transfer.js';
+import { FileWatch, IN } from '../native/file-watch.js';
 import {
   PeerError,
   type Channel,
@@ -32,12 +33,7 @@ import {
 
 /** Messages a writer may have in flight per direction. */
 const WINDOW = FILE_WINDOW;
-const IN_NONBLOCK = 0o4000;
-const IN_CLOEXEC = 0o2000000;
-const IN_MOVED_TO = 0x80;
-const IN_DELETE = 0x200;
 const F_OK = 0;
-const POLLIN = 1;
 
 const writeFailed = (errno: number): never => {
   throw new NativeError('write', errno);
@@ -65,15 +61,12 @@ class Direction {
 
 class FileEndpoint implements BlockingEndpoint {
   readonly blocking = true;
-  private readonly inotifyFd: number;
-  private readonly pollfd: Int32Array;
-  private readonly drain = Buffer.alloc(4096);
+  private readonly watch: FileWatch;
   /** The waits for a free name (the peer must read) and for a message (the peer must send). */
   private readonly nameWait: PeerWait;
   private readonly messageWait: PeerWait;
   private sent = 0;
   private received = 0;
-  private waits = 0;
   private closed = false;
 
   constructor(
@@ -88,10 +81,10 @@ class FileEndpoint implements BlockingEndpoint {
     };
     this.nameWait = new PeerWait(peerTimeoutMs, expired('read'));
     this.messageWait = new PeerWait(peerTimeoutMs, expired('send'));
-    this.inotifyFd = check(libc.inotifyInit1(IN_NONBLOCK | IN_CLOEXEC), 'inotify_init1');
-    check(libc.inotifyAddWatch(this.inotifyFd, incoming.dir, IN_MOVED_TO), 'inotify_add_watch', incoming.dir);
-    check(libc.inotifyAddWatch(this.inotifyFd, outgoing.dir, IN_DELETE), 'inotify_add_watch', outgoing.dir);
-    this.pollfd = new Int32Array([this.inotifyFd, POLLIN]);
+    this.watch = new FileWatch([
+      [incoming.dir, IN.MOVED_TO],
+      [outgoing.dir, IN.DELETE],
+    ]);
   }
 
   send(message: MessageBuffer): void {
@@ -99,7 +92,7 @@ class FileEndpoint implements BlockingEndpoint {
     const final = this.outgoing.finals[slot]!;
     // The name is free once the reader has unlinked the message that last used it.
     this.nameWait.begin();
-    while (libc.access(final, F_OK) === 0) this.waitForEvent(this.nameWait);
+    while (libc.access(final, F_OK) === 0) this.watch.sleep(this.nameWait);
     const staging = this.outgoing.staging[slot]!;
     const fd = check(libc.open(staging, O.WRONLY | O.CREAT | O.TRUNC | O.CLOEXEC, 0o600), 'open');
     const length = message.bytes.length;
@@ -123,7 +116,7 @@ class FileEndpoint implements BlockingEndpoint {
     let fd: number;
     while ((fd = libc.open(final, O.RDONLY | O.CLOEXEC, 0)) < 0) {
       if (libc.lastErrno() !== Errno.ENOENT) throw new NativeError('open', libc.lastErrno());
-      this.waitForEvent(this.messageWait);
+      this.watch.sleep(this.messageWait);
     }
     const capacity = into.bytes.length;
     let n: number;
@@ -139,24 +132,14 @@ class FileEndpoint implements BlockingEndpoint {
     return n;
   }
 
-  /** Sleeps until the directories change, within what is left of `wait`'s peer timeout. */
-  private waitForEvent(wait: PeerWait): void {
-    const leftMs = wait.goOn();
-    this.waits++;
-    const ready = libc.poll(this.pollfd, 1, leftMs);
-    // A signal (EINTR) only wakes the wait early: the caller looks again, within the same timeout.
-    if (ready < 0 && libc.lastErrno() !== Errno.EINTR) throw new NativeError('poll', libc.lastErrno());
-    if (ready > 0) while (libc.read(this.inotifyFd, this.drain, this.drain.length) > 0);
-  }
-
   details(): Record<string, number | string | boolean> {
-    return { fsType: this.fsType, window: WINDOW, inotifyWaits: this.waits };
+    return { fsType: this.fsType, window: WINDOW, inotifyWaits: this.watch.sleeps };
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    libc.close(this.inotifyFd);
+    this.watch.close();
   }
 }
 

@@ -22,6 +22,7 @@ import { freeBytesIn, volumeFacts } from '../kernel-limits.js';
 import { TAIL_WINDOW_MIN_RECORDS } from '../contract/channels.js';
 import { allocMessage, type MessageBuffer } from '../measure/message.js';
 import { PeerWait } from '../native/peer-wait.js';
+import { FileWatch, IN } from '../native/file-watch.js';
 import {
   PeerError,
   type Channel,
@@ -36,10 +37,6 @@ import {
 /** The bytes a window aims for when messages are small: 256 KiB of log per direction. */
 const WINDOW_TARGET_BYTES = 256 * 1024;
 const PAGE_BYTES = 4096;
-const IN_NONBLOCK = 0o4000;
-const IN_CLOEXEC = 0o2000000;
-const IN_MODIFY = 0x2;
-const POLLIN = 1;
 const FALLOC_FL_KEEP_SIZE = 0x01;
 const FALLOC_FL_PUNCH_HOLE = 0x02;
 const POSITION_BYTES = 8;
@@ -74,9 +71,7 @@ class TailEndpoint implements BlockingEndpoint {
   /** Follows the incoming log (read-write only to punch holes); records the position in it. */
   private readonly logIn: number;
   private readonly positionIn: number;
-  private readonly inotifyFd: number;
-  private readonly pollfd: Int32Array;
-  private readonly drain = Buffer.alloc(4096);
+  private readonly watch: FileWatch;
   /** The 8-byte position (records read, little-endian) as written and as read. */
   private readonly positionToWrite: MessageBuffer;
   private readonly positionWritten: DataView;
@@ -92,7 +87,6 @@ class TailEndpoint implements BlockingEndpoint {
   private read = 0;
   private freedUpTo = 0;
   private punching = true;
-  private waits = 0;
   private partialReads = 0;
   private closed = false;
 
@@ -121,14 +115,14 @@ class TailEndpoint implements BlockingEndpoint {
       opened.push((this.positionOut = openFile(outgoing.position, O.RDONLY)));
       opened.push((this.logIn = openFile(incoming.log, O.RDWR)));
       opened.push((this.positionIn = openFile(incoming.position, O.RDWR)));
-      opened.push((this.inotifyFd = check(libc.inotifyInit1(IN_NONBLOCK | IN_CLOEXEC), 'inotify_init1')));
-      check(libc.inotifyAddWatch(this.inotifyFd, incoming.log, IN_MODIFY), 'inotify_add_watch', incoming.log);
-      check(libc.inotifyAddWatch(this.inotifyFd, outgoing.position, IN_MODIFY), 'inotify_add_watch', outgoing.position);
+      this.watch = new FileWatch([
+        [incoming.log, IN.MODIFY],
+        [outgoing.position, IN.MODIFY],
+      ]);
     } catch (err) {
       for (const fd of opened) libc.close(fd);
       throw err;
     }
-    this.pollfd = new Int32Array([this.inotifyFd, POLLIN]);
   }
 
   send(message: MessageBuffer): void {
@@ -161,7 +155,7 @@ class TailEndpoint implements BlockingEndpoint {
         this.readByPeer = view.getUint32(0, true) + view.getUint32(4, true) * 0x100000000;
       }
       if (this.written - this.readByPeer < this.window) return;
-      this.waitForEvent(this.roomWait);
+      this.watch.sleep(this.roomWait);
     }
   }
 
@@ -186,7 +180,7 @@ class TailEndpoint implements BlockingEndpoint {
         if (have === length) return have;
         if (!partial) this.partialReads++; // once per record, however many pieces it came in
         partial = true;
-      } else if (n === 0) this.waitForEvent(this.messageWait);
+      } else if (n === 0) this.watch.sleep(this.messageWait);
       else if (libc.lastErrno() !== Errno.EINTR) throw new NativeError('read', libc.lastErrno(), 'the log');
     }
   }
@@ -205,21 +199,11 @@ class TailEndpoint implements BlockingEndpoint {
     else this.freedUpTo = upTo;
   }
 
-  /** Sleeps until a watched file changes, within what is left of `wait`'s peer timeout. */
-  private waitForEvent(wait: PeerWait): void {
-    const leftMs = wait.goOn();
-    this.waits++;
-    const ready = libc.poll(this.pollfd, 1, leftMs);
-    // A signal (EINTR) only wakes the wait early: the caller looks again, within the same timeout.
-    if (ready < 0 && libc.lastErrno() !== Errno.EINTR) throw new NativeError('poll', libc.lastErrno());
-    if (ready > 0) while (libc.read(this.inotifyFd, this.drain, this.drain.length) > 0);
-  }
-
   details(): Record<string, number | string | boolean> {
     return {
       fsType: this.fsType,
       windowRecords: this.window,
-      inotifyWaits: this.waits,
+      inotifyWaits: this.watch.sleeps,
       partialReads: this.partialReads,
       holePunching: this.punching,
     };
@@ -228,7 +212,8 @@ class TailEndpoint implements BlockingEndpoint {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const fd of [this.logOut, this.positionOut, this.logIn, this.positionIn, this.inotifyFd]) libc.close(fd);
+    for (const fd of [this.logOut, this.positionOut, this.logIn, this.positionIn]) libc.close(fd);
+    this.watch.close();
   }
 }
 
@@ -246,11 +231,9 @@ function tailChannel(id: 'tail' | 'tmpfs-tail', dirOf: (ctx: ChannelContext) => 
     probe(scratchDir) {
       const path = join(scratchDir, 'probe.log');
       const fd = openFile(path, O.RDWR | O.CREAT | O.APPEND);
-      const inotifyFd = check(libc.inotifyInit1(IN_NONBLOCK | IN_CLOEXEC), 'inotify_init1');
       try {
-        check(libc.inotifyAddWatch(inotifyFd, path, IN_MODIFY), 'inotify_add_watch', path);
+        new FileWatch([[path, IN.MODIFY]]).close();
       } finally {
-        libc.close(inotifyFd);
         libc.close(fd);
         libc.unlink(path);
       }
