@@ -77,6 +77,7 @@ export function measuredResult(m: MeasuredCase): CaseResult {
   const mode = MODES[spec.mode];
   const messages = mode.countedBy === 'initiator' ? initiator.messages : responder.messages;
   const errors = initiator.errors + responder.errors;
+  const lossy = channelInfo(spec.channel).lossy === true;
   const result: CaseResult = {
     ...spec,
     status: 'ok',
@@ -85,7 +86,11 @@ export function measuredResult(m: MeasuredCase): CaseResult {
     bytes: initiator.bytes + responder.bytes,
     errors,
     verify: m.settings.verify,
-    cpu: { initiator: cpuCost(initiator.cpu, messages), responder: cpuCost(responder.cpu, messages) },
+    // A lossy channel's initiator spent its CPU on every message it sent, delivered or not.
+    cpu: {
+      initiator: cpuCost(initiator.cpu, lossy ? initiator.sent : messages),
+      responder: cpuCost(responder.cpu, messages),
+    },
     placement: { initiator: m.initiatorPlacement, responder: responder.placement },
     details: {
       ...m.plannedDetails,

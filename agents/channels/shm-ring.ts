@@ -124,9 +124,10 @@ interface Wakeup {
   wake(flag: number): void;
   /**
    * Called when a wait ends with `owed` take-downs of the flag not yet matched by a wake-up the
-   * sleeper consumed: a semaphore must take those posts now, a futex keeps nothing.
+   * sleeper consumed: a semaphore must take those posts now, a futex keeps nothing. Returns the
+   * waits it made.
    */
-  settle(flag: number, owed: number, wait: PeerWait): void;
+  settle(flag: number, owed: number, wait: PeerWait): number;
   /** The counters in the case's details, by the names of this kind. */
   details(wakes: number, sleeps: number, timeouts: number): Record<string, number>;
   free(): void;
@@ -137,12 +138,14 @@ function futexWakeup(rings: readonly Ring[], timeout: NativeTimespec): Wakeup {
   return {
     sleep: (flag) => libc.futexWait(addresses[flag]!, 1, timeout),
     wake: (flag) => void libc.futexWake(addresses[flag]!, 1),
-    settle: () => undefined,
+    settle: () => 0,
     details: (wakes, sleeps, timeouts) => ({ futexWakes: wakes, futexWaits: sleeps, futexTimeouts: timeouts }),
     free: () => undefined,
   };
 }
 
+/** semop on a set that is gone (removed, and its id not reused yet). */
+const EINVAL = 22;
 /** `struct sembuf`: unsigned short sem_num; short sem_op; short sem_flg. */
 const SEMBUF_BYTES = 6;
 const FLAGS = 4;
@@ -167,21 +170,27 @@ function semaphoreWakeup(semid: number, timeout: NativeTimespec): Wakeup {
     const errno = libc.lastErrno();
     if (errno === Errno.EAGAIN) return Errno.ETIMEDOUT; // semtimedop's timeout
     if (errno === Errno.EINTR) return errno;
-    if (errno === Errno.EIDRM || errno === 22 /* EINVAL: gone */)
-      throw new PeerError('the peer removed the semaphore set');
+    if (errno === Errno.EIDRM || errno === EINVAL) throw new PeerError('the peer removed the semaphore set');
     throw new NativeError('semtimedop', errno);
   };
   return {
     sleep,
-    wake: (flag) => void check(libc.semopAt(semid, base + (FLAGS + flag) * SEMBUF_BYTES, 1), 'semop'),
+    wake(flag) {
+      if (libc.semopAt(semid, base + (FLAGS + flag) * SEMBUF_BYTES, 1) === 0) return;
+      const errno = libc.lastErrno();
+      if (errno === Errno.EIDRM || errno === EINVAL) throw new PeerError('the peer removed the semaphore set');
+      throw new NativeError('semop', errno);
+    },
     settle(flag, owed, wait) {
       // The waker took the flag down and posts (or is about to): take each post, bounded.
-      for (let left = owed; left > 0;) {
+      let waits = 0;
+      for (let left = owed; left > 0; waits++) {
         const woke = sleep(flag);
         if (woke === 0) left--;
         else if (woke === Errno.ETIMEDOUT) wait.giveUp();
         else wait.goOn();
       }
+      return waits;
     },
     details: (wakes, sleeps, timeouts) => ({ semPosts: wakes, semWaits: sleeps, semTimeouts: timeouts }),
     free: () => koffi.free(ops),
@@ -316,7 +325,7 @@ class RingEndpoint implements BlockingEndpoint {
       wait.goOn();
     }
     if (Atomics.exchange(control, flag, 0) === 0) takenDown++;
-    if (takenDown > woken) wakeup.settle(flagId, takenDown - woken, wait);
+    if (takenDown > woken) this.sleeps += wakeup.settle(flagId, takenDown - woken, wait);
   }
 
   details(): Record<string, number | string | boolean> {
@@ -426,10 +435,26 @@ function endpointFor(
 
 /** The four semaphores of a `shm-sem` case, one per flag; journaled by id right after creation (as System V queues). */
 function createSemaphores(ctx: ChannelContext): number {
-  const semid = createWithRunKey(`${ctx.runId}/${ctx.spec.index}/sem`, 'semget', (key) =>
-    libc.semget(key, FLAGS, IPC.CREAT | IPC.EXCL | 0o600),
-  );
-  ctx.journal.record('sysv-sem', String(semid));
+  let semid: number;
+  try {
+    semid = createWithRunKey(`${ctx.runId}/${ctx.spec.index}/sem`, 'semget', (key) =>
+      libc.semget(key, FLAGS, IPC.CREAT | IPC.EXCL | 0o600),
+    );
+  } catch (err) {
+    if (err instanceof NativeError && err.errno === Errno.ENOSPC)
+      throw new Error(
+        `no room for another System V semaphore set: all ${ctx.limits.sysvSemSets ?? 'the'} sets kernel.sem ` +
+          "allows (SEMMNI) are in use in this IPC namespace; 'ipcs -s' lists them",
+        { cause: err },
+      );
+    throw err;
+  }
+  try {
+    ctx.journal.record('sysv-sem', String(semid));
+  } catch (err) {
+    removeSemaphores(semid); // unrecorded, it would outlive a crash
+    throw err;
+  }
   return semid;
 }
 

@@ -14,13 +14,13 @@ import {
   IPPROTO_TCP,
   MSG_NOSIGNAL,
   MSG_WAITALL,
-  POLLIN,
   SOCK_STREAM_CLOEXEC,
   SOL_SOCKET,
   SO_REUSEADDR,
   TCP_NODELAY,
   boundPort,
   inetAddress,
+  readableWithin,
   setIntOption,
   setTimeouts,
   unixAddress,
@@ -161,9 +161,7 @@ function hostSocket(family: Family, ctx: ChannelContext): Hosted {
   return {
     params,
     accept() {
-      const pollfd = new Int32Array([fd, POLLIN]);
-      const ready = check(libc.poll(pollfd, 1, ctx.peerTimeoutMs), 'poll');
-      if (ready === 0)
+      if (!readableWithin(fd, ctx.peerTimeoutMs))
         throw new PeerError(`the initiator did not connect to the ${family} socket within ${ctx.peerTimeoutMs} ms`);
       const conn = check(libc.accept(fd, null, null), 'accept');
       dispose();

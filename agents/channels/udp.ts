@@ -18,7 +18,6 @@ import { Errno, NativeError, check } from '../native/libc.js';
 import {
   AF_INET,
   MSG_NOSIGNAL,
-  POLLIN,
   SOCK_DGRAM_CLOEXEC,
   SOL_SOCKET,
   SO_RCVBUF,
@@ -26,6 +25,7 @@ import {
   boundPort,
   inetAddress,
   intOption,
+  readableWithin,
   setIntOption,
   setTimeouts,
 } from '../native/sockets.js';
@@ -161,8 +161,7 @@ function host(ctx: ChannelContext): Hosted {
   return {
     params: { port: boundPort(fd) },
     accept() {
-      const pollfd = new Int32Array([fd, POLLIN]);
-      if (check(libc.poll(pollfd, 1, ctx.peerTimeoutMs), 'poll') === 0)
+      if (!readableWithin(fd, ctx.peerTimeoutMs))
         throw new PeerError(`the initiator sent nothing to the UDP socket within ${ctx.peerTimeoutMs} ms`);
       const hello = Buffer.allocUnsafeSlow(2);
       if (check(libc.recvInto(fd, libc.addressOf(hello), 2, 0), 'recv', 'hello') !== 2)

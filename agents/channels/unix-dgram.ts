@@ -1,11 +1,14 @@
 /**
- * `uds-dgram`: two Unix datagram sockets with their files in the shared volume, connected to
- * each other — the DogStatsD and syslog pattern. A message is one datagram: boundaries are kept,
- * nothing is lost, and a sender blocks while the receiver's queue holds net.unix.max_dgram_qlen
- * datagrams (SO_SNDTIMEO bounds the wait). One send() and one recv() per message.
+ * `uds-dgram`: Unix datagram sockets with their files in the shared volume — the DogStatsD and
+ * syslog pattern: the responder's socket is bound and not connected, the initiator's is
+ * connected to it. A message is one datagram: boundaries are kept, nothing is lost, and the
+ * initiator blocks while the responder's queue holds net.unix.max_dgram_qlen datagrams
+ * (SO_SNDTIMEO bounds the wait). The kernel applies that queue limit only to a sender whose
+ * receiver is not connected back to it, which is why the responder answers with sendto() to the
+ * initiator's address rather than connecting. One send() or sendto() and one recv() per message.
  *
  * Meeting: the responder binds its socket; the initiator binds its own, connects to the
- * responder's and sends an empty datagram; the responder, on receiving it, connects back.
+ * responder's and sends an empty datagram, which tells the responder it is there.
  *
  * A datagram must fit the sender's buffer (the kernel refuses one larger than SO_SNDBUF with
  * EMSGSIZE), so SO_SNDBUF is raised to hold a queue of messages up to net.core.wmem_max, and a
@@ -19,11 +22,12 @@ import {
   AF_UNIX,
   MSG_DONTWAIT,
   MSG_NOSIGNAL,
-  POLLIN,
   SOCK_DGRAM_CLOEXEC,
   SOL_SOCKET,
   SO_SNDBUF,
+  UNIX_ADDRESS_BYTES,
   intOption,
+  readableWithin,
   setIntOption,
   setTimeouts,
   unixAddress,
@@ -73,26 +77,37 @@ function socketPaths(ctx: ChannelContext): { responder: string; initiator: strin
 
 function bindTo(fd: number, path: string): void {
   if (existsSync(path)) libc.unlink(path); // a stale socket file from an earlier case
-  check(libc.bind(fd, unixAddress(path), 110), 'bind', path);
+  check(libc.bind(fd, unixAddress(path), UNIX_ADDRESS_BYTES), 'bind', path);
 }
 
 class DatagramEndpoint implements BlockingEndpoint {
   readonly blocking = true;
   private closed = false;
+  /** Where an unconnected socket sends (its peer's sockaddr_un, by address), or 0 when connected. */
+  private readonly toAddress: number;
 
   constructor(
     private readonly fd: number,
     private readonly ownPath: string | undefined,
     private readonly peer: string,
     private readonly timeoutMs: number,
-  ) {}
+    /** The peer's address, for the unconnected responder; kept referenced while its address is used. */
+    private readonly to?: Buffer,
+  ) {
+    this.toAddress = to ? libc.addressOf(to) : 0;
+  }
 
   send(message: MessageBuffer): void {
     const length = message.bytes.length;
-    let sent = libc.sendFrom(this.fd, message.address, length, MSG_NOSIGNAL);
-    while (sent === -1 && libc.lastErrno() === Errno.EINTR)
-      sent = libc.sendFrom(this.fd, message.address, length, MSG_NOSIGNAL);
+    let sent = this.sendOnce(message.address, length);
+    while (sent === -1 && libc.lastErrno() === Errno.EINTR) sent = this.sendOnce(message.address, length);
     if (sent !== length) this.fail('send', sent === -1 ? libc.lastErrno() : 0);
+  }
+
+  private sendOnce(address: number, length: number): number {
+    return this.to
+      ? libc.sendtoFrom(this.fd, address, length, MSG_NOSIGNAL, this.toAddress, UNIX_ADDRESS_BYTES)
+      : libc.sendFrom(this.fd, address, length, MSG_NOSIGNAL);
   }
 
   receive(into: MessageBuffer): number {
@@ -104,7 +119,12 @@ class DatagramEndpoint implements BlockingEndpoint {
   }
 
   private fail(call: 'send' | 'recv', errno: number): never {
-    if (errno === Errno.ECONNREFUSED || errno === Errno.ECONNRESET || errno === Errno.EPIPE)
+    if (
+      errno === Errno.ECONNREFUSED ||
+      errno === Errno.ECONNRESET ||
+      errno === Errno.EPIPE ||
+      errno === Errno.ENOENT // an unconnected sender's peer removed its socket file
+    )
       throw new PeerError(`the ${this.peer} closed its datagram socket`);
     if (errno === Errno.EAGAIN)
       throw new PeerError(
@@ -178,13 +198,12 @@ function host(ctx: ChannelContext): Hosted {
   return {
     params: { responder: paths.responder, initiator: paths.initiator },
     accept() {
-      const pollfd = new Int32Array([fd, POLLIN]);
-      if (check(libc.poll(pollfd, 1, ctx.peerTimeoutMs), 'poll') === 0)
+      if (!readableWithin(fd, ctx.peerTimeoutMs))
         throw new PeerError(`the initiator did not send to the datagram socket within ${ctx.peerTimeoutMs} ms`);
       const hello = Buffer.allocUnsafeSlow(1);
       check(libc.recvInto(fd, libc.addressOf(hello), 1, 0), 'recv', 'hello');
-      check(libc.connect(fd, unixAddress(paths.initiator), 110), 'connect', paths.initiator);
-      return (endpoint = new DatagramEndpoint(fd, paths.responder, 'initiator', ctx.peerTimeoutMs));
+      const to = unixAddress(paths.initiator);
+      return (endpoint = new DatagramEndpoint(fd, paths.responder, 'initiator', ctx.peerTimeoutMs, to));
     },
     dispose() {
       if (disposed) return;
@@ -203,7 +222,11 @@ function joinDatagram(ctx: ChannelContext, params: JoinParams): Endpoint {
   const fd = newSocket(ctx);
   try {
     bindTo(fd, own);
-    check(libc.connect(fd, unixAddress(String(params.responder)), 110), 'connect', String(params.responder));
+    check(
+      libc.connect(fd, unixAddress(String(params.responder)), UNIX_ADDRESS_BYTES),
+      'connect',
+      String(params.responder),
+    );
     const hello = Buffer.allocUnsafeSlow(1);
     check(libc.sendFrom(fd, libc.addressOf(hello), 0, MSG_NOSIGNAL), 'send', 'hello');
     return new DatagramEndpoint(fd, own, 'responder', ctx.peerTimeoutMs);

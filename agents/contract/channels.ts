@@ -120,7 +120,8 @@ export const CHANNELS = {
   },
   'uds-dgram': {
     ...PLAIN,
-    mechanism: 'Unix datagram sockets in the shared volume, connected both ways; senders block on a full queue',
+    mechanism:
+      'Unix datagram sockets in the shared volume, the initiator connected to the bound responder; a full queue blocks',
     shares: 'volume',
     limits: ['unixMaxDgramQlen', 'netWmemMaxBytes'],
     sysctls: ['net.unix.max_dgram_qlen'],

@@ -28,6 +28,14 @@ export class Arrivals implements ArrivalCounts {
 
   /** Notes the arrival of message `seq`; returns whether it is its first arrival. */
   note(seq: number): boolean {
+    if (this.highest < 0) {
+      // The first arrival: the window is still all clear, nothing to forget (a first number far
+      // from 0 must not cost a sweep of the window inside a timed round trip).
+      this.highest = seq;
+      this.mark(seq);
+      this.unique++;
+      return true;
+    }
     if (seq > this.highest) {
       // Numbers entering the window forget what the numbers WINDOW before them left.
       const from = Math.max(this.highest + 1, seq - MASK);

@@ -487,7 +487,7 @@ class ResponderState {
     const verdict = this.codec.verify(msg, n, seq);
     if (verdict !== Verdict.ok) {
       this.counts.errors++;
-      this.counts.firstError ??= describe(verdict, this.expected);
+      this.counts.firstError ??= describe(verdict, seq);
     }
     // Resynchronise on the sender's numbering so one lost message counts once, not forever.
     this.expected = MessageCodec.sequence(msg) + 1;

@@ -362,6 +362,10 @@ export const sendFrom = lib.func('intptr_t send(int fd, intptr_t buf, size_t len
   [number, number, number, number],
   number
 >;
+/** sendto with the destination address by address too (a sockaddr in a buffer that stays referenced). */
+export const sendtoFrom = lib.func(
+  'intptr_t sendto(int fd, intptr_t buf, size_t len, int flags, intptr_t dest, uint32_t addrlen)',
+) as Fn<[number, number, number, number, number, number], number>;
 export const recvInto = lib.func('intptr_t recv(int fd, intptr_t buf, size_t len, int flags)') as Fn<
   [number, number, number, number],
   number

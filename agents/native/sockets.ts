@@ -4,7 +4,7 @@
  * the same on x86-64 and arm64.
  */
 import * as libc from './libc.js';
-import { SUN_PATH_MAX, check } from './libc.js';
+import { Errno, NativeError, SUN_PATH_MAX, check } from './libc.js';
 
 export const AF_UNIX = 1;
 export const AF_INET = 2;
@@ -39,6 +39,9 @@ export function boundPort(fd: number): number {
   check(libc.getsockname(fd, bound, new Int32Array([16])), 'getsockname');
   return bound.readUInt16BE(2);
 }
+
+/** The size of a `struct sockaddr_un`. */
+export const UNIX_ADDRESS_BYTES = 110;
 
 /** A `struct sockaddr_un` for `path` (110 bytes); throws when the path is too long. */
 export function unixAddress(path: string): Buffer {
@@ -78,4 +81,19 @@ export function intOption(fd: number, level: number, name: number, label: string
   const value = new Int32Array(1);
   check(libc.getsockopt(fd, level, name, value, new Int32Array([4])), `getsockopt(${label})`);
   return value[0]!;
+}
+
+/**
+ * Waits until `fd` has something to read, at most `timeoutMs`; returns whether it has. A signal
+ * (the agents handle SIGINT and SIGTERM) only wakes the wait early: it goes on for the rest.
+ */
+export function readableWithin(fd: number, timeoutMs: number): boolean {
+  const pollfd = new Int32Array([fd, POLLIN]);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ready = libc.poll(pollfd, 1, Math.max(0, deadline - Date.now()));
+    if (ready > 0) return true;
+    if (ready === 0) return false;
+    if (libc.lastErrno() !== Errno.EINTR) throw new NativeError('poll', libc.lastErrno());
+  }
 }

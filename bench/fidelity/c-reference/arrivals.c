@@ -29,6 +29,13 @@ void arrivals_init(struct arrivals *a)
 bool arrivals_note(struct arrivals *a, uint32_t seq32)
 {
 	const int64_t seq = seq32;
+	if (a->highest < 0) {
+		/* The first arrival: the window is still all clear, nothing to forget (no sweep in a timed round trip). */
+		a->highest = seq;
+		mark(a, seq);
+		a->unique++;
+		return true;
+	}
 	if (seq > a->highest) {
 		/* Numbers entering the window forget what the numbers ARRIVALS_WINDOW before them left. */
 		const int64_t from = a->highest + 1 > seq - MASK ? a->highest + 1 : seq - MASK;

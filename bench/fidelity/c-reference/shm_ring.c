@@ -180,7 +180,7 @@ static void settle(struct ring_endpoint *r, int flag_id, unsigned owed, int64_t 
 {
 	if (r->waiting != WAIT_SEMAPHORE)
 		return;
-	for (unsigned left = owed; left > 0;) {
+	for (unsigned left = owed; left > 0; r->sleeps++) { /* counted as waits, as the agents count them */
 		int woke = sem_sleep(r, flag_id);
 		if (woke == 0)
 			left--;

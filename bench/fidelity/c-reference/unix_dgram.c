@@ -1,13 +1,16 @@
 /*
  * podbench-ref: `uds-dgram`, as podbench's agents/channels/unix-dgram.ts. Two Unix datagram
  * sockets with their files in --dir (DIR/ref.r.dgram the responder's, DIR/ref.i.dgram the
- * initiator's), connected to each other. A message is one datagram: boundaries are kept, nothing
- * is lost, and a sender blocks while the receiver's queue holds net.unix.max_dgram_qlen
- * datagrams (SO_SNDTIMEO bounds the wait). One send() and one recv() per message.
+ * initiator's): the responder's bound and not connected, the initiator's connected to it (the
+ * DogStatsD and syslog pattern). A message is one datagram: boundaries are kept, nothing is lost,
+ * and the initiator blocks while the responder's queue holds net.unix.max_dgram_qlen datagrams
+ * (SO_SNDTIMEO bounds the wait). The kernel applies that limit only to a sender whose receiver is
+ * not connected back to it, so the responder answers with sendto(). One send() or sendto() and
+ * one recv() per message.
  *
  * Meeting: the responder binds its socket; the initiator binds its own, connects to the
- * responder's and sends an empty datagram; the responder, on receiving it, connects back. Each
- * side removes its own socket file when it closes.
+ * responder's and sends an empty datagram, which tells the responder it is there. Each side
+ * removes its own socket file when it closes.
  *
  * A datagram must fit the sender's buffer (the kernel refuses one larger than SO_SNDBUF with
  * EMSGSIZE), so SO_SNDBUF is raised to hold a queue of messages, up to net.core.wmem_max, and a
@@ -38,11 +41,13 @@ struct dgram_endpoint {
 	const struct config *cfg;
 	int fd;
 	const char *own_path;
+	/* Where the unconnected responder sends; NULL for the connected initiator. */
+	const struct sockaddr_un *to;
 	int send_buffer_bytes; /* read when the endpoint is made: print_details runs after close */
 };
 
 static struct sockaddr_un responder_addr, initiator_addr;
-/* The responder's socket, bound in host() and connected in accept(); one process runs one case. */
+/* The responder's socket, bound in host(); one process runs one case. */
 static int hosted_fd = -1;
 
 /* DIR/ref.<r|i>.dgram; false when it does not fit the 107 bytes of path the kernel allows. */
@@ -91,7 +96,7 @@ static int send_buffer_of(int fd)
 static _Noreturn void dgram_failed(const struct dgram_endpoint *d, const char *call, int err)
 {
 	const struct config *cfg = d->cfg;
-	if (err == ECONNREFUSED || err == ECONNRESET || err == EPIPE)
+	if (err == ECONNREFUSED || err == ECONNRESET || err == EPIPE || err == ENOENT /* the peer's file is gone */)
 		fail("the %s closed its datagram socket", cfg->peer);
 	if (err == EAGAIN)
 		fail("the %s did not %s within %ld ms (Unix datagram socket)", cfg->peer,
@@ -101,13 +106,21 @@ static _Noreturn void dgram_failed(const struct dgram_endpoint *d, const char *c
 	fail_call(call, NULL, err);
 }
 
+/* The unconnected responder sends to the initiator's address; the connected initiator just sends. */
+static ssize_t send_once(const struct dgram_endpoint *d, const uint8_t *message, size_t length)
+{
+	if (d->to)
+		return sendto(d->fd, message, length, MSG_NOSIGNAL, (const struct sockaddr *)d->to, sizeof *d->to);
+	return send(d->fd, message, length, MSG_NOSIGNAL);
+}
+
 /* SO_SNDTIMEO/SO_RCVTIMEO bound a blocked call; EINTR (a signal) is simply retried. */
 static void dgram_send(struct endpoint *self, const uint8_t *message, size_t length)
 {
 	struct dgram_endpoint *d = (struct dgram_endpoint *)self;
-	ssize_t sent = send(d->fd, message, length, MSG_NOSIGNAL);
+	ssize_t sent = send_once(d, message, length);
 	while (sent < 0 && errno == EINTR)
-		sent = send(d->fd, message, length, MSG_NOSIGNAL);
+		sent = send_once(d, message, length);
 	if (sent != (ssize_t)length)
 		dgram_failed(d, "send", sent < 0 ? errno : 0);
 }
@@ -139,7 +152,8 @@ static void dgram_close(struct endpoint *self)
 	d->fd = -1;
 }
 
-static struct endpoint *endpoint_on(int fd, const char *own_path, const struct config *cfg)
+static struct endpoint *endpoint_on(int fd, const char *own_path, const struct sockaddr_un *to,
+				    const struct config *cfg)
 {
 	static struct dgram_endpoint d;
 	d = (struct dgram_endpoint){
@@ -147,6 +161,7 @@ static struct endpoint *endpoint_on(int fd, const char *own_path, const struct c
 		.cfg = cfg,
 		.fd = fd,
 		.own_path = own_path,
+		.to = to,
 		.send_buffer_bytes = send_buffer_of(fd),
 	};
 	return &d.base;
@@ -241,8 +256,7 @@ static struct endpoint *dgram_accept(const struct config *cfg)
 	uint8_t hello[1];
 	if (recv(hosted_fd, hello, sizeof hello, 0) < 0)
 		fail_call("recv", "hello", errno);
-	connect_to(hosted_fd, &initiator_addr);
-	return endpoint_on(hosted_fd, responder_addr.sun_path, cfg);
+	return endpoint_on(hosted_fd, responder_addr.sun_path, &initiator_addr, cfg);
 }
 
 static struct endpoint *dgram_join(const struct config *cfg, const char *params)
@@ -256,7 +270,7 @@ static struct endpoint *dgram_join(const struct config *cfg, const char *params)
 	uint8_t hello[1] = { 0 };
 	if (send(fd, hello, 0, MSG_NOSIGNAL) < 0)
 		fail_call("send", "hello", errno);
-	return endpoint_on(fd, initiator_addr.sun_path, cfg);
+	return endpoint_on(fd, initiator_addr.sun_path, NULL, cfg);
 }
 
 const struct channel uds_dgram_channel = {
