@@ -93,7 +93,21 @@ describe('podbench manifest', () => {
     assert.ok(configMap, 'a ConfigMap comes with the Pod');
     assert.ok(yamlBytes < 1024 * 1024, `${yamlBytes} bytes`);
     assert.ok(configMap.data!['bootstrap.cjs']!.includes('podbench bootstrap'));
-    assert.equal(Object.keys(configMap.binaryData!).length, 1, 'the native module, gzipped');
+    assert.deepEqual(
+      Object.keys(configMap.data!).sort(),
+      ['bootstrap.cjs', 'files.json'],
+      'only the bootstrap as text',
+    );
+    const files = JSON.parse(configMap.data!['files.json']!) as { key: string; path: string; gzip: boolean }[];
+    assert.ok(files.some((f) => f.path === 'agent.mjs') && files.some((f) => f.path.endsWith('.node')));
+    for (const f of files) {
+      assert.equal(f.gzip, true, `${f.path} is gzipped`);
+      assert.equal(
+        Buffer.from(configMap.binaryData![f.key]!, 'base64').readUInt16BE(0),
+        0x1f8b,
+        `${f.path}: gzip magic`,
+      );
+    }
     assert.ok(
       pod.spec!.containers.every(
         (c) => c.image === 'node:22-slim' && c.command![1] === '/podbench/delivery/bootstrap.cjs',
@@ -147,7 +161,9 @@ describe('podbench manifest', () => {
         ['arm64', 183],
       ] as const) {
         const { pod, configMap } = await printed(['--arch', arch, '-o', 'json']);
-        const native = gunzipSync(Buffer.from(Object.values(configMap!.binaryData!)[0]!, 'base64'));
+        const files = JSON.parse(configMap!.data!['files.json']!) as { key: string; path: string }[];
+        const nativeKey = files.find((f) => f.path.endsWith('.node'))!.key;
+        const native = gunzipSync(Buffer.from(configMap!.binaryData![nativeKey]!, 'base64'));
         assert.equal(native.subarray(1, 4).toString(), 'ELF');
         assert.equal(native.readUInt16LE(18), machine, `${arch}: e_machine`);
         assert.equal(pod.spec!.nodeSelector!['kubernetes.io/arch'], arch);
