@@ -94,6 +94,19 @@ describe('every channel between two real processes', () => {
     assert.equal(skipped.filter((c) => c.channel === 'udp').length, 2);
   });
 
+  it('HTTP channels keep one connection, Nagle off on TCP, and count what HTTP adds on the wire', () => {
+    for (const c of measured.doc.cases.filter((x) => x.channel.startsWith('http1'))) {
+      const d = c.details ?? {};
+      for (const side of ['initiator', 'responder']) {
+        assert.equal(d[`${side}.connections`], 1, `${c.channel} ${c.mode}: keep-alive held (${side})`);
+        const out = Number(d[`${side}.wireBytesOutPerMessage`]);
+        const expected = side === 'initiator' || c.mode === 'latency' ? c.sizeBytes : 0; // a 204 has no body
+        assert.ok(out > expected, `${c.channel} ${c.mode} ${side}: ${out} bytes a message on the wire`);
+        if (c.channel === 'http1') assert.equal(d[`${side}.noDelay`], true, `${side}: TCP_NODELAY set`);
+      }
+    }
+  });
+
   it('counts what a lossy channel lost instead of failing, and only for it', () => {
     for (const c of measured.doc.cases.filter((x) => x.status === 'ok')) {
       if (c.channel !== 'udp') {

@@ -43,7 +43,7 @@ describe('podman target', () => {
         '--target',
         'podman',
         '--channels',
-        'tcp,uds,udp,uds-dgram,fifo,tmpfs-file,shm,shm-sem,mmap,tmpfs-mmap,tail,tmpfs-tail,mq,sysv-mq',
+        'tcp,uds,udp,uds-dgram,fifo,tmpfs-file,shm,shm-sem,mmap,tmpfs-mmap,tail,tmpfs-tail,http1,http1-uds,mq,sysv-mq',
         '--modes',
         'latency',
         '--sizes',

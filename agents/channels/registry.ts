@@ -7,6 +7,7 @@ import { channelInfo, type ChannelId, type DriverId } from '../contract/channels
 import { nodeTcpChannel, nodeUdsChannel } from './node-socket.js';
 import type { Channel } from './channel.js';
 import { fifoChannel } from './fifo.js';
+import { http1Channel, http1UdsChannel } from './http1.js';
 import { fileChannel, tmpfsFileChannel } from './file-handover.js';
 import { mqChannel } from './posix-mq.js';
 import { mmapChannel, shmChannel, shmSemChannel, shmSpinChannel, tmpfsMmapChannel } from './shm-ring.js';
@@ -17,7 +18,7 @@ import { diskTailChannel, tmpfsTailChannel } from './tail.js';
 import { unixDgramChannel } from './unix-dgram.js';
 
 const IMPLEMENTATIONS: {
-  readonly [id in ChannelId]: { readonly [driver in DriverId]?: Channel } & { readonly libc: Channel };
+  readonly [id in ChannelId]: { readonly [driver in DriverId]?: Channel };
 } = {
   tcp: { libc: tcpChannel, node: nodeTcpChannel },
   uds: { libc: udsChannel, node: nodeUdsChannel },
@@ -33,15 +34,21 @@ const IMPLEMENTATIONS: {
   'tmpfs-mmap': { libc: tmpfsMmapChannel },
   tail: { libc: diskTailChannel },
   'tmpfs-tail': { libc: tmpfsTailChannel },
+  http1: { node: http1Channel },
+  'http1-uds': { node: http1UdsChannel },
   mq: { libc: mqChannel },
   'sysv-mq': { libc: sysvMqChannel },
 };
 
 /**
- * The implementation of a channel for a driver. A channel without that driver (only tcp and uds
- * have a Node API to drive them) runs through libc, as its registry entry's `drivers` says.
+ * The implementation of a channel for a driver. A channel without that driver runs through its
+ * default, the first its registry entry lists: libc for the kernel's channels (only tcp and uds
+ * also have a Node API to drive them), node for the protocols Node speaks.
  */
 export function channelFor(id: ChannelId, driver: DriverId = 'libc'): Channel {
   const implementations = IMPLEMENTATIONS[id];
-  return (channelInfo(id).drivers.includes(driver) && implementations[driver]) || implementations.libc;
+  const { drivers } = channelInfo(id);
+  const chosen = implementations[drivers.includes(driver) ? driver : drivers[0]!];
+  if (!chosen) throw new Error(`channel ${id} has no implementation for its driver ${driver}`);
+  return chosen;
 }

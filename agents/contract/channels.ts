@@ -57,7 +57,7 @@ export interface ChannelInfo {
    * travels on the control connection.
    */
   readonly lossy?: boolean;
-  /** The drivers it has; `libc` always. */
+  /** The drivers it has, the default first: `libc`, or `node` alone for the protocols Node speaks. */
   readonly drivers: readonly DriverId[];
   /** Its line colour in charts: distinct in light and dark schemes. */
   readonly colour: string;
@@ -209,6 +209,22 @@ export const CHANNELS = {
     messagesInVolume: 2 * TAIL_WINDOW_MIN_RECORDS,
     colour: '#c49c94',
     fidelity: { latency: 'blocking', throughput: 'sizes' },
+  },
+  http1: {
+    ...PLAIN,
+    mechanism: 'HTTP/1.1 POSTs over TCP on 127.0.0.1, keep-alive, Nagle off (node:http both sides)',
+    shares: 'network namespace',
+    drivers: ['node'],
+    colour: '#7b4173',
+    fidelity: {},
+  },
+  'http1-uds': {
+    ...PLAIN,
+    mechanism: 'the same over a Unix socket in the shared volume',
+    shares: 'volume',
+    drivers: ['node'],
+    colour: '#a55194',
+    fidelity: {},
   },
   mq: {
     ...PLAIN,

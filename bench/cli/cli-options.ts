@@ -83,7 +83,7 @@ export function addPlanOptions(cmd: Command): Command {
       choice(
         '--driver <how>',
         'how tcp and uds are driven: blocking libc calls, or net.Socket as an idiomatic Node sidecar would ' +
-          '(the other channels always use libc)',
+          '(http1 and http1-uds always use node:http, the other channels libc)',
         ['libc', 'node'],
         'libc',
       ),
