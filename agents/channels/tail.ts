@@ -42,7 +42,7 @@ const FALLOC_FL_PUNCH_HOLE = 0x02;
 const POSITION_BYTES = 8;
 
 /** Records the writer may be ahead of the reader: a window of about 256 KiB, at least a few records. */
-export function windowRecords(sizeBytes: number): number {
+function windowRecords(sizeBytes: number): number {
   return Math.max(TAIL_WINDOW_MIN_RECORDS, Math.floor(WINDOW_TARGET_BYTES / sizeBytes));
 }
 

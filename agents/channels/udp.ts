@@ -42,7 +42,7 @@ import {
 } from './channel.js';
 
 /** How long a receive waits before its datagram counts as lost: far above a loopback round trip. */
-export const LOSS_TIMEOUT_MS = 100;
+const LOSS_TIMEOUT_MS = 100;
 /** The socket buffers asked for; the kernel grants at most net.core.rmem_max / wmem_max. */
 const BUFFER_BYTES = 4 * 1024 * 1024;
 
