@@ -16,6 +16,7 @@ import type { ResultsDocument } from '../agents/contract/schema.js';
 import { groupCases, lossyCases, warnedCases, type CaseGroup } from './case-groups.js';
 import { SUMMARY_FIELDS, figureField, headlines, isWinner, winners } from './figures.js';
 import { capitalised, caseLabel, escapeHtml, formatCpuUs, formatSize, orDash } from './format.js';
+import { COST_NOTE, costTables, protocolCosts, type ProtocolCost } from './protocol-cost.js';
 
 /** The charting library's files, read by the caller (reports stay free of I/O). */
 export interface ChartAssets {
@@ -42,7 +43,7 @@ function mergedHistogram(g: CaseGroup): hdr.Histogram | undefined {
 interface ChartSpec {
   readonly id: string;
   readonly title: string;
-  readonly kind: 'nines' | 'by-size';
+  readonly kind: 'nines' | 'by-size' | 'protocol';
   /** The y axis's label (by-size charts: the figure's unit). */
   readonly yLabel: string;
   readonly x: number[];
@@ -92,6 +93,47 @@ function ninesCharts(groups: CaseGroup[]): ChartSpec[] {
         : [];
     });
   });
+}
+
+/** The two histograms of each protocol latency case: the protocol's line beside its raw channel's. */
+function protocolCharts(costs: readonly ProtocolCost[]): ChartSpec[] {
+  return costs.flatMap((c) => {
+    const mine = ninesLine(c.protocol);
+    const raw = c.raw && ninesLine(c.raw);
+    if (!mine || !raw) return [];
+    const what = `${MODES[c.protocol.mode].chartTitle.toLowerCase()} at ${formatSize(c.protocol.sizeBytes)}`;
+    return [
+      {
+        id: `cost-${c.protocol.key.replace(/[^a-z0-9-]/gi, '-')}`,
+        title: `${c.protocol.channel} over ${c.rawChannel}: ${what}`,
+        kind: 'protocol' as const,
+        yLabel: 'round trip (µs)',
+        x: NINES,
+        series: [
+          { label: c.protocol.channel, colour: colourOf(c.protocol.channel), values: mine },
+          { label: c.rawChannel, colour: colourOf(c.rawChannel), values: raw },
+        ],
+      },
+    ];
+  });
+}
+
+/** The protocol-cost section: its tables, then the histograms side by side (empty without protocol cases). */
+function protocolCostSection(costs: readonly ProtocolCost[], charts: readonly ChartSpec[]): string {
+  if (!costs.length) return '';
+  const head = (headers: readonly string[]) => headers.map((h) => `<th>${escapeHtml(h)}</th>`).join('');
+  // The protocol and the raw channel read as text; every other column is a figure.
+  const cells = (row: readonly string[]) =>
+    row.map((cell, i) => `<td${i > 1 ? ' class="num"' : ''}>${escapeHtml(cell)}</td>`).join('');
+  const tables = costTables(costs).map(
+    (t) =>
+      `<h3>${escapeHtml(t.title)}</h3><table><thead><tr>${head(t.headers)}</tr></thead>` +
+      `<tbody>${t.rows.map((r) => `<tr>${cells(r)}</tr>`).join('')}</tbody></table>`,
+  );
+  return `<h2>Protocol cost</h2>
+<p class="note">${escapeHtml(COST_NOTE)}</p>
+${tables.join('\n')}
+${chartDivs(charts, 'protocol', '')}`;
 }
 
 /** One chart per mode: its headline figure against message size, a line per channel. */
@@ -251,7 +293,7 @@ const CHART_SCRIPT = `
   for (const c of charts) {
     const el = document.getElementById(c.id);
     const axis = { stroke: ink, grid: { stroke: grid }, ticks: { stroke: grid } };
-    const latency = c.kind === 'nines';
+    const latency = c.kind !== 'by-size';
     const opts = {
       width: Math.max(320, el.clientWidth), height: 320,
       scales: { x: { time: false, distr: 3, log: latency ? 10 : 2 }, y: { distr: 3, log: 10 } },
@@ -320,7 +362,8 @@ const chartDivs = (charts: readonly ChartSpec[], kind: ChartSpec['kind'], none: 
 /** The HTML report. */
 export function renderHtml(doc: ResultsDocument, assets: ChartAssets): string {
   const groups = groupCases(doc);
-  const charts = [...ninesCharts(groups), ...bySizeCharts(groups)];
+  const costs = protocolCosts(doc);
+  const charts = [...ninesCharts(groups), ...bySizeCharts(groups), ...protocolCharts(costs)];
   const title = `podbench results${doc.run.label ? `: ${doc.run.label}` : ''}`;
   const headline = headlines(winners(groups)).map(
     (h) =>
@@ -347,6 +390,7 @@ ${summaryTable(groups)}
 ${chartDivs(charts, 'nines', 'No latency cases.')}
 <h2>Throughput</h2>
 ${chartDivs(charts, 'by-size', 'No throughput cases.')}
+${protocolCostSection(costs, charts)}
 <h2>Skipped and failed cases</h2>
 ${notMeasured(doc)}
 ${losses(doc)}

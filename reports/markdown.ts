@@ -8,6 +8,7 @@ import type { ResultsDocument } from '../agents/contract/schema.js';
 import { groupCases, lossyCases, warnedCases, type CaseGroup } from './case-groups.js';
 import { SUMMARY_FIELDS, headlines, isWinner, winners } from './figures.js';
 import { capitalised, caseLabel, formatCpuUs, formatSize, orDash } from './format.js';
+import { COST_NOTE, costTables, protocolCosts } from './protocol-cost.js';
 
 function table(headers: string[], rows: string[][]): string {
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
@@ -58,6 +59,20 @@ export function renderMarkdown(doc: ResultsDocument): string {
       table(['channel', 'size', ...fields.map((f) => f.header), 'CPU µs/msg (initiator / responder)'], rows),
       '',
     );
+  }
+  const costs = costTables(protocolCosts(doc));
+  if (costs.length) {
+    out.push('## Protocol cost', '', COST_NOTE, '');
+    for (const t of costs)
+      out.push(
+        `### ${t.title}`,
+        '',
+        table(
+          [...t.headers],
+          t.rows.map((r) => r.map(cell)),
+        ),
+        '',
+      );
   }
   const lossy = lossyCases(doc);
   if (lossy.length) {

@@ -7,6 +7,7 @@ import { ALL_SUMMARY_FIELDS } from '../agents/contract/modes.js';
 import type { CaseResult, ResultsDocument } from '../agents/contract/schema.js';
 import { SUMMARY_FIELDS } from './figures.js';
 import { formatCpuUs, formatSize, lossNote, orDash } from './format.js';
+import { protocolCaseNote } from './protocol-cost.js';
 
 /** Every summary field any mode shows: the figure columns. */
 const FIELDS = ALL_SUMMARY_FIELDS.map((f) => SUMMARY_FIELDS[f]);
@@ -14,10 +15,11 @@ const HEADERS = ['channel', 'mode', 'size', 'status', ...FIELDS.map((f) => f.hea
 /** Size, the figures and CPU. */
 const RIGHT_ALIGNED = new Set([2, ...FIELDS.map((_, i) => 4 + i), 4 + FIELDS.length]);
 
-function row(c: CaseResult, repeats: number): string[] {
+function row(c: CaseResult, repeats: number, doc: ResultsDocument): string[] {
   const cpu = c.cpu ? `${formatCpuUs(c.cpu.initiator.perMessageUs)}/${formatCpuUs(c.cpu.responder.perMessageUs)}` : '';
   const warning = typeof c.details?.warning === 'string' ? c.details.warning : undefined;
-  const note = c.status === 'ok' ? [warning, lossNote(c)].filter(Boolean).join('; ') : (c.reason ?? '');
+  const note =
+    c.status === 'ok' ? [warning, lossNote(c), protocolCaseNote(c, doc)].filter(Boolean).join('; ') : (c.reason ?? '');
   return [
     c.channel,
     repeats > 1 ? `${c.mode} #${c.repeat + 1}` : c.mode,
@@ -54,7 +56,7 @@ export function renderTable(doc: ResultsDocument): string {
   const repeats = Math.max(1, ...doc.cases.map((c) => c.repeat + 1));
   const table = alignColumns(
     HEADERS,
-    doc.cases.map((c) => row(c, repeats)),
+    doc.cases.map((c) => row(c, repeats, doc)),
     RIGHT_ALIGNED,
   );
   const count = (status: CaseResult['status']) => doc.cases.filter((c) => c.status === status).length;

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as hdr from 'hdr-histogram-js';
-import { CHANNEL_IDS } from '../agents/contract/channels.js';
+import { CHANNEL_IDS, channelInfo } from '../agents/contract/channels.js';
 import type { CaseResult, ResultsDocument } from '../agents/contract/schema.js';
 import { runCli, type CliResult } from './helpers/run-cli.js';
 import { NOTHING_LEFT, newLeftovers, snapshotLeftovers, type Leftovers } from './helpers/leftovers.js';
@@ -94,16 +94,38 @@ describe('every channel between two real processes', () => {
     assert.equal(skipped.filter((c) => c.channel === 'udp').length, 2);
   });
 
-  it('HTTP channels keep one connection, Nagle off on TCP, and count what HTTP adds on the wire', () => {
-    for (const c of measured.doc.cases.filter((x) => x.channel.startsWith('http1'))) {
+  it('protocol channels keep one connection, Nagle off on TCP, and count what the protocol adds on the wire', () => {
+    const protocols = measured.doc.cases.filter((x) => channelInfo(x.channel).ridesOn);
+    assert.equal(protocols.length, 6 * 2 * 2, 'http1, h2 and grpc, each over tcp and uds');
+    for (const c of protocols) {
       const d = c.details ?? {};
+      const label = `${c.channel} ${c.mode} ${c.sizeBytes} B`;
       for (const side of ['initiator', 'responder']) {
-        assert.equal(d[`${side}.connections`], 1, `${c.channel} ${c.mode}: keep-alive held (${side})`);
-        const out = Number(d[`${side}.wireBytesOutPerMessage`]);
-        const expected = side === 'initiator' || c.mode === 'latency' ? c.sizeBytes : 0; // a 204 has no body
-        assert.ok(out > expected, `${c.channel} ${c.mode} ${side}: ${out} bytes a message on the wire`);
-        if (c.channel === 'http1') assert.equal(d[`${side}.noDelay`], true, `${side}: TCP_NODELAY set`);
+        assert.equal(d[`${side}.connections`], 1, `${label}: one connection (${side})`);
+        if (channelInfo(c.channel).ridesOn === 'tcp')
+          assert.equal(d[`${side}.noDelay`], true, `${label}: TCP_NODELAY (${side})`);
       }
+      // The responder reads every request whole: body plus the protocol's headers and framing.
+      const request = Number(d['responder.wireBytesInPerMessage']);
+      assert.ok(request > c.sizeBytes && request < c.sizeBytes + 400, `${label}: ${request} bytes a request`);
+      if (c.mode === 'latency') {
+        const answer = Number(d['responder.wireBytesOutPerMessage']);
+        assert.ok(answer > c.sizeBytes && answer < c.sizeBytes + 400, `${label}: ${answer} bytes an echo`);
+      }
+    }
+    for (const c of protocols.filter((x) => x.channel.startsWith('h2'))) {
+      // The windows were raised past HTTP/2's 65,535-byte default so a 64 KiB body is not paced.
+      assert.ok(Number(c.details?.['initiator.connectionWindowBytes']) >= 2 * LARGE, `${c.channel}: connection window`);
+      assert.ok(Number(c.details?.['responder.streamWindowBytes']) >= 2 * LARGE, `${c.channel}: stream window`);
+    }
+  });
+
+  it('plans the raw channel each protocol rides on, and reports the protocol beside it', () => {
+    const md = readFileSync(join(measured.outDir, 'report.md'), 'utf8');
+    assert.match(md, /## Protocol cost/);
+    for (const protocol of ['http1', 'h2', 'grpc']) {
+      assert.match(md, new RegExp(`\\| ${protocol} \\| tcp \\| 64 B \\| \\d+ B / \\d+ B \\|`), `${protocol} over tcp`);
+      assert.match(md, new RegExp(`\\| ${protocol}-uds \\| uds \\| 64 KiB \\|`), `${protocol}-uds over uds`);
     }
   });
 

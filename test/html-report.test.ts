@@ -5,12 +5,14 @@
  * laptop width in light and dark schemes. Screenshots go to dist/test-output/.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
+import type { ResultsDocument } from '../agents/contract/schema.js';
+import { withProtocolCases } from './helpers/protocol-results.js';
 import { runCli } from './helpers/run-cli.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -136,6 +138,39 @@ describe('HTML report in headless Chromium', () => {
     );
     assert.match((await page.textContent('body')) ?? '', /0 slower, 0 faster/);
     await page.screenshot({ path: join(SHOTS, 'compare.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('a run with protocol cases: the protocol-cost tables and each pair of histograms drawn', async () => {
+    const fixture = JSON.parse(readFileSync(FIXTURE, 'utf8')) as ResultsDocument;
+    const file = join(dir, 'protocol.json');
+    writeFileSync(file, JSON.stringify(withProtocolCases(fixture, [40_000, 60_000])));
+    const r = await runCli(['report', file, '--format', 'html', '-o', join(dir, 'protocol.html')]);
+    assert.equal(r.code, 0, r.stderr);
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    await page.goto(pathToFileURL(join(dir, 'protocol.html')).href);
+    await page.waitForFunction(
+      () => (window as unknown as { podbenchCharts?: unknown }).podbenchCharts !== undefined,
+      null,
+      { timeout: 15_000 },
+    );
+    const charts = await page.evaluate(
+      () => (window as unknown as { podbenchCharts: { id: string; series: number; points: number }[] }).podbenchCharts,
+    );
+    const pairs = charts.filter((c) => c.id.startsWith('cost-'));
+    assert.deepEqual(
+      pairs.map((c) => c.id),
+      ['cost-http1-uds-latency-64', 'cost-http1-uds-latency-1024', 'cost-http1-uds-latency-16384'],
+    );
+    for (const c of pairs) assert.ok(c.series === 2 && c.points >= 4, JSON.stringify(c));
+    const section = (await page.textContent('body')) ?? '';
+    assert.match(section, /Protocol cost/);
+    assert.match(section, /\+50\.0 µs \(\+40\.0 to \+60\.0 µs over 2 repeats\)/);
+    assert.deepEqual(errors, []);
+    await page.screenshot({ path: join(SHOTS, 'protocol-cost.png'), fullPage: true });
     await page.close();
   });
 });

@@ -43,7 +43,10 @@ describe('podman target', () => {
         '--target',
         'podman',
         '--channels',
-        'tcp,uds,udp,uds-dgram,fifo,tmpfs-file,shm,shm-sem,mmap,tmpfs-mmap,tail,tmpfs-tail,http1,http1-uds,mq,sysv-mq',
+        [
+          'tcp,uds,udp,uds-dgram,fifo,tmpfs-file,shm,shm-sem,mmap,tmpfs-mmap,tail,tmpfs-tail',
+          'http1,http1-uds,h2,h2-uds,grpc,grpc-uds,mq,sysv-mq',
+        ].join(','),
         '--modes',
         'latency',
         '--sizes',
@@ -68,6 +71,11 @@ describe('podman target', () => {
         assert.equal(c.status, 'ok', `${c.channel}: ${c.reason}`);
         assert.equal(c.errors, 0);
         assert.ok(c.messages > 10);
+      }
+      for (const c of doc.cases.filter((x) => /^(http1|h2|grpc)/.test(x.channel))) {
+        // The protocol's headers and framing, counted from the responder's socket in the pod.
+        const request = Number(c.details?.['responder.wireBytesInPerMessage']);
+        assert.ok(request > c.sizeBytes, `${c.channel}: ${request} bytes a request on the wire`);
       }
       const udp = doc.cases.find((c) => c.channel === 'udp')!;
       assert.equal(udp.loss?.sent, udp.messages + udp.loss!.lost, 'udp counts its losses in the pod too');

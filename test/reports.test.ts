@@ -13,6 +13,8 @@ import { groupCases, median } from '../reports/case-groups.js';
 import { renderCsv } from '../reports/csv.js';
 import { renderHgrm } from '../reports/hgrm.js';
 import { renderMarkdown } from '../reports/markdown.js';
+import { describeAddedNs, protocolCaseNote, protocolCosts } from '../reports/protocol-cost.js';
+import { withProtocolCases } from './helpers/protocol-results.js';
 import { runCli } from './helpers/run-cli.js';
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'test', 'fixtures');
@@ -185,5 +187,49 @@ describe('a results file with one damaged histogram', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('protocol cost', () => {
+  const addedP50Ns = [40_000, 60_000];
+  it('pairs each protocol case with its raw channel repeat by repeat, with the spread', () => {
+    const costs = protocolCosts(withProtocolCases(repeats, addedP50Ns));
+    assert.equal(costs.length, 6, 'http1-uds: two modes × three sizes');
+    for (const c of costs) {
+      assert.equal(c.rawChannel, 'uds');
+      assert.equal(c.raw?.channel, 'uds');
+      assert.deepEqual(c.wireBytes, { request: c.protocol.sizeBytes + 123, answer: 111 });
+      assert.ok(Math.abs(c.addedCpuUs!.initiator.median - 50) < 1e-9);
+      assert.ok(Math.abs(c.addedCpuUs!.responder.max - 30) < 1e-9);
+      if (c.protocol.mode === 'latency') {
+        assert.deepEqual(c.addedNs!.p50, { median: 50_000, min: 40_000, max: 60_000, pairs: 2 });
+        assert.equal(describeAddedNs(c.addedNs!.p50), '+50.0 µs (+40.0 to +60.0 µs over 2 repeats)');
+      } else assert.ok(Math.abs(c.rateRatio!.median - 0.1) < 1e-9);
+    }
+  });
+
+  it('never shows a lone negative added latency', () => {
+    const crossing = protocolCosts(withProtocolCases(repeats, [-3_000, 5_000])).find((c) => c.addedNs)!;
+    assert.equal(
+      describeAddedNs(crossing.addedNs!.p50),
+      'no difference beyond the spread of 2 repeats (−3.00 to +5.00 µs)',
+    );
+    assert.equal(describeAddedNs({ median: -2_100, min: -2_100, max: -2_100, pairs: 1 }), 'none measured (−2.10 µs)');
+  });
+
+  it('shows the comparison in Markdown, and in the table note beside the raw case', () => {
+    const doc = withProtocolCases(repeats, addedP50Ns);
+    const md = renderMarkdown(doc);
+    assert.match(md, /## Protocol cost/);
+    assert.match(
+      md,
+      /\| http1-uds \| uds \| 64 B \| 187 B \/ 111 B \| [\d.]+ \/ [\d.]+ \| \+50\.0 µs \(\+40\.0 to \+60\.0 µs over 2 repeats\) \|/,
+    );
+    const latency64 = doc.cases.find((c) => c.channel === 'http1-uds' && c.mode === 'latency' && c.sizeBytes === 64)!;
+    assert.match(protocolCaseNote(latency64, doc)!, /^wire 187\/111 B per msg, p50 [\d.]+ vs uds [\d.]+ µs, uds cpu /);
+    // Without the raw channel in the run, the section says so rather than inventing a difference.
+    const alone = { ...doc, cases: doc.cases.filter((c) => c.channel !== 'uds') };
+    assert.match(renderMarkdown(alone), /\| http1-uds \| uds \(not in this run\) \| 64 B \|/);
+    assert.match(protocolCaseNote(latency64, alone)!, /no uds case to compare/);
   });
 });

@@ -5,7 +5,14 @@ import { InvalidArgumentError } from 'commander';
 import { durationParser, parseChannels, parseRepeat, parseSizes } from '../bench/cli/run-options.js';
 import { parseDurationMs, parseSizeBytes } from '../bench/cli/units.js';
 import { formatSize } from '../reports/format.js';
-import { buildPlan, leftOutOfPlan, type ChannelTable, type PlanOptions } from '../bench/running/planner.js';
+import {
+  addedRawChannels,
+  buildPlan,
+  leftOutOfPlan,
+  plannedChannels,
+  type ChannelTable,
+  type PlanOptions,
+} from '../bench/running/planner.js';
 import { CHANNELS, CHANNEL_IDS } from '../agents/contract/channels.js';
 import { UsageError } from '../bench/cli/errors.js';
 
@@ -63,6 +70,17 @@ describe('planner', () => {
       [0, 1, 2, 3, 4, 5, 6, 7],
     );
     assert.match(plan.runId, /^[a-z0-9]{10}$/);
+  });
+  it('plans the raw channel a protocol rides on before it, once, and says it added it', () => {
+    const asked = parseChannels('grpc,shm,http1,h2-uds');
+    assert.deepEqual(plannedChannels(asked), ['tcp', 'grpc', 'shm', 'http1', 'uds', 'h2-uds']);
+    assert.deepEqual(addedRawChannels(asked), [
+      { channel: 'tcp', protocol: 'grpc' },
+      { channel: 'uds', protocol: 'h2-uds' },
+    ]);
+    // Asked for, it keeps its place and is not "added".
+    assert.deepEqual(plannedChannels(parseChannels('http1,tcp')), ['tcp', 'http1']);
+    assert.deepEqual(addedRawChannels(parseChannels('uds,http1-uds')), []);
   });
   it('expands "all" and refuses unknown channels', () => {
     assert.deepEqual(parseChannels('all'), CHANNEL_IDS);

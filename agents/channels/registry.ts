@@ -7,6 +7,8 @@ import { channelInfo, type ChannelId, type DriverId } from '../contract/channels
 import { nodeTcpChannel, nodeUdsChannel } from './node-socket.js';
 import type { Channel } from './channel.js';
 import { fifoChannel } from './fifo.js';
+import { grpcChannel, grpcUdsChannel } from './grpc.js';
+import { h2Channel, h2UdsChannel } from './h2.js';
 import { http1Channel, http1UdsChannel } from './http1.js';
 import { fileChannel, tmpfsFileChannel } from './file-handover.js';
 import { mqChannel } from './posix-mq.js';
@@ -36,6 +38,10 @@ const IMPLEMENTATIONS: {
   'tmpfs-tail': { libc: tmpfsTailChannel },
   http1: { node: http1Channel },
   'http1-uds': { node: http1UdsChannel },
+  h2: { node: h2Channel },
+  'h2-uds': { node: h2UdsChannel },
+  grpc: { node: grpcChannel },
+  'grpc-uds': { node: grpcUdsChannel },
   mq: { libc: mqChannel },
   'sysv-mq': { libc: sysvMqChannel },
 };

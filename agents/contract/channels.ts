@@ -57,6 +57,11 @@ export interface ChannelInfo {
    * travels on the control connection.
    */
   readonly lossy?: boolean;
+  /**
+   * For a protocol, the raw channel it rides on: reports set each of its cases beside that
+   * channel's case of the same mode and size in the same run (the protocol's cost).
+   */
+  readonly ridesOn?: 'tcp' | 'uds';
   /** The drivers it has, the default first: `libc`, or `node` alone for the protocols Node speaks. */
   readonly drivers: readonly DriverId[];
   /** Its line colour in charts: distinct in light and dark schemes. */
@@ -214,6 +219,7 @@ export const CHANNELS = {
     ...PLAIN,
     mechanism: 'HTTP/1.1 POSTs over TCP on 127.0.0.1, keep-alive, Nagle off (node:http both sides)',
     shares: 'network namespace',
+    ridesOn: 'tcp',
     drivers: ['node'],
     colour: '#7b4173',
     fidelity: {},
@@ -222,8 +228,45 @@ export const CHANNELS = {
     ...PLAIN,
     mechanism: 'the same over a Unix socket in the shared volume',
     shares: 'volume',
+    ridesOn: 'uds',
     drivers: ['node'],
     colour: '#a55194',
+    fidelity: {},
+  },
+  h2: {
+    ...PLAIN,
+    mechanism: 'HTTP/2 streams on one session over TCP on 127.0.0.1, prior knowledge, windows raised (node:http2)',
+    shares: 'network namespace',
+    ridesOn: 'tcp',
+    drivers: ['node'],
+    colour: '#637939',
+    fidelity: {},
+  },
+  'h2-uds': {
+    ...PLAIN,
+    mechanism: 'the same over a Unix socket in the shared volume',
+    shares: 'volume',
+    ridesOn: 'uds',
+    drivers: ['node'],
+    colour: '#8ca252',
+    fidelity: {},
+  },
+  grpc: {
+    ...PLAIN,
+    mechanism: 'gRPC over TCP on 127.0.0.1: unary echo, client streaming; raw bytes, no protobuf (@grpc/grpc-js)',
+    shares: 'network namespace',
+    ridesOn: 'tcp',
+    drivers: ['node'],
+    colour: '#843c39',
+    fidelity: {},
+  },
+  'grpc-uds': {
+    ...PLAIN,
+    mechanism: 'the same over a Unix socket in the shared volume',
+    shares: 'volume',
+    ridesOn: 'uds',
+    drivers: ['node'],
+    colour: '#bd9e39',
     fidelity: {},
   },
   mq: {

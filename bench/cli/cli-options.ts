@@ -42,7 +42,10 @@ const choice = (flags: string, description: string, choices: readonly string[], 
 export function addPlanOptions(cmd: Command): Command {
   return cmd
     .addOption(
-      new Option('--channels <list>', `channels to measure: ${CHANNEL_IDS.join(', ')} or all`)
+      new Option(
+        '--channels <list>',
+        `channels to measure: ${CHANNEL_IDS.join(', ')} or all (a protocol brings the raw channel it rides on, tcp or uds)`,
+      )
         .default([...CHANNEL_IDS], 'all')
         .argParser(parseChannels),
     )

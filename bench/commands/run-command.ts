@@ -15,7 +15,7 @@ import { emptyResult } from '../../agents/case-result.js';
 import { renderTable } from '../../reports/table.js';
 import { RunError, UsageError, interruptedExitCode } from '../cli/errors.js';
 import { caseLabel } from '../../reports/format.js';
-import { buildPlan, leftOutOfPlan, plannedSeconds } from '../running/planner.js';
+import { addedRawChannels, buildPlan, leftOutOfPlan, plannedSeconds } from '../running/planner.js';
 import { Progress } from '../running/progress.js';
 import { Watchdog, nextEventBudgetMs } from '../running/watchdog.js';
 import { ResultsFile, outDirProblem } from '../results/results-file.js';
@@ -113,11 +113,14 @@ function defaultOutDir(plan: Plan): string {
   return join('podbench-results', `${stamp}-${plan.runId}`);
 }
 
-/** What the planner left out, as lines under a heading (none when it left nothing out). */
+/** The raw channels the planner added and what it left out, as lines (none when neither). */
 function leftOutLines(options: RunOptions): string[] {
+  const added = addedRawChannels(options.channels).map(
+    (a) => `added ${a.channel}: ${a.protocol} rides on it, and the reports show the protocol's cost over it\n`,
+  );
   const leftOut = leftOutOfPlan(options);
-  if (!leftOut.length) return [];
-  return [`left out (${leftOut.length}):\n`, ...leftOut.map((l) => `       ${caseLabel(l)}: ${l.reason}\n`)];
+  if (!leftOut.length) return added;
+  return [...added, `left out (${leftOut.length}):\n`, ...leftOut.map((l) => `       ${caseLabel(l)}: ${l.reason}\n`)];
 }
 
 function printPlan(plan: Plan, options: RunOptions, io: RunIo): void {

@@ -40,9 +40,33 @@ function unsupported(info: ChannelInfo, mode: ModeId, sizeBytes: number): string
   return undefined;
 }
 
+/**
+ * The channels to plan: those asked for, each protocol preceded by the raw channel it rides on
+ * (`ridesOn`) when that was not asked for, since the reports set every protocol case beside the
+ * raw channel's case of the same mode and size in the same run.
+ */
+export function plannedChannels(asked: readonly ChannelId[], channels: ChannelTable = CHANNELS): ChannelId[] {
+  const planned: ChannelId[] = [];
+  for (const channel of asked) {
+    const raw = channels[channel].ridesOn;
+    if (raw && !planned.includes(raw)) planned.push(raw);
+    if (!planned.includes(channel)) planned.push(channel);
+  }
+  return planned;
+}
+
+/** The raw channels the planner adds for the protocols asked for, each with the first protocol that rides on it. */
+export function addedRawChannels(
+  asked: readonly ChannelId[],
+  channels: ChannelTable = CHANNELS,
+): { readonly channel: ChannelId; readonly protocol: ChannelId }[] {
+  const added = plannedChannels(asked, channels).filter((c) => !asked.includes(c));
+  return added.map((channel) => ({ channel, protocol: asked.find((p) => channels[p].ridesOn === channel)! }));
+}
+
 /** Every channel × mode × size of `options` the channels support, in plan order. */
 function supportedCombinations(options: PlanOptions, channels: ChannelTable): Omit<CaseSpec, 'index' | 'repeat'>[] {
-  return options.channels.flatMap((channel) =>
+  return plannedChannels(options.channels, channels).flatMap((channel) =>
     options.modes.flatMap((mode) =>
       options.sizesBytes
         .filter((sizeBytes) => !unsupported(channels[channel], mode, sizeBytes))
@@ -53,7 +77,7 @@ function supportedCombinations(options: PlanOptions, channels: ChannelTable): Om
 
 /** What the options asked for but no channel supports, with the reason (once, not per repeat). */
 export function leftOutOfPlan(options: PlanOptions, channels: ChannelTable = CHANNELS): LeftOut[] {
-  return options.channels.flatMap((channel) =>
+  return plannedChannels(options.channels, channels).flatMap((channel) =>
     options.modes.flatMap((mode) =>
       options.sizesBytes.flatMap((sizeBytes) => {
         const reason = unsupported(channels[channel], mode, sizeBytes);

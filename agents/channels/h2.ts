@@ -1,0 +1,309 @@
+/**
+ * `h2` and `h2-uds`: HTTP/2 without TLS (prior knowledge, as sidecar proxies speak it on
+ * localhost), `node:http2` on both sides, over TCP on 127.0.0.1 or a Unix socket in the shared
+ * volume. The exchanges are `http1`'s, as streams on one session: a POST /log per message,
+ * answered with the body echoed (latency) or an empty 204 before the next (throughput).
+ *
+ * HTTP/2's flow control would otherwise pace large messages: the default stream and connection
+ * windows are 64 KiB, so a 1 MiB body would wait for 16 window updates, and node:http2 refuses
+ * new streams past 10 MiB of session memory. Both sides raise the stream window (SETTINGS) and
+ * the connection window (WINDOW_UPDATE) to at least twice the message, and the session memory to
+ * four messages; the case records the windows each session reports, not the ones asked for.
+ */
+import {
+  connect,
+  constants,
+  createServer,
+  type ClientHttp2Session,
+  type ClientHttp2Stream,
+  type Http2Session,
+  type OutgoingHttpHeaders,
+  type ServerHttp2Stream,
+} from 'node:http2';
+import { connect as netConnect, type Socket } from 'node:net';
+import { MODES } from '../contract/modes.js';
+import type { MessageBuffer } from '../measure/message.js';
+import {
+  Bodies,
+  SocketTally,
+  afterLast,
+  connectedWithin,
+  listenOn,
+  probeListener,
+  removeSocketFile,
+  protocolSocketPath,
+  readBody,
+  type Transport,
+} from './http-exchange.js';
+import { unixSocketFeasibility } from './stream-socket.js';
+import {
+  PeerError,
+  type Channel,
+  type ChannelContext,
+  type EventLoopEndpoint,
+  type Hosted,
+  type JoinParams,
+} from './channel.js';
+
+const MiB = 1024 * 1024;
+/** HTTP/2's largest window (RFC 9113, 6.9.1). */
+const MAX_WINDOW_BYTES = 2 ** 31 - 1;
+
+/** The flow-control and memory settings for messages of `sizeBytes`, the same on both sides. */
+function sessionSizing(sizeBytes: number): { windowBytes: number; maxSessionMemoryMiB: number } {
+  return {
+    windowBytes: Math.min(MAX_WINDOW_BYTES, Math.max(MiB, 2 * sizeBytes)),
+    maxSessionMemoryMiB: Math.max(10, Math.ceil((4 * sizeBytes) / MiB)),
+  };
+}
+
+/** Raises the session's connection window (the stream window travels in SETTINGS). */
+function raiseConnectionWindow(session: Http2Session, windowBytes: number): void {
+  session.setLocalWindowSize(windowBytes);
+}
+
+/** The windows and frame size the session reports, with its memory bound. */
+function sessionFacts(session: Http2Session | undefined, maxSessionMemoryMiB: number): Record<string, number> {
+  if (!session || session.destroyed) return { maxSessionMemoryMiB };
+  return {
+    streamWindowBytes: session.localSettings.initialWindowSize ?? 0,
+    connectionWindowBytes: session.state.effectiveLocalWindowSize ?? 0,
+    peerStreamWindowBytes: session.remoteSettings.initialWindowSize ?? 0,
+    maxFrameSizeBytes: session.remoteSettings.maxFrameSize ?? 0,
+    maxSessionMemoryMiB,
+  };
+}
+
+/** The responder's side: streams in, answers out. */
+class ServerEndpoint implements EventLoopEndpoint {
+  readonly blocking = false;
+  private readonly bodies = new Bodies();
+  /** Streams owed an echo, oldest first. */
+  private readonly owed: ServerHttp2Stream[] = [];
+  private received = 0;
+  private answered = 0;
+  session: Http2Session | undefined;
+
+  constructor(
+    private readonly echoes: boolean,
+    private readonly transport: Transport,
+    private readonly tally: SocketTally,
+    private readonly maxSessionMemoryMiB: number,
+  ) {}
+
+  /** A stream arrived (the server's `stream` event). */
+  handle(stream: ServerHttp2Stream): void {
+    stream.on('error', (err) => this.bodies.fail(new PeerError(`HTTP/2 stream: ${err.message}`)));
+    readBody(stream, (body) => {
+      this.received++;
+      if (this.echoes) this.owed.push(stream);
+      else {
+        stream.respond({ ':status': 204 }, { endStream: true });
+        this.answered++;
+      }
+      this.bodies.arrived(body);
+    });
+  }
+
+  connectionLost(err: Error): void {
+    this.bodies.fail(err);
+  }
+
+  send(message: MessageBuffer): undefined {
+    const stream = this.owed.shift();
+    if (!stream) throw new Error('h2: an answer with no stream to answer');
+    stream.respond({ ':status': 200, 'content-length': message.bytes.length });
+    // A copy: the loop reuses its buffer for the next message before this one is on the wire.
+    stream.end(Buffer.from(message.bytes));
+    this.answered++;
+    return undefined;
+  }
+
+  receive(into: MessageBuffer): Promise<number> {
+    return this.bodies.next(into);
+  }
+
+  details(): Record<string, number | string | boolean> {
+    return {
+      ...this.tally.details('HTTP/2', this.transport, { requests: this.received, answers: this.answered }),
+      ...sessionFacts(this.session, this.maxSessionMemoryMiB),
+    };
+  }
+
+  /** Resets the streams left unanswered (the end message's, in echo mode), so the client's close ends. */
+  close(): void {
+    for (const stream of this.owed.splice(0)) if (!stream.closed) stream.close(constants.NGHTTP2_NO_ERROR);
+    this.bodies.fail(new PeerError('the HTTP/2 server closed'));
+  }
+}
+
+/** The initiator's side: one stream per message on one session. */
+class ClientEndpoint implements EventLoopEndpoint {
+  readonly blocking = false;
+  private readonly bodies = new Bodies();
+  private readonly headers: OutgoingHttpHeaders;
+  private last: ClientHttp2Stream | undefined;
+  private readonly onStreamError = (err: Error) =>
+    this.bodies.fail(err instanceof PeerError ? err : new PeerError(`HTTP/2: ${err.message}`));
+
+  constructor(
+    private readonly session: ClientHttp2Session,
+    private readonly echoes: boolean,
+    private readonly timeoutMs: number,
+    sizeBytes: number,
+    private readonly transport: Transport,
+    private readonly tally: SocketTally,
+    private readonly maxSessionMemoryMiB: number,
+  ) {
+    this.headers = {
+      ':method': 'POST',
+      ':path': '/log',
+      'content-type': 'application/octet-stream',
+      'content-length': sizeBytes,
+    };
+    session.on('error', (err) => this.onStreamError(err));
+    session.on('close', () => this.bodies.fail(new PeerError('the HTTP/2 session closed')));
+    session.setTimeout(timeoutMs, () =>
+      session.destroy(new PeerError(`the responder did not answer within ${timeoutMs} ms`)),
+    );
+  }
+
+  send(message: MessageBuffer): Promise<void> | undefined {
+    if (this.bodies.failure) throw this.bodies.failure;
+    const stream = this.session.request(this.headers);
+    stream.on('error', this.onStreamError);
+    this.last = stream;
+    let answered: Promise<void> | undefined;
+    if (this.echoes) readBody(stream, (body) => this.bodies.arrived(body));
+    else {
+      // The answer is an empty 204; the next request goes out after it, as over HTTP/1.1.
+      answered = new Promise((resolve) => stream.on('end', resolve));
+      stream.resume();
+    }
+    stream.end(Buffer.from(message.bytes));
+    return answered;
+  }
+
+  receive(into: MessageBuffer): Promise<number> {
+    return this.bodies.next(into);
+  }
+
+  details(): Record<string, number | string | boolean> {
+    return {
+      ...this.tally.details('HTTP/2', this.transport),
+      ...sessionFacts(this.session, this.maxSessionMemoryMiB),
+    };
+  }
+
+  /** Closes the session once the last stream (the end message) is closed, or after the timeout. */
+  close(): void {
+    const last = this.last;
+    const closed = last && !last.closed ? new Promise((resolve) => last.once('close', resolve)) : undefined;
+    afterLast(closed, this.timeoutMs, () => {
+      this.session.destroy();
+      this.tally.close();
+    });
+  }
+}
+
+async function hostH2(transport: Transport, ctx: ChannelContext): Promise<Hosted> {
+  const echoes = MODES[ctx.spec.mode].responderEchoes;
+  const { windowBytes, maxSessionMemoryMiB } = sessionSizing(ctx.spec.sizeBytes);
+  const path = transport === 'uds' ? protocolSocketPath(ctx, 'h2') : undefined;
+  const tally = new SocketTally('server', (listener) => listener === server);
+  const endpoint = new ServerEndpoint(echoes, transport, tally, maxSessionMemoryMiB);
+  const server = createServer({ settings: { initialWindowSize: windowBytes }, maxSessionMemory: maxSessionMemoryMiB });
+  const sessions = new Set<Http2Session>();
+  const connection = new Promise<void>((resolve) => {
+    server.on('connection', (socket: Socket) => socket.setNoDelay(true));
+    server.on('session', (session) => {
+      sessions.add(session);
+      endpoint.session ??= session;
+      raiseConnectionWindow(session, windowBytes);
+      session.setTimeout(ctx.peerTimeoutMs, () =>
+        session.destroy(new PeerError(`the initiator sent nothing within ${ctx.peerTimeoutMs} ms`)),
+      );
+      session.on('error', (err) => endpoint.connectionLost(err));
+      session.on('close', () => endpoint.connectionLost(new PeerError('the initiator closed the HTTP/2 session')));
+      resolve();
+    });
+  });
+  server.on('stream', (stream) => endpoint.handle(stream));
+  const params = await listenOn(server, path);
+  let closed = false;
+  return {
+    params,
+    async accept() {
+      await connectedWithin(connection, ctx.peerTimeoutMs);
+      return endpoint;
+    },
+    dispose() {
+      if (closed) return;
+      closed = true;
+      for (const session of sessions) session.destroy();
+      server.close();
+      tally.close();
+      if (path) removeSocketFile(path);
+    },
+  };
+}
+
+async function joinH2(transport: Transport, ctx: ChannelContext, params: JoinParams): Promise<ClientEndpoint> {
+  const echoes = MODES[ctx.spec.mode].responderEchoes;
+  const { windowBytes, maxSessionMemoryMiB } = sessionSizing(ctx.spec.sizeBytes);
+  const tally = new SocketTally('client');
+  const session = connect(transport === 'uds' ? 'http://localhost' : `http://127.0.0.1:${Number(params.port)}`, {
+    settings: { initialWindowSize: windowBytes },
+    maxSessionMemory: maxSessionMemoryMiB,
+    createConnection: () =>
+      transport === 'uds'
+        ? netConnect({ path: String(params.path) })
+        : netConnect({ host: '127.0.0.1', port: Number(params.port), noDelay: true }),
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new PeerError(`no HTTP/2 session within ${ctx.peerTimeoutMs} ms`)),
+        ctx.peerTimeoutMs,
+      );
+      session.once('connect', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      session.once('error', (err) => {
+        clearTimeout(timer);
+        reject(new PeerError(`HTTP/2: ${err.message}`));
+      });
+    });
+  } catch (err) {
+    session.destroy();
+    tally.close();
+    throw err;
+  }
+  raiseConnectionWindow(session, windowBytes);
+  return new ClientEndpoint(
+    session,
+    echoes,
+    ctx.peerTimeoutMs,
+    ctx.spec.sizeBytes,
+    transport,
+    tally,
+    maxSessionMemoryMiB,
+  );
+}
+
+function http2Channel(id: 'h2' | 'h2-uds', transport: Transport): Channel {
+  return {
+    id,
+    probe: (scratchDir) => probeListener(createServer(), transport, scratchDir, 'node:http2'),
+    feasibility: (ctx) =>
+      transport === 'uds' ? unixSocketFeasibility(ctx, {}, protocolSocketPath(ctx, 'h2')) : { details: {} },
+    host: (ctx) => hostH2(transport, ctx),
+    join: (ctx, params) => joinH2(transport, ctx, params),
+  };
+}
+
+/** HTTP/2 (prior knowledge) over TCP on 127.0.0.1. */
+export const h2Channel = http2Channel('h2', 'tcp');
+/** HTTP/2 (prior knowledge) over a Unix socket in the shared volume. */
+export const h2UdsChannel = http2Channel('h2-uds', 'uds');
