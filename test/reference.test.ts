@@ -14,6 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { C_REFERENCE_DIR } from '../bench/install-paths.js';
 import { buildReference, runReferenceCase } from '../bench/fidelity/reference.js';
 import type { CaseTiming } from '../bench/fidelity/measurement.js';
+import { PEERS, runPeerCase, type PeerCase } from '../bench/fidelity/peers.js';
 import { NOTHING_LEFT, newLeftovers, snapshotLeftovers, type Leftovers } from './helpers/leftovers.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -91,4 +92,27 @@ describe('bench:fidelity and bench:floor: bad input', () => {
       assert.match(lines[0]!, expected);
     });
   }
+});
+
+describe("bench:fidelity's peers against podbench's responder (real wrk, h2load and Node clients)", () => {
+  let before_: Leftovers;
+  before(() => (before_ = snapshotLeftovers()));
+  const cases: PeerCase[] = [
+    { channel: 'http1', mode: 'latency', sizeBytes: 64 },
+    { channel: 'h2', mode: 'throughput', sizeBytes: 64 * 1024 },
+  ];
+  for (const c of cases) {
+    for (const client of ['c', 'node'] as const) {
+      const who = client === 'c' ? PEERS[c.channel] : 'Node';
+      it(`${c.channel} ${c.mode} ${c.sizeBytes} B: the ${who} client's requests all answered, the body the case's size`, async () => {
+        // runPeerCase fails the case when the responder answered nothing or saw another body size.
+        const m = await runPeerCase(c, client, { warmupMs: 50, durationMs: 300, peerTimeoutMs: 2000 }, CPUS);
+        assert.equal(m.status, 'ok', m.status === 'ok' ? '' : m.reason);
+        if (m.status === 'ok') assert.ok(c.mode === 'latency' ? m.value > 1000 : m.value > 10, String(m.value));
+      });
+    }
+  }
+  it('leaves nothing behind', () => {
+    assert.deepEqual(newLeftovers(before_, snapshotLeftovers()), NOTHING_LEFT);
+  });
 });

@@ -13,9 +13,11 @@ fi
 
 # A real pod needs podman (and runc, see the README), the HTML report test Debian's Chromium, the
 # C reference a C compiler (cc, from gcc) and taskset (util-linux), the test cluster containerd,
-# the CNI plugins, openssl, curl, iptables and ss (iproute2); install what is missing when allowed to.
+# the CNI plugins, openssl, curl, iptables and ss (iproute2), bench:fidelity's peers wrk and h2load
+# (nghttp2-client); install what is missing when allowed to.
 missing=""
-for tool in podman runc chromium containerd openssl curl iptables; do command -v "$tool" >/dev/null || missing="$missing $tool"; done
+for tool in podman runc chromium containerd openssl curl iptables wrk; do command -v "$tool" >/dev/null || missing="$missing $tool"; done
+command -v h2load >/dev/null || missing="$missing nghttp2-client"
 command -v cc >/dev/null || missing="$missing gcc"
 if ! command -v taskset >/dev/null || ! command -v flock >/dev/null; then missing="$missing util-linux"; fi
 command -v ss >/dev/null || missing="$missing iproute2"

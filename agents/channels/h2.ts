@@ -218,17 +218,24 @@ async function hostH2(transport: Transport, ctx: ChannelContext): Promise<Hosted
     server.on('connection', (socket: Socket) => socket.setNoDelay(true));
     server.on('session', (session) => {
       sessions.add(session);
-      endpoint.session ??= session;
       raiseConnectionWindow(session, windowBytes);
       session.setTimeout(ctx.peerTimeoutMs, () =>
         session.destroy(new PeerError(`the initiator sent nothing within ${ctx.peerTimeoutMs} ms`)),
       );
-      session.on('error', (err) => endpoint.connectionLost(err));
-      session.on('close', () => endpoint.connectionLost(new PeerError('the initiator closed the HTTP/2 session')));
+      // A session that ends before its first stream is a client's probe, not the case's session.
+      const carrying = () => endpoint.session === session;
+      session.on('error', (err) => carrying() && endpoint.connectionLost(err));
+      session.on(
+        'close',
+        () => carrying() && endpoint.connectionLost(new PeerError('the initiator closed the HTTP/2 session')),
+      );
       resolve();
     });
   });
-  server.on('stream', (stream) => endpoint.handle(stream));
+  server.on('stream', (stream) => {
+    endpoint.session = stream.session;
+    endpoint.handle(stream);
+  });
   const params = await listenOn(server, path);
   let closed = false;
   return {

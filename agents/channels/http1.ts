@@ -169,18 +169,28 @@ async function hostHttp(transport: Transport, ctx: ChannelContext): Promise<Host
   const echoes = MODES[ctx.spec.mode].responderEchoes;
   const tally = new SocketTally('server', (listener) => listener === server);
   const endpoint = new ServerEndpoint(echoes, transport, tally);
-  const server = createServer({ keepAlive: true, noDelay: true }, (req, res) => endpoint.handle(req, res));
+  // A connection that closes before its first request is a client's probe (wrk connects once to
+  // check the address), not the case's connection going away.
+  const carrying = new WeakSet<Socket>();
+  const server = createServer({ keepAlive: true, noDelay: true }, (req, res) => {
+    carrying.add(req.socket);
+    endpoint.handle(req, res);
+  });
   server.keepAliveTimeout = ctx.peerTimeoutMs;
   server.headersTimeout = ctx.peerTimeoutMs + 1000;
   server.requestTimeout = 0; // a case's connection carries many requests; each wait is bounded below
   const path = transport === 'uds' ? protocolSocketPath(ctx, 'http1') : undefined;
   const connection = new Promise<void>((resolve) => {
-    server.once('connection', (socket: Socket) => {
+    server.on('connection', (socket: Socket) => {
       socket.setTimeout(ctx.peerTimeoutMs, () =>
         socket.destroy(new PeerError(`the initiator sent nothing within ${ctx.peerTimeoutMs} ms`)),
       );
-      socket.on('error', (err) => endpoint.connectionLost(err));
-      socket.on('close', () => endpoint.connectionLost(new PeerError('the initiator closed the HTTP connection')));
+      socket.on('error', (err) => carrying.has(socket) && endpoint.connectionLost(err));
+      socket.on(
+        'close',
+        () =>
+          carrying.has(socket) && endpoint.connectionLost(new PeerError('the initiator closed the HTTP connection')),
+      );
       resolve();
     });
   });

@@ -5,6 +5,10 @@
  * the median of the per-round ratios podbench / reference and the ratio of the two medians meet
  * it; a throughput case above 1.1× C by either reading is flagged as "not the same work". Exits 1
  * when a target is missed, a case fails or is flagged.
+ *
+ * The protocols have no C reference; their peer section (bench/fidelity/peer-section.ts) sets
+ * podbench's client beside the plainest Node client and a C client (wrk, h2load) against
+ * podbench's own responder, and prints the three figures and their ratios.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus as cpuInfo, release } from 'node:os';
@@ -25,6 +29,7 @@ import { buildReference, runReferenceCase } from './reference.js';
 import { CLI_PATH, C_REFERENCE_DIR, PACKAGE_ROOT } from '../install-paths.js';
 import { runScript } from './script.js';
 import { fidelityCaseLabel, fidelityTargets, type FidelityTarget, type Pin } from './fidelity-targets.js';
+import { renderPeerSummaries, runPeerSection, selectedPeerCases, summarizePeer } from './peer-section.js';
 
 /** The parsed flags. */
 interface Options {
@@ -164,14 +169,16 @@ async function main(opts: Options): Promise<number> {
       opts.modes.includes(t.case.mode) &&
       (opts.pin === 'all' || t.case.pin === opts.pin),
   );
-  if (targets.length === 0) throw new InvalidArgumentError('no target case matches --channels, --modes and --pin');
+  const peerCases = opts.pin === 'same' ? [] : selectedPeerCases(opts.channels, opts.modes);
+  if (targets.length === 0 && peerCases.length === 0)
+    throw new InvalidArgumentError('no target or peer case matches --channels, --modes and --pin');
   const cpus = allowedCpus();
-  if (cpus.length < 2 && targets.some((t) => t.case.pin === 'split'))
+  if (cpus.length < 2 && (peerCases.length > 0 || targets.some((t) => t.case.pin === 'split')))
     throw new Error('the two-CPU cases need two CPUs; this process may use one (run with --pin same)');
 
   const err = process.stderr;
   err.write(
-    `podbench fidelity: ${targets.length} cases × ${opts.rounds} rounds, ` +
+    `podbench fidelity: ${targets.length} cases and ${peerCases.length} peer cases × ${opts.rounds} rounds, ` +
       `${formatDuration(opts.duration)} each (+${formatDuration(opts.warmup)} warm-up), ` +
       'podbench and the C reference interleaved\n',
   );
@@ -210,21 +217,33 @@ async function main(opts: Options): Promise<number> {
     }
   }
 
+  const peerRuns = await runPeerSection(peerCases, opts.rounds, timing, cpus, CLI_PATH, err);
   const summaries = runs.map(summarize);
+  const peerSummaries = peerRuns.map(summarizePeer);
   const machine = `${cpuInfo()[0]?.model ?? 'unknown CPU'}, ${cpuInfo().length} CPUs, Linux ${release()}, Node ${process.version}`;
   const delayed =
     opts.referenceSendDelayNs > 0 ? `; the reference spun ${opts.referenceSendDelayNs} ns before each send` : '';
-  process.stdout.write(
-    `\n${machine}\nmedians of ${opts.rounds} interleaved rounds${delayed}; ` +
-      'ratio = median of per-round podbench / reference; met when it and the ratio of medians both meet the target' +
-      `\n\n${renderSummaries(summaries)}\n`,
-  );
+  process.stdout.write(`\n${machine}\n`);
   const missed = summaries.filter((s) => s.verdict !== 'met' && s.verdict !== 'skipped');
   const met = summaries.filter((s) => s.verdict === 'met');
-  process.stdout.write(
-    `\n${met.length} met, ${missed.length} missed, failed or not the same work (throughput above ${SAME_WORK_CEILING}× C), ` +
-      `${summaries.length - met.length - missed.length} skipped\n`,
-  );
+  if (summaries.length) {
+    process.stdout.write(
+      `medians of ${opts.rounds} interleaved rounds${delayed}; ` +
+        'ratio = median of per-round podbench / reference; met when it and the ratio of medians both meet the target' +
+        `\n\n${renderSummaries(summaries)}\n` +
+        `\n${met.length} met, ${missed.length} missed, failed or not the same work (throughput above ${SAME_WORK_CEILING}× C), ` +
+        `${summaries.length - met.length - missed.length} skipped\n`,
+    );
+  }
+  const peersFailed = peerSummaries.filter((s) => s.failed);
+  if (peerRuns.length) {
+    process.stdout.write(
+      "\npeers: podbench's client, the plainest Node client and a C client against podbench's responder, " +
+        'one connection, one request at a time (latency: p50 round trip; throughput: 204 answers, requests/s); ' +
+        'ratios are medians of per-round ratios; wrk has no warm-up, so its run includes it\n\n' +
+        `${renderPeerSummaries(peerRuns, peerSummaries)}\n`,
+    );
+  }
   if (opts.json) {
     const report = {
       machine,
@@ -234,10 +253,11 @@ async function main(opts: Options): Promise<number> {
       ipc,
       summaries,
       runs,
+      peers: { summaries: peerSummaries, runs: peerRuns },
     };
     writeFileSync(opts.json, `${JSON.stringify(report, null, 2)}\n`);
   }
-  return missed.length > 0 ? 1 : 0;
+  return missed.length > 0 || peersFailed.length > 0 ? 1 : 0;
 }
 
 const program = new Command('bench:fidelity')
