@@ -271,3 +271,19 @@ describe('manifests/', () => {
     assert.equal(job.spec.template.spec.serviceAccountName, 'podbench');
   });
 });
+
+describe("the agents' young generation", () => {
+  const env = (pod: V1Pod) =>
+    pod.spec!.containers.map((c) => c.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '(Node default)');
+  it('is 1 MiB when every case is driven by blocking calls (the timed loop allocates nothing)', async () => {
+    const pod = await manifest(['--channels', 'tcp,shm', '--quick']);
+    assert.deepEqual(env(pod), ['--max-semi-space-size=1', '--max-semi-space-size=1']);
+  });
+  it("is Node's default with a protocol channel or --driver node, whose libraries allocate per message", async () => {
+    assert.deepEqual(env(await manifest(['--channels', 'shm,grpc', '--quick'])), ['(Node default)', '(Node default)']);
+    assert.deepEqual(env(await manifest(['--channels', 'tcp', '--driver', 'node', '--quick'])), [
+      '(Node default)',
+      '(Node default)',
+    ]);
+  });
+});

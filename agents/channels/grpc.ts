@@ -33,6 +33,7 @@ import {
   Bodies,
   SocketTally,
   afterLast,
+  bodyOf,
   connectedWithin,
   protocolSocketPath,
   removeSocketFile,
@@ -118,8 +119,7 @@ class ServerEndpoint implements EventLoopEndpoint {
   send(message: MessageBuffer): undefined {
     const answer = this.owed.shift();
     if (!answer) throw new Error('grpc: an answer with no call to answer');
-    // A copy: the loop reuses its buffer for the next message before this one is on the wire.
-    answer(null, Buffer.from(message.bytes));
+    answer(null, bodyOf(message));
     this.answered++;
     return undefined;
   }
@@ -179,9 +179,8 @@ class ClientEndpoint implements EventLoopEndpoint {
   send(message: MessageBuffer): Promise<void> | undefined {
     if (this.bodies.failure) throw this.bodies.failure;
     this.requests++;
-    // A copy: grpc-js frames the message on a later turn of the event loop.
-    const body = Buffer.from(message.bytes);
     if (this.echoes) {
+      const body = bodyOf(message);
       let answered!: () => void;
       this.last = new Promise((resolve) => (answered = resolve));
       this.client.makeUnaryRequest(ECHO_PATH, passThrough, passThrough, body, (err, reply) => {
@@ -192,7 +191,11 @@ class ClientEndpoint implements EventLoopEndpoint {
       return undefined;
     }
     this.stream ??= this.openStream();
-    return this.stream.write(body) ? undefined : new Promise((resolve) => this.stream!.once('drain', resolve));
+    // A copy: the stream takes messages without answers, and grpc-js frames each on a later turn
+    // of the event loop, after the loop has stamped the next one into its buffer.
+    return this.stream.write(Buffer.from(message.bytes))
+      ? undefined
+      : new Promise((resolve) => this.stream!.once('drain', resolve));
   }
 
   private openStream(): ClientWritableStream<Buffer> {

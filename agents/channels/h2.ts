@@ -27,6 +27,7 @@ import {
   Bodies,
   SocketTally,
   afterLast,
+  bodyOf,
   connectedWithin,
   listenOn,
   probeListener,
@@ -113,8 +114,7 @@ class ServerEndpoint implements EventLoopEndpoint {
     const stream = this.owed.shift();
     if (!stream) throw new Error('h2: an answer with no stream to answer');
     stream.respond({ ':status': 200, 'content-length': message.bytes.length });
-    // A copy: the loop reuses its buffer for the next message before this one is on the wire.
-    stream.end(Buffer.from(message.bytes));
+    stream.end(bodyOf(message));
     this.answered++;
     return undefined;
   }
@@ -180,7 +180,7 @@ class ClientEndpoint implements EventLoopEndpoint {
       answered = new Promise((resolve) => stream.on('end', resolve));
       stream.resume();
     }
-    stream.end(Buffer.from(message.bytes));
+    stream.end(bodyOf(message));
     return answered;
   }
 

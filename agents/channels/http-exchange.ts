@@ -20,6 +20,16 @@ import { PeerError, type ChannelContext, type JoinParams } from './channel.js';
 /** The connection a protocol channel rides on. */
 export type Transport = 'tcp' | 'uds';
 
+/**
+ * The message as a Buffer over the loop's own memory, not a copy. Safe for a request or answer
+ * that the other side must have whole before anything more happens: the initiator stamps its
+ * next message only once the answer is in, which the request must have reached first, and the
+ * responder's next body comes only after the initiator has read the echo. A stream of messages
+ * with none answered (gRPC client streaming) must copy instead.
+ */
+export const bodyOf = (message: MessageBuffer): Buffer =>
+  Buffer.from(message.bytes.buffer, message.bytes.byteOffset, message.bytes.byteLength);
+
 /** Collects a request's, response's or stream's body into one Buffer. */
 export function readBody(body: Readable, done: (whole: Buffer) => void): void {
   const chunks: Buffer[] = [];

@@ -21,6 +21,7 @@ import {
   Bodies,
   SocketTally,
   afterLast,
+  bodyOf,
   connectedWithin,
   listenOn,
   probeListener,
@@ -74,8 +75,7 @@ class ServerEndpoint implements EventLoopEndpoint {
   send(message: MessageBuffer): undefined {
     const res = this.owed.shift();
     if (!res) throw new Error('http1: an answer with no request to answer');
-    // A copy: the loop reuses its buffer for the next message before this one is on the wire.
-    res.writeHead(200, { 'content-length': message.bytes.length }).end(Buffer.from(message.bytes));
+    res.writeHead(200, { 'content-length': message.bytes.length }).end(bodyOf(message));
     this.answered++;
     return undefined;
   }
@@ -133,7 +133,7 @@ class ClientEndpoint implements EventLoopEndpoint {
         }
       });
     });
-    req.end(Buffer.from(message.bytes));
+    req.end(bodyOf(message));
     this.last = req;
     // Without an echo the answer is an empty 204, and HTTP/1.1 sends the next request after it.
     return this.echoes ? undefined : answered;

@@ -6,7 +6,8 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { AGENT_BUNDLE } from '../install-paths.js';
-import type { RunSettings } from '../../agents/contract/schema.js';
+import { channelInfo } from '../../agents/contract/channels.js';
+import type { Plan } from '../../agents/contract/schema.js';
 import { CliError } from '../cli/errors.js';
 
 /** One file to place at `path` (relative to the agent directory) from `source` on this host. */
@@ -18,11 +19,15 @@ export interface RuntimeFile {
 /**
  * NODE_OPTIONS for the agents: a 1 MiB young generation. The timed loop allocates nothing, so it
  * costs no measured time, and it keeps ~13 MB of young-generation pages out of each agent's
- * resident memory. With `--driver node`, whose sockets allocate per message, Node's default
- * stays: that driver is there to show what an ordinary Node sidecar gets. `inherited` is kept.
+ * resident memory. A plan with anything on the event loop keeps Node's default: `--driver node`,
+ * and the protocol channels (node only), whose libraries allocate per message. A 1 MiB young
+ * generation would scavenge every few dozen 64 KiB requests there, a cost no ordinary Node
+ * sidecar pays. `inherited` is kept.
  */
-export function agentNodeOptions(settings: RunSettings, inherited?: string): string | undefined {
-  const own = settings.driver === 'node' ? undefined : '--max-semi-space-size=1';
+export function agentNodeOptions(plan: Pick<Plan, 'settings' | 'cases'>, inherited?: string): string | undefined {
+  const onEventLoop =
+    plan.settings.driver === 'node' || plan.cases.some((c) => !channelInfo(c.channel).drivers.includes('libc'));
+  const own = onEventLoop ? undefined : '--max-semi-space-size=1';
   return [inherited, own].filter(Boolean).join(' ') || undefined;
 }
 

@@ -123,7 +123,7 @@ function delivery(plan: Plan, options: PodOptions, labels: Record<string, string
 }
 
 function nodeOptionsEnv(plan: Plan): V1EnvVar[] {
-  const value = agentNodeOptions(plan.settings);
+  const value = agentNodeOptions(plan);
   return value ? [{ name: 'NODE_OPTIONS', value }] : [];
 }
 

@@ -162,7 +162,7 @@ export class LocalTarget implements Target {
         env: {
           ...process.env,
           PODBENCH_PLAN: JSON.stringify(plan),
-          NODE_OPTIONS: agentNodeOptions(plan.settings, process.env.NODE_OPTIONS),
+          NODE_OPTIONS: agentNodeOptions(plan, process.env.NODE_OPTIONS),
         },
         // Own process group: Ctrl-C reaches the orchestrator only, which stops the agents in order.
         detached: true,
