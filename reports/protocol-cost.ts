@@ -31,6 +31,8 @@ export interface ProtocolCost {
   /** The raw channel's group of the same mode and size; undefined when the run has none measured. */
   readonly raw: CaseGroup | undefined;
   readonly rawChannel: ChannelId;
+  /** How the run drove the raw channel: blocking libc calls (the default) or Node's net.Socket. */
+  readonly rawDriver: 'libc' | 'node';
   /** Latency modes: protocol − raw round trip at each percentile, nanoseconds. */
   readonly addedNs?: { readonly [p in Percentile]: Spread };
   /** Throughput modes: protocol messages/s ÷ raw messages/s. */
@@ -96,6 +98,7 @@ export const rawChannelOf = (channel: string): ChannelId | undefined =>
 /** Every measured protocol case group of a run beside its raw channel's, in plan order. */
 export function protocolCosts(doc: ResultsDocument): ProtocolCost[] {
   const groups = groupCases(doc);
+  const rawDriver = doc.run.settings.driver ?? 'libc';
   return groups.flatMap((protocol) => {
     const rawChannel = rawChannelOf(protocol.channel);
     if (!rawChannel || !protocol.ok.length) return [];
@@ -103,7 +106,14 @@ export function protocolCosts(doc: ResultsDocument): ProtocolCost[] {
       (g) => g.channel === rawChannel && g.mode === protocol.mode && g.sizeBytes === protocol.sizeBytes && g.ok.length,
     );
     return [
-      { protocol, raw, rawChannel, wireBytes: wireBytes(protocol), ...(raw ? differences(pairs(protocol, raw)) : {}) },
+      {
+        protocol,
+        raw,
+        rawChannel,
+        rawDriver,
+        wireBytes: wireBytes(protocol),
+        ...(raw ? differences(pairs(protocol, raw)) : {}),
+      },
     ];
   });
 }
@@ -185,7 +195,8 @@ export interface CostTable {
 export function costTables(costs: readonly ProtocolCost[]): CostTable[] {
   const cpu = (c: ProtocolCost, side: 'initiator' | 'responder') =>
     c.addedCpuUs ? describeAddedCpu(c.addedCpuUs[side]) : '–';
-  const over = (c: ProtocolCost) => (c.raw ? c.rawChannel : `${c.rawChannel} (not in this run)`);
+  const over = (c: ProtocolCost) =>
+    c.raw ? `${c.rawChannel} (${c.rawDriver})` : `${c.rawChannel} (no measured case in this run)`;
   const common = (c: ProtocolCost) => [
     c.protocol.channel,
     over(c),
@@ -252,4 +263,8 @@ function describeRatio(s: Spread): string {
 export const COST_NOTE =
   'Each protocol case beside the raw channel it rides on, same mode and size, same run. ' +
   'Differences are taken repeat by repeat and shown with their spread; one within the spread reads as none. ' +
-  'Wire bytes are what the responder read per request and wrote per answer: headers, framing and flow control included.';
+  'Wire bytes are what the responder read per request and wrote per answer: headers, framing and flow control included. ' +
+  'The protocols run on Node’s event loop; the raw channel runs as the run’s --driver says (in brackets): with libc, ' +
+  'the default, the added figures include the event loop’s own cost, and --driver node compares with Node’s net.Socket. ' +
+  'In throughput mode HTTP/1.1 and HTTP/2 wait for each 204 while the raw channel streams: ' +
+  'the ratio is one request in flight against a stream.';

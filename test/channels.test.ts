@@ -124,8 +124,12 @@ describe('every channel between two real processes', () => {
     const md = readFileSync(join(measured.outDir, 'report.md'), 'utf8');
     assert.match(md, /## Protocol cost/);
     for (const protocol of ['http1', 'h2', 'grpc']) {
-      assert.match(md, new RegExp(`\\| ${protocol} \\| tcp \\| 64 B \\| \\d+ B / \\d+ B \\|`), `${protocol} over tcp`);
-      assert.match(md, new RegExp(`\\| ${protocol}-uds \\| uds \\| 64 KiB \\|`), `${protocol}-uds over uds`);
+      assert.match(
+        md,
+        new RegExp(`\\| ${protocol} \\| tcp \\(libc\\) \\| 64 B \\| \\d+ B / \\d+ B \\|`),
+        `${protocol} over tcp`,
+      );
+      assert.match(md, new RegExp(`\\| ${protocol}-uds \\| uds \\(libc\\) \\| 64 KiB \\|`), `${protocol}-uds over uds`);
     }
   });
 

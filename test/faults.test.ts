@@ -352,6 +352,41 @@ describe('a responder stopped (SIGSTOP) longer than --peer-timeout, then continu
   });
 });
 
+describe('a protocol responder stopped (SIGSTOP) mid-case: the initiator gives up after the peer timeout', () => {
+  // Waits no receive covers: an HTTP 204 awaited before the next request, a gRPC stream's drain.
+  for (const [channel, mode] of [
+    ['http1', 'throughput'],
+    ['h2', 'throughput'],
+    ['grpc', 'latency'],
+    ['grpc-uds', 'throughput'],
+  ] as const) {
+    it(`${channel} ${mode}: the case fails naming the silent responder, the run goes on`, async () => {
+      await leakChecked(async (outDir) => {
+        const run = startCli([
+          ...['run', '--target', 'local', '--channels', channel, '--modes', mode, '--sizes', '64Ki'],
+          ...['--duration', '3s', '--warmup', '10ms', '--peer-timeout', '1s', '--out-dir', outDir, '-o', 'json'],
+        ]);
+        // Case 1 is the raw channel the protocol rides on; stop the responder inside case 2.
+        await waitForStderr(run, (s) => /\[1\/2\] \S+ \S+ \S+ \S+ {2}ok/.test(s));
+        await new Promise((r) => setTimeout(r, 500));
+        const [responder] = childPids(run.child.pid!, '--role responder');
+        assert.ok(responder, 'found the responder process');
+        process.kill(responder, 'SIGSTOP');
+        await new Promise((r) => setTimeout(r, 4000));
+        process.kill(responder, 'SIGCONT');
+        const result = await run.result;
+        const doc = readResults(outDir);
+        assert.equal(doc.run.complete, true, result.stderr);
+        const stalled = doc.cases.find((c) => c.channel === channel)!;
+        assert.equal(stalled.status, 'failed', `${channel}: ${stalled.reason}`);
+        assert.match(stalled.reason ?? '', /responder|did not answer/i);
+        assert.equal(result.code, 1, result.stderr);
+        assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+      });
+    });
+  }
+});
+
 describe('an --out-dir that cannot be written, a TMPDIR that does not exist', () => {
   /** A tmpfs of `size` mounted for the test (root only), unmounted after. */
   function withTmpfs(size: string, body: (dir: string) => Promise<void>): Promise<void> {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import type { ResultsDocument } from '../agents/contract/schema.js';
 import { withProtocolCases } from './helpers/protocol-results.js';
 import { runCli } from './helpers/run-cli.js';
@@ -19,6 +19,34 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const FIXTURE = join(HERE, '..', '..', 'test', 'fixtures', 'results-repeats.json');
 const SHOTS = join(HERE, '..', 'test-output');
 const CHROMIUM = process.env.PODBENCH_CHROMIUM ?? '/usr/bin/chromium';
+
+/** What a report page showed once its charts were drawn. */
+interface OpenedReport {
+  readonly page: Page;
+  readonly errors: string[];
+  readonly requests: string[];
+  readonly charts: { id: string; series: number; points: number }[];
+}
+
+/** Opens a report file at laptop width and waits for its charts, collecting errors and requests. */
+async function openReport(browser: Browser, file: string): Promise<OpenedReport> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors: string[] = [];
+  const requests: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  page.on('request', (req) => requests.push(req.url()));
+  await page.goto(pathToFileURL(file).href);
+  await page.waitForFunction(
+    () => (window as unknown as { podbenchCharts?: unknown }).podbenchCharts !== undefined,
+    null,
+    { timeout: 15_000 },
+  );
+  const charts = await page.evaluate(
+    () => (window as unknown as { podbenchCharts: OpenedReport['charts'] }).podbenchCharts,
+  );
+  return { page, errors, requests, charts };
+}
 
 describe('HTML report in headless Chromium', () => {
   let browser: Browser;
@@ -111,21 +139,7 @@ describe('HTML report in headless Chromium', () => {
     const r = await runCli(['compare', FIXTURE, FIXTURE, '-o', 'html']);
     assert.equal(r.code, 0, r.stderr);
     writeFileSync(join(dir, 'compare.html'), r.stdout);
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    const errors: string[] = [];
-    const requests: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-    page.on('request', (req) => requests.push(req.url()));
-    await page.goto(pathToFileURL(join(dir, 'compare.html')).href);
-    await page.waitForFunction(
-      () => (window as unknown as { podbenchCharts?: unknown }).podbenchCharts !== undefined,
-      null,
-      { timeout: 15_000 },
-    );
-    const charts = await page.evaluate(
-      () => (window as unknown as { podbenchCharts: { id: string; series: number; points: number }[] }).podbenchCharts,
-    );
+    const { page, errors, requests, charts } = await openReport(browser, join(dir, 'compare.html'));
     assert.ok(
       charts.some((c) => c.id === 'latency-shm-64') && charts.some((c) => c.id === 'throughput-uds'),
       JSON.stringify(charts.map((c) => c.id)),
@@ -147,19 +161,7 @@ describe('HTML report in headless Chromium', () => {
     writeFileSync(file, JSON.stringify(withProtocolCases(fixture, [40_000, 60_000])));
     const r = await runCli(['report', file, '--format', 'html', '-o', join(dir, 'protocol.html')]);
     assert.equal(r.code, 0, r.stderr);
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-    await page.goto(pathToFileURL(join(dir, 'protocol.html')).href);
-    await page.waitForFunction(
-      () => (window as unknown as { podbenchCharts?: unknown }).podbenchCharts !== undefined,
-      null,
-      { timeout: 15_000 },
-    );
-    const charts = await page.evaluate(
-      () => (window as unknown as { podbenchCharts: { id: string; series: number; points: number }[] }).podbenchCharts,
-    );
+    const { page, errors, charts } = await openReport(browser, join(dir, 'protocol.html'));
     const pairs = charts.filter((c) => c.id.startsWith('cost-'));
     assert.deepEqual(
       pairs.map((c) => c.id),

@@ -223,13 +223,13 @@ describe('protocol cost', () => {
     assert.match(md, /## Protocol cost/);
     assert.match(
       md,
-      /\| http1-uds \| uds \| 64 B \| 187 B \/ 111 B \| [\d.]+ \/ [\d.]+ \| \+50\.0 µs \(\+40\.0 to \+60\.0 µs over 2 repeats\) \|/,
+      /\| http1-uds \| uds \(libc\) \| 64 B \| 187 B \/ 111 B \| [\d.]+ \/ [\d.]+ \| \+50\.0 µs \(\+40\.0 to \+60\.0 µs over 2 repeats\) \|/,
     );
     const latency64 = doc.cases.find((c) => c.channel === 'http1-uds' && c.mode === 'latency' && c.sizeBytes === 64)!;
     assert.match(protocolCaseNote(latency64, doc)!, /^wire 187\/111 B per msg, p50 [\d.]+ vs uds [\d.]+ µs, uds cpu /);
     // Without the raw channel in the run, the section says so rather than inventing a difference.
     const alone = { ...doc, cases: doc.cases.filter((c) => c.channel !== 'uds') };
-    assert.match(renderMarkdown(alone), /\| http1-uds \| uds \(not in this run\) \| 64 B \|/);
+    assert.match(renderMarkdown(alone), /\| http1-uds \| uds \(no measured case in this run\) \| 64 B \|/);
     assert.match(protocolCaseNote(latency64, alone)!, /no uds case to compare/);
   });
 });

@@ -34,12 +34,12 @@ import {
   SocketTally,
   afterLast,
   bodyOf,
-  connectedWithin,
+  hostedServer,
+  protocolChannel,
   protocolSocketPath,
   removeSocketFile,
   type Transport,
 } from './http-exchange.js';
-import { unixSocketFeasibility } from './stream-socket.js';
 import {
   PeerError,
   type Channel,
@@ -87,7 +87,7 @@ function clientWindowBytes(sizeBytes: number): number {
 /** The responder's side: calls in, answers out. */
 class ServerEndpoint implements EventLoopEndpoint {
   readonly blocking = false;
-  private readonly bodies = new Bodies();
+  private readonly bodies: Bodies;
   /** Unary calls owed an answer, oldest first. */
   private readonly owed: sendUnaryData<Buffer>[] = [];
   private received = 0;
@@ -97,20 +97,27 @@ class ServerEndpoint implements EventLoopEndpoint {
   constructor(
     private readonly transport: Transport,
     private readonly tally: SocketTally,
-  ) {}
+    peerTimeoutMs: number,
+  ) {
+    this.bodies = new Bodies(peerTimeoutMs, 'the initiator', () => transport === 'tcp' && tally.sampleNoDelay());
+  }
+
+  connectionLost(err: Error): void {
+    this.bodies.fail(err);
+  }
 
   /** A unary call (latency mode). */
   echo(call: ServerUnaryCall<Buffer, Buffer>, answer: sendUnaryData<Buffer>): void {
     this.received++;
     this.owed.push(answer);
-    this.bodies.arrived(call.request);
+    this.bodies.arrived([call.request]);
   }
 
   /** The client-streaming call (throughput mode): every message arrives on it. */
   drain(call: ServerReadableStream<Buffer, Buffer>, answer: sendUnaryData<Buffer>): void {
     call.on('data', (body: Buffer) => {
       this.received++;
-      this.bodies.arrived(body);
+      this.bodies.arrived([body]);
     });
     call.on('end', () => answer(null, EMPTY));
     call.on('error', (err) => this.bodies.fail(new PeerError(`gRPC stream: ${err.message}`)));
@@ -146,16 +153,13 @@ class ServerEndpoint implements EventLoopEndpoint {
 /** The initiator's side: a unary call per message, or one client-streaming call for them all. */
 class ClientEndpoint implements EventLoopEndpoint {
   readonly blocking = false;
-  private readonly bodies = new Bodies();
-  private requests = 0;
-  private received = 0;
+  private readonly bodies: Bodies;
   /** Settles when the last unary call or the stream is answered. */
   private last: Promise<void> | undefined;
   private stream: ClientWritableStream<Buffer> | undefined;
-  private readonly watchdog: NodeJS.Timeout;
   private readonly onAnswer = (err: Error | null, body?: Buffer): void => {
     if (err) this.bodies.fail(new PeerError(`gRPC: ${err.message}`));
-    else if (body) this.bodies.arrived(body);
+    else if (body) this.bodies.arrived([body]);
   };
 
   constructor(
@@ -166,26 +170,18 @@ class ClientEndpoint implements EventLoopEndpoint {
     private readonly tally: SocketTally,
     private readonly windowBytes: number,
   ) {
-    // One timer for the case rather than a deadline (and a timer) per call: a responder that
-    // stops answering fails the case after the peer timeout, as over every channel.
-    let progress = -1;
-    this.watchdog = setInterval(() => {
-      const now = this.requests + this.received;
-      if (now === progress) this.bodies.fail(new PeerError(`the responder did not answer within ${timeoutMs} ms`));
-      progress = now;
-    }, timeoutMs).unref();
+    // The endpoint's watchdog, not a deadline (and a timer) per call, bounds every wait.
+    this.bodies = new Bodies(timeoutMs, 'the responder', () => transport === 'tcp' && tally.sampleNoDelay());
   }
 
   send(message: MessageBuffer): Promise<void> | undefined {
     if (this.bodies.failure) throw this.bodies.failure;
-    this.requests++;
     if (this.echoes) {
       const body = bodyOf(message);
       let answered!: () => void;
       this.last = new Promise((resolve) => (answered = resolve));
       this.client.makeUnaryRequest(ECHO_PATH, passThrough, passThrough, body, (err, reply) => {
         answered();
-        this.received++;
         this.onAnswer(err, reply);
       });
       return undefined;
@@ -195,7 +191,7 @@ class ClientEndpoint implements EventLoopEndpoint {
     // of the event loop, after the loop has stamped the next one into its buffer.
     return this.stream.write(Buffer.from(message.bytes))
       ? undefined
-      : new Promise((resolve) => this.stream!.once('drain', resolve));
+      : this.bodies.guard(new Promise((resolve) => this.stream!.once('drain', resolve)));
   }
 
   private openStream(): ClientWritableStream<Buffer> {
@@ -221,7 +217,7 @@ class ClientEndpoint implements EventLoopEndpoint {
 
   /** Ends the stream, then closes the channel once the last call is answered, or after the timeout. */
   close(): void {
-    clearInterval(this.watchdog);
+    this.bodies.close(new PeerError('the gRPC client closed'));
     this.stream?.end();
     afterLast(this.last, this.timeoutMs, () => {
       this.client.close();
@@ -243,37 +239,32 @@ async function hostGrpc(transport: Transport, ctx: ChannelContext): Promise<Host
     },
     (socket: Socket) => {
       socket.setNoDelay(true);
+      // grpc-js tells a handler nothing when its client's connection goes: the socket does.
+      socket.on('close', () => endpoint.connectionLost(new PeerError('the initiator closed the gRPC connection')));
       connected();
     },
   );
-  const endpoint = new ServerEndpoint(transport, tally);
+  const endpoint = new ServerEndpoint(transport, tally, ctx.peerTimeoutMs);
   const server = new Server(UNLIMITED);
   server.addService(PIPE, {
     Echo: (call: ServerUnaryCall<Buffer, Buffer>, answer: sendUnaryData<Buffer>) => endpoint.echo(call, answer),
     Drain: (call: ServerReadableStream<Buffer, Buffer>, answer: sendUnaryData<Buffer>) => endpoint.drain(call, answer),
   });
   if (path) removeSocketFile(path);
-  port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(path ? `unix:${path}` : '127.0.0.1:0', ServerCredentials.createInsecure(), (err, bound) =>
-      err ? reject(err) : resolve(bound),
-    ),
-  );
+  try {
+    port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(path ? `unix:${path}` : '127.0.0.1:0', ServerCredentials.createInsecure(), (err, bound) =>
+        err ? reject(err) : resolve(bound),
+      ),
+    );
+  } catch (err) {
+    server.forceShutdown();
+    tally.close();
+    throw err;
+  }
   const params: JoinParams = path ? { path } : { port };
-  let closed = false;
-  return {
-    params,
-    async accept() {
-      await connectedWithin(connection, ctx.peerTimeoutMs);
-      return endpoint;
-    },
-    dispose() {
-      if (closed) return;
-      closed = true;
-      server.forceShutdown();
-      tally.close();
-      if (path) removeSocketFile(path);
-    },
-  };
+  const closeServer = () => server.forceShutdown();
+  return hostedServer({ params, connection, endpoint, tally, path, closeServer }, ctx.peerTimeoutMs);
 }
 
 async function joinGrpc(transport: Transport, ctx: ChannelContext, params: JoinParams): Promise<ClientEndpoint> {
@@ -299,9 +290,8 @@ async function joinGrpc(transport: Transport, ctx: ChannelContext, params: JoinP
   return new ClientEndpoint(client, echoes, ctx.peerTimeoutMs, transport, tally, windowBytes);
 }
 
-function rpcChannel(id: 'grpc' | 'grpc-uds', transport: Transport): Channel {
-  return {
-    id,
+const rpcChannel = (id: 'grpc' | 'grpc-uds', transport: Transport): Channel =>
+  protocolChannel(id, transport, 'grpc', {
     probe: async (scratchDir) => {
       const server = new Server();
       const address = transport === 'uds' ? `unix:${scratchDir}/probe.sock` : '127.0.0.1:0';
@@ -313,12 +303,9 @@ function rpcChannel(id: 'grpc' | 'grpc-uds', transport: Transport): Channel {
       server.forceShutdown();
       return `@grpc/grpc-js listens on ${transport === 'uds' ? 'a Unix socket in the temp directory' : '127.0.0.1'}`;
     },
-    feasibility: (ctx) =>
-      transport === 'uds' ? unixSocketFeasibility(ctx, {}, protocolSocketPath(ctx, 'grpc')) : { details: {} },
     host: (ctx) => hostGrpc(transport, ctx),
     join: (ctx, params) => joinGrpc(transport, ctx, params),
-  };
-}
+  });
 
 /** gRPC over TCP on 127.0.0.1. */
 export const grpcChannel = rpcChannel('grpc', 'tcp');

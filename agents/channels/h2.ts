@@ -28,15 +28,14 @@ import {
   SocketTally,
   afterLast,
   bodyOf,
-  connectedWithin,
+  hostedServer,
   listenOn,
   probeListener,
-  removeSocketFile,
+  protocolChannel,
   protocolSocketPath,
   readBody,
   type Transport,
 } from './http-exchange.js';
-import { unixSocketFeasibility } from './stream-socket.js';
 import {
   PeerError,
   type Channel,
@@ -78,7 +77,7 @@ function sessionFacts(session: Http2Session | undefined, maxSessionMemoryMiB: nu
 /** The responder's side: streams in, answers out. */
 class ServerEndpoint implements EventLoopEndpoint {
   readonly blocking = false;
-  private readonly bodies = new Bodies();
+  private readonly bodies: Bodies;
   /** Streams owed an echo, oldest first. */
   private readonly owed: ServerHttp2Stream[] = [];
   private received = 0;
@@ -90,20 +89,28 @@ class ServerEndpoint implements EventLoopEndpoint {
     private readonly transport: Transport,
     private readonly tally: SocketTally,
     private readonly maxSessionMemoryMiB: number,
-  ) {}
+    peerTimeoutMs: number,
+  ) {
+    this.bodies = new Bodies(peerTimeoutMs, 'the initiator', () => transport === 'tcp' && tally.sampleNoDelay());
+  }
 
   /** A stream arrived (the server's `stream` event). */
   handle(stream: ServerHttp2Stream): void {
-    stream.on('error', (err) => this.bodies.fail(new PeerError(`HTTP/2 stream: ${err.message}`)));
-    readBody(stream, (body) => {
-      this.received++;
-      if (this.echoes) this.owed.push(stream);
-      else {
-        stream.respond({ ':status': 204 }, { endStream: true });
-        this.answered++;
-      }
-      this.bodies.arrived(body);
-    });
+    const failed = (err: Error) => this.bodies.fail(new PeerError(`HTTP/2 stream: ${err.message}`));
+    stream.on('error', failed);
+    readBody(
+      stream,
+      (body) => {
+        this.received++;
+        if (this.echoes) this.owed.push(stream);
+        else {
+          stream.respond({ ':status': 204 }, { endStream: true });
+          this.answered++;
+        }
+        this.bodies.arrived(body);
+      },
+      failed,
+    );
   }
 
   connectionLost(err: Error): void {
@@ -140,7 +147,7 @@ class ServerEndpoint implements EventLoopEndpoint {
 /** The initiator's side: one stream per message on one session. */
 class ClientEndpoint implements EventLoopEndpoint {
   readonly blocking = false;
-  private readonly bodies = new Bodies();
+  private readonly bodies: Bodies;
   private readonly headers: OutgoingHttpHeaders;
   private last: ClientHttp2Stream | undefined;
   private readonly onStreamError = (err: Error) =>
@@ -161,6 +168,7 @@ class ClientEndpoint implements EventLoopEndpoint {
       'content-type': 'application/octet-stream',
       'content-length': sizeBytes,
     };
+    this.bodies = new Bodies(timeoutMs, 'the responder', () => transport === 'tcp' && tally.sampleNoDelay());
     session.on('error', (err) => this.onStreamError(err));
     session.on('close', () => this.bodies.fail(new PeerError('the HTTP/2 session closed')));
     session.setTimeout(timeoutMs, () =>
@@ -174,14 +182,11 @@ class ClientEndpoint implements EventLoopEndpoint {
     stream.on('error', this.onStreamError);
     this.last = stream;
     let answered: Promise<void> | undefined;
-    if (this.echoes) readBody(stream, (body) => this.bodies.arrived(body));
-    else {
-      // The answer is an empty 204; the next request goes out after it, as over HTTP/1.1.
-      answered = new Promise((resolve) => stream.on('end', resolve));
-      stream.resume();
-    }
+    if (this.echoes) readBody(stream, (body) => this.bodies.arrived(body), this.onStreamError);
+    // The answer is an empty 204; the next request goes out after it, as over HTTP/1.1.
+    else answered = new Promise((resolve) => readBody(stream, () => resolve(), this.onStreamError));
     stream.end(bodyOf(message));
-    return answered;
+    return answered && this.bodies.guard(answered);
   }
 
   receive(into: MessageBuffer): Promise<number> {
@@ -203,6 +208,7 @@ class ClientEndpoint implements EventLoopEndpoint {
       this.session.destroy();
       this.tally.close();
     });
+    this.bodies.close(new PeerError('the HTTP/2 client closed'));
   }
 }
 
@@ -211,7 +217,7 @@ async function hostH2(transport: Transport, ctx: ChannelContext): Promise<Hosted
   const { windowBytes, maxSessionMemoryMiB } = sessionSizing(ctx.spec.sizeBytes);
   const path = transport === 'uds' ? protocolSocketPath(ctx, 'h2') : undefined;
   const tally = new SocketTally('server', (listener) => listener === server);
-  const endpoint = new ServerEndpoint(echoes, transport, tally, maxSessionMemoryMiB);
+  const endpoint = new ServerEndpoint(echoes, transport, tally, maxSessionMemoryMiB, ctx.peerTimeoutMs);
   const server = createServer({ settings: { initialWindowSize: windowBytes }, maxSessionMemory: maxSessionMemoryMiB });
   const sessions = new Set<Http2Session>();
   const connection = new Promise<void>((resolve) => {
@@ -236,23 +242,15 @@ async function hostH2(transport: Transport, ctx: ChannelContext): Promise<Hosted
     endpoint.session = stream.session;
     endpoint.handle(stream);
   });
-  const params = await listenOn(server, path);
-  let closed = false;
-  return {
-    params,
-    async accept() {
-      await connectedWithin(connection, ctx.peerTimeoutMs);
-      return endpoint;
-    },
-    dispose() {
-      if (closed) return;
-      closed = true;
-      for (const session of sessions) session.destroy();
-      server.close();
-      tally.close();
-      if (path) removeSocketFile(path);
-    },
+  const params = await listenOn(server, path).catch((err: unknown) => {
+    tally.close();
+    throw err;
+  });
+  const closeServer = () => {
+    for (const session of sessions) session.destroy();
+    server.close();
   };
+  return hostedServer({ params, connection, endpoint, tally, path, closeServer }, ctx.peerTimeoutMs);
 }
 
 async function joinH2(transport: Transport, ctx: ChannelContext, params: JoinParams): Promise<ClientEndpoint> {
@@ -299,16 +297,12 @@ async function joinH2(transport: Transport, ctx: ChannelContext, params: JoinPar
   );
 }
 
-function http2Channel(id: 'h2' | 'h2-uds', transport: Transport): Channel {
-  return {
-    id,
+const http2Channel = (id: 'h2' | 'h2-uds', transport: Transport): Channel =>
+  protocolChannel(id, transport, 'h2', {
     probe: (scratchDir) => probeListener(createServer(), transport, scratchDir, 'node:http2'),
-    feasibility: (ctx) =>
-      transport === 'uds' ? unixSocketFeasibility(ctx, {}, protocolSocketPath(ctx, 'h2')) : { details: {} },
     host: (ctx) => hostH2(transport, ctx),
     join: (ctx, params) => joinH2(transport, ctx, params),
-  };
-}
+  });
 
 /** HTTP/2 (prior knowledge) over TCP on 127.0.0.1. */
 export const h2Channel = http2Channel('h2', 'tcp');

@@ -15,7 +15,16 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { MessageBuffer } from '../measure/message.js';
 import { IPPROTO_TCP, TCP_NODELAY, intOption } from '../native/sockets.js';
-import { PeerError, type ChannelContext, type JoinParams } from './channel.js';
+import { unixSocketFeasibility } from './stream-socket.js';
+import {
+  PeerError,
+  type Channel,
+  type ChannelContext,
+  type EventLoopEndpoint,
+  type Hosted,
+  type JoinParams,
+} from './channel.js';
+import type { ChannelId } from '../contract/channels.js';
 
 /** The connection a protocol channel rides on. */
 export type Transport = 'tcp' | 'uds';
@@ -30,22 +39,90 @@ export type Transport = 'tcp' | 'uds';
 export const bodyOf = (message: MessageBuffer): Buffer =>
   Buffer.from(message.bytes.buffer, message.bytes.byteOffset, message.bytes.byteLength);
 
-/** Collects a request's, response's or stream's body into one Buffer. */
-export function readBody(body: Readable, done: (whole: Buffer) => void): void {
+/**
+ * A whole body as the library delivered it, in chunks. Kept as chunks and copied straight into
+ * the loop's message: joining them first would allocate a second copy of every large body.
+ */
+export type Body = readonly Buffer[];
+
+/**
+ * Collects a request's, response's or stream's body, whole, as its chunks; `cut` hears of a body
+ * closed before its end (the peer went away mid-message, which Node reports to no other listener
+ * once a response has begun).
+ */
+export function readBody(body: Readable, done: (whole: Body) => void, cut: (err: Error) => void): void {
   const chunks: Buffer[] = [];
+  let ended = false;
   body.on('data', (chunk: Buffer) => chunks.push(chunk));
-  body.on('end', () => done(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+  body.on('end', () => {
+    ended = true;
+    done(chunks);
+  });
+  body.on('close', () => ended || cut(new PeerError('the connection closed in the middle of a message')));
 }
 
-/** A queue of whole bodies and the receive waiting for one, with one failure for all. */
+/** Copies `body` into `into` (as much as fits); returns the body's whole length. */
+function copyBody(body: Body, into: MessageBuffer): number {
+  let length = 0;
+  for (const chunk of body) {
+    if (length < into.bytes.length)
+      chunk.copy(into.bytes, length, 0, Math.min(chunk.length, into.bytes.length - length));
+    length += chunk.length;
+  }
+  return length;
+}
+
+/**
+ * A queue of whole bodies and the receive waiting for one, with one failure for all, and the
+ * peer timeout of everything an endpoint waits for: a receive, or (through {@link Bodies.guard})
+ * an answer or a drain. One interval timer per endpoint, not one per message, fails the case when
+ * something has waited a whole tick of `timeoutMs` with no body, answer or progress in it, so a
+ * silent or vanished peer fails it within one to two peer timeouts, never hangs it.
+ */
 export class Bodies {
-  private readonly queue: Buffer[] = [];
-  private waiting: { resolve: (body: Buffer) => void; reject: (err: Error) => void } | undefined;
+  private readonly queue: Body[] = [];
+  private waiting: { resolve: (body: Body) => void; reject: (err: Error) => void } | undefined;
+  /** Guarded waits in progress (answers, drains). */
+  private guarded = 0;
+  /** Bodies, answers and drains so far: what the watchdog looks at. */
+  private progress = 0;
+  private readonly failed: Promise<never>;
+  private rejectAll!: (err: Error) => void;
+  private readonly watchdog: NodeJS.Timeout;
   /** The first failure; every later receive rejects with it. */
   failure: Error | undefined;
 
+  /**
+   * `timeoutMs`: the peer timeout; `peer` names the other side in the failure (`the responder`);
+   * `firstProgress` runs once, at the first body, answer or drain: the connection is up.
+   */
+  constructor(
+    timeoutMs: number,
+    peer: string,
+    private firstProgress?: () => void,
+  ) {
+    this.failed = new Promise<never>((_, reject) => (this.rejectAll = reject));
+    this.failed.catch(() => undefined); // read through guard(); nobody may be waiting when it fails
+    let seen = -1;
+    this.watchdog = setInterval(() => {
+      const idle = this.progress === seen && (this.waiting !== undefined || this.guarded > 0);
+      if (idle) this.fail(new PeerError(`${peer} sent nothing for at least ${timeoutMs} ms`));
+      seen = this.progress;
+    }, timeoutMs).unref();
+  }
+
+  private advanced(): void {
+    this.progress++;
+    if (this.firstProgress) {
+      const first = this.firstProgress;
+      this.firstProgress = undefined;
+      first();
+    }
+  }
+
   /** A body has arrived whole. */
-  arrived(body: Buffer): void {
+  arrived(body: Body): void {
+    this.advanced();
     const waiting = this.waiting;
     if (waiting) {
       this.waiting = undefined;
@@ -53,29 +130,44 @@ export class Bodies {
     } else this.queue.push(body);
   }
 
-  /** The connection failed: the waiting receive and every later one reject (first failure wins). */
+  /** The connection failed: every wait in progress and every later one rejects (first failure wins). */
   fail(err: Error): void {
-    this.failure ??= err;
+    if (this.failure) return;
+    this.failure = err;
+    clearInterval(this.watchdog);
     const waiting = this.waiting;
     this.waiting = undefined;
-    waiting?.reject(this.failure);
+    waiting?.reject(err);
+    this.rejectAll(err);
+  }
+
+  /** `wait` (an answer, a drain), or the endpoint's failure, whichever comes first; watched like a receive. */
+  guard(wait: Promise<void>): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    this.guarded++;
+    return Promise.race([wait, this.failed]).finally(() => {
+      this.guarded--;
+      this.advanced();
+    });
   }
 
   /**
    * The next body copied into `into`; resolves with the body's length (a body of another length
-   * fails verification, as a short read would).
+   * fails verification, as a short read would). Bodies that arrived whole before a failure are
+   * still handed out.
    */
   next(into: MessageBuffer): Promise<number> {
-    if (this.failure) return Promise.reject(this.failure);
-    const take = (body: Buffer): number => {
-      body.copy(into.bytes, 0, 0, Math.min(body.length, into.bytes.length));
-      return body.length;
-    };
     const ready = this.queue.shift();
-    if (ready) return Promise.resolve(take(ready));
+    if (ready) return Promise.resolve(copyBody(ready, into));
+    if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
-      this.waiting = { resolve: (body) => resolve(take(body)), reject };
+      this.waiting = { resolve: (body) => resolve(copyBody(body, into)), reject };
     });
+  }
+
+  /** Stops the watchdog (the endpoint is closing); later waits fail with `reason`. */
+  close(reason: Error): void {
+    this.fail(reason);
   }
 }
 
@@ -131,12 +223,28 @@ export class SocketTally {
       if (responder.answers > 0)
         facts.wireBytesOutPerMessage = Math.round(sum((s) => s.bytesWritten) / responder.answers);
     }
-    // Node keeps the descriptor on the socket's internal handle; there is no public getter for it.
-    const fd = (sockets[0] as unknown as { _handle?: { fd?: number } })._handle?.fd;
-    if (transport === 'tcp' && fd !== undefined && fd >= 0) {
-      facts.noDelay = intOption(fd, IPPROTO_TCP, TCP_NODELAY, 'TCP_NODELAY') !== 0;
-    }
+    if (transport === 'tcp') this.sampleNoDelay();
+    if (this.noDelay !== undefined) facts.noDelay = this.noDelay;
     return facts;
+  }
+
+  /** TCP_NODELAY as getsockopt read it on a live connection; see {@link SocketTally.sampleNoDelay}. */
+  private noDelay: boolean | undefined;
+
+  /**
+   * Reads TCP_NODELAY from a live TCP socket of the tally, once: early in the case (the endpoints
+   * call it at the first body or answer), since by `details` time the peer may have closed the
+   * connection and Node dropped its handle.
+   */
+  sampleNoDelay(): void {
+    if (this.noDelay !== undefined) return;
+    for (const socket of this.sockets) {
+      // Node keeps the descriptor on the socket's internal handle; there is no public getter for it.
+      const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+      if (socket.destroyed || fd === undefined || fd < 0) continue;
+      this.noDelay = intOption(fd, IPPROTO_TCP, TCP_NODELAY, 'TCP_NODELAY') !== 0;
+      return;
+    }
   }
 
   /** Stops watching; idempotent. */
@@ -201,6 +309,8 @@ export function listenOn(server: Server, path: string | undefined): Promise<Join
     server.once('error', reject);
     const listening = () => {
       server.off('error', reject);
+      // An accept error (EMFILE) must not crash the agent; the endpoint's watchdog fails the case.
+      server.on('error', () => undefined);
       const address = server.address();
       resolve(path ? { path } : { port: typeof address === 'object' && address ? address.port : 0 });
     };
@@ -221,4 +331,63 @@ export async function probeListener(
   await listenOn(server, transport === 'uds' ? join(scratchDir, 'probe.sock') : undefined);
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return `${library} listens on ${transport === 'uds' ? 'a Unix socket in the temp directory' : '127.0.0.1'}`;
+}
+
+/** What a protocol server hands over for its case: see {@link hostedServer}. */
+export interface ServerParts {
+  readonly params: JoinParams;
+  /** Settles when the initiator's first connection is in. */
+  readonly connection: Promise<void>;
+  readonly endpoint: EventLoopEndpoint;
+  readonly tally: SocketTally;
+  /** The Unix socket's file, if the server listens on one. */
+  readonly path: string | undefined;
+  /** Closes the server and every connection it has. */
+  closeServer(): void;
+}
+
+/**
+ * The responder's hosted protocol server: `accept` waits (bounded by the peer timeout) for the
+ * initiator's connection; `dispose` closes the server, its connections, the tally and the socket
+ * file, once, on every exit path.
+ */
+export function hostedServer(parts: ServerParts, peerTimeoutMs: number): Hosted {
+  let closed = false;
+  return {
+    params: parts.params,
+    async accept() {
+      await connectedWithin(parts.connection, peerTimeoutMs);
+      return parts.endpoint;
+    },
+    dispose() {
+      if (closed) return;
+      closed = true;
+      try {
+        parts.closeServer();
+      } finally {
+        parts.endpoint.close(); // its watchdog, when the initiator never came
+        parts.tally.close();
+        if (parts.path) removeSocketFile(parts.path);
+      }
+    },
+  };
+}
+
+/**
+ * A protocol channel over one transport: its socket file is named for `protocol` in the shared
+ * volume (a `-uds` case is skipped when that path is too long for sun_path), and `probe`,
+ * `host` and `join` are the protocol's own.
+ */
+export function protocolChannel(
+  id: ChannelId,
+  transport: Transport,
+  protocol: string,
+  parts: Pick<Channel, 'probe' | 'host' | 'join'>,
+): Channel {
+  return {
+    id,
+    feasibility: (ctx) =>
+      transport === 'uds' ? unixSocketFeasibility(ctx, {}, protocolSocketPath(ctx, protocol)) : { details: {} },
+    ...parts,
+  };
 }

@@ -22,15 +22,14 @@ import {
   SocketTally,
   afterLast,
   bodyOf,
-  connectedWithin,
+  hostedServer,
   listenOn,
   probeListener,
+  protocolChannel,
   protocolSocketPath,
   readBody,
-  removeSocketFile,
   type Transport,
 } from './http-exchange.js';
-import { unixSocketFeasibility } from './stream-socket.js';
 import {
   PeerError,
   type Channel,
@@ -40,10 +39,13 @@ import {
   type JoinParams,
 } from './channel.js';
 
+/** How long the server keeps an idle connection: longer than any pause inside a case. */
+const KEEP_ALIVE_MS = 60_000;
+
 /** The responder's side: requests in, answers out. */
 class ServerEndpoint implements EventLoopEndpoint {
   readonly blocking = false;
-  private readonly bodies = new Bodies();
+  private readonly bodies: Bodies;
   /** Answers owed, oldest first (one at a time on a keep-alive connection). */
   private readonly owed: ServerResponse[] = [];
   private received = 0;
@@ -53,19 +55,26 @@ class ServerEndpoint implements EventLoopEndpoint {
     private readonly echoes: boolean,
     private readonly transport: Transport,
     private readonly tally: SocketTally,
-  ) {}
+    peerTimeoutMs: number,
+  ) {
+    this.bodies = new Bodies(peerTimeoutMs, 'the initiator', () => transport === 'tcp' && tally.sampleNoDelay());
+  }
 
   /** A request arrived (the server's handler). */
   handle(req: IncomingMessage, res: ServerResponse): void {
-    readBody(req, (body) => {
-      this.received++;
-      if (this.echoes) this.owed.push(res);
-      else {
-        res.writeHead(204).end();
-        this.answered++;
-      }
-      this.bodies.arrived(body);
-    });
+    readBody(
+      req,
+      (body) => {
+        this.received++;
+        if (this.echoes) this.owed.push(res);
+        else {
+          res.writeHead(204).end();
+          this.answered++;
+        }
+        this.bodies.arrived(body);
+      },
+      (err) => this.bodies.fail(err),
+    );
   }
 
   connectionLost(err: Error): void {
@@ -96,7 +105,7 @@ class ServerEndpoint implements EventLoopEndpoint {
 /** The initiator's side: one POST per message on a keep-alive connection. */
 class ClientEndpoint implements EventLoopEndpoint {
   readonly blocking = false;
-  private readonly bodies = new Bodies();
+  private readonly bodies: Bodies;
   private last: ClientRequest | undefined;
   private readonly headers: Record<string, string>;
 
@@ -110,6 +119,7 @@ class ClientEndpoint implements EventLoopEndpoint {
     private readonly tally: SocketTally,
   ) {
     this.headers = { 'content-type': 'application/octet-stream', 'content-length': String(sizeBytes) };
+    this.bodies = new Bodies(timeoutMs, 'the responder', () => transport === 'tcp' && tally.sampleNoDelay());
   }
 
   send(message: MessageBuffer): Promise<void> | undefined {
@@ -120,23 +130,20 @@ class ClientEndpoint implements EventLoopEndpoint {
       method: 'POST',
       path: '/log',
       headers: this.headers,
-      timeout: this.timeoutMs,
     });
-    req.on('timeout', () => req.destroy(new PeerError(`the responder did not answer within ${this.timeoutMs} ms`)));
-    req.on('error', (err) => this.bodies.fail(err instanceof PeerError ? err : new PeerError(`HTTP: ${err.message}`)));
+    const failed = (err: Error) =>
+      this.bodies.fail(err instanceof PeerError ? err : new PeerError(`HTTP: ${err.message}`));
+    req.on('error', failed);
     const answered = new Promise<void>((resolve) => {
       req.on('response', (res: IncomingMessage) => {
-        if (this.echoes) readBody(res, (body) => this.bodies.arrived(body));
-        else {
-          res.resume();
-          res.on('end', resolve);
-        }
+        if (this.echoes) readBody(res, (body) => this.bodies.arrived(body), failed);
+        else readBody(res, () => resolve(), failed);
       });
     });
     req.end(bodyOf(message));
     this.last = req;
     // Without an echo the answer is an empty 204, and HTTP/1.1 sends the next request after it.
-    return this.echoes ? undefined : answered;
+    return this.echoes ? undefined : this.bodies.guard(answered);
   }
 
   receive(into: MessageBuffer): Promise<number> {
@@ -162,13 +169,14 @@ class ClientEndpoint implements EventLoopEndpoint {
       this.agent.destroy();
       this.tally.close();
     });
+    this.bodies.close(new PeerError('the HTTP client closed'));
   }
 }
 
 async function hostHttp(transport: Transport, ctx: ChannelContext): Promise<Hosted> {
   const echoes = MODES[ctx.spec.mode].responderEchoes;
   const tally = new SocketTally('server', (listener) => listener === server);
-  const endpoint = new ServerEndpoint(echoes, transport, tally);
+  const endpoint = new ServerEndpoint(echoes, transport, tally, ctx.peerTimeoutMs);
   // A connection that closes before its first request is a client's probe (wrk connects once to
   // check the address), not the case's connection going away.
   const carrying = new WeakSet<Socket>();
@@ -176,15 +184,15 @@ async function hostHttp(transport: Transport, ctx: ChannelContext): Promise<Host
     carrying.add(req.socket);
     endpoint.handle(req, res);
   });
-  server.keepAliveTimeout = ctx.peerTimeoutMs;
-  server.headersTimeout = ctx.peerTimeoutMs + 1000;
-  server.requestTimeout = 0; // a case's connection carries many requests; each wait is bounded below
+  // Node's own request timers are off, and the keep-alive hint long: a Node client takes a
+  // second off the server's `Keep-Alive: timeout=N` and dropped a busy connection mid-case when N
+  // was 1 (--peer-timeout 1s). The endpoint's watchdog bounds every wait instead (see Bodies).
+  server.keepAliveTimeout = KEEP_ALIVE_MS;
+  server.headersTimeout = 0;
+  server.requestTimeout = 0;
   const path = transport === 'uds' ? protocolSocketPath(ctx, 'http1') : undefined;
   const connection = new Promise<void>((resolve) => {
     server.on('connection', (socket: Socket) => {
-      socket.setTimeout(ctx.peerTimeoutMs, () =>
-        socket.destroy(new PeerError(`the initiator sent nothing within ${ctx.peerTimeoutMs} ms`)),
-      );
       socket.on('error', (err) => carrying.has(socket) && endpoint.connectionLost(err));
       socket.on(
         'close',
@@ -194,23 +202,15 @@ async function hostHttp(transport: Transport, ctx: ChannelContext): Promise<Host
       resolve();
     });
   });
-  const params = await listenOn(server, path);
-  let closed = false;
-  return {
-    params,
-    async accept() {
-      await connectedWithin(connection, ctx.peerTimeoutMs);
-      return endpoint;
-    },
-    dispose() {
-      if (closed) return;
-      closed = true;
-      server.closeAllConnections();
-      server.close();
-      tally.close();
-      if (path) removeSocketFile(path);
-    },
+  const params = await listenOn(server, path).catch((err: unknown) => {
+    tally.close();
+    throw err;
+  });
+  const closeServer = () => {
+    server.closeAllConnections();
+    server.close();
   };
+  return hostedServer({ params, connection, endpoint, tally, path, closeServer }, ctx.peerTimeoutMs);
 }
 
 function joinHttp(transport: Transport, ctx: ChannelContext, params: JoinParams): ClientEndpoint {
@@ -223,16 +223,12 @@ function joinHttp(transport: Transport, ctx: ChannelContext, params: JoinParams)
   return new ClientEndpoint(agent, target, echoes, ctx.peerTimeoutMs, ctx.spec.sizeBytes, transport, tally);
 }
 
-function httpChannel(id: 'http1' | 'http1-uds', transport: Transport): Channel {
-  return {
-    id,
+const httpChannel = (id: 'http1' | 'http1-uds', transport: Transport): Channel =>
+  protocolChannel(id, transport, 'http1', {
     probe: (scratchDir) => probeListener(createServer(), transport, scratchDir, 'node:http'),
-    feasibility: (ctx) =>
-      transport === 'uds' ? unixSocketFeasibility(ctx, {}, protocolSocketPath(ctx, 'http1')) : { details: {} },
     host: (ctx) => hostHttp(transport, ctx),
     join: (ctx, params) => joinHttp(transport, ctx, params),
-  };
-}
+  });
 
 /** HTTP/1.1 over TCP on 127.0.0.1. */
 export const http1Channel = httpChannel('http1', 'tcp');

@@ -86,7 +86,7 @@ export function addPlanOptions(cmd: Command): Command {
       choice(
         '--driver <how>',
         'how tcp and uds are driven: blocking libc calls, or net.Socket as an idiomatic Node sidecar would ' +
-          '(http1 and http1-uds always use node:http, the other channels libc)',
+          '(the protocol channels always run on Node: node:http, node:http2, grpc-js; the others use libc)',
         ['libc', 'node'],
         'libc',
       ),

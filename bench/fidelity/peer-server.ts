@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { channelFor } from '../../agents/channels/registry.js';
-import type { ChannelContext } from '../../agents/channels/channel.js';
+import type { ChannelContext, Hosted } from '../../agents/channels/channel.js';
 import { CHANNEL_IDS, type ChannelId } from '../../agents/contract/channels.js';
 import { MODES, MODE_IDS, type ModeId } from '../../agents/contract/modes.js';
 import { readKernelLimits } from '../../agents/kernel-limits.js';
@@ -35,7 +35,13 @@ const ctx: ChannelContext = {
   limits: readKernelLimits(),
 };
 
-const hosted = await channelFor(ctx.spec.channel, 'node').host(ctx);
+let hosted: Hosted;
+try {
+  hosted = await channelFor(ctx.spec.channel, 'node').host(ctx);
+} catch (err) {
+  rmSync(dir, { recursive: true, force: true });
+  throw err;
+}
 let answered = 0;
 let wrongLength = 0;
 const stop = (code: number) => {
@@ -48,18 +54,19 @@ process.on('SIGTERM', () => stop(0));
 process.stdin.on('end', () => stop(0)).resume();
 process.stdout.write(`${JSON.stringify(hosted.params)}\n`);
 
-const endpoint = await hosted.accept();
-if (endpoint.blocking) throw new Error(`${channel} is not a protocol channel`);
 const message = allocMessage(sizeBytes);
 const echoes = MODES[ctx.spec.mode].responderEchoes;
 try {
+  const endpoint = await hosted.accept();
+  if (endpoint.blocking) throw new Error(`${channel} is not a protocol channel`);
   for (;;) {
     const n = await endpoint.receive(message);
     if (n !== sizeBytes) wrongLength++;
     if (echoes) endpoint.send(message);
     answered++;
   }
-} catch {
-  // The client closed its connection: the run is over.
-  stop(0);
+} catch (err) {
+  // The client closed its connection (the run is over), or never came.
+  if (answered === 0) process.stderr.write(`peer-server: ${err instanceof Error ? err.message : String(err)}\n`);
+  stop(answered === 0 ? 1 : 0);
 }

@@ -52,8 +52,10 @@ export async function runPodbenchPeerCase(cliPath: string, c: PeerCase, timing: 
     [
       ...['--channels', c.channel, '--modes', c.mode, '--sizes', String(c.sizeBytes), '--pin', 'split'],
       ...['--warmup', `${timing.warmupMs}ms`, '--duration', `${timing.durationMs}ms`],
+      ...['--peer-timeout', `${timing.peerTimeoutMs}ms`],
     ],
-    timing.warmupMs + timing.durationMs + 60_000,
+    // Two cases: the planner adds the raw channel the protocol rides on.
+    2 * (timing.warmupMs + timing.durationMs + timing.peerTimeoutMs) + 60_000,
   );
   if ('error' in run) return { status: 'failed', reason: run.error };
   // The planner adds the raw channel the protocol rides on first; the protocol's case is the last.
@@ -82,11 +84,19 @@ async function startServer(c: PeerCase, cpu: number): Promise<PeerServer> {
   child.stdin.on('error', () => undefined);
   const lines = createInterface({ input: child.stdout });
   const iterator = lines[Symbol.asyncIterator]();
-  const first = await Promise.race([
-    iterator.next(),
-    new Promise<never>((_, fail) => setTimeout(() => fail(new Error('the peer server did not start')), 10_000).unref()),
-  ]);
-  const { port } = JSON.parse(String(first.value)) as { port: number };
+  let port: number;
+  try {
+    const first = await Promise.race([
+      iterator.next(),
+      new Promise<never>((_, fail) => setTimeout(() => fail(new Error('did not start within 10 s')), 10_000).unref()),
+    ]);
+    port = (JSON.parse(String(first.value)) as { port: number }).port;
+    if (!(port > 0)) throw new Error(`printed ${String(first.value)} instead of its port`);
+  } catch (err) {
+    child.kill('SIGKILL');
+    lines.close();
+    throw new Error(`the peer server: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
   return {
     port,
     async stop() {
