@@ -62,22 +62,40 @@ function raiseConnectionWindow(session: Http2Session, windowBytes: number): void
   session.setLocalWindowSize(windowBytes);
 }
 
-/** The windows and frame size the session reports, with its memory bound. */
-function sessionFacts(session: Http2Session | undefined, maxSessionMemoryMiB: number): Record<string, number> {
-  if (!session || session.destroyed) return { maxSessionMemoryMiB };
-  return {
-    streamWindowBytes: session.localSettings.initialWindowSize ?? 0,
-    connectionWindowBytes: session.state.effectiveLocalWindowSize ?? 0,
-    peerStreamWindowBytes: session.remoteSettings.initialWindowSize ?? 0,
-    maxFrameSizeBytes: session.remoteSettings.maxFrameSize ?? 0,
-    maxSessionMemoryMiB,
-  };
+/**
+ * The windows and frame size a session reports, with its memory bound: read while the session is
+ * open (at the first exchange, and again at `details` if it still is), since by then the peer may
+ * have closed it.
+ */
+class SessionFacts {
+  private facts: Record<string, number>;
+
+  constructor(maxSessionMemoryMiB: number) {
+    this.facts = { maxSessionMemoryMiB };
+  }
+
+  sample(session: Http2Session | undefined): void {
+    if (!session || session.destroyed) return;
+    this.facts = {
+      streamWindowBytes: session.localSettings.initialWindowSize ?? 0,
+      connectionWindowBytes: session.state.effectiveLocalWindowSize ?? 0,
+      peerStreamWindowBytes: session.remoteSettings.initialWindowSize ?? 0,
+      maxFrameSizeBytes: session.remoteSettings.maxFrameSize ?? 0,
+      maxSessionMemoryMiB: this.facts.maxSessionMemoryMiB!,
+    };
+  }
+
+  read(session: Http2Session | undefined): Record<string, number> {
+    this.sample(session);
+    return this.facts;
+  }
 }
 
 /** The responder's side: streams in, answers out. */
 class ServerEndpoint implements EventLoopEndpoint {
   readonly blocking = false;
   private readonly bodies: Bodies;
+  private readonly facts: SessionFacts;
   /** Streams owed an echo, oldest first. */
   private readonly owed: ServerHttp2Stream[] = [];
   private received = 0;
@@ -88,10 +106,14 @@ class ServerEndpoint implements EventLoopEndpoint {
     private readonly echoes: boolean,
     private readonly transport: Transport,
     private readonly tally: SocketTally,
-    private readonly maxSessionMemoryMiB: number,
+    maxSessionMemoryMiB: number,
     peerTimeoutMs: number,
   ) {
-    this.bodies = new Bodies(peerTimeoutMs, 'the initiator', () => transport === 'tcp' && tally.sampleNoDelay());
+    this.facts = new SessionFacts(maxSessionMemoryMiB);
+    this.bodies = new Bodies(peerTimeoutMs, 'the initiator', () => {
+      if (transport === 'tcp') tally.sampleNoDelay();
+      this.facts.sample(this.session);
+    });
   }
 
   /** A stream arrived (the server's `stream` event). */
@@ -133,7 +155,7 @@ class ServerEndpoint implements EventLoopEndpoint {
   details(): Record<string, number | string | boolean> {
     return {
       ...this.tally.details('HTTP/2', this.transport, { requests: this.received, answers: this.answered }),
-      ...sessionFacts(this.session, this.maxSessionMemoryMiB),
+      ...this.facts.read(this.session),
     };
   }
 
@@ -148,6 +170,7 @@ class ServerEndpoint implements EventLoopEndpoint {
 class ClientEndpoint implements EventLoopEndpoint {
   readonly blocking = false;
   private readonly bodies: Bodies;
+  private readonly facts: SessionFacts;
   private readonly headers: OutgoingHttpHeaders;
   private last: ClientHttp2Stream | undefined;
   private readonly onStreamError = (err: Error) =>
@@ -160,7 +183,7 @@ class ClientEndpoint implements EventLoopEndpoint {
     sizeBytes: number,
     private readonly transport: Transport,
     private readonly tally: SocketTally,
-    private readonly maxSessionMemoryMiB: number,
+    maxSessionMemoryMiB: number,
   ) {
     this.headers = {
       ':method': 'POST',
@@ -168,7 +191,11 @@ class ClientEndpoint implements EventLoopEndpoint {
       'content-type': 'application/octet-stream',
       'content-length': sizeBytes,
     };
-    this.bodies = new Bodies(timeoutMs, 'the responder', () => transport === 'tcp' && tally.sampleNoDelay());
+    this.facts = new SessionFacts(maxSessionMemoryMiB);
+    this.bodies = new Bodies(timeoutMs, 'the responder', () => {
+      if (transport === 'tcp') tally.sampleNoDelay();
+      this.facts.sample(session);
+    });
     session.on('error', (err) => this.onStreamError(err));
     session.on('close', () => this.bodies.fail(new PeerError('the HTTP/2 session closed')));
     session.setTimeout(timeoutMs, () =>
@@ -196,7 +223,7 @@ class ClientEndpoint implements EventLoopEndpoint {
   details(): Record<string, number | string | boolean> {
     return {
       ...this.tally.details('HTTP/2', this.transport),
-      ...sessionFacts(this.session, this.maxSessionMemoryMiB),
+      ...this.facts.read(this.session),
     };
   }
 
