@@ -5,8 +5,17 @@
  */
 import * as hdr from 'hdr-histogram-js';
 import { channelInfo } from './contract/channels.js';
-import { MODES } from './contract/modes.js';
-import type { CaseResult, CaseSpec, CpuCost, Loss, Placement, RunSettings } from './contract/schema.js';
+import { MODES, RATE_DEFAULTS } from './contract/modes.js';
+import type {
+  CaseResult,
+  CaseSpec,
+  CpuCost,
+  LatencySummary,
+  Loss,
+  Placement,
+  Rate,
+  RunSettings,
+} from './contract/schema.js';
 import type { ResponderReport } from './control.js';
 import type { CpuSpent, InitiatorOutcome } from './measure/loop.js';
 
@@ -23,9 +32,61 @@ export function emptyResult(
   return { ...spec, status, reason, durationMs: 0, messages: 0, bytes: 0, errors: 0, verify: settings.verify, details };
 }
 
-function cpuCost(spent: CpuSpent, messages: number): CpuCost {
-  const totalUs = spent.userUs + spent.systemUs;
+/** CPU per message; `excludedUs` (the pacer's waits) is left out of it, not out of user and system. */
+function cpuCost(spent: CpuSpent, messages: number, excludedUs = 0): CpuCost {
+  const totalUs = Math.max(0, spent.userUs + spent.systemUs - excludedUs);
   return { userUs: spent.userUs, systemUs: spent.systemUs, perMessageUs: messages > 0 ? totalUs / messages : 0 };
+}
+
+/** A histogram's summary (ns). */
+function summaryOf(h: hdr.Histogram): LatencySummary {
+  const p999 = h.getValueAtPercentile(99.9);
+  return {
+    p50: h.getValueAtPercentile(50),
+    p90: h.getValueAtPercentile(90),
+    p99: h.getValueAtPercentile(99),
+    p999,
+    // Percentiles report the top of their bucket and the maximum may not: keep p99.9 <= max.
+    max: Math.max(h.maxValue, p999),
+    mean: round(h.mean, 1),
+    count: h.totalCount,
+  };
+}
+
+/** The share of the intended rate a paced case must achieve to have held its rate. */
+export const HELD_SHARE = 0.99;
+
+/**
+ * What a paced case's schedule came to. The rates are over the timed part as it ran. A rate held
+ * when the replies completed came to 99 % of the messages the schedule intended: with uniform
+ * arrival that is the target itself (within one message); with Poisson arrival the schedule's own
+ * count, which differs from the target by chance (±1/√n).
+ */
+function rateOf(spec: CaseSpec, settings: RunSettings, initiator: InitiatorOutcome): Rate | undefined {
+  const paced = initiator.paced;
+  if (!paced || spec.targetRatePerSec === undefined) return undefined;
+  const seconds = initiator.durationMs / 1000;
+  const perSec = (n: number) => (seconds > 0 ? round(n / seconds, 1) : 0);
+  const completed = initiator.messages;
+  return {
+    targetPerSec: spec.targetRatePerSec,
+    arrival: settings.arrival ?? RATE_DEFAULTS.arrival,
+    onLate: settings.onLate ?? RATE_DEFAULTS.onLate,
+    intended: paced.intended,
+    sent: initiator.sent,
+    completed,
+    late: paced.late,
+    dropped: paced.dropped,
+    intendedPerSec: perSec(paced.intended),
+    sentPerSec: perSec(initiator.sent),
+    completedPerSec: perSec(completed),
+    held: paced.intended > 0 && completed >= HELD_SHARE * paced.intended,
+    serviceNs: summaryOf(paced.service),
+    serviceHistogram: hdr.encodeIntoCompressedBase64(paced.service),
+    sendLagNs: summaryOf(paced.sendLag),
+    sendLagHistogram: hdr.encodeIntoCompressedBase64(paced.sendLag),
+    pacerCpuUs: Math.round(paced.pacerCpuUs),
+  };
 }
 
 function prefixed(prefix: string, details: Details): Details {
@@ -88,7 +149,7 @@ export function measuredResult(m: MeasuredCase): CaseResult {
     verify: m.settings.verify,
     // A lossy channel's initiator spent its CPU on every message it sent, delivered or not.
     cpu: {
-      initiator: cpuCost(initiator.cpu, lossy ? initiator.sent : messages),
+      initiator: cpuCost(initiator.cpu, lossy ? initiator.sent : messages, initiator.paced?.pacerCpuUs),
       responder: cpuCost(responder.cpu, messages),
     },
     placement: { initiator: m.initiatorPlacement, responder: responder.placement },
@@ -101,19 +162,17 @@ export function measuredResult(m: MeasuredCase): CaseResult {
   const loss = lossOf(m, Number(m.plannedDetails.lossTimeoutMs ?? 0));
   if (loss) result.loss = loss;
   if (mode.recordsRoundTrips && initiator.histogram) {
-    const h = initiator.histogram;
-    const p999 = h.getValueAtPercentile(99.9);
-    result.latencyNs = {
-      p50: h.getValueAtPercentile(50),
-      p90: h.getValueAtPercentile(90),
-      p99: h.getValueAtPercentile(99),
-      p999,
-      // Percentiles report the top of their bucket and the maximum may not: keep p99.9 <= max.
-      max: Math.max(h.maxValue, p999),
-      mean: round(h.mean, 1),
-      count: h.totalCount,
-    };
-    result.histogram = hdr.encodeIntoCompressedBase64(h);
+    result.latencyNs = summaryOf(initiator.histogram);
+    result.histogram = hdr.encodeIntoCompressedBase64(initiator.histogram);
+    const rate = rateOf(spec, m.settings, initiator);
+    if (rate) {
+      result.rate = rate;
+      // The achieved rate, as throughput mode gives its rate: completed messages each way.
+      result.throughput = {
+        messagesPerSec: rate.completedPerSec,
+        bytesPerSec: Math.round(rate.completedPerSec * spec.sizeBytes),
+      };
+    }
   } else if (mode.countedBy === 'responder') {
     // The receiver's rate between its first and last timed message: n-1 intervals.
     const messagesPerSec =

@@ -7,10 +7,19 @@ import { channelFor } from './channels/registry.js';
 import { channelInfo } from './contract/channels.js';
 import type { Endpoint } from './channels/channel.js';
 import { ControlConnection, type ControlMessage } from './control.js';
-import { EVENT_TAG, SCHEMA_VERSION, type AgentEvent, type CaseResult, type CaseSpec } from './contract/schema.js';
+import {
+  EVENT_TAG,
+  SCHEMA_VERSION,
+  type AgentEvent,
+  type CaseResult,
+  type CaseSpec,
+  type RunSettings,
+} from './contract/schema.js';
 import { collectEnvironment } from './environment.js';
 import { measureHarnessFloor } from './harness-floor.js';
-import { runInitiator, type InitiatorOutcome } from './measure/loop.js';
+import { runInitiator, type InitiatorOutcome, type Pacing } from './measure/loop.js';
+import { MODES, RATE_DEFAULTS } from './contract/modes.js';
+import { RateSweeps } from './rate-sweep.js';
 import { MessageCodec } from './measure/message.js';
 import { peakRssKiB } from './peak-memory.js';
 import { startPlacement } from './placement.js';
@@ -19,6 +28,17 @@ import { reasonOf, type RunContext } from './run-context.js';
 /** Prints one event line; stdout to a pipe is synchronous on Linux, so lines are never torn. */
 export function emit(event: AgentEvent): void {
   process.stdout.write(`${EVENT_TAG}${JSON.stringify(event)}\n`);
+}
+
+/** How a paced mode's case paces its sends; undefined for other modes. */
+function pacingOf(spec: CaseSpec, settings: RunSettings): Pacing | undefined {
+  if (!MODES[spec.mode].paced) return undefined;
+  if (spec.targetRatePerSec === undefined) throw new Error(`case ${spec.index} (${spec.mode} mode) has no target rate`);
+  return {
+    ratePerSec: spec.targetRatePerSec,
+    arrival: settings.arrival ?? 'uniform',
+    onLate: settings.onLate ?? 'queue',
+  };
 }
 
 /** Slack on top of the case itself before the responder's report is overdue. */
@@ -63,7 +83,8 @@ async function runCase(
   try {
     endpoint = await channel.join(ctx, ready.params);
     const codec = new MessageCodec(spec.sizeBytes, settings.verify);
-    outcome = await run.stop.during(() => runInitiator(endpoint!, codec, spec.mode, settings, run.stop));
+    const pacing = pacingOf(spec, settings);
+    outcome = await run.stop.during(() => runInitiator(endpoint!, codec, spec.mode, settings, run.stop, pacing));
     initiatorDetails = { ...endpoint.details(), peakRssKiB: peakRssKiB() };
   } catch (err) {
     loopError = err;
@@ -129,9 +150,13 @@ export async function initiate(run: RunContext, pinNote: string | undefined): Pr
       throw new Error(`the responder belongs to another run or podbench version (got ${JSON.stringify(hello)})`);
     }
 
+    const sweeps = new RateSweeps(settings.latencyLimitMs ?? RATE_DEFAULTS.latencyLimitMs);
     for (const spec of plan.cases) {
       emit({ type: 'case-start', case: spec });
-      emit({ type: 'case', result: await runCase(run, control, spec, pinNote) });
+      const skip = sweeps.skipReason(spec);
+      const result = skip ? emptyResult(spec, settings, 'skipped', skip) : await runCase(run, control, spec, pinNote);
+      sweeps.note(result);
+      emit({ type: 'case', result });
       if (control.closed) {
         const left = plan.cases.length - spec.index - 1;
         if (left === 0) break;

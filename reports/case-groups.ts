@@ -6,12 +6,14 @@
 import type { CaseResult, ResultsDocument } from '../agents/contract/schema.js';
 import { lossNote } from './format.js';
 
-/** What identifies a case across repeats and runs: channel × mode × size, and its key. */
+/** What identifies a case across repeats and runs: channel × mode × size (× target rate), and its key. */
 export interface CaseIdentity {
   readonly key: string;
   readonly channel: CaseResult['channel'];
   readonly mode: CaseResult['mode'];
   readonly sizeBytes: number;
+  /** Rate mode's target rate, messages per second. */
+  readonly targetRatePerSec?: number;
 }
 
 /** One channel × mode × size, all its repeats. */
@@ -40,8 +42,8 @@ export function median(values: readonly number[]): number | undefined {
 }
 
 /** The key that matches a case across runs. */
-export const caseKey = (c: Pick<CaseResult, 'channel' | 'mode' | 'sizeBytes'>): string =>
-  `${c.channel}/${c.mode}/${c.sizeBytes}`;
+export const caseKey = (c: Pick<CaseResult, 'channel' | 'mode' | 'sizeBytes' | 'targetRatePerSec'>): string =>
+  `${c.channel}/${c.mode}/${c.sizeBytes}${c.targetRatePerSec === undefined ? '' : `@${c.targetRatePerSec}`}`;
 
 /** Groups a document's cases, in the order they were planned. */
 export function groupCases(doc: ResultsDocument): CaseGroup[] {
@@ -61,6 +63,7 @@ export function groupCases(doc: ResultsDocument): CaseGroup[] {
       channel: first.channel,
       mode: first.mode,
       sizeBytes: first.sizeBytes,
+      ...(first.targetRatePerSec === undefined ? {} : { targetRatePerSec: first.targetRatePerSec }),
       cases,
       ok,
       p50Ns: median(latency.map((l) => l.p50)),

@@ -123,7 +123,13 @@ export function compareRuns(base: ResultsDocument, other: ResultsDocument): Case
   const changes: CaseChange[] = [];
   for (const a of groupCases(base)) {
     const b = others.get(a.key);
-    const id = { key: a.key, channel: a.channel, mode: a.mode, sizeBytes: a.sizeBytes };
+    const id = {
+      key: a.key,
+      channel: a.channel,
+      mode: a.mode,
+      sizeBytes: a.sizeBytes,
+      targetRatePerSec: a.targetRatePerSec,
+    };
     if (!b) {
       changes.push({ ...id, metrics: [], verdict: 'not comparable', reason: 'not in the other run' });
       continue;

@@ -6,6 +6,7 @@
  */
 import {
   FIGURES,
+  MODES,
   MODE_IDS,
   primaryFigure,
   type FigureId,
@@ -123,10 +124,13 @@ function bestBySize(groups: readonly CaseGroup[], figure: FigureId): Map<number,
 /** The best channels of a run: per mode and size, the group best at the mode's headline figure. */
 export type Winners = ReadonlyMap<ModeId, ReadonlyMap<number, CaseGroup>>;
 
+/** The modes with one best channel per size; a paced mode's best is its knee (reports/rate-curve.ts). */
+const RANKED_MODES = MODE_IDS.filter((m) => !MODES[m].paced);
+
 /** Finds the winners among `groups`. */
 export function winners(groups: readonly CaseGroup[]): Winners {
   return new Map(
-    MODE_IDS.map((mode) => [
+    RANKED_MODES.map((mode) => [
       mode,
       bestBySize(
         groups.filter((g) => g.mode === mode),
@@ -149,7 +153,7 @@ export interface Headline {
 
 /** The headline findings, mode by mode and size by size. */
 export function headlines(best: Winners): Headline[] {
-  return MODE_IDS.flatMap((mode) => {
+  return RANKED_MODES.flatMap((mode) => {
     const figure = primaryFigure(mode);
     const field = figureField(figure);
     return [...(best.get(mode) ?? new Map<number, CaseGroup>()).entries()].map(([sizeBytes, g]) => ({

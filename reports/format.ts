@@ -28,12 +28,21 @@ export const formatCpuUs = (us: number): string => us.toFixed(2);
 export const orDash = (value: number | undefined, format: (v: number) => string, missing = '–'): string =>
   value === undefined ? missing : format(value);
 
-/** `shm latency 64 B`, with `#2` for a repeat when a run has several. */
+/** Messages per second in a few characters: `950/s`, `1.5k/s`, `20k/s`, `1.2M/s`. */
+export function formatRate(perSec: number): string {
+  const short = (x: number) => String(Number(x.toPrecision(3)));
+  if (perSec >= 1e6) return `${short(perSec / 1e6)}M/s`;
+  if (perSec >= 1e3) return `${short(perSec / 1e3)}k/s`;
+  return `${short(perSec)}/s`;
+}
+
+/** `shm latency 64 B`, `tcp rate 64 B at 10k/s`, with `#2` for a repeat when a run has several. */
 export function caseLabel(
-  spec: Pick<CaseSpec, 'channel' | 'mode' | 'sizeBytes'> & Partial<Pick<CaseSpec, 'repeat'>>,
+  spec: Pick<CaseSpec, 'channel' | 'mode' | 'sizeBytes'> & Partial<Pick<CaseSpec, 'repeat' | 'targetRatePerSec'>>,
   repeats = 1,
 ): string {
-  const base = `${spec.channel} ${spec.mode} ${formatSize(spec.sizeBytes)}`;
+  const rate = spec.targetRatePerSec === undefined ? '' : ` at ${formatRate(spec.targetRatePerSec)}`;
+  const base = `${spec.channel} ${spec.mode} ${formatSize(spec.sizeBytes)}${rate}`;
   return repeats > 1 && spec.repeat !== undefined ? `${base} #${spec.repeat + 1}` : base;
 }
 

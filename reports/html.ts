@@ -15,8 +15,18 @@ import { ALL_SUMMARY_FIELDS, MODES, MODE_IDS, primaryFigure, type ModeId } from 
 import type { ResultsDocument } from '../agents/contract/schema.js';
 import { groupCases, lossyCases, warnedCases, type CaseGroup } from './case-groups.js';
 import { SUMMARY_FIELDS, figureField, headlines, isWinner, winners } from './figures.js';
-import { capitalised, caseLabel, escapeHtml, formatCpuUs, formatSize, orDash } from './format.js';
+import { capitalised, caseLabel, escapeHtml, formatCpuUs, formatRate, formatSize, orDash } from './format.js';
 import { COST_NOTE, costTables, protocolCosts, type ProtocolCost } from './protocol-cost.js';
+import {
+  RATE_HEADERS,
+  RATE_NOTE,
+  describeKnee,
+  latencyLimitMsOf,
+  rateCurves,
+  rateRows,
+  type RateCurve,
+  type RatePoint,
+} from './rate-curve.js';
 
 /** The charting library's files, read by the caller (reports stay free of I/O). */
 export interface ChartAssets {
@@ -43,11 +53,18 @@ function mergedHistogram(g: CaseGroup): hdr.Histogram | undefined {
 interface ChartSpec {
   readonly id: string;
   readonly title: string;
-  readonly kind: 'nines' | 'by-size' | 'protocol';
+  readonly kind: 'nines' | 'by-size' | 'protocol' | 'rate';
   /** The y axis's label (by-size charts: the figure's unit). */
   readonly yLabel: string;
   readonly x: number[];
-  readonly series: { label: string; colour: string; values: (number | null)[] }[];
+  /** `dash`: a line pattern (lines of one channel told apart); `pointsOnly`: marks without a line (the knee). */
+  readonly series: {
+    label: string;
+    colour: string;
+    values: (number | null)[];
+    dash?: number[];
+    pointsOnly?: boolean;
+  }[];
 }
 
 /** The line of one group on a nines chart, in µs; undefined without histograms. */
@@ -61,9 +78,106 @@ function ninesLine(g: CaseGroup): (number | null)[] | undefined {
 const colourOf = (channel: string) =>
   Object.hasOwn(CHANNELS, channel) ? CHANNELS[channel as ChannelId].colour : '#888';
 
-/** The modes whose cases record round trips (nines charts), and the others (by-size charts). */
-const NINES_MODES = MODE_IDS.filter((m) => MODES[m].recordsRoundTrips);
+/**
+ * The modes whose cases record round trips at one load (nines charts), and the others (by-size
+ * charts); paced modes have rate charts.
+ */
+const NINES_MODES = MODE_IDS.filter((m) => MODES[m].recordsRoundTrips && !MODES[m].paced);
 const BY_SIZE_MODES = MODE_IDS.filter((m) => !MODES[m].recordsRoundTrips);
+
+const DASH = { p50: [6, 4], p99: undefined, p999: [2, 3] } as const;
+
+/**
+ * Per size, two charts against the achieved rate: latency (p50 dashed, p99 solid, p99.9 dotted,
+ * the knees marked) and CPU per message (initiator solid, responder dashed), a colour per channel.
+ */
+function rateCharts(curves: readonly RateCurve[]): ChartSpec[] {
+  return [...new Set(curves.map((c) => c.sizeBytes))]
+    .sort((a, b) => a - b)
+    .flatMap((size) => {
+      const ofSize = curves.filter((c) => c.sizeBytes === size);
+      const x = [...new Set(ofSize.flatMap((c) => c.points.map((p) => p.achievedPerSec)))].sort((a, b) => a - b);
+      const at = (c: RateCurve, read: (p: RatePoint) => number | undefined) =>
+        x.map((rate) => {
+          const p = c.points.find((q) => q.achievedPerSec === rate);
+          return p ? (read(p) ?? null) : null;
+        });
+      const latency = ofSize.flatMap((c) => [
+        ...(['p50', 'p99', 'p999'] as const).map((p) => ({
+          label: `${c.channel} ${p === 'p999' ? 'p99.9' : p}`,
+          colour: colourOf(c.channel),
+          values: at(c, (q) => {
+            const ns = p === 'p50' ? q.group.p50Ns : p === 'p99' ? q.group.p99Ns : q.group.p999Ns;
+            return ns === undefined ? undefined : ns / 1000;
+          }),
+          ...(DASH[p] ? { dash: [...DASH[p]] } : {}),
+        })),
+      ]);
+      const knees = ofSize.flatMap((c) =>
+        c.knee
+          ? [
+              {
+                label: `${c.channel} knee ${formatRate(c.knee.targetPerSec)}`,
+                colour: colourOf(c.channel),
+                values: at(c, (q) => (q === c.knee && q.group.p99Ns !== undefined ? q.group.p99Ns / 1000 : undefined)),
+                pointsOnly: true,
+              },
+            ]
+          : [],
+      );
+      const cpu = ofSize.flatMap((c) => [
+        {
+          label: `${c.channel} initiator`,
+          colour: colourOf(c.channel),
+          values: at(c, (q) => q.group.cpuUs?.initiator),
+        },
+        {
+          label: `${c.channel} responder`,
+          colour: colourOf(c.channel),
+          values: at(c, (q) => q.group.cpuUs?.responder),
+          dash: [6, 4],
+        },
+      ]);
+      return [
+        {
+          id: `rate-${size}`,
+          title: `Latency against achieved rate at ${formatSize(size)}`,
+          kind: 'rate' as const,
+          yLabel: 'latency (µs)',
+          x,
+          series: [...latency, ...knees],
+        },
+        {
+          id: `rate-cpu-${size}`,
+          title: `CPU per message against achieved rate at ${formatSize(size)}`,
+          kind: 'rate' as const,
+          yLabel: 'CPU µs/msg',
+          x,
+          series: cpu,
+        },
+      ];
+    });
+}
+
+/** The rate section: knees, the table, the charts (empty without rate cases). */
+function rateSection(doc: ResultsDocument, curves: readonly RateCurve[], charts: readonly ChartSpec[]): string {
+  if (!curves.length) return '';
+  const limitMs = latencyLimitMsOf(doc);
+  const knees = curves.map(
+    (c) =>
+      `<li>Knee of <strong>${escapeHtml(c.channel)}</strong> at ${formatSize(c.sizeBytes)}: ${escapeHtml(describeKnee(c, limitMs))}</li>`,
+  );
+  const rows = rateRows(curves).map(
+    (r) =>
+      `<tr${r[4] === 'held' ? '' : ' class="not-held"'}>` +
+      `${r.map((cell, i) => `<td${i > 1 ? ' class="num"' : ''}>${escapeHtml(cell)}</td>`).join('')}</tr>`,
+  );
+  return `<h2>Under load (rate mode)</h2>
+<ul class="headline">${knees.join('')}</ul>
+<table><thead><tr>${RATE_HEADERS.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>
+<p class="note">${escapeHtml(RATE_NOTE)}</p>
+${chartDivs(charts, 'rate', '')}`;
+}
 
 const sortedSizes = (groups: readonly CaseGroup[]) =>
   [...new Set(groups.map((g) => g.sizeBytes))].sort((a, b) => a - b);
@@ -171,7 +285,7 @@ const FIELDS = ALL_SUMMARY_FIELDS.map((f) => SUMMARY_FIELDS[f]);
 function summaryTable(groups: CaseGroup[]): string {
   const best = winners(groups);
   const rows = groups
-    .filter((g) => g.ok.length)
+    .filter((g) => g.ok.length && !MODES[g.mode].paced) // rate cases have their own section
     .map((g) => {
       const won = isWinner(best, g);
       const cells = [
@@ -293,17 +407,19 @@ const CHART_SCRIPT = `
   for (const c of charts) {
     const el = document.getElementById(c.id);
     const axis = { stroke: ink, grid: { stroke: grid }, ticks: { stroke: grid } };
-    const latency = c.kind !== 'by-size';
+    const latency = c.kind === 'nines' || c.kind === 'protocol', rate = c.kind === 'rate';
+    const xText = (v) => (v == null ? '' : latency ? nines(v) : rate ? Math.round(v).toLocaleString('en-US') + '/s' : size(v));
     const opts = {
       width: Math.max(320, el.clientWidth), height: 320,
-      scales: { x: { time: false, distr: 3, log: latency ? 10 : 2 }, y: { distr: 3, log: 10 } },
+      scales: { x: { time: false, distr: 3, log: latency || rate ? 10 : 2 }, y: { distr: 3, log: 10 } },
       axes: [
-        { ...axis, label: latency ? 'percentile' : 'message size',
-          values: (u, vals) => vals.map((v) => (v == null ? '' : latency ? nines(v) : size(v))) },
+        { ...axis, label: latency ? 'percentile' : rate ? 'achieved rate (messages/s)' : 'message size',
+          values: (u, vals) => vals.map(xText) },
         { ...axis, label: c.yLabel, size: 70 },
       ],
-      series: [{ label: latency ? 'percentile' : 'size', value: (u, v) => (v == null ? '' : latency ? nines(v) : size(v)) },
-        ...c.series.map((s) => ({ label: s.label, stroke: s.colour, width: 2, points: { show: !latency }, spanGaps: false }))],
+      series: [{ label: latency ? 'percentile' : rate ? 'rate' : 'size', value: (u, v) => xText(v) },
+        ...c.series.map((s) => ({ label: s.label, stroke: s.colour, width: s.pointsOnly ? 0 : 2, dash: s.dash,
+          points: { show: !latency, size: s.pointsOnly ? 12 : 5 }, spanGaps: rate }))],
     };
     const plot = new uPlot(opts, [c.x, ...c.series.map((s) => s.values)], el);
     drawn.push({ id: c.id, series: c.series.length,
@@ -330,7 +446,7 @@ table { border-collapse: collapse; width: 100%; font-size: 13px; display: block;
 th, td { padding: .3rem .5rem; border-bottom: 1px solid var(--grid); text-align: left; white-space: nowrap; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tbody tr:nth-child(even) { background: var(--row); } tr.best-row { background: var(--best) !important; } .best { color: #d4a000; }
-tr.regression { background: var(--regression) !important; }
+tr.regression { background: var(--regression) !important; } tr.not-held td { color: var(--muted); font-style: italic; }
 .chart { margin: 1rem 0 1.5rem; } .chart h3 { margin: 0 0 .25rem; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; font-size: 13px; }
 dt { color: var(--muted); } dd { margin: 0; overflow-wrap: anywhere; }
@@ -363,7 +479,8 @@ const chartDivs = (charts: readonly ChartSpec[], kind: ChartSpec['kind'], none: 
 export function renderHtml(doc: ResultsDocument, assets: ChartAssets): string {
   const groups = groupCases(doc);
   const costs = protocolCosts(doc);
-  const charts = [...ninesCharts(groups), ...bySizeCharts(groups), ...protocolCharts(costs)];
+  const curves = rateCurves(doc);
+  const charts = [...ninesCharts(groups), ...bySizeCharts(groups), ...protocolCharts(costs), ...rateCharts(curves)];
   const title = `podbench results${doc.run.label ? `: ${doc.run.label}` : ''}`;
   const headline = headlines(winners(groups)).map(
     (h) =>
@@ -390,6 +507,7 @@ ${summaryTable(groups)}
 ${chartDivs(charts, 'nines', 'No latency cases.')}
 <h2>Throughput</h2>
 ${chartDivs(charts, 'by-size', 'No throughput cases.')}
+${rateSection(doc, curves, charts)}
 ${protocolCostSection(costs, charts)}
 <h2>Skipped and failed cases</h2>
 ${notMeasured(doc)}

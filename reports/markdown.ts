@@ -9,6 +9,7 @@ import { groupCases, lossyCases, warnedCases, type CaseGroup } from './case-grou
 import { SUMMARY_FIELDS, headlines, isWinner, winners } from './figures.js';
 import { capitalised, caseLabel, formatCpuUs, formatSize, orDash } from './format.js';
 import { COST_NOTE, costTables, protocolCosts } from './protocol-cost.js';
+import { RATE_HEADERS, RATE_NOTE, describeKnee, latencyLimitMsOf, rateCurves, rateRows } from './rate-curve.js';
 
 function table(headers: string[], rows: string[][]): string {
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
@@ -44,6 +45,7 @@ export function renderMarkdown(doc: ResultsDocument): string {
   const cpu = (g: CaseGroup) =>
     g.cpuUs ? `${formatCpuUs(g.cpuUs.initiator)} / ${formatCpuUs(g.cpuUs.responder)}` : '–';
   for (const mode of MODE_IDS) {
+    if (MODES[mode].paced) continue; // the rate section below
     const measured = groups.filter((g) => g.mode === mode && g.ok.length);
     if (!measured.length) continue;
     const fields = MODES[mode].summary.map((f) => SUMMARY_FIELDS[f]);
@@ -57,6 +59,23 @@ export function renderMarkdown(doc: ResultsDocument): string {
       `## ${MODES[mode].title}`,
       '',
       table(['channel', 'size', ...fields.map((f) => f.header), 'CPU µs/msg (initiator / responder)'], rows),
+      '',
+    );
+  }
+  const curves = rateCurves(doc);
+  if (curves.length) {
+    const limitMs = latencyLimitMsOf(doc);
+    out.push(
+      `## ${MODES.rate.title}`,
+      '',
+      curves.map((c) => `- Knee of ${c.channel} at ${formatSize(c.sizeBytes)}: ${describeKnee(c, limitMs)}`).join('\n'),
+      '',
+      table(
+        [...RATE_HEADERS],
+        rateRows(curves).map((r) => r.map(cell)),
+      ),
+      '',
+      RATE_NOTE,
       '',
     );
   }

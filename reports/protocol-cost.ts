@@ -9,6 +9,7 @@
  * "added latency". Wire bytes are the responder's count (see agents/channels/http-exchange.ts).
  */
 import { CHANNELS, channelInfo, type ChannelId } from '../agents/contract/channels.js';
+import { MODES } from '../agents/contract/modes.js';
 import type { CaseResult, ResultsDocument } from '../agents/contract/schema.js';
 import { groupCases, median, type CaseGroup } from './case-groups.js';
 import { formatCount, formatCpuUs, formatSize, formatUs, orDash } from './format.js';
@@ -101,7 +102,8 @@ export function protocolCosts(doc: ResultsDocument): ProtocolCost[] {
   const rawDriver = doc.run.settings.driver ?? 'libc';
   return groups.flatMap((protocol) => {
     const rawChannel = rawChannelOf(protocol.channel);
-    if (!rawChannel || !protocol.ok.length) return [];
+    // Paced cases are weighed against rates (the rate report), not against the raw channel's.
+    if (!rawChannel || !protocol.ok.length || MODES[protocol.mode].paced) return [];
     const raw = groups.find(
       (g) => g.channel === rawChannel && g.mode === protocol.mode && g.sizeBytes === protocol.sizeBytes && g.ok.length,
     );

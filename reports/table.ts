@@ -6,8 +6,9 @@
 import { ALL_SUMMARY_FIELDS } from '../agents/contract/modes.js';
 import type { CaseResult, ResultsDocument } from '../agents/contract/schema.js';
 import { SUMMARY_FIELDS } from './figures.js';
-import { formatCpuUs, formatSize, lossNote, orDash } from './format.js';
+import { formatCpuUs, formatRate, formatSize, lossNote, orDash } from './format.js';
 import { protocolCaseNote } from './protocol-cost.js';
+import { rateCaseNote } from './rate-curve.js';
 
 /** Every summary field any mode shows: the figure columns. */
 const FIELDS = ALL_SUMMARY_FIELDS.map((f) => SUMMARY_FIELDS[f]);
@@ -19,10 +20,13 @@ function row(c: CaseResult, repeats: number, doc: ResultsDocument): string[] {
   const cpu = c.cpu ? `${formatCpuUs(c.cpu.initiator.perMessageUs)}/${formatCpuUs(c.cpu.responder.perMessageUs)}` : '';
   const warning = typeof c.details?.warning === 'string' ? c.details.warning : undefined;
   const note =
-    c.status === 'ok' ? [warning, lossNote(c), protocolCaseNote(c, doc)].filter(Boolean).join('; ') : (c.reason ?? '');
+    c.status === 'ok'
+      ? [warning, lossNote(c), protocolCaseNote(c, doc), rateCaseNote(c)].filter(Boolean).join('; ')
+      : (c.reason ?? '');
+  const mode = c.targetRatePerSec === undefined ? c.mode : `${c.mode} ${formatRate(c.targetRatePerSec)}`;
   return [
     c.channel,
-    repeats > 1 ? `${c.mode} #${c.repeat + 1}` : c.mode,
+    repeats > 1 ? `${mode} #${c.repeat + 1}` : mode,
     formatSize(c.sizeBytes),
     c.status,
     ...FIELDS.map((f) => orDash(f.ofCase(c), f.show, '')),

@@ -53,6 +53,14 @@ export interface ModeInfo {
   readonly figures: readonly [FigureId, ...FigureId[]];
   /** The summary fields its report tables show, in order; the first two are its progress line. */
   readonly summary: readonly [SummaryFieldId, SummaryFieldId, ...SummaryFieldId[]];
+  /**
+   * Whether the initiator paces its sends to a target rate (open loop) instead of sending each
+   * message as soon as the last one is done: its cases carry a target rate, and its round trips
+   * are timed from when each message should have been sent.
+   */
+  readonly paced: boolean;
+  /** Whether a run without `--modes` includes it (a rate sweep is long, so it is asked for). */
+  readonly byDefault: boolean;
 }
 
 /** The modes, in the order reports list them. */
@@ -66,6 +74,8 @@ export const MODES = {
     countedBy: 'initiator',
     figures: ['p50', 'p99'],
     summary: ['p50', 'p99', 'p999', 'max'],
+    paced: false,
+    byDefault: true,
   },
   throughput: {
     measures: 'a one-way stream, as fast as the channel takes it, counted by the receiver',
@@ -76,6 +86,21 @@ export const MODES = {
     countedBy: 'responder',
     figures: ['throughput'],
     summary: ['bytesPerSec', 'messagesPerSec'],
+    paced: false,
+    byDefault: true,
+  },
+  rate: {
+    measures:
+      'open loop: requests sent at a target rate, each timed from when it should have been sent (corrected for coordinated omission)',
+    title: 'Open loop at a target rate (rate mode)',
+    chartTitle: 'Latency at rate',
+    responderEchoes: true,
+    recordsRoundTrips: true,
+    countedBy: 'initiator',
+    figures: ['p99', 'p50'],
+    summary: ['p99', 'messagesPerSec', 'p50', 'p999', 'max'],
+    paced: true,
+    byDefault: false,
   },
 } as const satisfies Record<string, ModeInfo>;
 
@@ -83,6 +108,17 @@ export const MODES = {
 export type ModeId = keyof typeof MODES;
 /** The measurement modes, in table order. */
 export const MODE_IDS = Object.keys(MODES) as ModeId[];
+
+/**
+ * Rate mode's defaults, for a plan that leaves them out: evenly spaced sends, a late message
+ * queued (sent as soon as it can be, so its latency counts the wait), and a sweep that stops when
+ * p99 passes 1 ms — a sidecar hop on one node that adds more than a millisecond at p99 is one
+ * an application notices.
+ */
+export const RATE_DEFAULTS = { arrival: 'uniform', onLate: 'queue', latencyLimitMs: 1 } as const;
+
+/** The modes a run measures when `--modes` is not given. */
+export const DEFAULT_MODE_IDS = MODE_IDS.filter((m) => MODES[m].byDefault);
 
 /** The headline figure of a mode. */
 export const primaryFigure = (mode: ModeId): FigureId => MODES[mode].figures[0];

@@ -26,6 +26,17 @@ export const VerifySchema = Type.Union([Type.Literal('sample'), Type.Literal('fu
 export const DriverSchema = Type.Union(DRIVER_IDS.map((id) => Type.Literal(id)));
 export type Driver = Static<typeof DriverSchema>;
 
+/** Rate mode: intended send times evenly spaced, or a Poisson process (exponential gaps) of the same mean. */
+export const ArrivalSchema = Type.Union([Type.Literal('uniform'), Type.Literal('poisson')]);
+export type Arrival = Static<typeof ArrivalSchema>;
+/**
+ * Rate mode: what happens to a message whose send time has passed by more than one interval
+ * (the previous reply came late): sent as soon as possible, behind the others (`queue`), or not
+ * sent at all (`drop`, counted).
+ */
+export const OnLateSchema = Type.Union([Type.Literal('queue'), Type.Literal('drop')]);
+export type OnLate = Static<typeof OnLateSchema>;
+
 /** One case to measure: a channel in a mode at a message size. */
 export const CaseSpecSchema = Type.Object({
   index: Type.Integer({ minimum: 0, description: 'position in the plan' }),
@@ -33,6 +44,16 @@ export const CaseSpecSchema = Type.Object({
   mode: ModeIdSchema,
   sizeBytes: Type.Integer({ minimum: 16, description: 'whole message on the wire, 16-byte header included' }),
   repeat: Type.Integer({ minimum: 0, description: 'which repetition of this channel/mode/size (0-based)' }),
+  targetRatePerSec: Type.Optional(
+    Type.Number({ exclusiveMinimum: 0, description: 'rate mode: the messages per second the initiator paces to' }),
+  ),
+  sweep: Type.Optional(
+    Type.Boolean({
+      description:
+        'rate mode: a step of a sweep (rates ascending); once a step does not hold, ' +
+        'the later steps of its channel, size and repeat are skipped',
+    }),
+  ),
 });
 export type CaseSpec = Static<typeof CaseSpecSchema>;
 
@@ -45,6 +66,11 @@ export const RunSettingsSchema = Type.Object({
   driver: Type.Optional(DriverSchema),
   connectTimeoutMs: Type.Integer({ minimum: 1, description: 'rendezvous deadline' }),
   peerTimeoutMs: Type.Integer({ minimum: 1, description: 'longest wait for the peer inside a case' }),
+  arrival: Type.Optional(ArrivalSchema),
+  onLate: Type.Optional(OnLateSchema),
+  latencyLimitMs: Type.Optional(
+    Type.Number({ exclusiveMinimum: 0, description: 'rate sweep: a step whose p99 latency passes this did not hold' }),
+  ),
 });
 export type RunSettings = Static<typeof RunSettingsSchema>;
 
@@ -105,6 +131,40 @@ export const LossSchema = Type.Object({
 });
 export type Loss = Static<typeof LossSchema>;
 
+/**
+ * What a rate-mode case paced and achieved. The case's `latencyNs` and `histogram` are the
+ * corrected latency (reply − intended send); service time (reply − actual send) and send lag
+ * (actual − intended send) have their own summaries and histograms here.
+ */
+export const RateSchema = Type.Object({
+  targetPerSec: Type.Number({ description: 'the target rate' }),
+  arrival: ArrivalSchema,
+  onLate: OnLateSchema,
+  intended: Type.Integer({ minimum: 0, description: 'messages whose intended send time fell in the timed part' }),
+  sent: Type.Integer({ minimum: 0 }),
+  completed: Type.Integer({ minimum: 0, description: 'replies received in time (a lossy channel loses some)' }),
+  late: Type.Integer({
+    minimum: 0,
+    description: 'sent more than one mean interval after their intended time (they queued behind a late reply)',
+  }),
+  dropped: Type.Integer({
+    minimum: 0,
+    description: 'never sent: dropped as late (--on-late drop), or still queued when the timed part ended',
+  }),
+  intendedPerSec: Type.Number(),
+  sentPerSec: Type.Number(),
+  completedPerSec: Type.Number({ description: 'the achieved rate' }),
+  held: Type.Boolean({ description: 'completedPerSec is at least 99 % of the target' }),
+  serviceNs: LatencySummarySchema,
+  serviceHistogram: Type.String({ description: 'HdrHistogram of service time (reply − actual send, ns)' }),
+  sendLagNs: LatencySummarySchema,
+  sendLagHistogram: Type.String({ description: 'HdrHistogram of send lag (actual − intended send, ns)' }),
+  pacerCpuUs: Type.Number({
+    description: "the initiator's CPU time spent waiting for send times, left out of its CPU per message",
+  }),
+});
+export type Rate = Static<typeof RateSchema>;
+
 /** `interrupted`: a signal stopped the run during the case (written by the orchestrator). */
 const CaseStatusSchema = Type.Union([
   Type.Literal('ok'),
@@ -132,6 +192,7 @@ export const CaseResultSchema = Type.Object({
   ),
   throughput: Type.Optional(ThroughputSchema),
   loss: Type.Optional(LossSchema),
+  rate: Type.Optional(RateSchema),
   cpu: Type.Optional(Type.Object({ initiator: CpuCostSchema, responder: CpuCostSchema })),
   placement: Type.Optional(Type.Object({ initiator: PlacementSchema, responder: PlacementSchema })),
   details: Type.Optional(

@@ -17,12 +17,14 @@
  * loop too. A yield costs a few microseconds four times a second (under 0.01 % of a throughput
  * case's time).
  *
- * Time is read with performance.now(), called through a bound copy ({@link now}): a double in
- * milliseconds that keeps nanosecond resolution for the lifetime of an agent and, unlike
- * process.hrtime.bigint(), allocates nothing. Every Node clock is a call from JavaScript into C++
- * (~55–80 ns here against ~25–40 ns for clock_gettime in C). The bound copy saves looking up
- * the `performance` global, which Node defines as an accessor: a getter call before every clock
- * read, and so inside every measured interval.
+ * Time is read with performance.now() ({@link now}, see clock.ts). Every Node clock is a call
+ * from JavaScript into C++ (~55–80 ns here against ~25–40 ns for clock_gettime in C).
+ *
+ * Rate mode (a paced mode) runs the same round trips open loop: each message waits for its
+ * intended send time (the {@link Pacer}), and three times are kept per round trip — the latency
+ * from the intended send (the headline histogram), the service time from the actual send, and
+ * the send lag between the two. One message is in flight at a time, so a late reply delays the
+ * sends behind it, and their latency says so.
  *
  * Recording is deferred, not dropped: each round trip's time is stored in a preallocated batch
  * (one typed-array store) and the batch goes into the HDR histogram between round trips when it
@@ -33,12 +35,14 @@ import * as hdr from 'hdr-histogram-js';
 import { MODES, type ModeId } from '../contract/modes.js';
 import type { BlockingEndpoint, Endpoint, EventLoopEndpoint, LossyEndpoint } from '../channels/channel.js';
 import { Arrivals } from './arrivals.js';
+import { now } from './clock.js';
+import { Pacer } from './pacer.js';
 import { Flags, MessageCodec, Verdict, allocMessage, type MessageBuffer } from './message.js';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { YIELD_EVERY_MS, type StopPoll } from '../stop-request.js';
+import type { Arrival, OnLate } from '../contract/schema.js';
 
-/** The clock: performance.now() without the global's accessor call. Milliseconds, as a double. */
-export const now: () => number = performance.now.bind(performance);
+export { now };
 
 /** Round-trip times held back before they go into the histogram. */
 export const SAMPLE_BATCH = 4096;
@@ -52,6 +56,27 @@ export function flushSamples(histogram: hdr.Histogram, batch: Float64Array, coun
 export interface LoopTiming {
   readonly warmupMs: number;
   readonly durationMs: number;
+}
+
+/** How a paced mode's case paces its sends. */
+export interface Pacing {
+  readonly ratePerSec: number;
+  readonly arrival: Arrival;
+  readonly onLate: OnLate;
+}
+
+/** What a paced case's schedule came to, and its two extra histograms (ns). */
+export interface PacedOutcome {
+  /** Slots whose intended send time fell in the timed part. */
+  intended: number;
+  dropped: number;
+  late: number;
+  /** CPU time the initiator spent waiting for send times. */
+  pacerCpuUs: number;
+  /** Reply − actual send. */
+  service: hdr.Histogram;
+  /** Actual − intended send. */
+  sendLag: hdr.Histogram;
 }
 
 /** What the side that verifies messages saw. */
@@ -90,8 +115,10 @@ export interface InitiatorOutcome extends VerificationCounts {
   /** A lossy channel: what became of the timed messages (round trips in latency mode). */
   losses?: RoundTripLosses;
   cpu: CpuSpent;
-  /** Round-trip times in nanoseconds (latency mode only). */
+  /** Round-trip times in nanoseconds (modes that record round trips; a paced one: from the intended send). */
   histogram?: hdr.Histogram;
+  /** A paced mode's schedule and its service-time and send-lag histograms. */
+  paced?: PacedOutcome;
 }
 
 /** The responder's view of a case. */
@@ -141,14 +168,40 @@ export function newLatencyHistogram(): hdr.Histogram {
   });
 }
 
+/**
+ * Times (ms) on their way into a histogram (ns): stored in a preallocated batch inside the loop,
+ * recorded when the batch is full, between round trips.
+ */
+class SampleBatch {
+  readonly histogram = newLatencyHistogram();
+  private readonly batch = new Float64Array(SAMPLE_BATCH);
+  private batched = 0;
+
+  add(ms: number): void {
+    this.batch[this.batched++] = ms;
+    if (this.batched === SAMPLE_BATCH) this.flush();
+  }
+
+  flush(): void {
+    flushSamples(this.histogram, this.batch, this.batched);
+    this.batched = 0;
+  }
+}
+
+/** A paced case's pacer and the two histograms besides latency; made before timing starts. */
+class PacedState {
+  readonly service = new SampleBatch();
+  readonly sendLag = new SampleBatch();
+  constructor(readonly pacing: Pacing) {}
+}
+
 /** The initiator's state across the phases and chunks of one case; made before timing starts. */
 class InitiatorState {
   readonly out: MessageBuffer;
   readonly back: MessageBuffer;
   readonly counts: VerificationCounts = { messages: 0, bytes: 0, errors: 0 };
-  readonly histogram: hdr.Histogram | undefined;
-  private readonly batch = new Float64Array(SAMPLE_BATCH);
-  private batched = 0;
+  private readonly latency: SampleBatch | undefined;
+  readonly paced: PacedState | undefined;
   seq = 0;
   sent = 0;
   /** Round trips whose reply never came in time (lossy channels only). */
@@ -160,11 +213,17 @@ class InitiatorState {
     readonly codec: MessageCodec,
     readonly echoes: boolean,
     recordsRoundTrips: boolean,
+    pacing: Pacing | undefined,
   ) {
     this.out = allocMessage(codec.sizeBytes);
     this.back = allocMessage(codec.sizeBytes);
     codec.fill(this.out);
-    this.histogram = recordsRoundTrips ? newLatencyHistogram() : undefined;
+    this.latency = recordsRoundTrips ? new SampleBatch() : undefined;
+    this.paced = pacing ? new PacedState(pacing) : undefined;
+  }
+
+  get histogram(): hdr.Histogram | undefined {
+    return this.latency?.histogram;
   }
 
   /** The reply to message `seq` came back with `n` bytes: verify it (and count a timed one's bytes). */
@@ -180,14 +239,21 @@ class InitiatorState {
 
   /** Keeps one timed round trip (ms); the batch goes into the histogram when it is full. */
   record(elapsedMs: number): void {
-    this.batch[this.batched++] = elapsedMs;
-    if (this.batched === SAMPLE_BATCH) this.flush();
+    this.latency!.add(elapsedMs);
   }
 
-  /** Puts what the batch holds into the histogram. */
+  /** Keeps one paced round trip: intended send, actual send and reply times (ms). */
+  recordPaced(paced: PacedState, intendedMs: number, sentMs: number, replyMs: number): void {
+    this.latency!.add(replyMs - intendedMs);
+    paced.service.add(replyMs - sentMs);
+    paced.sendLag.add(sentMs - intendedMs);
+  }
+
+  /** Puts what the batches hold into the histograms. */
   flush(): void {
-    if (this.histogram) flushSamples(this.histogram, this.batch, this.batched);
-    this.batched = 0;
+    this.latency?.flush();
+    this.paced?.service.flush();
+    this.paced?.sendLag.flush();
   }
 }
 
@@ -202,6 +268,12 @@ interface InitiatorSteps {
   roundTrips(s: InitiatorState, untilMs: number): number | Promise<number>;
   /** A timed one-way stream. */
   stream(s: InitiatorState, untilMs: number): number | Promise<number>;
+  /**
+   * Timed round trips, each sent at its intended time (`pacer`) and recorded three ways, until
+   * the schedule or the clock passes `untilMs` (a backlog of late sends must not stretch the
+   * case). Returns no earlier than `untilMs`: when the next send is due later, it waits.
+   */
+  pacedRoundTrips(s: InitiatorState, paced: PacedState, pacer: Pacer, untilMs: number): number | Promise<number>;
   /** The message with the end flag, after the last. */
   end(s: InitiatorState): void | Promise<void>;
 }
@@ -252,6 +324,28 @@ function blockingSteps(endpoint: BlockingEndpoint | LossyEndpoint): InitiatorSte
       s.sent += seq - s.seq;
       s.seq = seq;
       return t;
+    },
+    pacedRoundTrips(s, paced, pacer, untilMs) {
+      const { codec, out, back } = s;
+      let seq = s.seq;
+      let t = now();
+      for (;;) {
+        const intended = pacer.due(t);
+        if (intended >= untilMs || t >= untilMs) break;
+        codec.stamp(out, seq, 0);
+        pacer.waitUntil(intended);
+        const t0 = now();
+        pacer.take(t0);
+        endpoint.send(out);
+        const n = endpoint.receive(back);
+        t = now();
+        s.recordPaced(paced, intended, t0, t);
+        s.check(n, seq, true);
+        seq++;
+      }
+      s.sent += seq - s.seq;
+      s.seq = seq;
+      return Math.max(t, pacer.waitUntil(untilMs));
     },
     end(s) {
       s.codec.stamp(s.out, s.seq, Flags.end);
@@ -321,6 +415,30 @@ function lossySteps(endpoint: LossyEndpoint): InitiatorSteps {
       s.seq = seq;
       return t;
     },
+    pacedRoundTrips(s, paced, pacer, untilMs) {
+      const { codec, out } = s;
+      let seq = s.seq;
+      let t = now();
+      for (;;) {
+        const intended = pacer.due(t);
+        if (intended >= untilMs || t >= untilMs) break;
+        codec.stamp(out, seq, 0);
+        pacer.waitUntil(intended);
+        const t0 = now();
+        pacer.take(t0);
+        endpoint.send(out);
+        const n = replyTo(endpoint, s, seq, true);
+        t = now();
+        if (n >= 0) {
+          s.recordPaced(paced, intended, t0, t);
+          s.check(n, seq, true);
+        } else s.lost++;
+        seq++;
+      }
+      s.sent += seq - s.seq;
+      s.seq = seq;
+      return Math.max(t, pacer.waitUntil(untilMs));
+    },
   };
 }
 
@@ -372,6 +490,29 @@ function eventLoopSteps(endpoint: EventLoopEndpoint): InitiatorSteps {
       s.seq = seq;
       return t;
     },
+    // The wait blocks the event loop: with one message in flight nothing is pending on it then.
+    async pacedRoundTrips(s, paced, pacer, untilMs) {
+      const { codec, out, back } = s;
+      let seq = s.seq;
+      let t = now();
+      for (;;) {
+        const intended = pacer.due(t);
+        if (intended >= untilMs || t >= untilMs) break;
+        codec.stamp(out, seq, 0);
+        pacer.waitUntil(intended);
+        const t0 = now();
+        pacer.take(t0);
+        if ((drained = endpoint.send(out))) await drained;
+        const n = await endpoint.receive(back);
+        t = now();
+        s.recordPaced(paced, intended, t0, t);
+        s.check(n, seq, true);
+        seq++;
+      }
+      s.sent += seq - s.seq;
+      s.seq = seq;
+      return Math.max(t, pacer.waitUntil(untilMs));
+    },
     async end(s) {
       s.codec.stamp(s.out, s.seq, Flags.end);
       if ((drained = endpoint.send(s.out))) await drained;
@@ -409,9 +550,12 @@ export async function runInitiator(
   mode: ModeId,
   timing: LoopTiming,
   stop: StopPoll,
+  pacing?: Pacing,
 ): Promise<InitiatorOutcome> {
-  const { responderEchoes, recordsRoundTrips } = MODES[mode];
-  const s = new InitiatorState(codec, responderEchoes, recordsRoundTrips);
+  const { responderEchoes, recordsRoundTrips, paced: modeIsPaced } = MODES[mode];
+  if (modeIsPaced !== (pacing !== undefined))
+    throw new Error(`${mode} mode ${modeIsPaced ? 'needs' : 'takes no'} pacing`);
+  const s = new InitiatorState(codec, responderEchoes, recordsRoundTrips, pacing);
   const steps = !endpoint.blocking
     ? eventLoopSteps(endpoint)
     : endpoint.lossy
@@ -421,18 +565,28 @@ export async function runInitiator(
   const warmUp = await inChunks(now() + timing.warmupMs, (untilMs) => steps.warmUp(s, untilMs), stop);
   const cpuStart = process.cpuUsage();
   const start = now();
+  const paced = s.paced;
+  // The schedule starts with the timed part.
+  const pacer = paced && new Pacer(paced.pacing.ratePerSec, paced.pacing.arrival, paced.pacing.onLate, start);
+  const endMs = start + timing.durationMs;
   const timed = warmUp.stopped
     ? { t: start, stopped: true }
     : await inChunks(
-        start + timing.durationMs,
-        // A mode whose responder echoes is round trips (recorded when the mode says so), else a stream.
-        (untilMs) => (responderEchoes ? steps.roundTrips(s, untilMs) : steps.stream(s, untilMs)),
+        endMs,
+        // Paced round trips, round trips (recorded when the mode says so), or a stream.
+        (untilMs) =>
+          paced && pacer
+            ? steps.pacedRoundTrips(s, paced, pacer, untilMs)
+            : responderEchoes
+              ? steps.roundTrips(s, untilMs)
+              : steps.stream(s, untilMs),
         stop,
       );
   s.flush(); // the last batch's histogram records belong to the case's CPU time, as every other batch's do
   const durationMs = timed.t - start;
   const cpu = cpuSince(cpuStart);
   if (recordsRoundTrips) s.counts.messages = s.sent - s.lost;
+  pacer?.finish(Math.min(endMs, timed.t));
 
   await steps.end(s);
   const losses =
@@ -444,7 +598,26 @@ export async function runInitiator(
           timeoutMs: endpoint.lossTimeoutMs,
         }
       : undefined;
-  return { ...s.counts, durationMs, sent: s.sent, cpu, histogram: s.histogram, ...(losses ? { losses } : {}) };
+  const pacedOutcome: PacedOutcome | undefined =
+    paced && pacer
+      ? {
+          intended: pacer.intended,
+          dropped: pacer.dropped,
+          late: pacer.late,
+          pacerCpuUs: pacer.cpuMs * 1000,
+          service: paced.service.histogram,
+          sendLag: paced.sendLag.histogram,
+        }
+      : undefined;
+  return {
+    ...s.counts,
+    durationMs,
+    sent: s.sent,
+    cpu,
+    histogram: s.histogram,
+    ...(losses ? { losses } : {}),
+    ...(pacedOutcome ? { paced: pacedOutcome } : {}),
+  };
 }
 
 /** The responder's state for one case: what it has verified and counted. */

@@ -4,7 +4,7 @@
  */
 import { Command, Option } from 'commander';
 import { CHANNEL_IDS } from '../../agents/contract/channels.js';
-import { MODE_IDS } from '../../agents/contract/modes.js';
+import { DEFAULT_MODE_IDS, MODES, MODE_IDS, RATE_DEFAULTS } from '../../agents/contract/modes.js';
 import { unsafeSysctlRequirements } from '../../agents/contract/ipc-limits.js';
 import { DEFAULT_NODE_IMAGE } from '../pod/agent-delivery.js';
 import { DEFAULT_LOCAL_IMAGE_PATTERN } from '../pod/image-names.js';
@@ -23,11 +23,15 @@ import {
   QUICK,
   durationParser,
   parseChannels,
+  parseLatencyLimit,
   parseModes,
+  parseRates,
   parseRepeat,
   parseSizes,
   type PlanOptions,
+  type RateChoice,
 } from './run-options.js';
+import { UsageError } from './errors.js';
 
 const duration = durationParser(1, 3_600_000);
 const warmup = durationParser(0, 600_000);
@@ -50,9 +54,40 @@ export function addPlanOptions(cmd: Command): Command {
         .argParser(parseChannels),
     )
     .addOption(
-      new Option('--modes <list>', `modes: ${MODE_IDS.join(', ')}`)
-        .default([...MODE_IDS], MODE_IDS.join(','))
+      new Option('--modes <list>', `modes: ${MODE_IDS.join(', ')} (rate only when asked for)`)
+        .default([...DEFAULT_MODE_IDS], DEFAULT_MODE_IDS.join(','))
         .argParser(parseModes),
+    )
+    .addOption(
+      new Option(
+        '--rate <list|sweep>',
+        'rate mode: target rates in messages per second (1k,10k,50k), or sweep: rising steps from 100/s until ' +
+          'one does not hold (the knee is the last that did)',
+      )
+        .default({ sweep: true }, 'sweep')
+        .argParser(parseRates),
+    )
+    .addOption(
+      choice(
+        '--arrival <how>',
+        'rate mode: intended send times evenly spaced, or a Poisson process of the same mean',
+        ['uniform', 'poisson'],
+        RATE_DEFAULTS.arrival,
+      ),
+    )
+    .addOption(
+      choice(
+        '--on-late <policy>',
+        'rate mode: a message more than one interval late is sent as soon as it can be (its latency counts the wait), ' +
+          'or dropped (counted)',
+        ['queue', 'drop'],
+        RATE_DEFAULTS.onLate,
+      ),
+    )
+    .addOption(
+      new Option('--latency-limit <time>', 'rate sweep: a step whose p99 latency passes this did not hold')
+        .default(RATE_DEFAULTS.latencyLimitMs, `${RATE_DEFAULTS.latencyLimitMs}ms`)
+        .argParser(parseLatencyLimit),
     )
     .addOption(
       new Option('--sizes <list>', 'message sizes in bytes, k/Ki/M/Mi suffixes allowed (header included)')
@@ -122,9 +157,18 @@ export function addPlanOptions(cmd: Command): Command {
 export function planOptionsFrom(opts: Record<string, unknown>, cmd: Command): PlanOptions {
   const quick = Boolean(opts.quick);
   const preset = (name: string) => quick && cmd.getOptionValueSource(name) !== 'cli';
+  const modes = opts.modes as PlanOptions['modes'];
+  const paced = modes.some((m) => MODES[m].paced);
+  const rateFlags = ['rate', 'arrival', 'onLate', 'latencyLimit'].filter((f) => cmd.getOptionValueSource(f) === 'cli');
+  if (!paced && rateFlags.length > 0) {
+    const flag = `--${rateFlags[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    throw new UsageError(`${flag} applies to rate mode only: add rate to --modes (e.g. --modes rate)`);
+  }
+  const rates = opts.rate as RateChoice;
   return {
     channels: opts.channels as PlanOptions['channels'],
-    modes: opts.modes as PlanOptions['modes'],
+    modes,
+    rates,
     sizesBytes: preset('sizes') ? parseSizes(QUICK.sizes) : (opts.sizes as number[]),
     repeat: opts.repeat as number,
     settings: {
@@ -135,6 +179,13 @@ export function planOptionsFrom(opts: Record<string, unknown>, cmd: Command): Pl
       driver: opts.driver as 'libc' | 'node',
       connectTimeoutMs: opts.connectTimeout as number,
       peerTimeoutMs: opts.peerTimeout as number,
+      ...(paced
+        ? {
+            arrival: opts.arrival as 'uniform' | 'poisson',
+            onLate: opts.onLate as 'queue' | 'drop',
+            latencyLimitMs: opts.latencyLimit as number,
+          }
+        : {}),
     },
   };
 }

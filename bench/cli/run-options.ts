@@ -7,7 +7,7 @@ import { InvalidArgumentError } from 'commander';
 import { CHANNEL_IDS, type ChannelId } from '../../agents/contract/channels.js';
 import { MODE_IDS, type ModeId } from '../../agents/contract/modes.js';
 import { HEADER_BYTES } from '../../agents/contract/message-header.js';
-import type { PlanOptions } from '../running/planner.js';
+import type { PlanOptions, RateChoice } from '../running/planner.js';
 import type { PodOptions } from '../pod/pod-manifest.js';
 import { formatDuration, parseDurationMs, parseSizeBytes } from './units.js';
 
@@ -18,7 +18,7 @@ export const TARGETS = ['auto', 'local', 'podman', 'kubernetes'] as const;
 export type TargetName = (typeof TARGETS)[number];
 export const OUTPUTS = ['table', 'json'] as const;
 
-export type { PlanOptions };
+export type { PlanOptions, RateChoice };
 
 /** Everything `podbench run` was asked to do, validated. */
 export interface RunOptions extends PlanOptions {
@@ -84,6 +84,39 @@ export function parseSizes(text: string): number[] {
     );
   }
   return [...new Set(parsed.map(([, b]) => b!))];
+}
+
+/** Lowest and highest target rate `--rate` takes, messages per second. */
+export const RATE_BOUNDS_PER_SEC = { min: 1, max: 10_000_000 } as const;
+
+/** `--rate 1k,10k,50k` (messages per second, k and M suffixes) or `--rate sweep`. */
+export function parseRates(text: string): RateChoice {
+  if (text.trim() === 'sweep') return { sweep: true };
+  const items = text
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
+  const parsed = items.map((r) => {
+    const m = /^(\d+(?:\.\d+)?)([kM]?)$/.exec(r);
+    const perSec = m ? Number(m[1]) * (m[2] === 'k' ? 1e3 : m[2] === 'M' ? 1e6 : 1) : NaN;
+    return [r, perSec] as const;
+  });
+  const bad = parsed.find(([, n]) => !(n >= RATE_BOUNDS_PER_SEC.min && n <= RATE_BOUNDS_PER_SEC.max));
+  if (items.length === 0 || bad) {
+    throw new InvalidArgumentError(
+      `${bad ? `"${bad[0]}" is not allowed; ` : ''}use messages per second from 1 to 10M, with an optional k or M suffix ` +
+        '(e.g. 1k,10k,50k), or sweep',
+    );
+  }
+  return { sweep: false, ratesPerSec: [...new Set(parsed.map(([, n]) => n))].sort((a, b) => a - b) };
+}
+
+/** `--latency-limit 1ms`: a duration from 10 µs (0.01ms) to 10 s, in milliseconds. */
+export function parseLatencyLimit(text: string): number {
+  const ms = parseDurationMs(text);
+  if (ms === undefined || ms < 0.01 || ms > 10_000)
+    throw new InvalidArgumentError('use a duration from 0.01ms to 10s with a unit: ms or s (e.g. 500ms, 0.2ms)');
+  return ms;
 }
 
 /** A duration parser for one flag, with bounds. */

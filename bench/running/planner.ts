@@ -7,15 +7,20 @@
  */
 import { randomBytes } from 'node:crypto';
 import { CHANNELS, type ChannelId, type ChannelInfo } from '../../agents/contract/channels.js';
-import type { ModeId } from '../../agents/contract/modes.js';
+import { MODES, type ModeId } from '../../agents/contract/modes.js';
 import { SCHEMA_VERSION, type CaseSpec, type Plan, type RunSettings } from '../../agents/contract/schema.js';
 import { UsageError } from '../cli/errors.js';
 import { caseLabel, formatSize } from '../../reports/format.js';
+
+/** Rate mode's target rates: a list, or a sweep the planner lays out. */
+export type RateChoice = { readonly sweep: true } | { readonly sweep: false; readonly ratesPerSec: readonly number[] };
 
 /** What to measure: the input of the planner. */
 export interface PlanOptions {
   readonly channels: readonly ChannelId[];
   readonly modes: readonly ModeId[];
+  /** Target rates of the paced modes (rate), or a sweep; unused without them. */
+  readonly rates?: RateChoice;
   readonly sizesBytes: readonly number[];
   readonly repeat: number;
   readonly settings: RunSettings;
@@ -64,13 +69,29 @@ export function addedRawChannels(
   return added.map((channel) => ({ channel, protocol: asked.find((p) => channels[p].ridesOn === channel)! }));
 }
 
-/** Every channel × mode × size of `options` the channels support, in plan order. */
+/**
+ * The steps of a rate sweep, messages per second: 1–1.5–2–3–5–7 in each decade (about ×1.4 per
+ * step, so the knee is known within that) from 100/s, which every channel holds, to 1M/s, which
+ * none does over one connection.
+ */
+export const SWEEP_RATES_PER_SEC = [100, 1000, 10_000, 100_000]
+  .flatMap((decade) => [1, 1.5, 2, 3, 5, 7].map((step) => step * decade))
+  .concat(1_000_000);
+
+/** The target rates a case of `mode` is planned at: none for an unpaced mode. */
+function ratesFor(mode: ModeId, rates: RateChoice | undefined): Pick<CaseSpec, 'targetRatePerSec' | 'sweep'>[] {
+  if (!MODES[mode].paced) return [{}];
+  if (!rates || rates.sweep) return SWEEP_RATES_PER_SEC.map((targetRatePerSec) => ({ targetRatePerSec, sweep: true }));
+  return rates.ratesPerSec.map((targetRatePerSec) => ({ targetRatePerSec }));
+}
+
+/** Every channel × mode × size (× target rate) of `options` the channels support, in plan order. */
 function supportedCombinations(options: PlanOptions, channels: ChannelTable): Omit<CaseSpec, 'index' | 'repeat'>[] {
   return plannedChannels(options.channels, channels).flatMap((channel) =>
     options.modes.flatMap((mode) =>
       options.sizesBytes
         .filter((sizeBytes) => !unsupported(channels[channel], mode, sizeBytes))
-        .map((sizeBytes) => ({ channel, mode, sizeBytes })),
+        .flatMap((sizeBytes) => ratesFor(mode, options.rates).map((rate) => ({ channel, mode, sizeBytes, ...rate }))),
     ),
   );
 }
@@ -107,7 +128,7 @@ export function buildPlan(options: PlanOptions, runId = newRunId(), channels: Ch
   const count = options.repeat * combinations.length;
   if (count > MAX_CASES) {
     throw new UsageError(
-      `the plan has ${count} cases (channels × modes × sizes × --repeat); ` +
+      `the plan has ${count} cases (channels × modes × sizes × rates × --repeat); ` +
         `at most ${MAX_CASES}: use fewer sizes or repeats, or several runs`,
     );
   }

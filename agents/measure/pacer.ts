@@ -1,0 +1,103 @@
+/**
+ * Rate mode's pacer: when each message should be sent, and the wait until then.
+ *
+ * Intended send times follow t_i = t_0 + i / rate (`uniform`), or a Poisson process of the same
+ * mean (`poisson`: exponential gaps). They never depend on when a reply came, which is what keeps
+ * a late reply from hiding the requests it held up (coordinated omission): the loop times every
+ * round trip from its intended time, not from its send.
+ *
+ * Node's timers are millisecond timers and late by more, so the wait sleeps in Atomics.wait until
+ * {@link SPIN_MS} before the send time (a futex wait with a timeout: on this kind of VM it wakes
+ * ~80 µs late, rarely 250 µs) and spins on the clock for the rest, which is as precise as a clock
+ * read. The wait's own CPU time (the sleep's wake-up, the spin) is read from the thread's CPU
+ * clock around each wait and kept apart, so the case's CPU per message leaves the pacer out.
+ *
+ * Nothing here allocates: it runs between the timed round trips of a case.
+ */
+import type { Arrival, OnLate } from '../contract/schema.js';
+import { threadCpuMs } from '../native/libc.js';
+import { now } from './clock.js';
+
+/** How long before a send time the sleep ends and the spin begins (it covers the sleep's lateness). */
+export const SPIN_MS = 0.3;
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/** The pacing of one case: its schedule, what became of each slot, and what waiting cost. */
+export class Pacer {
+  /** Mean time between two intended sends. */
+  readonly intervalMs: number;
+  /** The intended send time of the next message. */
+  nextMs: number;
+  /** Slots whose intended time has come and gone in the schedule (sent or dropped). */
+  intended = 0;
+  /** Slots never sent: dropped as late, or still queued when the case ended. */
+  dropped = 0;
+  /** Messages sent more than one interval after their intended time. */
+  late = 0;
+  /** CPU time of the waits (sleeping and spinning), thread CPU clock. */
+  cpuMs = 0;
+  private readonly poisson: boolean;
+  private readonly dropLate: boolean;
+
+  constructor(
+    ratePerSec: number,
+    arrival: Arrival,
+    onLate: OnLate,
+    private readonly startMs: number,
+  ) {
+    this.intervalMs = 1000 / ratePerSec;
+    this.poisson = arrival === 'poisson';
+    this.dropLate = onLate === 'drop';
+    this.nextMs = startMs;
+  }
+
+  /**
+   * The intended send time of the next message at clock reading `t`. Under `--on-late drop`,
+   * slots already more than one interval past are dropped (counted) first.
+   */
+  due(t: number): number {
+    if (this.dropLate) {
+      while (t - this.nextMs > this.intervalMs) {
+        this.dropped++;
+        this.advance();
+      }
+    }
+    return this.nextMs;
+  }
+
+  /** Takes the due slot (its message is being sent at `sentMs`) and schedules the next. */
+  take(sentMs: number): void {
+    if (sentMs - this.nextMs > this.intervalMs) this.late++;
+    this.advance();
+  }
+
+  /** Waits until the clock reaches `untilMs`; returns the clock reading then (at once when it has passed). */
+  waitUntil(untilMs: number): number {
+    let t = now();
+    if (t >= untilMs) return t;
+    const cpuStartMs = threadCpuMs();
+    const sleepMs = untilMs - t - SPIN_MS;
+    if (sleepMs > 0) Atomics.wait(sleeper, 0, 0, sleepMs);
+    while ((t = now()) < untilMs);
+    this.cpuMs += threadCpuMs() - cpuStartMs;
+    return t;
+  }
+
+  /** At the end of the timed part (`endMs`): the slots still due before it were never sent. */
+  finish(endMs: number): void {
+    while (this.nextMs < endMs) {
+      this.dropped++;
+      this.advance();
+    }
+  }
+
+  private advance(): void {
+    this.intended++;
+    // Uniform times are computed from the start, not summed: a sum of 0.1 ms steps drifts.
+    // 1 − random() is in (0, 1]: the logarithm is finite.
+    this.nextMs = this.poisson
+      ? this.nextMs - Math.log(1 - Math.random()) * this.intervalMs
+      : this.startMs + this.intended * this.intervalMs;
+  }
+}
