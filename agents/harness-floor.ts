@@ -9,6 +9,7 @@ import type { HarnessFloor } from './contract/schema.js';
 import { getpid } from './native/libc.js';
 import { SAMPLE_BATCH, newLatencyHistogram, now } from './measure/loop.js';
 import { allocMessage } from './measure/message.js';
+import { Pacer } from './measure/pacer.js';
 
 const BATCH = 1000;
 const COPY_SIZES_BYTES = [64, 65536];
@@ -54,8 +55,38 @@ function sampleStoreNs(): number {
   return Math.round(best * 1e6 * 10) / 10;
 }
 
-/** Measures the floor; takes about `timeMs` per task. */
-export async function measureHarnessFloor(timeMs = 60): Promise<HarnessFloor> {
+const PACER_RATE_PER_SEC = 1000;
+const PACER_WAITS = 200;
+
+/**
+ * The pacer with nothing to pace: how late its sends come (the floor of every send lag) and the
+ * CPU time of one wait (the part of rate mode's initiator CPU left out of CPU per message).
+ */
+function pacerFloor(): NonNullable<HarnessFloor['pacer']> {
+  const pacer = new Pacer(PACER_RATE_PER_SEC, 'uniform', 'queue', now());
+  const lags = new Float64Array(PACER_WAITS);
+  for (let i = 0; i < PACER_WAITS; i++) {
+    const intended = pacer.due(now());
+    pacer.waitUntil(intended);
+    const t = now();
+    pacer.take(t);
+    lags[i] = t - intended;
+  }
+  lags.sort();
+  const ns = (ms: number) => Math.round(ms * 1e6);
+  return {
+    sendLagP50Ns: ns(lags[PACER_WAITS >> 1]!),
+    sendLagP99Ns: ns(lags[Math.floor(PACER_WAITS * 0.99)]!),
+    cpuPerWaitNs: ns(pacer.cpuMs / PACER_WAITS),
+    ratePerSec: PACER_RATE_PER_SEC,
+  };
+}
+
+/**
+ * Measures the floor; takes about `timeMs` per task, and 0.2 s more with `pacer` (a plan with
+ * rate cases).
+ */
+export async function measureHarnessFloor(timeMs = 60, pacer = false): Promise<HarnessFloor> {
   const bench = new Bench({ time: timeMs, warmupTime: 10, iterations: 16 });
   const batched = (name: string, op: () => void) =>
     bench.add(name, () => {
@@ -90,6 +121,7 @@ export async function measureHarnessFloor(timeMs = 60): Promise<HarnessFloor> {
     sampleStoreNs: sampleStoreNs(),
     histogramRecordNs: meanNs('record'),
     ffiCallNs: meanNs('ffi'),
+    ...(pacer ? { pacer: pacerFloor() } : {}),
     payloadCopyNs: Object.fromEntries(COPY_SIZES_BYTES.map((size) => [String(size), meanNs(`copy-${size}`)])),
   };
 }

@@ -20,6 +20,7 @@ import { measureHarnessFloor } from './harness-floor.js';
 import { runInitiator, type InitiatorOutcome, type Pacing } from './measure/loop.js';
 import { MODES, RATE_DEFAULTS } from './contract/modes.js';
 import { RateSweeps } from './rate-sweep.js';
+import { initiateConnections } from './connections.js';
 import { MessageCodec } from './measure/message.js';
 import { peakRssKiB } from './peak-memory.js';
 import { startPlacement } from './placement.js';
@@ -49,6 +50,24 @@ async function runCase(
   control: ControlConnection,
   spec: CaseSpec,
   pinNote: string | undefined,
+): Promise<CaseResult> {
+  // Settles once the case is over on both sides: the threads of a case with several
+  // connections live until then (see initiateConnections).
+  let over!: () => void;
+  const answered = new Promise<void>((resolve) => (over = resolve));
+  try {
+    return await measureCase(run, control, spec, pinNote, answered);
+  } finally {
+    over();
+  }
+}
+
+async function measureCase(
+  run: RunContext,
+  control: ControlConnection,
+  spec: CaseSpec,
+  pinNote: string | undefined,
+  answered: Promise<void>,
 ): Promise<CaseResult> {
   const { settings } = run.plan;
   const ctx = run.channelContext(spec);
@@ -81,11 +100,20 @@ async function runCase(
   let loopError: unknown;
   let initiatorDetails = {};
   try {
-    endpoint = await channel.join(ctx, ready.params);
-    const codec = new MessageCodec(spec.sizeBytes, settings.verify);
     const pacing = pacingOf(spec, settings);
-    outcome = await run.stop.during(() => runInitiator(endpoint!, codec, spec.mode, settings, run.stop, pacing));
-    initiatorDetails = { ...endpoint.details(), peakRssKiB: peakRssKiB() };
+    if (spec.connections) {
+      const params = [ready.params, ...(ready.more ?? [])];
+      if (params.length !== spec.connections)
+        throw new Error(`the responder hosted ${params.length} of ${spec.connections} connections`);
+      const measured = await run.stop.during(() => initiateConnections(run, spec, params, pacing, answered));
+      outcome = measured.outcome;
+      initiatorDetails = { ...measured.details, peakRssKiB: peakRssKiB() };
+    } else {
+      endpoint = await channel.join(ctx, ready.params);
+      const codec = new MessageCodec(spec.sizeBytes, settings.verify);
+      outcome = await run.stop.during(() => runInitiator(endpoint!, codec, spec.mode, settings, run.stop, pacing));
+      initiatorDetails = { ...endpoint.details(), peakRssKiB: peakRssKiB() };
+    }
   } catch (err) {
     loopError = err;
   } finally {
@@ -136,7 +164,8 @@ export async function initiate(run: RunContext, pinNote: string | undefined): Pr
     type: 'environment',
     environment: collectEnvironment(run.limits, { disk: run.dirs.disk, tmpfs: run.dirs.tmpfs }),
   });
-  emit({ type: 'floor', floor: await measureHarnessFloor() });
+  const paced = plan.cases.some((c) => MODES[c.mode].paced);
+  emit({ type: 'floor', floor: await measureHarnessFloor(undefined, paced) });
 
   const control = await ControlConnection.connect(
     run.controlPath,

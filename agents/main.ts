@@ -8,6 +8,8 @@
 import { constants } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { isMainThread, workerData } from 'node:worker_threads';
+import { runConnectionWorker, type ConnectionWorkerData } from './connection-worker.js';
 import { validatePlan, type Plan } from './contract/schema.js';
 import { initiate, emit } from './initiator.js';
 import { readKernelLimits } from './kernel-limits.js';
@@ -54,22 +56,28 @@ async function main(): Promise<number> {
   return role === 'initiator' ? initiate(run, pinNote) : respond(run);
 }
 
-// Whatever escapes (a bug, a broken pipe) ends the agent with one line the orchestrator can show.
-process.on('uncaughtException', (err) => {
-  process.stderr.write(`podbench-agent: ${reasonOf(err)}\n`);
-  disposeCurrentChannel();
-  process.exit(1);
-});
+/** The agent's main thread: reads its arguments and plays its role. */
+function mainThread(): void {
+  // Whatever escapes (a bug, a broken pipe) ends the agent with one line the orchestrator can show.
+  process.on('uncaughtException', (err) => {
+    process.stderr.write(`podbench-agent: ${reasonOf(err)}\n`);
+    disposeCurrentChannel();
+    process.exit(1);
+  });
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      const message = reasonOf(err);
+      // The orchestrator reads the initiator's stdout: say there why the run stopped.
+      if (role === 'initiator') emit({ type: 'fatal', message });
+      process.stderr.write(`podbench-agent: ${message}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    const message = reasonOf(err);
-    // The orchestrator reads the initiator's stdout: say there why the run stopped.
-    if (role === 'initiator') emit({ type: 'fatal', message });
-    process.stderr.write(`podbench-agent: ${message}\n`);
-    process.exitCode = 1;
-  },
-);
+// A connection of a case with several runs this same program on a thread (agents/connections.ts).
+if (isMainThread) mainThread();
+else void runConnectionWorker(workerData as ConnectionWorkerData);

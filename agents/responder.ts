@@ -5,7 +5,8 @@
 import { channelFor } from './channels/registry.js';
 import type { Endpoint, Hosted } from './channels/channel.js';
 import { ControlConnection, type ControlMessage } from './control.js';
-import { SCHEMA_VERSION } from './contract/schema.js';
+import { SCHEMA_VERSION, type CaseSpec } from './contract/schema.js';
+import { hostConnections, type HostedConnections } from './connections.js';
 import { runResponder, type EndSignal } from './measure/loop.js';
 import { channelInfo } from './contract/channels.js';
 import { MessageCodec } from './measure/message.js';
@@ -22,9 +23,41 @@ export function disposeCurrentChannel(): void {
   current = undefined;
 }
 
+/** Serves a case over several connections, each hosted and measured on a thread of its own. */
+async function serveConnections(run: RunContext, control: ControlConnection, spec: CaseSpec): Promise<ControlMessage> {
+  const index = spec.index;
+  let hosted: HostedConnections;
+  try {
+    hosted = await hostConnections(run, spec);
+  } catch (err) {
+    return { type: 'failed', index, reason: `responder could not create the channel: ${reasonOf(err)}` };
+  }
+  current = {
+    params: hosted.params[0]!,
+    accept: () => Promise.reject(new Error('hosted on threads')),
+    dispose: hosted.dispose,
+  };
+  try {
+    const [first, ...more] = hosted.params;
+    await control.send({ type: 'ready', index, params: first!, more });
+    const placement = startPlacement();
+    const { outcome, details } = await hosted.outcome();
+    return {
+      type: 'report',
+      index,
+      report: { ...outcome, placement: placement.finish(), details: { ...details, peakRssKiB: peakRssKiB() } },
+    };
+  } catch (err) {
+    return { type: 'failed', index, reason: reasonOf(err) };
+  } finally {
+    disposeCurrentChannel();
+  }
+}
+
 async function serveCase(run: RunContext, control: ControlConnection, index: number): Promise<ControlMessage> {
   const spec = run.plan.cases[index];
   if (!spec) return { type: 'failed', index, reason: `the plan has no case ${index}` };
+  if (spec.connections) return serveConnections(run, control, spec);
   const ctx = run.channelContext(spec);
   try {
     current = await channelFor(spec.channel, run.plan.settings.driver).host(ctx);

@@ -43,11 +43,12 @@ export class RunContext {
     this.controlPath = controlSocketAddress(dirs.disk, plan.runId);
   }
 
-  /** The context a channel gets for one case. */
-  channelContext(spec: CaseSpec): ChannelContext {
+  /** The context a channel gets for one case (and one of its connections, counted from 0). */
+  channelContext(spec: CaseSpec, connection = 0): ChannelContext {
     return {
       runId: this.plan.runId,
       spec,
+      instance: connection === 0 ? String(spec.index) : `${spec.index}c${connection}`,
       dirs: this.dirs,
       peerTimeoutMs: this.plan.settings.peerTimeoutMs,
       journal: this.journal,

@@ -14,6 +14,8 @@ export interface CaseIdentity {
   readonly sizeBytes: number;
   /** Rate mode's target rate, messages per second. */
   readonly targetRatePerSec?: number;
+  /** Parallel connections, when more than one. */
+  readonly connections?: number;
 }
 
 /** One channel × mode × size, all its repeats. */
@@ -33,6 +35,10 @@ export interface CaseGroup extends CaseIdentity {
   readonly cpuUs?: { readonly initiator: number; readonly responder: number };
 }
 
+/** A group's channel as a line or row is named: with its connections when more than one (`tcp ×4`). */
+export const seriesName = (g: Pick<CaseIdentity, 'channel' | 'connections'>): string =>
+  `${g.channel}${g.connections ? ` ×${g.connections}` : ''}`;
+
 /** The median of numbers (undefined for none). */
 export function median(values: readonly number[]): number | undefined {
   if (values.length === 0) return undefined;
@@ -42,8 +48,11 @@ export function median(values: readonly number[]): number | undefined {
 }
 
 /** The key that matches a case across runs. */
-export const caseKey = (c: Pick<CaseResult, 'channel' | 'mode' | 'sizeBytes' | 'targetRatePerSec'>): string =>
-  `${c.channel}/${c.mode}/${c.sizeBytes}${c.targetRatePerSec === undefined ? '' : `@${c.targetRatePerSec}`}`;
+export const caseKey = (
+  c: Pick<CaseResult, 'channel' | 'mode' | 'sizeBytes' | 'targetRatePerSec' | 'connections'>,
+): string =>
+  `${c.channel}/${c.mode}/${c.sizeBytes}${c.connections ? `x${c.connections}` : ''}` +
+  `${c.targetRatePerSec === undefined ? '' : `@${c.targetRatePerSec}`}`;
 
 /** Groups a document's cases, in the order they were planned. */
 export function groupCases(doc: ResultsDocument): CaseGroup[] {
@@ -64,6 +73,7 @@ export function groupCases(doc: ResultsDocument): CaseGroup[] {
       mode: first.mode,
       sizeBytes: first.sizeBytes,
       ...(first.targetRatePerSec === undefined ? {} : { targetRatePerSec: first.targetRatePerSec }),
+      ...(first.connections === undefined ? {} : { connections: first.connections }),
       cases,
       ok,
       p50Ns: median(latency.map((l) => l.p50)),

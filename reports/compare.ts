@@ -129,6 +129,7 @@ export function compareRuns(base: ResultsDocument, other: ResultsDocument): Case
       mode: a.mode,
       sizeBytes: a.sizeBytes,
       targetRatePerSec: a.targetRatePerSec,
+      connections: a.connections,
     };
     if (!b) {
       changes.push({ ...id, metrics: [], verdict: 'not comparable', reason: 'not in the other run' });
@@ -158,7 +159,13 @@ export function compareRuns(base: ResultsDocument, other: ResultsDocument): Case
           : primary.worse
             ? 'slower'
             : 'faster';
-    changes.push({ ...id, metrics, verdict });
+    // A rate case whose rate did not hold measured latency at a lower rate than its key says.
+    const notHeld = [a, b].map((g) => g.ok.some((c) => c.rate && !c.rate.held));
+    const reason =
+      notHeld[0] || notHeld[1]
+        ? `the rate did not hold in ${notHeld[0] && notHeld[1] ? 'both runs' : notHeld[0] ? 'the baseline' : 'the other run'}`
+        : undefined;
+    changes.push({ ...id, metrics, verdict, ...(reason ? { reason } : {}) });
   }
   return changes;
 }

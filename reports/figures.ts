@@ -133,7 +133,8 @@ export function winners(groups: readonly CaseGroup[]): Winners {
     RANKED_MODES.map((mode) => [
       mode,
       bestBySize(
-        groups.filter((g) => g.mode === mode),
+        // One connection: the channel itself, as every headline names it.
+        groups.filter((g) => g.mode === mode && !g.connections),
         primaryFigure(mode),
       ),
     ]),

@@ -36,13 +36,15 @@ export function formatRate(perSec: number): string {
   return `${short(perSec)}/s`;
 }
 
-/** `shm latency 64 B`, `tcp rate 64 B at 10k/s`, with `#2` for a repeat when a run has several. */
+/** `shm latency 64 B`, `tcp rate 64 B ×4 at 10k/s` (4 connections), with `#2` for a repeat when a run has several. */
 export function caseLabel(
-  spec: Pick<CaseSpec, 'channel' | 'mode' | 'sizeBytes'> & Partial<Pick<CaseSpec, 'repeat' | 'targetRatePerSec'>>,
+  spec: Pick<CaseSpec, 'channel' | 'mode' | 'sizeBytes'> &
+    Partial<Pick<CaseSpec, 'repeat' | 'targetRatePerSec' | 'connections'>>,
   repeats = 1,
 ): string {
+  const connections = spec.connections ? ` ×${spec.connections}` : '';
   const rate = spec.targetRatePerSec === undefined ? '' : ` at ${formatRate(spec.targetRatePerSec)}`;
-  const base = `${spec.channel} ${spec.mode} ${formatSize(spec.sizeBytes)}${rate}`;
+  const base = `${spec.channel} ${spec.mode} ${formatSize(spec.sizeBytes)}${connections}${rate}`;
   return repeats > 1 && spec.repeat !== undefined ? `${base} #${spec.repeat + 1}` : base;
 }
 

@@ -13,13 +13,14 @@ import * as hdr from 'hdr-histogram-js';
 import { CHANNELS, type ChannelId } from '../agents/contract/channels.js';
 import { ALL_SUMMARY_FIELDS, MODES, MODE_IDS, primaryFigure, type ModeId } from '../agents/contract/modes.js';
 import type { ResultsDocument } from '../agents/contract/schema.js';
-import { groupCases, lossyCases, warnedCases, type CaseGroup } from './case-groups.js';
+import { groupCases, lossyCases, seriesName, warnedCases, type CaseGroup } from './case-groups.js';
 import { SUMMARY_FIELDS, figureField, headlines, isWinner, winners } from './figures.js';
 import { capitalised, caseLabel, escapeHtml, formatCpuUs, formatRate, formatSize, orDash } from './format.js';
 import { COST_NOTE, costTables, protocolCosts, type ProtocolCost } from './protocol-cost.js';
 import {
   RATE_HEADERS,
   RATE_NOTE,
+  curveName,
   describeKnee,
   latencyLimitMsOf,
   rateCurves,
@@ -53,7 +54,7 @@ function mergedHistogram(g: CaseGroup): hdr.Histogram | undefined {
 interface ChartSpec {
   readonly id: string;
   readonly title: string;
-  readonly kind: 'nines' | 'by-size' | 'protocol' | 'rate';
+  readonly kind: 'nines' | 'by-size' | 'protocol' | 'rate' | 'by-connections';
   /** The y axis's label (by-size charts: the figure's unit). */
   readonly yLabel: string;
   readonly x: number[];
@@ -104,7 +105,7 @@ function rateCharts(curves: readonly RateCurve[]): ChartSpec[] {
         });
       const latency = ofSize.flatMap((c) => [
         ...(['p50', 'p99', 'p999'] as const).map((p) => ({
-          label: `${c.channel} ${p === 'p999' ? 'p99.9' : p}`,
+          label: `${curveName(c)} ${p === 'p999' ? 'p99.9' : p}`,
           colour: colourOf(c.channel),
           values: at(c, (q) => {
             const ns = p === 'p50' ? q.group.p50Ns : p === 'p99' ? q.group.p99Ns : q.group.p999Ns;
@@ -117,7 +118,7 @@ function rateCharts(curves: readonly RateCurve[]): ChartSpec[] {
         c.knee
           ? [
               {
-                label: `${c.channel} knee ${formatRate(c.knee.targetPerSec)}`,
+                label: `${curveName(c)} knee ${formatRate(c.knee.targetPerSec)}`,
                 colour: colourOf(c.channel),
                 values: at(c, (q) => (q === c.knee && q.group.p99Ns !== undefined ? q.group.p99Ns / 1000 : undefined)),
                 pointsOnly: true,
@@ -127,12 +128,12 @@ function rateCharts(curves: readonly RateCurve[]): ChartSpec[] {
       );
       const cpu = ofSize.flatMap((c) => [
         {
-          label: `${c.channel} initiator`,
+          label: `${curveName(c)} initiator`,
           colour: colourOf(c.channel),
           values: at(c, (q) => q.group.cpuUs?.initiator),
         },
         {
-          label: `${c.channel} responder`,
+          label: `${curveName(c)} responder`,
           colour: colourOf(c.channel),
           values: at(c, (q) => q.group.cpuUs?.responder),
           dash: [6, 4],
@@ -159,13 +160,56 @@ function rateCharts(curves: readonly RateCurve[]): ChartSpec[] {
     });
 }
 
+/**
+ * Per unpaced mode and size where the run has several connection counts: the mode's figures
+ * against connections, a line per channel (latency: p50 dashed, p99 solid; throughput: its rate).
+ */
+function connectionCharts(groups: readonly CaseGroup[]): ChartSpec[] {
+  return MODE_IDS.filter((m) => !MODES[m].paced).flatMap((mode) => {
+    const ofMode = groups.filter((g) => g.mode === mode && g.ok.length);
+    return sortedSizes(ofMode).flatMap((size) => {
+      const ofSize = ofMode.filter((g) => g.sizeBytes === size);
+      const x = [...new Set(ofSize.map((g) => g.connections ?? 1))].sort((a, b) => a - b);
+      if (x.length < 2) return [];
+      const figures = MODES[mode].recordsRoundTrips ? (['p50', 'p99'] as const) : ([primaryFigure(mode)] as const);
+      const series = [...new Set(ofSize.map((g) => g.channel))].flatMap((channel) =>
+        figures.map((figure) => {
+          const field = figureField(figure);
+          return {
+            label: figures.length > 1 ? `${channel} ${figure}` : channel,
+            colour: colourOf(channel),
+            values: x.map((n) => {
+              const g = ofSize.find((q) => q.channel === channel && (q.connections ?? 1) === n);
+              const v = g && field.ofGroup(g);
+              return v === undefined ? null : field.inUnit(v);
+            }),
+            ...(figure === 'p50' ? { dash: [6, 4] } : {}),
+          };
+        }),
+      );
+      const unit = figureField(figures[figures.length - 1]!).unit;
+      return [
+        {
+          id: `connections-${mode}-${size}`,
+          title: `${MODES[mode].chartTitle} against connections at ${formatSize(size)}`,
+          kind: 'by-connections' as const,
+          yLabel: MODES[mode].recordsRoundTrips ? 'round trip (µs)' : unit,
+          x,
+          series,
+        },
+      ];
+    });
+  });
+}
+
 /** The rate section: knees, the table, the charts (empty without rate cases). */
 function rateSection(doc: ResultsDocument, curves: readonly RateCurve[], charts: readonly ChartSpec[]): string {
   if (!curves.length) return '';
   const limitMs = latencyLimitMsOf(doc);
   const knees = curves.map(
     (c) =>
-      `<li>Knee of <strong>${escapeHtml(c.channel)}</strong> at ${formatSize(c.sizeBytes)}: ${escapeHtml(describeKnee(c, limitMs))}</li>`,
+      `<li>Knee of <strong>${escapeHtml(curveName(c))}</strong> at ${formatSize(c.sizeBytes)}: ` +
+      `${escapeHtml(describeKnee(c, limitMs))}</li>`,
   );
   const rows = rateRows(curves).map(
     (r) =>
@@ -179,6 +223,9 @@ function rateSection(doc: ResultsDocument, curves: readonly RateCurve[], charts:
 ${chartDivs(charts, 'rate', '')}`;
 }
 
+/** Text made safe inside an element id. */
+const idPart = (text: string) => text.replace(/[^a-z0-9-]/gi, '-');
+
 const sortedSizes = (groups: readonly CaseGroup[]) =>
   [...new Set(groups.map((g) => g.sizeBytes))].sort((a, b) => a - b);
 
@@ -191,7 +238,7 @@ function ninesCharts(groups: CaseGroup[]): ChartSpec[] {
         .filter((g) => g.sizeBytes === size)
         .flatMap((g) => {
           const values = ninesLine(g);
-          return values ? [{ label: g.channel, colour: colourOf(g.channel), values }] : [];
+          return values ? [{ label: seriesName(g), colour: colourOf(g.channel), values }] : [];
         });
       return series.length
         ? [
@@ -257,7 +304,7 @@ function bySizeCharts(groups: CaseGroup[]): ChartSpec[] {
     const measured = groups.filter((g) => g.mode === mode && field.ofGroup(g) !== undefined);
     if (!measured.length) return [];
     const sizes = sortedSizes(measured);
-    const channels = [...new Set(measured.map((g) => g.channel))];
+    const lines = [...new Map(measured.map((g) => [seriesName(g), g.channel])).entries()];
     return [
       {
         id: mode,
@@ -265,11 +312,11 @@ function bySizeCharts(groups: CaseGroup[]): ChartSpec[] {
         kind: 'by-size' as const,
         yLabel: field.unit,
         x: sizes,
-        series: channels.map((ch) => ({
-          label: ch,
-          colour: colourOf(ch),
+        series: lines.map(([name, channel]) => ({
+          label: name,
+          colour: colourOf(channel),
           values: sizes.map((s) => {
-            const g = measured.find((x) => x.channel === ch && x.sizeBytes === s);
+            const g = measured.find((x) => seriesName(x) === name && x.sizeBytes === s);
             const v = g && field.ofGroup(g);
             return v === undefined ? null : field.inUnit(v);
           }),
@@ -289,7 +336,8 @@ function summaryTable(groups: CaseGroup[]): string {
     .map((g) => {
       const won = isWinner(best, g);
       const cells = [
-        `${escapeHtml(g.channel)}${won ? ' <span class="best" title="best at this size">★</span>' : ''}`,
+        `${escapeHtml(g.channel)}${g.connections ? ` ×${g.connections}` : ''}` +
+          `${won ? ' <span class="best" title="best at this size">★</span>' : ''}`,
         g.mode,
         formatSize(g.sizeBytes),
         ...FIELDS.map((f) => orDash(f.ofGroup(g), f.show)),
@@ -348,6 +396,15 @@ function environmentSection(doc: ResultsDocument): string {
         ['sample store ns', floor.sampleStoreNs ?? '-'],
         ['histogram record ns', floor.histogramRecordNs],
         ['one FFI call ns', floor.ffiCallNs],
+        ...(floor.pacer
+          ? ([
+              [
+                `pacer send lag ns at ${formatRate(floor.pacer.ratePerSec)}, p50 / p99`,
+                `${floor.pacer.sendLagP50Ns} / ${floor.pacer.sendLagP99Ns}`,
+              ],
+              ['pacer CPU per wait ns', floor.pacer.cpuPerWaitNs],
+            ] as [string, unknown][])
+          : []),
         ...Object.entries(floor.payloadCopyNs).map(
           ([s, ns]) => [`copy ${formatSize(Number(s))} ns`, ns] as [string, unknown],
         ),
@@ -408,16 +465,18 @@ const CHART_SCRIPT = `
     const el = document.getElementById(c.id);
     const axis = { stroke: ink, grid: { stroke: grid }, ticks: { stroke: grid } };
     const latency = c.kind === 'nines' || c.kind === 'protocol', rate = c.kind === 'rate';
-    const xText = (v) => (v == null ? '' : latency ? nines(v) : rate ? Math.round(v).toLocaleString('en-US') + '/s' : size(v));
+    const conns = c.kind === 'by-connections';
+    const xText = (v) => (v == null ? '' : latency ? nines(v) : rate ? Math.round(v).toLocaleString('en-US') + '/s'
+      : conns ? String(v) : size(v));
     const opts = {
       width: Math.max(320, el.clientWidth), height: 320,
       scales: { x: { time: false, distr: 3, log: latency || rate ? 10 : 2 }, y: { distr: 3, log: 10 } },
       axes: [
-        { ...axis, label: latency ? 'percentile' : rate ? 'achieved rate (messages/s)' : 'message size',
+        { ...axis, label: latency ? 'percentile' : rate ? 'achieved rate (messages/s)' : conns ? 'connections' : 'message size',
           values: (u, vals) => vals.map(xText) },
         { ...axis, label: c.yLabel, size: 70 },
       ],
-      series: [{ label: latency ? 'percentile' : rate ? 'rate' : 'size', value: (u, v) => xText(v) },
+      series: [{ label: latency ? 'percentile' : rate ? 'rate' : conns ? 'connections' : 'size', value: (u, v) => xText(v) },
         ...c.series.map((s) => ({ label: s.label, stroke: s.colour, width: s.pointsOnly ? 0 : 2, dash: s.dash,
           points: { show: !latency, size: s.pointsOnly ? 12 : 5 }, spanGaps: rate }))],
     };
@@ -480,7 +539,13 @@ export function renderHtml(doc: ResultsDocument, assets: ChartAssets): string {
   const groups = groupCases(doc);
   const costs = protocolCosts(doc);
   const curves = rateCurves(doc);
-  const charts = [...ninesCharts(groups), ...bySizeCharts(groups), ...protocolCharts(costs), ...rateCharts(curves)];
+  const charts = [
+    ...ninesCharts(groups),
+    ...bySizeCharts(groups),
+    ...connectionCharts(groups),
+    ...protocolCharts(costs),
+    ...rateCharts(curves),
+  ];
   const title = `podbench results${doc.run.label ? `: ${doc.run.label}` : ''}`;
   const headline = headlines(winners(groups)).map(
     (h) =>
@@ -507,6 +572,7 @@ ${summaryTable(groups)}
 ${chartDivs(charts, 'nines', 'No latency cases.')}
 <h2>Throughput</h2>
 ${chartDivs(charts, 'by-size', 'No throughput cases.')}
+${charts.some((c) => c.kind === 'by-connections') ? `<h2>Against connections</h2>\n${chartDivs(charts, 'by-connections', '')}` : ''}
 ${rateSection(doc, curves, charts)}
 ${protocolCostSection(costs, charts)}
 <h2>Skipped and failed cases</h2>
@@ -534,21 +600,21 @@ const RUN_COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c
 export function renderCompareHtml(runs: readonly NamedRun[], verdictTable: string, assets: ChartAssets): string {
   const grouped = runs.map((r) => ({ name: r.name, groups: groupCases(r.doc) }));
   const all = grouped.flatMap((r) => r.groups);
-  const channelsOf = (mode: ModeId) => [...new Set(all.filter((g) => g.mode === mode).map((g) => g.channel))];
+  const channelsOf = (mode: ModeId) => [...new Set(all.filter((g) => g.mode === mode).map(seriesName))];
   const runColour = (i: number) => RUN_COLOURS[i % RUN_COLOURS.length]!;
   const charts: ChartSpec[] = [];
   for (const mode of NINES_MODES) {
     for (const channel of channelsOf(mode)) {
-      for (const size of sortedSizes(all.filter((g) => g.mode === mode && g.channel === channel))) {
+      for (const size of sortedSizes(all.filter((g) => g.mode === mode && seriesName(g) === channel))) {
         const series = grouped.flatMap((r, i) => {
-          const g = r.groups.find((x) => x.channel === channel && x.mode === mode && x.sizeBytes === size);
+          const g = r.groups.find((x) => seriesName(x) === channel && x.mode === mode && x.sizeBytes === size);
           const values = g && ninesLine(g);
           return values ? [{ label: r.name, colour: runColour(i), values }] : [];
         });
         const title = `${channel}: ${MODES[mode].chartTitle.toLowerCase()} at ${formatSize(size)}`;
         if (series.length)
           charts.push({
-            id: `${mode}-${channel}-${size}`,
+            id: `${mode}-${idPart(channel)}-${size}`,
             title,
             kind: 'nines',
             yLabel: 'round trip (µs)',
@@ -561,18 +627,18 @@ export function renderCompareHtml(runs: readonly NamedRun[], verdictTable: strin
   for (const mode of BY_SIZE_MODES) {
     const field = figureField(primaryFigure(mode));
     for (const channel of channelsOf(mode)) {
-      const sizes = sortedSizes(all.filter((g) => g.mode === mode && g.channel === channel));
+      const sizes = sortedSizes(all.filter((g) => g.mode === mode && seriesName(g) === channel));
       const series = grouped.map((r, i) => ({
         label: r.name,
         colour: runColour(i),
         values: sizes.map((s) => {
-          const g = r.groups.find((x) => x.channel === channel && x.mode === mode && x.sizeBytes === s);
+          const g = r.groups.find((x) => seriesName(x) === channel && x.mode === mode && x.sizeBytes === s);
           const v = g && field.ofGroup(g);
           return v === undefined ? null : field.inUnit(v);
         }),
       }));
       const title = `${channel}: ${MODES[mode].chartTitle.toLowerCase()} against message size`;
-      charts.push({ id: `${mode}-${channel}`, title, kind: 'by-size', yLabel: field.unit, x: sizes, series });
+      charts.push({ id: `${mode}-${idPart(channel)}`, title, kind: 'by-size', yLabel: field.unit, x: sizes, series });
     }
   }
   const runsShown = runs.map((r) =>

@@ -9,7 +9,15 @@ import { groupCases, lossyCases, warnedCases, type CaseGroup } from './case-grou
 import { SUMMARY_FIELDS, headlines, isWinner, winners } from './figures.js';
 import { capitalised, caseLabel, formatCpuUs, formatSize, orDash } from './format.js';
 import { COST_NOTE, costTables, protocolCosts } from './protocol-cost.js';
-import { RATE_HEADERS, RATE_NOTE, describeKnee, latencyLimitMsOf, rateCurves, rateRows } from './rate-curve.js';
+import {
+  RATE_HEADERS,
+  RATE_NOTE,
+  curveName,
+  describeKnee,
+  latencyLimitMsOf,
+  rateCurves,
+  rateRows,
+} from './rate-curve.js';
 
 function table(headers: string[], rows: string[][]): string {
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
@@ -50,7 +58,7 @@ export function renderMarkdown(doc: ResultsDocument): string {
     if (!measured.length) continue;
     const fields = MODES[mode].summary.map((f) => SUMMARY_FIELDS[f]);
     const rows = measured.map((g) => [
-      `${g.channel}${isWinner(best, g) ? ' ★' : ''}`,
+      `${g.channel}${g.connections ? ` ×${g.connections}` : ''}${isWinner(best, g) ? ' ★' : ''}`,
       formatSize(g.sizeBytes),
       ...fields.map((f) => orDash(f.ofGroup(g), f.show)),
       cpu(g),
@@ -68,7 +76,9 @@ export function renderMarkdown(doc: ResultsDocument): string {
     out.push(
       `## ${MODES.rate.title}`,
       '',
-      curves.map((c) => `- Knee of ${c.channel} at ${formatSize(c.sizeBytes)}: ${describeKnee(c, limitMs)}`).join('\n'),
+      curves
+        .map((c) => `- Knee of ${curveName(c)} at ${formatSize(c.sizeBytes)}: ${describeKnee(c, limitMs)}`)
+        .join('\n'),
       '',
       table(
         [...RATE_HEADERS],

@@ -105,7 +105,12 @@ export function protocolCosts(doc: ResultsDocument): ProtocolCost[] {
     // Paced cases are weighed against rates (the rate report), not against the raw channel's.
     if (!rawChannel || !protocol.ok.length || MODES[protocol.mode].paced) return [];
     const raw = groups.find(
-      (g) => g.channel === rawChannel && g.mode === protocol.mode && g.sizeBytes === protocol.sizeBytes && g.ok.length,
+      (g) =>
+        g.channel === rawChannel &&
+        g.mode === protocol.mode &&
+        g.sizeBytes === protocol.sizeBytes &&
+        g.connections === protocol.connections &&
+        g.ok.length,
     );
     return [
       {
@@ -159,11 +164,14 @@ export function protocolCaseNote(c: CaseResult, doc: ResultsDocument): string | 
   const request = detail(c, 'responder.wireBytesInPerMessage');
   const answer = detail(c, 'responder.wireBytesOutPerMessage');
   if (request !== undefined) parts.push(`wire ${formatCount(request)}/${formatCount(answer ?? 0)} B per msg`);
+  // A paced case stands on its own rate figures (the rate report), not beside the raw channel's.
+  if (MODES[c.mode].paced) return parts.join(', ') || undefined;
   const raw = doc.cases.find(
     (r) =>
       r.channel === rawChannel &&
       r.mode === c.mode &&
       r.sizeBytes === c.sizeBytes &&
+      r.connections === c.connections &&
       r.repeat === c.repeat &&
       r.status === 'ok',
   );

@@ -26,10 +26,12 @@ export interface RatePoint {
   readonly dropped: number;
 }
 
-/** One channel and size at every target rate of the run. */
+/** One channel, size and connection count at every target rate of the run. */
 export interface RateCurve {
   readonly channel: CaseResult['channel'];
   readonly sizeBytes: number;
+  /** Parallel connections, when more than one. */
+  readonly connections: number | undefined;
   /** By target rate, ascending. */
   readonly points: readonly RatePoint[];
   /** The highest target rate that held within the limit (every lower one held too), if any did. */
@@ -68,22 +70,34 @@ function pointOf(g: CaseGroup, limitMs: number): RatePoint | undefined {
 /** The rate curves of a run, in plan order. */
 export function rateCurves(doc: ResultsDocument): RateCurve[] {
   const limitMs = latencyLimitMsOf(doc);
-  const byCurve = new Map<string, { channel: CaseResult['channel']; sizeBytes: number; groups: CaseGroup[] }>();
+  type Curve = Pick<RateCurve, 'channel' | 'sizeBytes' | 'connections'> & { groups: CaseGroup[] };
+  const byCurve = new Map<string, Curve>();
   for (const g of groupCases(doc)) {
     if (!MODES[g.mode].paced) continue;
-    const key = `${g.channel}/${g.sizeBytes}`;
-    const curve = byCurve.get(key) ?? { channel: g.channel, sizeBytes: g.sizeBytes, groups: [] };
+    const key = `${g.channel}/${g.sizeBytes}/${g.connections ?? 1}`;
+    const curve = byCurve.get(key) ?? {
+      channel: g.channel,
+      sizeBytes: g.sizeBytes,
+      connections: g.connections,
+      groups: [],
+    };
     curve.groups.push(g);
     byCurve.set(key, curve);
   }
-  return [...byCurve.values()].flatMap(({ channel, sizeBytes, groups }) => {
+  return [...byCurve.values()].flatMap(({ channel, sizeBytes, connections, groups }) => {
     const points = groups.flatMap((g) => pointOf(g, limitMs) ?? []).sort((a, b) => a.targetPerSec - b.targetPerSec);
     if (!points.length) return [];
     const firstMiss = points.findIndex((p) => !p.held || !p.withinLimit);
     const knee = firstMiss < 0 ? points.at(-1) : points[firstMiss - 1];
-    return [{ channel, sizeBytes, points, knee, limitedBy: firstMiss < 0 ? undefined : points[firstMiss] }];
+    return [
+      { channel, sizeBytes, connections, points, knee, limitedBy: firstMiss < 0 ? undefined : points[firstMiss] },
+    ];
   });
 }
+
+/** A curve's channel, with its connections when more than one: `tcp ×4`. */
+export const curveName = (c: Pick<RateCurve, 'channel' | 'connections'>): string =>
+  `${c.channel}${c.connections ? ` ×${c.connections}` : ''}`;
 
 /** Whether a point held, in a word or two: `held`, `not held`, `over limit`. */
 export function heldWord(p: Pick<RatePoint, 'held' | 'withinLimit'>): string {
@@ -127,7 +141,7 @@ export const RATE_HEADERS = [
 export function rateRows(curves: readonly RateCurve[]): string[][] {
   return curves.flatMap((curve) =>
     curve.points.map((p) => [
-      `${curve.channel}${curve.knee === p ? ' (knee)' : ''}`,
+      `${curveName(curve)}${curve.knee === p ? ' (knee)' : ''}`,
       formatSize(curve.sizeBytes),
       formatRate(p.targetPerSec),
       formatCount(p.achievedPerSec),

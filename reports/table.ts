@@ -23,7 +23,9 @@ function row(c: CaseResult, repeats: number, doc: ResultsDocument): string[] {
     c.status === 'ok'
       ? [warning, lossNote(c), protocolCaseNote(c, doc), rateCaseNote(c)].filter(Boolean).join('; ')
       : (c.reason ?? '');
-  const mode = c.targetRatePerSec === undefined ? c.mode : `${c.mode} ${formatRate(c.targetRatePerSec)}`;
+  const connections = c.connections ? ` ×${c.connections}` : '';
+  const rate = c.targetRatePerSec === undefined ? '' : ` ${formatRate(c.targetRatePerSec)}`;
+  const mode = `${c.mode}${rate}${connections}`;
   return [
     c.channel,
     repeats > 1 ? `${mode} #${c.repeat + 1}` : mode,

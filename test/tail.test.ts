@@ -22,6 +22,7 @@ test('tail: a record appended in two writes is read once, whole', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'pbtest-tail-'));
   const ctx: ChannelContext = {
     runId: 'tailtest',
+    instance: '0',
     spec: { index: 0, channel: 'tail', mode: 'throughput', sizeBytes: SIZE_BYTES, repeat: 0 },
     dirs: { disk: dir, tmpfs: dir },
     peerTimeoutMs: 5000,

@@ -23,6 +23,7 @@ test('uds-dgram: the initiator blocks on the responder queue at net.unix.max_dgr
   const dir = mkdtempSync(join(tmpdir(), 'pbtest-dgram-'));
   const ctx: ChannelContext = {
     runId: 'dgramtest',
+    instance: '0',
     spec: { index: 0, channel: 'uds-dgram', mode: 'throughput', sizeBytes: SIZE_BYTES, repeat: 0 },
     dirs: { disk: dir, tmpfs: dir },
     peerTimeoutMs: PEER_TIMEOUT_MS,

@@ -71,6 +71,11 @@ export type Endpoint = BlockingEndpoint | LossyEndpoint | EventLoopEndpoint;
 export interface ChannelContext {
   readonly runId: string;
   readonly spec: CaseSpec;
+  /**
+   * What names this instance of the channel apart in file, socket and kernel object names: the
+   * case's index, with the connection's number after it for the second and later connections.
+   */
+  readonly instance: string;
   /** The shared directory on disk (emptyDir) and the memory-backed one (emptyDir, Memory). */
   readonly dirs: { readonly disk: string; readonly tmpfs: string };
   /** Longest a blocking call may wait for the peer before the case fails. */

@@ -155,7 +155,7 @@ class PipeEndpoint implements BlockingEndpoint {
 
 /** The two pipes of a case: initiator → responder and back. */
 function pipePaths(ctx: ChannelContext): { toResponder: string; toInitiator: string } {
-  const base = join(ctx.dirs.disk, `podbench-${ctx.spec.index}`);
+  const base = join(ctx.dirs.disk, `podbench-${ctx.instance}`);
   return { toResponder: `${base}.i2r.fifo`, toInitiator: `${base}.r2i.fifo` };
 }
 

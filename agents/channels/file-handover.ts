@@ -145,7 +145,7 @@ class FileEndpoint implements BlockingEndpoint {
 
 function fileHandoverChannel(id: 'file' | 'tmpfs-file', dirOf: (ctx: ChannelContext) => string): Channel {
   const layout = (ctx: ChannelContext) => {
-    const root = join(dirOf(ctx), `podbench-${ctx.spec.index}`);
+    const root = join(dirOf(ctx), `podbench-${ctx.instance}`);
     const a = new Direction(join(root, 'a'), join(root, 'a-staging'));
     const b = new Direction(join(root, 'b'), join(root, 'b-staging'));
     return { root, a, b, fsType: filesystemType(dirOf(ctx)) };

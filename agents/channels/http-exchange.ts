@@ -257,7 +257,7 @@ export class SocketTally {
 
 /** Where a protocol case's Unix socket lives: the shared volume, one name per case and protocol. */
 export function protocolSocketPath(ctx: ChannelContext, protocol: string): string {
-  return join(ctx.dirs.disk, `podbench-${ctx.spec.index}.${protocol}.sock`);
+  return join(ctx.dirs.disk, `podbench-${ctx.instance}.${protocol}.sock`);
 }
 
 /** `connected`, or a PeerError when the initiator has not connected within `timeoutMs`. */

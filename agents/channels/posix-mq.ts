@@ -124,7 +124,7 @@ function openQueues(
 }
 
 const names = (ctx: ChannelContext) =>
-  [`/podbench-${ctx.runId}-${ctx.spec.index}-a`, `/podbench-${ctx.runId}-${ctx.spec.index}-b`] as const;
+  [`/podbench-${ctx.runId}-${ctx.instance}-a`, `/podbench-${ctx.runId}-${ctx.instance}-b`] as const;
 
 /** POSIX message queues. */
 export const mqChannel: Channel = {

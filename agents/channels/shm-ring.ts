@@ -365,7 +365,7 @@ interface RingBacking {
 }
 
 const posixShm: RingBacking = {
-  locate: (ctx) => `/podbench-${ctx.runId}-${ctx.spec.index}`,
+  locate: (ctx) => `/podbench-${ctx.runId}-${ctx.instance}`,
   open: (name, create) => check(libc.shmOpen(name, O.RDWR | (create ? O.CREAT | O.EXCL : 0), 0o600), 'shm_open', name),
   remove: (name) => libc.shmUnlink(name),
   room: (ctx) => ({ freeBytes: ctx.limits.devShmFreeBytes, place: '/dev/shm', raise: "raise the pod's /dev/shm size" }),
@@ -376,7 +376,7 @@ const posixShm: RingBacking = {
 
 function fileIn(dirOf: (ctx: ChannelContext) => string, volume: 'disk' | 'memory'): RingBacking {
   return {
-    locate: (ctx) => join(dirOf(ctx), `podbench-${ctx.spec.index}.ring`),
+    locate: (ctx) => join(dirOf(ctx), `podbench-${ctx.instance}.ring`),
     open: (path, create) =>
       check(libc.open(path, O.RDWR | O.CLOEXEC | (create ? O.CREAT | O.EXCL : 0), 0o600), 'open', path),
     remove: (path) => libc.unlink(path),
@@ -437,7 +437,7 @@ function endpointFor(
 function createSemaphores(ctx: ChannelContext): number {
   let semid: number;
   try {
-    semid = createWithRunKey(`${ctx.runId}/${ctx.spec.index}/sem`, 'semget', (key) =>
+    semid = createWithRunKey(`${ctx.runId}/${ctx.instance}/sem`, 'semget', (key) =>
       libc.semget(key, FLAGS, IPC.CREAT | IPC.EXCL | 0o600),
     );
   } catch (err) {

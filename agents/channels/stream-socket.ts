@@ -42,7 +42,7 @@ type Family = 'tcp' | 'uds';
 
 /** Where a case's Unix socket lives: the shared volume (checked by {@link unixSocketFeasibility}). */
 export function unixSocketPath(ctx: ChannelContext): string {
-  return join(ctx.dirs.disk, `podbench-${ctx.spec.index}.sock`);
+  return join(ctx.dirs.disk, `podbench-${ctx.instance}.sock`);
 }
 
 /**

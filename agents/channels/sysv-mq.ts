@@ -43,7 +43,7 @@ function feasibility(ctx: ChannelContext): Feasibility {
 
 /** Creates a private-to-this-run queue and returns its id. */
 const createQueue = (ctx: ChannelContext, which: number): number =>
-  createWithRunKey(`${ctx.runId}/${ctx.spec.index}/${which}`, 'msgget', (key) =>
+  createWithRunKey(`${ctx.runId}/${ctx.instance}/${which}`, 'msgget', (key) =>
     libc.msgget(key, IPC.CREAT | IPC.EXCL | 0o600),
   );
 

@@ -52,8 +52,8 @@ interface DirectionFiles {
   readonly position: string;
 }
 
-function filesOf(dir: string, index: number): { toResponder: DirectionFiles; toInitiator: DirectionFiles } {
-  const base = join(dir, `podbench-${index}`);
+function filesOf(dir: string, instance: string): { toResponder: DirectionFiles; toInitiator: DirectionFiles } {
+  const base = join(dir, `podbench-${instance}`);
   return {
     toResponder: { log: `${base}.i2r.log`, position: `${base}.i2r.pos` },
     toInitiator: { log: `${base}.r2i.log`, position: `${base}.r2i.pos` },
@@ -220,7 +220,7 @@ class TailEndpoint implements BlockingEndpoint {
 function tailChannel(id: 'tail' | 'tmpfs-tail', dirOf: (ctx: ChannelContext) => string): Channel {
   const volume = id === 'tail' ? 'disk' : 'memory';
   const endpoint = (ctx: ChannelContext, role: 'initiator' | 'responder'): Endpoint => {
-    const { toResponder, toInitiator } = filesOf(dirOf(ctx), ctx.spec.index);
+    const { toResponder, toInitiator } = filesOf(dirOf(ctx), ctx.instance);
     const fsType = volumeFacts(dirOf(ctx), volume).fsType;
     return role === 'initiator'
       ? new TailEndpoint(toResponder, toInitiator, ctx.spec.sizeBytes, fsType, 'responder', ctx.peerTimeoutMs)
@@ -254,7 +254,7 @@ function tailChannel(id: 'tail' | 'tmpfs-tail', dirOf: (ctx: ChannelContext) => 
       return { details: { ...facts, windowRecords: windowRecords(ctx.spec.sizeBytes) } };
     },
     host(ctx): Hosted {
-      const { toResponder, toInitiator } = filesOf(dirOf(ctx), ctx.spec.index);
+      const { toResponder, toInitiator } = filesOf(dirOf(ctx), ctx.instance);
       const paths = [toResponder.log, toResponder.position, toInitiator.log, toInitiator.position];
       // Every case starts with empty files, made before the initiator joins so both can open them.
       for (const path of paths) libc.close(openFile(path, O.WRONLY | O.CREAT | O.TRUNC));

@@ -71,7 +71,7 @@ function newSocket(ctx: ChannelContext): number {
 }
 
 function socketPaths(ctx: ChannelContext): { responder: string; initiator: string } {
-  const base = join(ctx.dirs.disk, `podbench-${ctx.spec.index}`);
+  const base = join(ctx.dirs.disk, `podbench-${ctx.instance}`);
   return { responder: `${base}.r.dgram`, initiator: `${base}.i.dgram` };
 }
 

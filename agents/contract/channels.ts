@@ -33,6 +33,10 @@ export interface FidelityKinds {
   readonly throughput?: 'sizes' | 'largest';
 }
 
+/** What one of several parallel connections of a channel is, in its own terms. */
+export type Concurrency =
+  'connections' | 'sessions' | 'socket pairs' | 'pipe pairs' | 'file pairs' | 'log pairs' | 'rings' | 'queue pairs';
+
 /** One channel, described once. */
 export interface ChannelInfo {
   /** The mechanism, in a few words. */
@@ -62,6 +66,12 @@ export interface ChannelInfo {
    * channel's case of the same mode and size in the same run (the protocol's cost).
    */
   readonly ridesOn?: 'tcp' | 'uds';
+  /**
+   * What one of `--connections N` is for this channel: each is a whole instance of it (its own
+   * socket, session, queues, ring or files) served by a thread of its own on both sides. A
+   * channel without it runs one connection only (the planner says why it left the others out).
+   */
+  readonly concurrency?: Concurrency;
   /** The drivers it has, the default first: `libc`, or `node` alone for the protocols Node speaks. */
   readonly drivers: readonly DriverId[];
   /** Its line colour in charts: distinct in light and dark schemes. */
@@ -100,6 +110,7 @@ const PLAIN = { modes: MODE_IDS, limits: [], sysctls: [], objects: [], drivers: 
 export const CHANNELS = {
   tcp: {
     ...PLAIN,
+    concurrency: 'connections',
     mechanism: 'TCP over 127.0.0.1, TCP_NODELAY',
     shares: 'network namespace',
     drivers: ['libc', 'node'],
@@ -108,6 +119,7 @@ export const CHANNELS = {
   },
   uds: {
     ...PLAIN,
+    concurrency: 'connections',
     mechanism: 'Unix stream socket, socket file in the shared volume',
     shares: 'volume',
     drivers: ['libc', 'node'],
@@ -125,6 +137,7 @@ export const CHANNELS = {
   },
   'uds-dgram': {
     ...PLAIN,
+    concurrency: 'socket pairs',
     mechanism:
       'Unix datagram sockets in the shared volume, the initiator connected to the bound responder; a full queue blocks',
     shares: 'volume',
@@ -135,6 +148,7 @@ export const CHANNELS = {
   },
   fifo: {
     ...PLAIN,
+    concurrency: 'pipe pairs',
     mechanism: 'two named pipes in the shared volume, one each way; non-blocking, waits in poll()',
     shares: 'volume',
     limits: ['pipeMaxSizeBytes'],
@@ -143,6 +157,7 @@ export const CHANNELS = {
   },
   file: {
     ...PLAIN,
+    concurrency: 'file pairs',
     mechanism: 'files written, renamed into place and read in the shared volume on disk',
     shares: 'volume (disk)',
     messagesInVolume: FILE_WINDOW + 1,
@@ -151,6 +166,7 @@ export const CHANNELS = {
   },
   'tmpfs-file': {
     ...PLAIN,
+    concurrency: 'file pairs',
     mechanism: 'the same on a memory-backed volume (tmpfs)',
     shares: 'volume (tmpfs)',
     messagesInVolume: FILE_WINDOW + 1,
@@ -159,6 +175,7 @@ export const CHANNELS = {
   },
   shm: {
     ...PLAIN,
+    concurrency: 'rings',
     mechanism: 'POSIX shared-memory ring; the waiting side sleeps on a futex',
     shares: 'IPC namespace + /dev/shm',
     limits: ['devShmFreeBytes'],
@@ -168,6 +185,7 @@ export const CHANNELS = {
   },
   'shm-spin': {
     ...PLAIN,
+    concurrency: 'rings',
     mechanism: 'the same ring; the waiting side busy-polls (burns a core)',
     shares: 'IPC namespace + /dev/shm',
     limits: ['devShmFreeBytes'],
@@ -177,6 +195,7 @@ export const CHANNELS = {
   },
   'shm-sem': {
     ...PLAIN,
+    concurrency: 'rings',
     mechanism: 'the same ring; the waiting side sleeps on a System V semaphore (semtimedop), woken by semop',
     shares: 'IPC namespace + /dev/shm',
     limits: ['devShmFreeBytes', 'sysvSemSets', 'sysvSemPerSet'],
@@ -186,6 +205,7 @@ export const CHANNELS = {
   },
   mmap: {
     ...PLAIN,
+    concurrency: 'rings',
     mechanism: 'the shm ring in a file on the shared volume on disk, mapped by both (MAP_SHARED); futex sleeps',
     shares: 'volume (disk)',
     colour: '#bcbd22',
@@ -193,6 +213,7 @@ export const CHANNELS = {
   },
   'tmpfs-mmap': {
     ...PLAIN,
+    concurrency: 'rings',
     mechanism: 'the same on a memory-backed volume (tmpfs): shared memory without /dev/shm',
     shares: 'volume (tmpfs)',
     colour: '#98df8a',
@@ -200,6 +221,7 @@ export const CHANNELS = {
   },
   tail: {
     ...PLAIN,
+    concurrency: 'log pairs',
     mechanism: 'a log file per direction on the disk volume: O_APPEND writes, the reader follows it with inotify',
     shares: 'volume (disk)',
     // One direction streams at a time: its window, the reader's half window not yet freed, a page.
@@ -209,6 +231,7 @@ export const CHANNELS = {
   },
   'tmpfs-tail': {
     ...PLAIN,
+    concurrency: 'log pairs',
     mechanism: 'the same on a memory-backed volume (tmpfs)',
     shares: 'volume (tmpfs)',
     messagesInVolume: 2 * TAIL_WINDOW_MIN_RECORDS,
@@ -217,6 +240,7 @@ export const CHANNELS = {
   },
   http1: {
     ...PLAIN,
+    concurrency: 'connections',
     mechanism: 'HTTP/1.1 POSTs over TCP on 127.0.0.1, keep-alive, Nagle off (node:http both sides)',
     shares: 'network namespace',
     ridesOn: 'tcp',
@@ -226,6 +250,7 @@ export const CHANNELS = {
   },
   'http1-uds': {
     ...PLAIN,
+    concurrency: 'connections',
     mechanism: 'the same over a Unix socket in the shared volume',
     shares: 'volume',
     ridesOn: 'uds',
@@ -235,6 +260,7 @@ export const CHANNELS = {
   },
   h2: {
     ...PLAIN,
+    concurrency: 'sessions',
     mechanism: 'HTTP/2 streams on one session over TCP on 127.0.0.1, prior knowledge, windows raised (node:http2)',
     shares: 'network namespace',
     ridesOn: 'tcp',
@@ -244,6 +270,7 @@ export const CHANNELS = {
   },
   'h2-uds': {
     ...PLAIN,
+    concurrency: 'sessions',
     mechanism: 'the same over a Unix socket in the shared volume',
     shares: 'volume',
     ridesOn: 'uds',
@@ -253,6 +280,7 @@ export const CHANNELS = {
   },
   grpc: {
     ...PLAIN,
+    concurrency: 'sessions',
     mechanism: 'gRPC over TCP on 127.0.0.1: unary echo, client streaming; raw bytes, no protobuf (@grpc/grpc-js)',
     shares: 'network namespace',
     ridesOn: 'tcp',
@@ -262,6 +290,7 @@ export const CHANNELS = {
   },
   'grpc-uds': {
     ...PLAIN,
+    concurrency: 'sessions',
     mechanism: 'the same over a Unix socket in the shared volume',
     shares: 'volume',
     ridesOn: 'uds',
@@ -271,6 +300,7 @@ export const CHANNELS = {
   },
   mq: {
     ...PLAIN,
+    concurrency: 'queue pairs',
     mechanism: 'POSIX message queue (mq_open)',
     shares: 'IPC namespace',
     limits: ['mqMsgsizeMaxBytes', 'mqMsgMax', 'rlimitMsgqueueBytes'],
@@ -281,6 +311,7 @@ export const CHANNELS = {
   },
   'sysv-mq': {
     ...PLAIN,
+    concurrency: 'queue pairs',
     mechanism: 'System V message queue (msgget)',
     shares: 'IPC namespace',
     limits: ['sysvMsgmaxBytes', 'sysvMsgmnbBytes'],

@@ -44,6 +44,13 @@ export const CaseSpecSchema = Type.Object({
   mode: ModeIdSchema,
   sizeBytes: Type.Integer({ minimum: 16, description: 'whole message on the wire, 16-byte header included' }),
   repeat: Type.Integer({ minimum: 0, description: 'which repetition of this channel/mode/size (0-based)' }),
+  connections: Type.Optional(
+    Type.Integer({
+      minimum: 2,
+      description:
+        'parallel connections (sessions, queue pairs, rings: the registry says), each on a thread of its own; omitted for one',
+    }),
+  ),
   targetRatePerSec: Type.Optional(
     Type.Number({ exclusiveMinimum: 0, description: 'rate mode: the messages per second the initiator paces to' }),
   ),
@@ -257,6 +264,20 @@ export const HarnessFloorSchema = Type.Object({
     description: 'cost of one HDR histogram insert, paid between round trips when a batch is flushed',
   }),
   ffiCallNs: Type.Number(),
+  pacer: Type.Optional(
+    Type.Object(
+      {
+        sendLagP50Ns: Type.Number({ description: 'how late the pacer alone sends, median' }),
+        sendLagP99Ns: Type.Number(),
+        cpuPerWaitNs: Type.Number({ description: 'thread CPU time of one wait (sleep, then spin) between sends' }),
+        ratePerSec: Type.Number({ description: 'the rate it paced to' }),
+      },
+      {
+        description:
+          'rate mode: the pacer pacing nothing, the floor of every send lag (measured when the plan has rate cases)',
+      },
+    ),
+  ),
   payloadCopyNs: Type.Record(Type.String(), Type.Number(), { description: 'by message size in bytes' }),
 });
 export type HarnessFloor = Static<typeof HarnessFloorSchema>;
@@ -301,7 +322,13 @@ const caseIndex = Type.Integer({ minimum: 0 });
 export const ControlMessageSchema = Type.Union([
   Type.Object({ type: Type.Literal('hello'), runId: Type.String(), schemaVersion: Type.Integer() }),
   Type.Object({ type: Type.Literal('open'), index: caseIndex }),
-  Type.Object({ type: Type.Literal('ready'), index: caseIndex, params: JoinParamsSchema }),
+  Type.Object({
+    type: Type.Literal('ready'),
+    index: caseIndex,
+    params: JoinParamsSchema,
+    // The other connections' parameters, in order, when the case has several.
+    more: Type.Optional(Type.Array(JoinParamsSchema)),
+  }),
   Type.Object({ type: Type.Literal('report'), index: caseIndex, report: ResponderReportSchema }),
   Type.Object({ type: Type.Literal('failed'), index: caseIndex, reason: Type.String() }),
   // A lossy channel's end of case: its last datagram (the end flag) may be lost.

@@ -152,9 +152,21 @@ function describe(verdict: Verdict, seq: number): string {
   return `${VERDICT_TEXT[verdict]} at seq ${seq}`;
 }
 
-function cpuSince(start: NodeJS.CpuUsage): CpuSpent {
-  const spent = process.cpuUsage(start);
-  return { userUs: spent.user, systemUs: spent.system };
+/**
+ * Where CPU time is read: the whole process (one connection: the agent's main thread and its
+ * helpers), or, when a case runs several connections each on a thread, the calling thread.
+ */
+export type CpuClock = () => CpuSpent;
+
+/** The process's CPU time so far. */
+export const processCpu: CpuClock = () => {
+  const { user, system } = process.cpuUsage();
+  return { userUs: user, systemUs: system };
+};
+
+function cpuSince(clock: CpuClock, start: CpuSpent): CpuSpent {
+  const now = clock();
+  return { userUs: now.userUs - start.userUs, systemUs: now.systemUs - start.systemUs };
 }
 
 /** Makes the latency histogram: 3 significant digits, 1 ns to 10 s before it would resize. */
@@ -551,6 +563,7 @@ export async function runInitiator(
   timing: LoopTiming,
   stop: StopPoll,
   pacing?: Pacing,
+  cpuClock: CpuClock = processCpu,
 ): Promise<InitiatorOutcome> {
   const { responderEchoes, recordsRoundTrips, paced: modeIsPaced } = MODES[mode];
   if (modeIsPaced !== (pacing !== undefined))
@@ -563,7 +576,7 @@ export async function runInitiator(
       : blockingSteps(endpoint);
 
   const warmUp = await inChunks(now() + timing.warmupMs, (untilMs) => steps.warmUp(s, untilMs), stop);
-  const cpuStart = process.cpuUsage();
+  const cpuStart = cpuClock();
   const start = now();
   const paced = s.paced;
   // The schedule starts with the timed part.
@@ -584,7 +597,7 @@ export async function runInitiator(
       );
   s.flush(); // the last batch's histogram records belong to the case's CPU time, as every other batch's do
   const durationMs = timed.t - start;
-  const cpu = cpuSince(cpuStart);
+  const cpu = cpuSince(cpuClock, cpuStart);
   if (recordsRoundTrips) s.counts.messages = s.sent - s.lost;
   pacer?.finish(Math.min(endMs, timed.t));
 
@@ -627,7 +640,7 @@ class ResponderState {
   private expected = 0;
   private firstAt = 0;
   private lastAt = 0;
-  private cpuStart: NodeJS.CpuUsage | undefined;
+  private cpuStart: CpuSpent | undefined;
 
   /** A lossy channel's timed arrivals; undefined for the others. */
   readonly arrivals: Arrivals | undefined;
@@ -636,6 +649,7 @@ class ResponderState {
     private readonly codec: MessageCodec,
     readonly echoes: boolean,
     lossy: boolean,
+    private readonly cpuClock: CpuClock,
   ) {
     this.msg = allocMessage(codec.sizeBytes);
     this.arrivals = lossy ? new Arrivals() : undefined;
@@ -667,7 +681,7 @@ class ResponderState {
     if ((MessageCodec.flags(msg) & Flags.warmup) !== 0) return;
     if (arrivals && !arrivals.note(seq)) return;
     if (this.cpuStart === undefined) {
-      this.cpuStart = process.cpuUsage();
+      this.cpuStart = this.cpuClock();
       this.firstAt = now();
     }
     if (!this.echoes) this.lastAt = now();
@@ -679,7 +693,7 @@ class ResponderState {
     return {
       ...this.counts,
       spanMs: this.echoes ? 0 : this.lastAt - this.firstAt, // the span is the throughput measure; an echo has none
-      cpu: this.cpuStart ? cpuSince(this.cpuStart) : { userUs: 0, systemUs: 0 },
+      cpu: this.cpuStart ? cpuSince(this.cpuClock, this.cpuStart) : { userUs: 0, systemUs: 0 },
       ...(this.arrivals
         ? { arrivals: { reordered: this.arrivals.reordered, duplicated: this.arrivals.duplicated } }
         : {}),
@@ -739,9 +753,10 @@ export async function runResponder(
   codec: MessageCodec,
   mode: ModeId,
   end: EndSignal = { sent: undefined, gone: undefined },
+  cpuClock: CpuClock = processCpu,
 ): Promise<ResponderOutcome> {
   const lossy = endpoint.blocking && endpoint.lossy === true;
-  const s = new ResponderState(codec, MODES[mode].responderEchoes, lossy);
+  const s = new ResponderState(codec, MODES[mode].responderEchoes, lossy, cpuClock);
   if (!endpoint.blocking) await serveOnEventLoop(endpoint, s);
   else if (endpoint.lossy) await serveLossy(endpoint, s, end);
   else serveBlocking(endpoint, s);

@@ -287,6 +287,22 @@ export function threadCpuMs(): number {
   return threadCpuSpec.ms();
 }
 
+const getrusageFn = lib.func('int getrusage(int who, void *usage)') as Fn<[number, Bytes], number>;
+const RUSAGE_THREAD = 1;
+/** struct rusage on LP64: two timevals (16 bytes each) then fourteen longs. */
+const RUSAGE_BYTES = 144;
+
+/**
+ * User and system CPU time of the calling thread, in microseconds (getrusage(RUSAGE_THREAD)):
+ * what one connection's thread spent when a case runs several, each on its own thread.
+ */
+export function threadCpuUsage(): { userUs: number; systemUs: number } {
+  const usage = Buffer.alloc(RUSAGE_BYTES);
+  check(getrusageFn(RUSAGE_THREAD, usage), 'getrusage(RUSAGE_THREAD)');
+  const timeval = (offset: number) => usage.readUInt32LE(offset) * 1e6 + usage.readUInt32LE(offset + 8);
+  return { userUs: timeval(0), systemUs: timeval(16) };
+}
+
 // --- POSIX message queues -------------------------------------------------------------------
 const mqOpenFn = rt.func('int mq_open(const char *name, int oflag, ...)');
 /** Opens (or with O_CREAT creates, `maxMessages` deep with `messageBytes` messages) a POSIX queue. */

@@ -23,6 +23,7 @@ import {
   QUICK,
   durationParser,
   parseChannels,
+  parseConnections,
   parseLatencyLimit,
   parseModes,
   parseRates,
@@ -105,6 +106,15 @@ export function addPlanOptions(cmd: Command): Command {
         .argParser(warmup),
     )
     .addOption(
+      new Option(
+        '--connections <list>',
+        'parallel connections per case, e.g. 1,4 (sessions for h2 and grpc, queue pairs for queues, rings for ' +
+          'shared memory: `podbench channels` lists each); each runs on a thread of its own on both sides',
+      )
+        .default([1], '1')
+        .argParser(parseConnections),
+    )
+    .addOption(
       new Option('--repeat <n>', 'run the whole matrix n times (spread over the run)')
         .default(1)
         .argParser(parseRepeat),
@@ -169,6 +179,7 @@ export function planOptionsFrom(opts: Record<string, unknown>, cmd: Command): Pl
     channels: opts.channels as PlanOptions['channels'],
     modes,
     rates,
+    connections: opts.connections as number[],
     sizesBytes: preset('sizes') ? parseSizes(QUICK.sizes) : (opts.sizes as number[]),
     repeat: opts.repeat as number,
     settings: {

@@ -111,6 +111,23 @@ export function parseRates(text: string): RateChoice {
   return { sweep: false, ratesPerSec: [...new Set(parsed.map(([, n]) => n))].sort((a, b) => a - b) };
 }
 
+/** Most parallel connections a case may have: each is a thread on both sides. */
+export const MAX_CONNECTIONS = 64;
+
+/** `--connections 1,4,16`: whole numbers from 1 to {@link MAX_CONNECTIONS}, ascending. */
+export function parseConnections(text: string): number[] {
+  const items = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const bad = items.find((n) => !/^\d+$/.test(n) || Number(n) < 1 || Number(n) > MAX_CONNECTIONS);
+  if (items.length === 0 || bad !== undefined)
+    throw new InvalidArgumentError(
+      `${bad !== undefined ? `"${bad}" is not allowed; ` : ''}use whole numbers from 1 to ${MAX_CONNECTIONS}, comma-separated (e.g. 1,4)`,
+    );
+  return [...new Set(items.map(Number))].sort((a, b) => a - b);
+}
+
 /** `--latency-limit 1ms`: a duration from 10 µs (0.01ms) to 10 s, in milliseconds. */
 export function parseLatencyLimit(text: string): number {
   const ms = parseDurationMs(text);

@@ -17,6 +17,8 @@ export interface ChannelSupport {
   readonly id: ChannelId;
   readonly mechanism: string;
   readonly shares: string;
+  /** What one of `--connections N` is (connections, sessions, queue pairs …), or `one only`. */
+  readonly connections: string;
   readonly supported: boolean;
   readonly note: string;
 }
@@ -42,6 +44,7 @@ export async function probeChannels(): Promise<ChannelSupport[]> {
         id,
         mechanism: info.mechanism,
         shares: info.shares,
+        connections: info.concurrency ?? 'one only',
         supported,
         note: [note, ...limitNotes].join('; '),
       });
@@ -55,7 +58,7 @@ export async function probeChannels(): Promise<ChannelSupport[]> {
 /** Renders the probe results as a table. */
 export function renderChannels(support: readonly ChannelSupport[]): string {
   return alignColumns(
-    ['channel', 'mechanism', 'pod shares', 'here', 'note'],
-    support.map((s) => [s.id, s.mechanism, s.shares, s.supported ? 'yes' : 'no', s.note]),
+    ['channel', 'mechanism', 'pod shares', '--connections', 'here', 'note'],
+    support.map((s) => [s.id, s.mechanism, s.shares, s.connections, s.supported ? 'yes' : 'no', s.note]),
   );
 }

@@ -28,6 +28,7 @@ const sizeBytes = Number(size);
 const dir = mkdtempSync(join(tmpdir(), 'podbench-peer-'));
 const ctx: ChannelContext = {
   runId: 'peer',
+  instance: '0',
   spec: { index: 0, channel: channel as ChannelId, mode: mode as ModeId, sizeBytes, repeat: 0 },
   dirs: { disk: dir, tmpfs: dir },
   peerTimeoutMs: 60_000,

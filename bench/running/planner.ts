@@ -21,29 +21,37 @@ export interface PlanOptions {
   readonly modes: readonly ModeId[];
   /** Target rates of the paced modes (rate), or a sweep; unused without them. */
   readonly rates?: RateChoice;
+  /** Parallel connections per case, each value its own cases [1]. */
+  readonly connections?: readonly number[];
   readonly sizesBytes: readonly number[];
   readonly repeat: number;
   readonly settings: RunSettings;
 }
 
-/** A channel × mode × size the options asked for that no channel of that id can run. */
+/** A channel × mode × size (× connections) the options asked for that no channel of that id can run. */
 export interface LeftOut {
   readonly channel: ChannelId;
   readonly mode: ModeId;
   readonly sizeBytes: number;
+  readonly connections?: number;
   readonly reason: string;
 }
 
 /** The channel entries the planner reads (the registry; a test may pass its own). */
 export type ChannelTable = { readonly [id in ChannelId]: ChannelInfo };
 
-/** Why `info` cannot run `mode` at `sizeBytes`, or undefined when it can. */
-function unsupported(info: ChannelInfo, mode: ModeId, sizeBytes: number): string | undefined {
+/** Why `info` cannot run `mode` at `sizeBytes` over `connections`, or undefined when it can. */
+function unsupported(info: ChannelInfo, mode: ModeId, sizeBytes: number, connections = 1): string | undefined {
   if (!info.modes.includes(mode)) return `the channel has no ${mode} mode (it supports ${info.modes.join(', ')})`;
   if (info.maxSize && sizeBytes > info.maxSize.bytes)
     return `above the largest message the channel carries, ${formatSize(info.maxSize.bytes)} (${info.maxSize.reason})`;
+  if (connections > 1 && !info.concurrency)
+    return 'the channel runs one connection only (its registry entry declares no concurrency: datagrams may be lost)';
   return undefined;
 }
+
+/** The connection counts asked for, one when none. */
+const connectionCounts = (options: PlanOptions): readonly number[] => options.connections ?? [1];
 
 /**
  * The channels to plan: those asked for, each protocol preceded by the raw channel it rides on
@@ -89,9 +97,19 @@ function ratesFor(mode: ModeId, rates: RateChoice | undefined): Pick<CaseSpec, '
 function supportedCombinations(options: PlanOptions, channels: ChannelTable): Omit<CaseSpec, 'index' | 'repeat'>[] {
   return plannedChannels(options.channels, channels).flatMap((channel) =>
     options.modes.flatMap((mode) =>
-      options.sizesBytes
-        .filter((sizeBytes) => !unsupported(channels[channel], mode, sizeBytes))
-        .flatMap((sizeBytes) => ratesFor(mode, options.rates).map((rate) => ({ channel, mode, sizeBytes, ...rate }))),
+      options.sizesBytes.flatMap((sizeBytes) =>
+        connectionCounts(options)
+          .filter((connections) => !unsupported(channels[channel], mode, sizeBytes, connections))
+          .flatMap((connections) =>
+            ratesFor(mode, options.rates).map((rate) => ({
+              channel,
+              mode,
+              sizeBytes,
+              ...(connections > 1 ? { connections } : {}),
+              ...rate,
+            })),
+          ),
+      ),
     ),
   );
 }
@@ -100,10 +118,12 @@ function supportedCombinations(options: PlanOptions, channels: ChannelTable): Om
 export function leftOutOfPlan(options: PlanOptions, channels: ChannelTable = CHANNELS): LeftOut[] {
   return plannedChannels(options.channels, channels).flatMap((channel) =>
     options.modes.flatMap((mode) =>
-      options.sizesBytes.flatMap((sizeBytes) => {
-        const reason = unsupported(channels[channel], mode, sizeBytes);
-        return reason ? [{ channel, mode, sizeBytes, reason }] : [];
-      }),
+      options.sizesBytes.flatMap((sizeBytes) =>
+        connectionCounts(options).flatMap((connections) => {
+          const reason = unsupported(channels[channel], mode, sizeBytes, connections);
+          return reason ? [{ channel, mode, sizeBytes, ...(connections > 1 ? { connections } : {}), reason }] : [];
+        }),
+      ),
     ),
   );
 }
@@ -128,7 +148,7 @@ export function buildPlan(options: PlanOptions, runId = newRunId(), channels: Ch
   const count = options.repeat * combinations.length;
   if (count > MAX_CASES) {
     throw new UsageError(
-      `the plan has ${count} cases (channels × modes × sizes × rates × --repeat); ` +
+      `the plan has ${count} cases (channels × modes × sizes × rates × connections × --repeat); ` +
         `at most ${MAX_CASES}: use fewer sizes or repeats, or several runs`,
     );
   }

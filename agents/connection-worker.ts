@@ -1,0 +1,120 @@
+/**
+ * One connection of a case that runs several (`--connections N`), on a worker thread of its own:
+ * it hosts (responder) or joins (initiator) its own instance of the channel and runs the one
+ * measurement loop over it, exactly as a single-connection case runs on the main thread. Blocking
+ * calls can then wait on N connections at once, and an event-loop channel gets an event loop per
+ * connection. CPU time is the thread's own (getrusage), so the connections' times add up.
+ *
+ * The thread talks to its agent's main thread (agents/connections.ts) in messages: the join
+ * parameters once hosted, then what it measured — or why it failed. It posts its last message
+ * only after it has closed what it opened.
+ */
+import { parentPort } from 'node:worker_threads';
+import * as hdr from 'hdr-histogram-js';
+import { channelFor } from './channels/registry.js';
+import type { Endpoint, Hosted, JoinParams } from './channels/channel.js';
+import type { Plan } from './contract/schema.js';
+import type { KernelLimits } from './kernel-limits.js';
+import {
+  runInitiator,
+  runResponder,
+  type InitiatorOutcome,
+  type Pacing,
+  type ResponderOutcome,
+} from './measure/loop.js';
+import { MessageCodec } from './measure/message.js';
+import { threadCpuUsage } from './native/libc.js';
+import { RunContext, reasonOf, type SharedDirs } from './run-context.js';
+import type { StopPoll } from './stop-request.js';
+
+/** What a connection's thread is given. */
+export interface ConnectionWorkerData {
+  readonly role: 'initiator' | 'responder';
+  readonly plan: Plan;
+  readonly dirs: SharedDirs;
+  readonly limits: KernelLimits;
+  /** The case's index in the plan. */
+  readonly index: number;
+  /** Which connection, from 0. */
+  readonly connection: number;
+  /** Initiator: the parameters its responder thread hosted with. */
+  readonly params?: JoinParams;
+  /** Initiator: this connection's share of the target rate. */
+  readonly pacing?: Pacing;
+  /** Set to 1 by the main thread when a signal asks the case to stop. */
+  readonly stopFlag: SharedArrayBuffer;
+}
+
+/** An initiator's outcome as a message: its histograms encoded (HdrHistogram's compressed form). */
+export type PostedInitiatorOutcome = Omit<InitiatorOutcome, 'histogram' | 'paced'> & {
+  histogram?: string;
+  paced?: Omit<NonNullable<InitiatorOutcome['paced']>, 'service' | 'sendLag'> & { service: string; sendLag: string };
+};
+
+/** What a connection's thread posts. */
+export type ConnectionMessage =
+  | { readonly type: 'params'; readonly params: JoinParams }
+  | {
+      readonly type: 'measured';
+      readonly initiator?: PostedInitiatorOutcome;
+      readonly responder?: ResponderOutcome;
+      readonly details: Record<string, number | string | boolean>;
+    }
+  | { readonly type: 'failed'; readonly reason: string };
+
+const encode = (h: hdr.Histogram) => hdr.encodeIntoCompressedBase64(h);
+
+function posted(outcome: InitiatorOutcome): PostedInitiatorOutcome {
+  const { histogram, paced, ...rest } = outcome;
+  return {
+    ...rest,
+    ...(histogram ? { histogram: encode(histogram) } : {}),
+    ...(paced ? { paced: { ...paced, service: encode(paced.service), sendLag: encode(paced.sendLag) } } : {}),
+  };
+}
+
+async function measure(data: ConnectionWorkerData, post: (m: ConnectionMessage) => void): Promise<ConnectionMessage> {
+  const run = new RunContext(data.plan, data.dirs, data.limits);
+  const spec = data.plan.cases[data.index]!;
+  const { settings } = data.plan;
+  const ctx = run.channelContext(spec, data.connection);
+  const channel = channelFor(spec.channel, settings.driver);
+  const codec = new MessageCodec(spec.sizeBytes, settings.verify);
+  let hosted: Hosted | undefined;
+  let endpoint: Endpoint | undefined;
+  try {
+    if (data.role === 'responder') {
+      hosted = await channel.host(ctx);
+      post({ type: 'params', params: hosted.params });
+      endpoint = await hosted.accept();
+      const responder = await runResponder(endpoint, codec, spec.mode, undefined, threadCpuUsage);
+      return { type: 'measured', responder, details: endpoint.details() };
+    }
+    const flag = new Int32Array(data.stopFlag);
+    const stop: StopPoll = {
+      get signal() {
+        return Atomics.load(flag, 0) !== 0 ? 'SIGTERM' : undefined;
+      },
+    };
+    endpoint = await channel.join(ctx, data.params ?? {});
+    const initiator = await runInitiator(endpoint, codec, spec.mode, settings, stop, data.pacing, threadCpuUsage);
+    return { type: 'measured', initiator: posted(initiator), details: endpoint.details() };
+  } finally {
+    endpoint?.close();
+    hosted?.dispose();
+  }
+}
+
+/** The thread's work: measure, then post the outcome or the failure (after closing everything). */
+export async function runConnectionWorker(data: ConnectionWorkerData): Promise<void> {
+  const port = parentPort;
+  if (!port) throw new Error('a connection worker runs on a worker thread');
+  const post = (m: ConnectionMessage) => port.postMessage(m);
+  let last: ConnectionMessage;
+  try {
+    last = await measure(data, post);
+  } catch (err) {
+    last = { type: 'failed', reason: reasonOf(err) };
+  }
+  post(last);
+}
