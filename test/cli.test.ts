@@ -66,6 +66,12 @@ describe('bad input', () => {
       /^podbench: --out-dir \/proc\/podbench-results is under \/proc, a kernel filesystem where no directory can be made$/,
     ],
     [['run', '--out-dir', '/etc/hostname'], /^podbench: --out-dir \/etc\/hostname is a file, not a directory$/],
+    [['run', '--rate', '1k'], /^podbench: --rate applies to rate mode only: add rate to --modes/],
+    [['run', '--modes', 'latency', '--on-late', 'drop'], /^podbench: --on-late applies to rate mode only/],
+    [['run', '--modes', 'rate', '--rate', '5x'], /--rate.*"5x" is not allowed.*k or M suffix.*or sweep/],
+    [['run', '--modes', 'rate', '--arrival', 'bursty'], /--arrival.*uniform, poisson/],
+    [['run', '--modes', 'rate', '--latency-limit', '1'], /--latency-limit.*with a unit/],
+    [['run', '--connections', '0'], /--connections.*"0" is not allowed.*1 to 64/],
     [['run', '--no-such-flag'], /unknown option '--no-such-flag'/],
     [['run', '--repeat', '100'], new RegExp(`the plan has ${CHANNEL_IDS.length * 2 * 5 * 100} cases .*at most 1000`)],
     [['frobnicate'], /unknown command 'frobnicate'/],
@@ -210,6 +216,15 @@ describe('podbench channels', () => {
       [...CHANNEL_IDS],
     );
     for (const s of support) assert.equal(s.supported, true, `${s.id}: ${s.note}`);
+    // What one of --connections N is, from the registry; udp's datagrams may be lost: one only.
+    const connections = Object.fromEntries(
+      (support as unknown as { id: string; connections: string }[]).map((s) => [s.id, s.connections]),
+    );
+    assert.equal(connections.tcp, 'connections');
+    assert.equal(connections.h2, 'sessions');
+    assert.equal(connections.mq, 'queue pairs');
+    assert.equal(connections.shm, 'rings');
+    assert.equal(connections.udp, 'one only');
   });
 });
 

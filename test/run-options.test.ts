@@ -2,7 +2,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InvalidArgumentError } from 'commander';
-import { durationParser, parseChannels, parseRepeat, parseSizes } from '../bench/cli/run-options.js';
+import {
+  durationParser,
+  parseChannels,
+  parseConnections,
+  parseRates,
+  parseRepeat,
+  parseSizes,
+} from '../bench/cli/run-options.js';
 import { parseDurationMs, parseSizeBytes } from '../bench/cli/units.js';
 import { formatSize } from '../reports/format.js';
 import {
@@ -10,6 +17,7 @@ import {
   buildPlan,
   leftOutOfPlan,
   plannedChannels,
+  SWEEP_RATES_PER_SEC,
   type ChannelTable,
   type PlanOptions,
 } from '../bench/running/planner.js';
@@ -145,5 +153,85 @@ describe('planner', () => {
         return true;
       },
     );
+  });
+});
+
+describe('rates and connections', () => {
+  const settings = {
+    durationMs: 100,
+    warmupMs: 10,
+    verify: 'sample',
+    pin: 'none',
+    connectTimeoutMs: 1000,
+    peerTimeoutMs: 1000,
+  } as const;
+
+  it('parses target rates with k and M, sorted and without repeats, or sweep', () => {
+    assert.deepEqual(parseRates('10k,1k,1.5M,1k'), { sweep: false, ratesPerSec: [1000, 10_000, 1_500_000] });
+    assert.deepEqual(parseRates('sweep'), { sweep: true });
+    for (const bad of ['', '0', '1x', '20M', 'fast', '-5'])
+      assert.throws(() => parseRates(bad), InvalidArgumentError, `refuses "${bad}"`);
+  });
+
+  it('parses connection counts from 1 to 64', () => {
+    assert.deepEqual(parseConnections('4,1,4,16'), [1, 4, 16]);
+    for (const bad of ['0', '65', '2.5', 'many', ''])
+      assert.throws(() => parseConnections(bad), InvalidArgumentError, `refuses "${bad}"`);
+  });
+
+  it('plans a sweep as rising steps, a list as its rates, and each connection count as cases of its own', () => {
+    const sweep = buildPlan({
+      channels: ['tcp'],
+      modes: ['rate'],
+      sizesBytes: [64],
+      repeat: 1,
+      rates: { sweep: true },
+      settings,
+    });
+    assert.deepEqual(
+      sweep.cases.map((c) => c.targetRatePerSec),
+      SWEEP_RATES_PER_SEC,
+    );
+    assert.ok(sweep.cases.every((c) => c.sweep === true));
+    assert.ok(
+      SWEEP_RATES_PER_SEC.every((r, i) => i === 0 || r > SWEEP_RATES_PER_SEC[i - 1]!),
+      'rising',
+    );
+    const listed = buildPlan({
+      channels: ['tcp', 'udp'],
+      modes: ['latency', 'rate'],
+      sizesBytes: [64],
+      repeat: 1,
+      rates: { sweep: false, ratesPerSec: [1000, 5000] },
+      connections: [1, 4],
+      settings,
+    });
+    assert.deepEqual(
+      listed.cases.map((c) => `${c.channel} ${c.mode} ${c.connections ?? 1} ${c.targetRatePerSec ?? '-'}`),
+      [
+        'tcp latency 1 -',
+        'tcp latency 4 -',
+        'tcp rate 1 1000',
+        'tcp rate 1 5000',
+        'tcp rate 4 1000',
+        'tcp rate 4 5000',
+        'udp latency 1 -',
+        'udp rate 1 1000',
+        'udp rate 1 5000',
+      ],
+    );
+    const leftOut = leftOutOfPlan({
+      channels: ['udp'],
+      modes: ['latency'],
+      sizesBytes: [64],
+      repeat: 1,
+      connections: [1, 4],
+      settings,
+    });
+    assert.deepEqual(
+      leftOut.map((l) => `${l.channel} ${l.connections}`),
+      ['udp 4'],
+    );
+    assert.match(leftOut[0]!.reason, /one connection only/);
   });
 });
