@@ -41,8 +41,31 @@ export interface ConnectionWorkerData {
   readonly params?: JoinParams;
   /** Initiator: this connection's share of the target rate. */
   readonly pacing?: Pacing;
-  /** Set to 1 by the main thread when a signal asks the case to stop. */
+  /**
+   * Shared by the case's initiator threads: [0] is set to 1 by the main thread when a signal asks
+   * the case to stop; [1] counts the threads done with their warm-up, [2] lets them all go.
+   */
   readonly stopFlag: SharedArrayBuffer;
+  /** How many connections the case has. */
+  readonly connections: number;
+}
+
+const WARMED = 1;
+const GO = 2;
+
+/**
+ * Holds this thread after its warm-up until every connection's thread is done with its own (the
+ * last to arrive lets them all go), so that their timed parts run together: threads start and
+ * join at different times, and a timed part that ran partly alone would be less loaded. A thread
+ * that never arrives (failed) holds the others no longer than `timeoutMs`.
+ */
+function startTogether(shared: Int32Array, connections: number, timeoutMs: number): void {
+  if (Atomics.add(shared, WARMED, 1) + 1 >= connections) {
+    Atomics.store(shared, GO, 1);
+    Atomics.notify(shared, GO);
+    return;
+  }
+  Atomics.wait(shared, GO, 0, timeoutMs);
 }
 
 /** An initiator's outcome as a message: its histograms encoded (HdrHistogram's compressed form). */
@@ -97,7 +120,11 @@ async function measure(data: ConnectionWorkerData, post: (m: ConnectionMessage) 
       },
     };
     endpoint = await channel.join(ctx, data.params ?? {});
-    const initiator = await runInitiator(endpoint, codec, spec.mode, settings, stop, data.pacing, threadCpuUsage);
+    const initiator = await runInitiator(endpoint, codec, spec.mode, settings, stop, {
+      pacing: data.pacing,
+      cpuClock: threadCpuUsage,
+      beforeTimed: () => startTogether(flag, data.connections, settings.peerTimeoutMs),
+    });
     return { type: 'measured', initiator: posted(initiator), details: endpoint.details() };
   } finally {
     endpoint?.close();

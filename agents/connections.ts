@@ -10,7 +10,13 @@ import * as hdr from 'hdr-histogram-js';
 import type { JoinParams } from './channels/channel.js';
 import type { CaseSpec } from './contract/schema.js';
 import type { ConnectionMessage, ConnectionWorkerData, PostedInitiatorOutcome } from './connection-worker.js';
-import type { CpuSpent, InitiatorOutcome, Pacing, ResponderOutcome } from './measure/loop.js';
+import {
+  newLatencyHistogram,
+  type CpuSpent,
+  type InitiatorOutcome,
+  type Pacing,
+  type ResponderOutcome,
+} from './measure/loop.js';
 import type { RunContext } from './run-context.js';
 
 type Details = Record<string, number | string | boolean>;
@@ -76,13 +82,17 @@ async function within<T>(promise: Promise<T>, timeoutMs: number, what: string): 
   }
 }
 
+/** The words the initiator threads share (stop, warmed, go: see connection-worker.ts). */
+const SHARED_BYTES = 3 * Int32Array.BYTES_PER_ELEMENT;
+
 function threadData(
   run: RunContext,
   spec: CaseSpec,
   connection: number,
-  stopFlag = new SharedArrayBuffer(4),
+  stopFlag = new SharedArrayBuffer(SHARED_BYTES),
 ): Omit<ConnectionWorkerData, 'role'> {
-  return { plan: run.plan, dirs: run.dirs, limits: run.limits, index: spec.index, connection, stopFlag };
+  const connections = spec.connections ?? 1;
+  return { plan: run.plan, dirs: run.dirs, limits: run.limits, index: spec.index, connection, connections, stopFlag };
 }
 
 const caseTimeMs = (run: RunContext) => {
@@ -97,11 +107,25 @@ const sumCpu = (cpus: readonly CpuSpent[]): CpuSpent => ({
 
 const sum = <T>(items: readonly T[], read: (t: T) => number) => items.reduce((n, t) => n + read(t), 0);
 
-/** One histogram holding every encoded histogram's values. */
+/** One histogram holding every encoded histogram's values (a fresh one: decoded ones cannot grow). */
 function merged(encoded: readonly string[]): hdr.Histogram {
-  const [first, ...rest] = encoded.map((e) => hdr.decodeFromCompressedBase64(e));
-  for (const h of rest) first!.add(h);
-  return first!;
+  const all = newLatencyHistogram();
+  for (const e of encoded) all.add(hdr.decodeFromCompressedBase64(e));
+  return all;
+}
+
+/**
+ * The first connection's details, with `threads` (the connections' threads) and, where the
+ * channel counts the sockets that carried its messages (`connections`: the protocols), their sum.
+ */
+function mergedDetails(all: readonly Details[]): Details {
+  const sockets = all.map((d) => d.connections);
+  const counted = sockets.every((n) => typeof n === 'number');
+  return {
+    ...all[0],
+    threads: all.length,
+    ...(counted ? { connections: sockets.reduce<number>((n, c) => n + (c as number), 0) } : {}),
+  };
 }
 
 /** The initiator threads' outcomes as one: sums, merged histograms, the longest timed part. */
@@ -178,7 +202,7 @@ export async function hostConnections(run: RunContext, spec: CaseSpec): Promise<
         const done = await outcomesOf(threads, caseTimeMs(run));
         return {
           outcome: mergedResponder(done.map((d) => d.responder!)),
-          details: { ...done[0]!.details, connections: n },
+          details: mergedDetails(done.map((d) => d.details)),
         };
       },
       dispose,
@@ -204,7 +228,7 @@ export async function initiateConnections(
   release: Promise<unknown>,
 ): Promise<{ outcome: InitiatorOutcome; details: Details }> {
   const n = params.length;
-  const stopFlag = new SharedArrayBuffer(4);
+  const stopFlag = new SharedArrayBuffer(SHARED_BYTES);
   const share = pacing && { ...pacing, ratePerSec: pacing.ratePerSec / n };
   const threads = params.map(
     (p, i) =>
@@ -221,7 +245,7 @@ export async function initiateConnections(
     const done = await outcomesOf(threads, caseTimeMs(run));
     return {
       outcome: mergedInitiator(done.map((d) => d.initiator!)),
-      details: { ...done[0]!.details, connections: n },
+      details: mergedDetails(done.map((d) => d.details)),
     };
   } finally {
     clearInterval(watch);

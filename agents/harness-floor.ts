@@ -66,7 +66,7 @@ function pacerFloor(): NonNullable<HarnessFloor['pacer']> {
   const pacer = new Pacer(PACER_RATE_PER_SEC, 'uniform', 'queue', now());
   const lags = new Float64Array(PACER_WAITS);
   for (let i = 0; i < PACER_WAITS; i++) {
-    const intended = pacer.due(now());
+    const intended = pacer.due(now(), Infinity);
     pacer.waitUntil(intended);
     const t = now();
     pacer.take(t);

@@ -111,7 +111,7 @@ async function measureCase(
     } else {
       endpoint = await channel.join(ctx, ready.params);
       const codec = new MessageCodec(spec.sizeBytes, settings.verify);
-      outcome = await run.stop.during(() => runInitiator(endpoint!, codec, spec.mode, settings, run.stop, pacing));
+      outcome = await run.stop.during(() => runInitiator(endpoint!, codec, spec.mode, settings, run.stop, { pacing }));
       initiatorDetails = { ...endpoint.details(), peakRssKiB: peakRssKiB() };
     }
   } catch (err) {

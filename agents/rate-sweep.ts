@@ -8,8 +8,9 @@ import type { CaseResult, CaseSpec } from './contract/schema.js';
 
 const perSec = (n: number): string => `${Math.round(n).toLocaleString('en-US')}/s`;
 
-/** What keeps one sweep apart from another: its channel, size and repeat. */
-const sweepKey = (spec: CaseSpec): string => `${spec.channel}/${spec.sizeBytes}/${spec.repeat}`;
+/** What keeps one sweep apart from another: its channel, size, connections and repeat. */
+const sweepKey = (spec: CaseSpec): string =>
+  `${spec.channel}/${spec.sizeBytes}/${spec.connections ?? 1}/${spec.repeat}`;
 
 /** Why a step did not hold, or undefined when it did. */
 export function sweepStepMissed(result: CaseResult, latencyLimitMs: number): string | undefined {

@@ -48,8 +48,10 @@ export type Verdict = 'faster' | 'slower' | 'no significant change' | 'not enoug
 export interface CaseChange extends CaseIdentity {
   readonly metrics: readonly MetricChange[];
   readonly verdict: Verdict;
-  /** Why it is not comparable (missing or not ok in one run). */
+  /** Why it is not comparable (missing or not ok in one run), or what else changed (a rate held or not). */
   readonly reason?: string;
+  /** A rate case that held its rate in the baseline and not in the other run: a regression whatever its latency. */
+  readonly rateLost?: boolean;
 }
 
 function spread(values: readonly number[]): number | undefined {
@@ -150,22 +152,38 @@ export function compareRuns(base: ResultsDocument, other: ResultsDocument): Case
       .map((m) => compareMetric(m, a, b, roundTripTest))
       .filter((m): m is MetricChange => m !== undefined);
     const primary = metrics[0];
-    const verdict: Verdict = !primary
-      ? 'not comparable'
-      : primary.note
-        ? 'not enough repeats'
-        : !primary.significant
-          ? 'no significant change'
-          : primary.worse
-            ? 'slower'
-            : 'faster';
-    // A rate case whose rate did not hold measured latency at a lower rate than its key says.
-    const notHeld = [a, b].map((g) => g.ok.some((c) => c.rate && !c.rate.held));
-    const reason =
-      notHeld[0] || notHeld[1]
-        ? `the rate did not hold in ${notHeld[0] && notHeld[1] ? 'both runs' : notHeld[0] ? 'the baseline' : 'the other run'}`
-        : undefined;
-    changes.push({ ...id, metrics, verdict, ...(reason ? { reason } : {}) });
+    // A rate case whose rate did not hold measured latency at a lower rate than its key says (with
+    // --on-late drop, a lower one): whether it held decides before any latency does.
+    const held = [a, b].map((g) => g.ok.every((c) => !c.rate || c.rate.held));
+    const heldReason =
+      held[0] && !held[1]
+        ? 'the rate no longer held in the other run'
+        : !held[0] && held[1]
+          ? 'the rate did not hold in the baseline and holds in the other run'
+          : !held[0] && !held[1]
+            ? 'the rate did not hold in both runs'
+            : undefined;
+    const verdict: Verdict =
+      held[0] !== held[1]
+        ? held[0]
+          ? 'slower'
+          : 'faster'
+        : !primary
+          ? 'not comparable'
+          : primary.note
+            ? 'not enough repeats'
+            : !primary.significant
+              ? 'no significant change'
+              : primary.worse
+                ? 'slower'
+                : 'faster';
+    changes.push({
+      ...id,
+      metrics,
+      verdict,
+      ...(heldReason ? { reason: heldReason } : {}),
+      ...(held[0] && !held[1] ? { rateLost: true } : {}),
+    });
   }
   return changes;
 }
@@ -184,6 +202,11 @@ export function regressions(
 ): string[] {
   const found: string[] = [];
   for (const c of changes) {
+    // A rate lost fails every latency rule: its latency was measured at a rate it could not hold.
+    if (c.rateLost && rules.some((r) => FIGURES[r.metric].sample === 'round trips')) {
+      found.push(`${label(c)}: the rate no longer held`);
+      continue;
+    }
     for (const rule of rules) {
       const m = c.metrics.find((x) => x.metric === rule.metric);
       if (m && m.significant && m.worse && Math.abs(m.changePct) > rule.thresholdPct) {

@@ -96,7 +96,10 @@ function rateCharts(curves: readonly RateCurve[]): ChartSpec[] {
   return [...new Set(curves.map((c) => c.sizeBytes))]
     .sort((a, b) => a - b)
     .flatMap((size) => {
-      const ofSize = curves.filter((c) => c.sizeBytes === size);
+      // A rate that measured nothing has no place on a chart against the rate achieved.
+      const ofSize = curves
+        .filter((c) => c.sizeBytes === size)
+        .map((c) => ({ ...c, points: c.points.filter((p) => !p.failed) }));
       const x = [...new Set(ofSize.flatMap((c) => c.points.map((p) => p.achievedPerSec)))].sort((a, b) => a - b);
       const at = (c: RateCurve, read: (p: RatePoint) => number | undefined) =>
         x.map((rate) => {

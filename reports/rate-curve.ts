@@ -12,6 +12,8 @@ import { formatCount, formatCpuUs, formatRate, formatSize, formatUs, orDash } fr
 /** One target rate of a curve: medians over its ok repeats. */
 export interface RatePoint {
   readonly group: CaseGroup;
+  /** No repeat measured anything (every one failed or was interrupted): a miss with no figures. */
+  readonly failed: boolean;
   readonly targetPerSec: number;
   /** Completed replies per second (the median over repeats). */
   readonly achievedPerSec: number;
@@ -47,15 +49,37 @@ export const latencyLimitMsOf = (doc: ResultsDocument): number =>
 const medianOf = (cases: readonly CaseResult[], read: (c: CaseResult) => number | undefined): number =>
   median(cases.flatMap((c) => (c.rate ? [read(c) ?? 0] : []))) ?? 0;
 
+/** A rate none of whose repeats measured anything: it did not hold, and has no figures. */
+function failedPoint(g: CaseGroup, targetPerSec: number): RatePoint {
+  return {
+    group: g,
+    failed: true,
+    targetPerSec,
+    achievedPerSec: 0,
+    held: false,
+    withinLimit: false,
+    serviceNs: { p50: 0, p99: 0, p999: 0 },
+    sendLagNs: { p50: 0, p99: 0 },
+    late: 0,
+    dropped: 0,
+  };
+}
+
+/**
+ * A group's point on its curve; undefined for one that was not run at all (skipped: a sweep's
+ * steps above its end, a limit), which is no point of the curve.
+ */
 function pointOf(g: CaseGroup, limitMs: number): RatePoint | undefined {
+  if (g.targetRatePerSec === undefined || g.cases.every((c) => c.status === 'skipped')) return undefined;
   const measured = g.ok.filter((c) => c.rate);
-  if (!measured.length || g.targetRatePerSec === undefined) return undefined;
+  if (!measured.length) return failedPoint(g, g.targetRatePerSec);
   const summary = (pick: (c: CaseResult) => LatencySummary, p: keyof LatencySummary) =>
     medianOf(measured, (c) => pick(c)[p]);
   const service = (c: CaseResult) => c.rate!.serviceNs;
   const lag = (c: CaseResult) => c.rate!.sendLagNs;
   return {
     group: g,
+    failed: false,
     targetPerSec: g.targetRatePerSec,
     achievedPerSec: medianOf(measured, (c) => c.rate!.completedPerSec),
     held: measured.length === g.cases.length && measured.every((c) => c.rate!.held),
@@ -100,7 +124,8 @@ export const curveName = (c: Pick<RateCurve, 'channel' | 'connections'>): string
   `${c.channel}${c.connections ? ` ×${c.connections}` : ''}`;
 
 /** Whether a point held, in a word or two: `held`, `not held`, `over limit`. */
-export function heldWord(p: Pick<RatePoint, 'held' | 'withinLimit'>): string {
+export function heldWord(p: Pick<RatePoint, 'held' | 'withinLimit' | 'failed'>): string {
+  if (p.failed) return 'failed';
   return !p.held ? 'not held' : p.withinLimit ? 'held' : 'over limit';
 }
 
@@ -109,9 +134,11 @@ export function describeKnee(curve: RateCurve, limitMs: number): string {
   const miss = curve.limitedBy;
   const missed =
     miss &&
-    (miss.held
-      ? `passed the ${limitMs} ms p99 limit`
-      : `did not hold (${formatCount(miss.achievedPerSec)}/s achieved)`);
+    (miss.failed
+      ? 'failed'
+      : miss.held
+        ? `passed the ${limitMs} ms p99 limit`
+        : `did not hold (${formatCount(miss.achievedPerSec)}/s achieved)`);
   const why = miss ? `; ${formatRate(miss.targetPerSec)} ${missed}` : '; the highest rate run held';
   if (!curve.knee) return `none: below ${formatRate(curve.points[0]!.targetPerSec)}${why}`;
   return `${formatRate(curve.knee.targetPerSec)} (p99 ${orDash(curve.knee.group.p99Ns, formatUs)} µs)${why}`;
@@ -140,25 +167,35 @@ export const RATE_HEADERS = [
 /** The rate table's rows: every point of every curve. */
 export function rateRows(curves: readonly RateCurve[]): string[][] {
   return curves.flatMap((curve) =>
-    curve.points.map((p) => [
-      `${curveName(curve)}${curve.knee === p ? ' (knee)' : ''}`,
-      formatSize(curve.sizeBytes),
-      formatRate(p.targetPerSec),
-      formatCount(p.achievedPerSec),
-      heldWord(p),
-      orDash(p.group.p50Ns, formatUs),
-      orDash(p.group.p99Ns, formatUs),
-      orDash(p.group.p999Ns, formatUs),
-      formatUs(p.serviceNs.p50),
-      formatUs(p.serviceNs.p99),
-      formatUs(p.serviceNs.p999),
-      formatUs(p.sendLagNs.p50),
-      formatUs(p.sendLagNs.p99),
-      formatCount(p.late),
-      formatCount(p.dropped),
-      p.group.cpuUs ? `${formatCpuUs(p.group.cpuUs.initiator)} / ${formatCpuUs(p.group.cpuUs.responder)}` : '–',
-    ]),
+    curve.points.map((p) =>
+      p.failed
+        ? failedRow(curve, p)
+        : [
+            `${curveName(curve)}${curve.knee === p ? ' (knee)' : ''}`,
+            formatSize(curve.sizeBytes),
+            formatRate(p.targetPerSec),
+            formatCount(p.achievedPerSec),
+            heldWord(p),
+            orDash(p.group.p50Ns, formatUs),
+            orDash(p.group.p99Ns, formatUs),
+            orDash(p.group.p999Ns, formatUs),
+            formatUs(p.serviceNs.p50),
+            formatUs(p.serviceNs.p99),
+            formatUs(p.serviceNs.p999),
+            formatUs(p.sendLagNs.p50),
+            formatUs(p.sendLagNs.p99),
+            formatCount(p.late),
+            formatCount(p.dropped),
+            p.group.cpuUs ? `${formatCpuUs(p.group.cpuUs.initiator)} / ${formatCpuUs(p.group.cpuUs.responder)}` : '–',
+          ],
+    ),
   );
+}
+
+/** The row of a rate that measured nothing: its name and `failed`, no figures. */
+function failedRow(curve: RateCurve, p: RatePoint): string[] {
+  const row = [curveName(curve), formatSize(curve.sizeBytes), formatRate(p.targetPerSec), '–', heldWord(p)];
+  return [...row, ...Array.from({ length: RATE_HEADERS.length - row.length }, () => '–')];
 }
 
 /** What the rate figures mean, under every rate table. */

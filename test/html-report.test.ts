@@ -17,6 +17,7 @@ import { runCli } from './helpers/run-cli.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const FIXTURE = join(HERE, '..', '..', 'test', 'fixtures', 'results-repeats.json');
+const RATE_FIXTURE = join(HERE, '..', '..', 'test', 'fixtures', 'results-rate.json');
 const SHOTS = join(HERE, '..', 'test-output');
 const CHROMIUM = process.env.PODBENCH_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -173,6 +174,37 @@ describe('HTML report in headless Chromium', () => {
     assert.match(section, /\+50\.0 µs \(\+40\.0 to \+60\.0 µs over 2 repeats\)/);
     assert.deepEqual(errors, []);
     await page.screenshot({ path: join(SHOTS, 'protocol-cost.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('a run with rate and connection cases: the Under load section and the charts against rate and connections', async () => {
+    const rate = JSON.parse(readFileSync(RATE_FIXTURE, 'utf8')) as ResultsDocument;
+    const base = JSON.parse(readFileSync(FIXTURE, 'utf8')) as ResultsDocument;
+    // The fixture's latency cases once more as if over four connections: a second count to chart against.
+    const four = base.cases
+      .filter((c) => c.mode === 'latency')
+      .map((c) => ({ ...c, index: c.index + 1000, connections: 4 }));
+    const file = join(dir, 'rate.json');
+    writeFileSync(file, JSON.stringify({ ...rate, cases: [...rate.cases, ...base.cases, ...four] }));
+    const r = await runCli(['report', file, '--format', 'html', '-o', join(dir, 'rate.html')]);
+    assert.equal(r.code, 0, r.stderr);
+    const { page, errors, charts } = await openReport(browser, join(dir, 'rate.html'));
+    const byId = new Map(charts.map((c) => [c.id, c]));
+    // Four curves (tcp, tcp ×2, shm, shm ×2): p50, p99 and p99.9 each, and the knees found.
+    assert.ok(
+      byId.get('rate-64')!.series >= 12 && byId.get('rate-64')!.points >= 24,
+      JSON.stringify(byId.get('rate-64')),
+    );
+    assert.equal(byId.get('rate-cpu-64')?.series, 8);
+    assert.ok(byId.get('rate-cpu-64')!.points >= 16);
+    const againstConnections = charts.filter((c) => c.id.startsWith('connections-latency-'));
+    assert.ok(againstConnections.length > 0, 'charts against connections');
+    for (const c of againstConnections) assert.ok(c.points > 0, JSON.stringify(c));
+    const body = (await page.textContent('body')) ?? '';
+    assert.match(body, /Under load \(rate mode\)/);
+    assert.match(body, /Knee of shm ×2 at 64 B: /);
+    assert.deepEqual(errors, []);
+    await page.screenshot({ path: join(SHOTS, 'rate.png'), fullPage: true });
     await page.close();
   });
 });

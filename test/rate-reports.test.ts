@@ -67,7 +67,7 @@ describe('rate and connection cases in the reports', () => {
     assert.match(renderTable(missed), /tcp +rate 5k\/s #1 +64 B +ok .*NOT HELD \([\d,]+\/s achieved\)/);
     const csv = renderCsv(missed).split('\n');
     const header = csv[0]!.split(',');
-    const row = csv.find((l) => l.includes(',tcp,rate,64,5000,'))!.split(',');
+    const row = csv.find((l) => l.includes(',tcp,rate,64,1,5000,'))!.split(',');
     assert.equal(row[header.indexOf('held')], 'false');
     assert.ok(Number(row[header.indexOf('serviceP99Ns')]) > 0);
     assert.ok(Number(row[header.indexOf('sendLagP99Ns')]) >= 0);
@@ -102,10 +102,18 @@ describe('compare on rate cases', () => {
     assert.doesNotMatch(r.stderr, /tcp rate|shm rate 64 B at|×2 at 1k/);
   });
 
-  it('says when a rate did not hold in one of the runs', async () => {
+  it('a rate that no longer holds is slower whatever its latency, and fails the gate', async () => {
     writeFileSync(join(dir, 'missed.json'), JSON.stringify(notHeld((c) => c.channel === 'shm' && !c.connections)));
-    const r = await runCli(['compare', fixture, join(dir, 'missed.json'), '-o', 'markdown']);
-    assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /the rate did not hold in the other run/);
+    const shown = await runCli(['compare', fixture, join(dir, 'missed.json'), '-o', 'markdown']);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /the rate no longer held in the other run/);
+    assert.match(shown.stdout, /- slower: shm rate 64 B at 1k\/s/);
+    const gated = await runCli(['compare', fixture, join(dir, 'missed.json'), '--fail-on-regression', 'p99:10%']);
+    assert.equal(gated.code, 3, gated.stderr);
+    assert.match(gated.stderr, /shm rate 64 B at 5k\/s: the rate no longer held/);
+    // The other way round: the baseline did not hold, the other run does.
+    const back = await runCli(['compare', join(dir, 'missed.json'), fixture, '--fail-on-regression', 'p99:10%']);
+    assert.equal(back.code, 0, back.stderr);
+    assert.match(back.stdout, /did not hold in the baseline and holds in the other run/);
   });
 });

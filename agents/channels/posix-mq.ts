@@ -32,10 +32,12 @@ function depthFor(ctx: ChannelContext): Feasibility {
       skip: `fs.mqueue.msgsize_max is ${sizeMax} bytes, below the ${size}-byte message (${raiseLimitHint('fs.mqueue.msgsize_max', size)})`,
     };
   }
+  // Every connection of the case has its two queues, all under the one per-user limit.
+  const queues = 2 * (ctx.spec.connections ?? 1);
   let depth = Math.min(WANTED_DEPTH, depthMax ?? WANTED_DEPTH);
-  if (rlimit !== null) depth = Math.min(depth, Math.floor(rlimit / 2 / (size + PER_MESSAGE_OVERHEAD_BYTES)));
+  if (rlimit !== null) depth = Math.min(depth, Math.floor(rlimit / queues / (size + PER_MESSAGE_OVERHEAD_BYTES)));
   if (depth < 1) {
-    return { skip: `RLIMIT_MSGQUEUE is ${rlimit} bytes, too little for two queues of ${size}-byte messages` };
+    return { skip: `RLIMIT_MSGQUEUE is ${rlimit} bytes, too little for ${queues} queues of ${size}-byte messages` };
   }
   return { details: { queueDepth: depth } };
 }

@@ -478,8 +478,12 @@ function ringChannel(
     feasibility(ctx): Feasibility {
       const layout = layoutFor(ctx.spec.sizeBytes);
       const { freeBytes, place, raise } = backing.room(ctx);
-      if (freeBytes !== null && freeBytes < layout.totalBytes) {
-        return { skip: `${place} has ${freeBytes} bytes free; the two rings need ${layout.totalBytes} (${raise})` };
+      // Every connection of the case has its own pair of rings.
+      const connections = ctx.spec.connections ?? 1;
+      const neededBytes = connections * layout.totalBytes;
+      if (freeBytes !== null && freeBytes < neededBytes) {
+        const rings = connections > 1 ? `the ${connections} connections' rings` : 'the two rings';
+        return { skip: `${place} has ${freeBytes} bytes free; ${rings} need ${neededBytes} (${raise})` };
       }
       const perSet = ctx.limits.sysvSemPerSet;
       if (waitKind === 'semaphore' && perSet !== null && perSet < FLAGS)

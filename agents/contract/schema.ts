@@ -58,7 +58,7 @@ export const CaseSpecSchema = Type.Object({
     Type.Boolean({
       description:
         'rate mode: a step of a sweep (rates ascending); once a step does not hold, ' +
-        'the later steps of its channel, size and repeat are skipped',
+        'the later steps of its channel, size, connections and repeat are skipped',
     }),
   ),
 });
@@ -161,7 +161,10 @@ export const RateSchema = Type.Object({
   intendedPerSec: Type.Number(),
   sentPerSec: Type.Number(),
   completedPerSec: Type.Number({ description: 'the achieved rate' }),
-  held: Type.Boolean({ description: 'completedPerSec is at least 99 % of the target' }),
+  held: Type.Boolean({
+    description:
+      'completed is at least 99 % of intended (uniform arrival: the target within one message; Poisson: the schedule drawn)',
+  }),
   serviceNs: LatencySummarySchema,
   serviceHistogram: Type.String({ description: 'HdrHistogram of service time (reply − actual send, ns)' }),
   sendLagNs: LatencySummarySchema,

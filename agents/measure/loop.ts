@@ -47,15 +47,20 @@ export { now };
 /** Round-trip times held back before they go into the histogram. */
 export const SAMPLE_BATCH = 4096;
 
-/** Records `count` round-trip times (ms) from `batch` into `histogram` (ns). */
-export function flushSamples(histogram: hdr.Histogram, batch: Float64Array, count: number): void {
-  for (let i = 0; i < count; i++) histogram.recordValue(Math.round(batch[i]! * 1e6));
-}
-
 /** Warm-up and timed durations of one case. */
 export interface LoopTiming {
   readonly warmupMs: number;
   readonly durationMs: number;
+}
+
+/** What a case's initiator loop may be given besides its endpoint and timing. */
+export interface InitiatorOptions {
+  /** A paced mode's target rate and policies. */
+  readonly pacing?: Pacing;
+  /** Where CPU time is read [the process]. */
+  readonly cpuClock?: CpuClock;
+  /** Called between the warm-up and the timed part (the connections of a case start theirs together). */
+  readonly beforeTimed?: () => void;
 }
 
 /** How a paced mode's case paces its sends. */
@@ -182,23 +187,42 @@ export function newLatencyHistogram(): hdr.Histogram {
 
 /**
  * Times (ms) on their way into a histogram (ns): stored in a preallocated batch inside the loop,
- * recorded when the batch is full, between round trips.
+ * recorded when the batch is full, between round trips — or, in a paced case, a slice at a time
+ * while the loop waits for the next send time (see {@link InitiatorState.flushBefore}).
  */
 class SampleBatch {
   readonly histogram = newLatencyHistogram();
   private readonly batch = new Float64Array(SAMPLE_BATCH);
+  /** Samples stored; those before `recorded` are in the histogram already. */
   private batched = 0;
+  private recorded = 0;
 
   add(ms: number): void {
     this.batch[this.batched++] = ms;
     if (this.batched === SAMPLE_BATCH) this.flush();
   }
 
+  /** Whether samples wait to be recorded. */
+  get pending(): boolean {
+    return this.recorded < this.batched;
+  }
+
+  /** Records up to `count` waiting samples. */
+  flushSome(count: number): void {
+    const end = Math.min(this.batched, this.recorded + count);
+    for (let i = this.recorded; i < end; i++) this.histogram.recordValue(Math.round(this.batch[i]! * 1e6));
+    this.recorded = end;
+    if (end === this.batched) this.batched = this.recorded = 0;
+  }
+
   flush(): void {
-    flushSamples(this.histogram, this.batch, this.batched);
-    this.batched = 0;
+    this.flushSome(SAMPLE_BATCH);
   }
 }
+
+/** Samples recorded per slice while a paced loop waits, and the time a slice may take at most. */
+const FLUSH_SLICE = 32;
+const FLUSH_SLICE_MS = 0.02;
 
 /** A paced case's pacer and the two histograms besides latency; made before timing starts. */
 class PacedState {
@@ -214,6 +238,8 @@ class InitiatorState {
   readonly counts: VerificationCounts = { messages: 0, bytes: 0, errors: 0 };
   private readonly latency: SampleBatch | undefined;
   readonly paced: PacedState | undefined;
+  /** The three batches of a paced case, made once (the loop must not allocate). */
+  private readonly pacedBatches: readonly SampleBatch[];
   seq = 0;
   sent = 0;
   /** Round trips whose reply never came in time (lossy channels only). */
@@ -232,6 +258,7 @@ class InitiatorState {
     codec.fill(this.out);
     this.latency = recordsRoundTrips ? new SampleBatch() : undefined;
     this.paced = pacing ? new PacedState(pacing) : undefined;
+    this.pacedBatches = this.latency && this.paced ? [this.latency, this.paced.service, this.paced.sendLag] : [];
   }
 
   get histogram(): hdr.Histogram | undefined {
@@ -259,6 +286,17 @@ class InitiatorState {
     this.latency!.add(replyMs - intendedMs);
     paced.service.add(replyMs - sentMs);
     paced.sendLag.add(sentMs - intendedMs);
+  }
+
+  /**
+   * Records waiting samples a slice at a time while there is time before `deadlineMs` (the next
+   * send): a paced loop then never pays a whole batch's recording between two sends, which would
+   * delay the sends behind it and show as their latency.
+   */
+  flushBefore(deadlineMs: number): void {
+    for (const batch of this.pacedBatches) {
+      while (batch.pending && now() + FLUSH_SLICE_MS < deadlineMs) batch.flushSome(FLUSH_SLICE);
+    }
   }
 
   /** Puts what the batches hold into the histograms. */
@@ -342,9 +380,11 @@ function blockingSteps(endpoint: BlockingEndpoint | LossyEndpoint): InitiatorSte
       let seq = s.seq;
       let t = now();
       for (;;) {
-        const intended = pacer.due(t);
-        if (intended >= untilMs || t >= untilMs) break;
+        if (t >= untilMs) break;
+        const intended = pacer.due(t, untilMs);
+        if (intended >= untilMs) break;
         codec.stamp(out, seq, 0);
+        s.flushBefore(intended);
         pacer.waitUntil(intended);
         const t0 = now();
         pacer.take(t0);
@@ -432,9 +472,11 @@ function lossySteps(endpoint: LossyEndpoint): InitiatorSteps {
       let seq = s.seq;
       let t = now();
       for (;;) {
-        const intended = pacer.due(t);
-        if (intended >= untilMs || t >= untilMs) break;
+        if (t >= untilMs) break;
+        const intended = pacer.due(t, untilMs);
+        if (intended >= untilMs) break;
         codec.stamp(out, seq, 0);
+        s.flushBefore(intended);
         pacer.waitUntil(intended);
         const t0 = now();
         pacer.take(t0);
@@ -508,9 +550,11 @@ function eventLoopSteps(endpoint: EventLoopEndpoint): InitiatorSteps {
       let seq = s.seq;
       let t = now();
       for (;;) {
-        const intended = pacer.due(t);
-        if (intended >= untilMs || t >= untilMs) break;
+        if (t >= untilMs) break;
+        const intended = pacer.due(t, untilMs);
+        if (intended >= untilMs) break;
         codec.stamp(out, seq, 0);
+        s.flushBefore(intended);
         pacer.waitUntil(intended);
         const t0 = now();
         pacer.take(t0);
@@ -562,9 +606,9 @@ export async function runInitiator(
   mode: ModeId,
   timing: LoopTiming,
   stop: StopPoll,
-  pacing?: Pacing,
-  cpuClock: CpuClock = processCpu,
+  options: InitiatorOptions = {},
 ): Promise<InitiatorOutcome> {
+  const { pacing, cpuClock = processCpu, beforeTimed } = options;
   const { responderEchoes, recordsRoundTrips, paced: modeIsPaced } = MODES[mode];
   if (modeIsPaced !== (pacing !== undefined))
     throw new Error(`${mode} mode ${modeIsPaced ? 'needs' : 'takes no'} pacing`);
@@ -576,6 +620,7 @@ export async function runInitiator(
       : blockingSteps(endpoint);
 
   const warmUp = await inChunks(now() + timing.warmupMs, (untilMs) => steps.warmUp(s, untilMs), stop);
+  beforeTimed?.();
   const cpuStart = cpuClock();
   const start = now();
   const paced = s.paced;

@@ -53,12 +53,13 @@ export class Pacer {
   }
 
   /**
-   * The intended send time of the next message at clock reading `t`. Under `--on-late drop`,
-   * slots already more than one interval past are dropped (counted) first.
+   * The intended send time of the next message at clock reading `t`, before `endMs` (the end of
+   * the timed part, or of the chunk). Under `--on-late drop`, slots already more than one
+   * interval past are dropped (counted) first; none at or after `endMs`, which are not the case's.
    */
-  due(t: number): number {
+  due(t: number, endMs: number): number {
     if (this.dropLate) {
-      while (t - this.nextMs > this.intervalMs) {
+      while (t - this.nextMs > this.intervalMs && this.nextMs < endMs) {
         this.dropped++;
         this.advance();
       }
@@ -72,15 +73,24 @@ export class Pacer {
     this.advance();
   }
 
-  /** Waits until the clock reaches `untilMs`; returns the clock reading then (at once when it has passed). */
+  /**
+   * Waits until the clock reaches `untilMs`; returns the clock reading then (at once when it has
+   * passed). The sleep's CPU time is read from the thread's CPU clock around it; the spin's is its
+   * length on the clock (a spinning thread is on a CPU throughout, unless preempted), so nothing
+   * runs between the spin's end and the send.
+   */
   waitUntil(untilMs: number): number {
     let t = now();
     if (t >= untilMs) return t;
-    const cpuStartMs = threadCpuMs();
     const sleepMs = untilMs - t - SPIN_MS;
-    if (sleepMs > 0) Atomics.wait(sleeper, 0, 0, sleepMs);
+    if (sleepMs > 0) {
+      const cpuStartMs = threadCpuMs();
+      Atomics.wait(sleeper, 0, 0, sleepMs);
+      this.cpuMs += threadCpuMs() - cpuStartMs;
+    }
+    const spinStart = now();
     while ((t = now()) < untilMs);
-    this.cpuMs += threadCpuMs() - cpuStartMs;
+    this.cpuMs += t - spinStart;
     return t;
   }
 

@@ -149,7 +149,8 @@ export function buildPlan(options: PlanOptions, runId = newRunId(), channels: Ch
   if (count > MAX_CASES) {
     throw new UsageError(
       `the plan has ${count} cases (channels × modes × sizes × rates × connections × --repeat); ` +
-        `at most ${MAX_CASES}: use fewer sizes or repeats, or several runs`,
+        `at most ${MAX_CASES}: use fewer channels, sizes, rates (a --rate list instead of sweep), ` +
+        'connections or repeats, or several runs',
     );
   }
   if (count === 0) {
