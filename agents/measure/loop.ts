@@ -299,6 +299,21 @@ class InitiatorState {
     }
   }
 
+  /**
+   * A paced loop's step before each send, at clock reading `t`: stamps message `seq`, records
+   * waiting samples while there is time, and waits for its send time. Returns that intended
+   * time, or -1 when the chunk (or the schedule) ends before it.
+   */
+  awaitSendTime(pacer: Pacer, seq: number, t: number, untilMs: number): number {
+    if (t >= untilMs) return -1;
+    const intended = pacer.due(t, untilMs);
+    if (intended >= untilMs) return -1;
+    this.codec.stamp(this.out, seq, 0);
+    this.flushBefore(intended);
+    pacer.waitUntil(intended);
+    return intended;
+  }
+
   /** Puts what the batches hold into the histograms. */
   flush(): void {
     this.latency?.flush();
@@ -376,16 +391,12 @@ function blockingSteps(endpoint: BlockingEndpoint | LossyEndpoint): InitiatorSte
       return t;
     },
     pacedRoundTrips(s, paced, pacer, untilMs) {
-      const { codec, out, back } = s;
+      const { out, back } = s;
       let seq = s.seq;
       let t = now();
       for (;;) {
-        if (t >= untilMs) break;
-        const intended = pacer.due(t, untilMs);
-        if (intended >= untilMs) break;
-        codec.stamp(out, seq, 0);
-        s.flushBefore(intended);
-        pacer.waitUntil(intended);
+        const intended = s.awaitSendTime(pacer, seq, t, untilMs);
+        if (intended < 0) break;
         const t0 = now();
         pacer.take(t0);
         endpoint.send(out);
@@ -468,16 +479,12 @@ function lossySteps(endpoint: LossyEndpoint): InitiatorSteps {
       return t;
     },
     pacedRoundTrips(s, paced, pacer, untilMs) {
-      const { codec, out } = s;
+      const { out } = s;
       let seq = s.seq;
       let t = now();
       for (;;) {
-        if (t >= untilMs) break;
-        const intended = pacer.due(t, untilMs);
-        if (intended >= untilMs) break;
-        codec.stamp(out, seq, 0);
-        s.flushBefore(intended);
-        pacer.waitUntil(intended);
+        const intended = s.awaitSendTime(pacer, seq, t, untilMs);
+        if (intended < 0) break;
         const t0 = now();
         pacer.take(t0);
         endpoint.send(out);
@@ -546,16 +553,12 @@ function eventLoopSteps(endpoint: EventLoopEndpoint): InitiatorSteps {
     },
     // The wait blocks the event loop: with one message in flight nothing is pending on it then.
     async pacedRoundTrips(s, paced, pacer, untilMs) {
-      const { codec, out, back } = s;
+      const { out, back } = s;
       let seq = s.seq;
       let t = now();
       for (;;) {
-        if (t >= untilMs) break;
-        const intended = pacer.due(t, untilMs);
-        if (intended >= untilMs) break;
-        codec.stamp(out, seq, 0);
-        s.flushBefore(intended);
-        pacer.waitUntil(intended);
+        const intended = s.awaitSendTime(pacer, seq, t, untilMs);
+        if (intended < 0) break;
         const t0 = now();
         pacer.take(t0);
         if ((drained = endpoint.send(out))) await drained;
