@@ -8,6 +8,7 @@
 import { Worker } from 'node:worker_threads';
 import * as hdr from 'hdr-histogram-js';
 import type { JoinParams } from './channels/channel.js';
+import { agentEntry } from './agent-entry.js';
 import type { CaseSpec } from './contract/schema.js';
 import type { ConnectionMessage, ConnectionWorkerData, PostedInitiatorOutcome } from './connection-worker.js';
 import {
@@ -37,7 +38,7 @@ class ConnectionThread {
     readonly connection: number,
   ) {
     // The agent's own entry point (main.ts, or the bundle) runs the connection worker on a thread.
-    this.worker = new Worker(process.argv[1]!, { workerData: data });
+    this.worker = new Worker(agentEntry(), { workerData: data });
     let gotParams!: (p: JoinParams) => void;
     let noParams!: (e: Error) => void;
     let finished!: (m: Extract<ConnectionMessage, { type: 'measured' }>) => void;

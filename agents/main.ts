@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { isMainThread, workerData } from 'node:worker_threads';
 import { runConnectionWorker, type ConnectionWorkerData } from './connection-worker.js';
+import { setAgentEntry } from './agent-entry.js';
 import { validatePlan, type Plan } from './contract/schema.js';
 import { initiate, emit } from './initiator.js';
 import { readKernelLimits } from './kernel-limits.js';
@@ -79,5 +80,6 @@ function mainThread(): void {
 }
 
 // A connection of a case with several runs this same program on a thread (agents/connections.ts).
+setAgentEntry(import.meta.url);
 if (isMainThread) mainThread();
 else void runConnectionWorker(workerData as ConnectionWorkerData);

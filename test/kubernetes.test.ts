@@ -136,6 +136,29 @@ describe('kubernetes target on a real cluster', { timeout: 20 * 60_000 }, () => 
     assert.match(r.stdout, /cases: \d+ ok, \d+ skipped, 0 failed/);
   });
 
+  it('rate mode over two connections in the pod: the agent delivered by ConfigMap starts its own threads', async () => {
+    // A connection's thread runs the agent module itself, not the bootstrap that unpacked it (which
+    // would unpack the agent again over the files the process has loaded).
+    const r = await run([
+      '--channels',
+      'tcp,mq,http1',
+      '--modes',
+      'rate,latency',
+      '--rate',
+      '1k',
+      '--connections',
+      '1,2',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const doc = results(r.outDir);
+    assert.equal(doc.cases.length, 12);
+    for (const c of doc.cases) {
+      assert.equal(c.status, 'ok', `${c.channel} ${c.mode} ×${c.connections ?? 1}: ${c.reason}`);
+      if (c.connections) assert.equal(c.details?.['responder.threads'], 2);
+      if (c.mode === 'rate') assert.ok(c.rate!.completed > 0 && c.rate!.sent + c.rate!.dropped === c.rate!.intended);
+    }
+  });
+
   it('-o json prints the results document on stdout', async () => {
     const r = await run(['--channels', 'uds,shm,mq,sysv-mq', '-o', 'json', '--cpu', '1', '--memory', '256Mi']);
     assert.equal(r.code, 0, r.stderr);
