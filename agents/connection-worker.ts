@@ -18,12 +18,15 @@ import type { KernelLimits } from './kernel-limits.js';
 import {
   runInitiator,
   runResponder,
+  type CpuClock,
+  type CpuSpent,
   type InitiatorOutcome,
   type Pacing,
   type ResponderOutcome,
 } from './measure/loop.js';
 import { MessageCodec } from './measure/message.js';
 import { threadCpuUsage } from './native/libc.js';
+import { mergedInitiator, mergedResponder } from './outcome-merge.js';
 import { RunContext, reasonOf, type SharedDirs } from './run-context.js';
 import type { StopPoll } from './stop-request.js';
 
@@ -46,8 +49,10 @@ export interface ConnectionWorkerData {
    * the case to stop; [1] counts the threads done with their warm-up, [2] lets them all go.
    */
   readonly stopFlag: SharedArrayBuffer;
-  /** How many connections the case has. */
-  readonly connections: number;
+  /** How many threads (channel instances) the case has. */
+  readonly threads: number;
+  /** Lanes on this thread's instance: loops, each with its own endpoint (HTTP/2 streams on one session). */
+  readonly lanes: number;
 }
 
 const WARMED = 1;
@@ -96,22 +101,63 @@ function posted(outcome: InitiatorOutcome): PostedInitiatorOutcome {
   };
 }
 
+/**
+ * The CPU time of a thread's lanes together: their loops run at once on this thread, so each
+ * loop's own reading of the thread's clock would count the others' time too. The first loop to
+ * start its timed part opens the window; `total` closes it once all have ended.
+ */
+class CpuWindow {
+  private start: CpuSpent | undefined;
+  /** The clock the loops read: it opens the window and reads nothing for them. */
+  readonly clock: CpuClock = () => {
+    this.start ??= threadCpuUsage();
+    return { userUs: 0, systemUs: 0 };
+  };
+
+  total(): CpuSpent {
+    if (!this.start) return { userUs: 0, systemUs: 0 };
+    const end = threadCpuUsage();
+    return { userUs: end.userUs - this.start.userUs, systemUs: end.systemUs - this.start.systemUs };
+  }
+}
+
+/** Resolves every caller's promise once `count` have called; the last runs `then` first. */
+function barrier(count: number, then: () => void): () => Promise<void> {
+  let arrived = 0;
+  let release!: () => void;
+  const all = new Promise<void>((resolve) => (release = resolve));
+  return () => {
+    if (++arrived === count) {
+      then();
+      release();
+    }
+    return all;
+  };
+}
+
 async function measure(data: ConnectionWorkerData, post: (m: ConnectionMessage) => void): Promise<ConnectionMessage> {
   const run = new RunContext(data.plan, data.dirs, data.limits);
   const spec = data.plan.cases[data.index]!;
   const { settings } = data.plan;
   const ctx = run.channelContext(spec, data.connection);
   const channel = channelFor(spec.channel, settings.driver);
-  const codec = new MessageCodec(spec.sizeBytes, settings.verify);
+  const codec = () => new MessageCodec(spec.sizeBytes, settings.verify);
+  const lanes = data.lanes > 1 ? channel.lanes : undefined;
+  if (data.lanes > 1 && !lanes) throw new Error(`${spec.channel} carries one request at a time on a connection`);
+  const cpu = new CpuWindow();
   let hosted: Hosted | undefined;
-  let endpoint: Endpoint | undefined;
+  let endpoints: Endpoint[] = [];
   try {
     if (data.role === 'responder') {
-      hosted = await channel.host(ctx);
+      const hostedLanes = lanes ? await lanes.hostLanes(ctx, data.lanes) : undefined;
+      hosted = hostedLanes ?? (await channel.host(ctx));
       post({ type: 'params', params: hosted.params });
-      endpoint = await hosted.accept();
-      const responder = await runResponder(endpoint, codec, spec.mode, undefined, threadCpuUsage);
-      return { type: 'measured', responder, details: endpoint.details() };
+      endpoints = hostedLanes ? await hostedLanes.acceptLanes() : [await hosted.accept()];
+      const outcomes = await Promise.all(
+        endpoints.map((e) => runResponder(e, codec(), spec.mode, undefined, cpu.clock)),
+      );
+      const responder = { ...mergedResponder(outcomes), cpu: cpu.total() };
+      return { type: 'measured', responder, details: endpoints[0]!.details() };
     }
     const flag = new Int32Array(data.stopFlag);
     const stop: StopPoll = {
@@ -119,15 +165,23 @@ async function measure(data: ConnectionWorkerData, post: (m: ConnectionMessage) 
         return Atomics.load(flag, 0) !== 0 ? 'SIGTERM' : undefined;
       },
     };
-    endpoint = await channel.join(ctx, data.params ?? {});
-    const initiator = await runInitiator(endpoint, codec, spec.mode, settings, stop, {
-      pacing: data.pacing,
-      cpuClock: threadCpuUsage,
-      beforeTimed: () => startTogether(flag, data.connections, settings.peerTimeoutMs),
-    });
-    return { type: 'measured', initiator: posted(initiator), details: endpoint.details() };
+    const params = data.params ?? {};
+    endpoints = lanes ? await lanes.joinLanes(ctx, params, data.lanes) : [await channel.join(ctx, params)];
+    // Every lane's warm-up ends, then every thread's, before any timed part starts.
+    const warmed = barrier(endpoints.length, () => startTogether(flag, data.threads, settings.peerTimeoutMs));
+    const outcomes = await Promise.all(
+      endpoints.map((e) =>
+        runInitiator(e, codec(), spec.mode, settings, stop, {
+          pacing: data.pacing,
+          cpuClock: cpu.clock,
+          beforeTimed: warmed,
+        }),
+      ),
+    );
+    const initiator = { ...mergedInitiator(outcomes), cpu: cpu.total() };
+    return { type: 'measured', initiator: posted(initiator), details: endpoints[0]!.details() };
   } finally {
-    endpoint?.close();
+    for (const e of endpoints) e.close();
     hosted?.dispose();
   }
 }

@@ -10,14 +10,10 @@ import * as hdr from 'hdr-histogram-js';
 import type { JoinParams } from './channels/channel.js';
 import { agentEntry } from './agent-entry.js';
 import type { CaseSpec } from './contract/schema.js';
+import { channelInfo } from './contract/channels.js';
 import type { ConnectionMessage, ConnectionWorkerData, PostedInitiatorOutcome } from './connection-worker.js';
-import {
-  newLatencyHistogram,
-  type CpuSpent,
-  type InitiatorOutcome,
-  type Pacing,
-  type ResponderOutcome,
-} from './measure/loop.js';
+import type { InitiatorOutcome, Pacing, ResponderOutcome } from './measure/loop.js';
+import { mergedDetails, mergedInitiator, mergedResponder } from './outcome-merge.js';
 import type { RunContext } from './run-context.js';
 
 type Details = Record<string, number | string | boolean>;
@@ -83,6 +79,23 @@ async function within<T>(promise: Promise<T>, timeoutMs: number, what: string): 
   }
 }
 
+/**
+ * How a case's connections are laid out: threads, each with its own instance of the channel,
+ * and lanes (loops) per thread. A channel whose connections are streams (h2, grpc) has a thread
+ * per session and its connections, times the requests each keeps in flight, as lanes on it;
+ * every other channel a thread per connection, one lane each.
+ */
+export function connectionLayout(spec: CaseSpec): { threads: number; lanes: number } {
+  const connections = spec.connections ?? 1;
+  if (channelInfo(spec.channel).concurrency !== 'streams') return { threads: connections, lanes: 1 };
+  const threads = spec.sessions ?? 1;
+  return { threads, lanes: (connections / threads) * (spec.inFlight ?? 1) };
+}
+
+/** Whether a case runs on connection threads (more than one connection, session or request in flight). */
+export const runsOnThreads = (spec: CaseSpec): boolean =>
+  spec.connections !== undefined || spec.sessions !== undefined || spec.inFlight !== undefined;
+
 /** The words the initiator threads share (stop, warmed, go: see connection-worker.ts). */
 const SHARED_BYTES = 3 * Int32Array.BYTES_PER_ELEMENT;
 
@@ -92,8 +105,17 @@ function threadData(
   connection: number,
   stopFlag = new SharedArrayBuffer(SHARED_BYTES),
 ): Omit<ConnectionWorkerData, 'role'> {
-  const connections = spec.connections ?? 1;
-  return { plan: run.plan, dirs: run.dirs, limits: run.limits, index: spec.index, connection, connections, stopFlag };
+  const { threads, lanes } = connectionLayout(spec);
+  return {
+    plan: run.plan,
+    dirs: run.dirs,
+    limits: run.limits,
+    index: spec.index,
+    connection,
+    threads,
+    lanes,
+    stopFlag,
+  };
 }
 
 const caseTimeMs = (run: RunContext) => {
@@ -101,71 +123,14 @@ const caseTimeMs = (run: RunContext) => {
   return peerTimeoutMs + warmupMs + durationMs + THREAD_GRACE_MS;
 };
 
-const sumCpu = (cpus: readonly CpuSpent[]): CpuSpent => ({
-  userUs: cpus.reduce((n, c) => n + c.userUs, 0),
-  systemUs: cpus.reduce((n, c) => n + c.systemUs, 0),
-});
-
-const sum = <T>(items: readonly T[], read: (t: T) => number) => items.reduce((n, t) => n + read(t), 0);
-
-/** One histogram holding every encoded histogram's values (a fresh one: decoded ones cannot grow). */
-function merged(encoded: readonly string[]): hdr.Histogram {
-  const all = newLatencyHistogram();
-  for (const e of encoded) all.add(hdr.decodeFromCompressedBase64(e));
-  return all;
-}
-
-/**
- * The first connection's details, with `threads` (the connections' threads) and, where the
- * channel counts the sockets that carried its messages (`connections`: the protocols), their sum.
- */
-function mergedDetails(all: readonly Details[]): Details {
-  const sockets = all.map((d) => d.connections);
-  const counted = sockets.every((n) => typeof n === 'number');
+/** A thread's posted outcome with its histograms decoded. */
+function decoded(o: PostedInitiatorOutcome): InitiatorOutcome {
+  const { histogram, paced, ...rest } = o;
+  const decode = (e: string) => hdr.decodeFromCompressedBase64(e);
   return {
-    ...all[0],
-    threads: all.length,
-    ...(counted ? { connections: sockets.reduce<number>((n, c) => n + (c as number), 0) } : {}),
-  };
-}
-
-/** The initiator threads' outcomes as one: sums, merged histograms, the longest timed part. */
-function mergedInitiator(outcomes: readonly PostedInitiatorOutcome[]): InitiatorOutcome {
-  const histograms = outcomes.flatMap((o) => (o.histogram ? [o.histogram] : []));
-  const paced = outcomes.flatMap((o) => (o.paced ? [o.paced] : []));
-  return {
-    messages: sum(outcomes, (o) => o.messages),
-    bytes: sum(outcomes, (o) => o.bytes),
-    errors: sum(outcomes, (o) => o.errors),
-    ...(outcomes.find((o) => o.firstError) ? { firstError: outcomes.find((o) => o.firstError)!.firstError } : {}),
-    durationMs: Math.max(...outcomes.map((o) => o.durationMs)),
-    sent: sum(outcomes, (o) => o.sent),
-    cpu: sumCpu(outcomes.map((o) => o.cpu)),
-    ...(histograms.length ? { histogram: merged(histograms) } : {}),
-    ...(paced.length
-      ? {
-          paced: {
-            intended: sum(paced, (p) => p.intended),
-            dropped: sum(paced, (p) => p.dropped),
-            late: sum(paced, (p) => p.late),
-            pacerCpuUs: sum(paced, (p) => p.pacerCpuUs),
-            service: merged(paced.map((p) => p.service)),
-            sendLag: merged(paced.map((p) => p.sendLag)),
-          },
-        }
-      : {}),
-  };
-}
-
-/** The responder threads' outcomes as one: sums, and the longest span (throughput). */
-function mergedResponder(outcomes: readonly ResponderOutcome[]): ResponderOutcome {
-  return {
-    messages: sum(outcomes, (o) => o.messages),
-    bytes: sum(outcomes, (o) => o.bytes),
-    errors: sum(outcomes, (o) => o.errors),
-    ...(outcomes.find((o) => o.firstError) ? { firstError: outcomes.find((o) => o.firstError)!.firstError } : {}),
-    spanMs: Math.max(...outcomes.map((o) => o.spanMs)),
-    cpu: sumCpu(outcomes.map((o) => o.cpu)),
+    ...rest,
+    ...(histogram ? { histogram: decode(histogram) } : {}),
+    ...(paced ? { paced: { ...paced, service: decode(paced.service), sendLag: decode(paced.sendLag) } } : {}),
   };
 }
 
@@ -183,9 +148,9 @@ export interface HostedConnections {
   dispose(): void;
 }
 
-/** Responder: hosts `spec.connections` instances of the channel, one thread each. */
+/** Responder: hosts the case's instances of the channel, one thread each (see {@link connectionLayout}). */
 export async function hostConnections(run: RunContext, spec: CaseSpec): Promise<HostedConnections> {
-  const n = spec.connections ?? 1;
+  const n = connectionLayout(spec).threads;
   const threads = Array.from(
     { length: n },
     (_, i) => new ConnectionThread({ ...threadData(run, spec, i), role: 'responder' }, i),
@@ -228,9 +193,12 @@ export async function initiateConnections(
   pacing: Pacing | undefined,
   release: Promise<unknown>,
 ): Promise<{ outcome: InitiatorOutcome; details: Details }> {
-  const n = params.length;
+  const layout = connectionLayout(spec);
+  if (params.length !== layout.threads)
+    throw new Error(`the responder hosted ${params.length} of ${layout.threads} connections`);
   const stopFlag = new SharedArrayBuffer(SHARED_BYTES);
-  const share = pacing && { ...pacing, ratePerSec: pacing.ratePerSec / n };
+  // Every lane paces its own share of the target rate.
+  const share = pacing && { ...pacing, ratePerSec: pacing.ratePerSec / (layout.threads * layout.lanes) };
   const threads = params.map(
     (p, i) =>
       new ConnectionThread(
@@ -245,7 +213,7 @@ export async function initiateConnections(
   try {
     const done = await outcomesOf(threads, caseTimeMs(run));
     return {
-      outcome: mergedInitiator(done.map((d) => d.initiator!)),
+      outcome: mergedInitiator(done.map((d) => decoded(d.initiator!))),
       details: mergedDetails(done.map((d) => d.details)),
     };
   } finally {

@@ -6,7 +6,7 @@ import { channelFor } from './channels/registry.js';
 import type { Endpoint, Hosted } from './channels/channel.js';
 import { ControlConnection, type ControlMessage } from './control.js';
 import { SCHEMA_VERSION, type CaseSpec } from './contract/schema.js';
-import { hostConnections, type HostedConnections } from './connections.js';
+import { hostConnections, runsOnThreads, type HostedConnections } from './connections.js';
 import { runResponder, type EndSignal } from './measure/loop.js';
 import { channelInfo } from './contract/channels.js';
 import { MessageCodec } from './measure/message.js';
@@ -57,7 +57,7 @@ async function serveConnections(run: RunContext, control: ControlConnection, spe
 async function serveCase(run: RunContext, control: ControlConnection, index: number): Promise<ControlMessage> {
   const spec = run.plan.cases[index];
   if (!spec) return { type: 'failed', index, reason: `the plan has no case ${index}` };
-  if (spec.connections) return serveConnections(run, control, spec);
+  if (runsOnThreads(spec)) return serveConnections(run, control, spec);
   const ctx = run.channelContext(spec);
   try {
     current = await channelFor(spec.channel, run.plan.settings.driver).host(ctx);

@@ -4,7 +4,7 @@
  * case" means the same everywhere: the median over its ok repeats.
  */
 import type { CaseResult, ResultsDocument } from '../agents/contract/schema.js';
-import { lossNote } from './format.js';
+import { concurrencyLabel, lossNote } from './format.js';
 
 /** What identifies a case across repeats and runs: channel × mode × size (× target rate), and its key. */
 export interface CaseIdentity {
@@ -16,6 +16,9 @@ export interface CaseIdentity {
   readonly targetRatePerSec?: number;
   /** Parallel connections, when more than one. */
   readonly connections?: number;
+  /** h2 and grpc: sessions, when more than one, and requests in flight per connection, when more than one. */
+  readonly sessions?: number;
+  readonly inFlight?: number;
 }
 
 /** One channel × mode × size, all its repeats. */
@@ -36,8 +39,8 @@ export interface CaseGroup extends CaseIdentity {
 }
 
 /** A group's channel as a line or row is named: with its connections when more than one (`tcp ×4`). */
-export const seriesName = (g: Pick<CaseIdentity, 'channel' | 'connections'>): string =>
-  `${g.channel}${g.connections ? ` ×${g.connections}` : ''}`;
+export const seriesName = (g: Pick<CaseIdentity, 'channel' | 'connections' | 'sessions' | 'inFlight'>): string =>
+  `${g.channel}${concurrencyLabel(g)}`;
 
 /** The median of numbers (undefined for none). */
 export function median(values: readonly number[]): number | undefined {
@@ -49,9 +52,10 @@ export function median(values: readonly number[]): number | undefined {
 
 /** The key that matches a case across runs. */
 export const caseKey = (
-  c: Pick<CaseResult, 'channel' | 'mode' | 'sizeBytes' | 'targetRatePerSec' | 'connections'>,
+  c: Pick<CaseResult, 'channel' | 'mode' | 'sizeBytes' | 'targetRatePerSec' | 'connections' | 'sessions' | 'inFlight'>,
 ): string =>
   `${c.channel}/${c.mode}/${c.sizeBytes}${c.connections ? `x${c.connections}` : ''}` +
+  `${c.sessions ? `s${c.sessions}` : ''}${c.inFlight ? `f${c.inFlight}` : ''}` +
   `${c.targetRatePerSec === undefined ? '' : `@${c.targetRatePerSec}`}`;
 
 /** Groups a document's cases, in the order they were planned. */
@@ -74,6 +78,8 @@ export function groupCases(doc: ResultsDocument): CaseGroup[] {
       sizeBytes: first.sizeBytes,
       ...(first.targetRatePerSec === undefined ? {} : { targetRatePerSec: first.targetRatePerSec }),
       ...(first.connections === undefined ? {} : { connections: first.connections }),
+      ...(first.sessions === undefined ? {} : { sessions: first.sessions }),
+      ...(first.inFlight === undefined ? {} : { inFlight: first.inFlight }),
       cases,
       ok,
       p50Ns: median(latency.map((l) => l.p50)),

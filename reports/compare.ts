@@ -132,6 +132,8 @@ export function compareRuns(base: ResultsDocument, other: ResultsDocument): Case
       sizeBytes: a.sizeBytes,
       targetRatePerSec: a.targetRatePerSec,
       connections: a.connections,
+      sessions: a.sessions,
+      inFlight: a.inFlight,
     };
     if (!b) {
       changes.push({ ...id, metrics: [], verdict: 'not comparable', reason: 'not in the other run' });

@@ -36,15 +36,25 @@ export function formatRate(perSec: number): string {
   return `${short(perSec)}/s`;
 }
 
+/**
+ * A case's concurrency in a few characters, empty for one connection: ` ×4` (four connections),
+ * ` ×8 on 2 sessions`, ` ×2, 4 in flight` (h2 and grpc).
+ */
+export function concurrencyLabel(c: Partial<Pick<CaseSpec, 'connections' | 'sessions' | 'inFlight'>>): string {
+  const connections = c.connections ? ` ×${c.connections}` : '';
+  const sessions = c.sessions ? ` on ${c.sessions} sessions` : '';
+  const inFlight = c.inFlight ? `${connections ? ',' : ''} ${c.inFlight} in flight` : '';
+  return `${connections}${sessions}${inFlight}`;
+}
+
 /** `shm latency 64 B`, `tcp rate 64 B ×4 at 10k/s` (4 connections), with `#2` for a repeat when a run has several. */
 export function caseLabel(
   spec: Pick<CaseSpec, 'channel' | 'mode' | 'sizeBytes'> &
-    Partial<Pick<CaseSpec, 'repeat' | 'targetRatePerSec' | 'connections'>>,
+    Partial<Pick<CaseSpec, 'repeat' | 'targetRatePerSec' | 'connections' | 'sessions' | 'inFlight'>>,
   repeats = 1,
 ): string {
-  const connections = spec.connections ? ` ×${spec.connections}` : '';
   const rate = spec.targetRatePerSec === undefined ? '' : ` at ${formatRate(spec.targetRatePerSec)}`;
-  const base = `${spec.channel} ${spec.mode} ${formatSize(spec.sizeBytes)}${connections}${rate}`;
+  const base = `${spec.channel} ${spec.mode} ${formatSize(spec.sizeBytes)}${concurrencyLabel(spec)}${rate}`;
   return repeats > 1 && spec.repeat !== undefined ? `${base} #${spec.repeat + 1}` : base;
 }
 

@@ -339,8 +339,7 @@ function summaryTable(groups: CaseGroup[]): string {
     .map((g) => {
       const won = isWinner(best, g);
       const cells = [
-        `${escapeHtml(g.channel)}${g.connections ? ` ×${g.connections}` : ''}` +
-          `${won ? ' <span class="best" title="best at this size">★</span>' : ''}`,
+        `${escapeHtml(seriesName(g))}` + `${won ? ' <span class="best" title="best at this size">★</span>' : ''}`,
         g.mode,
         formatSize(g.sizeBytes),
         ...FIELDS.map((f) => orDash(f.ofGroup(g), f.show)),

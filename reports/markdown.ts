@@ -5,7 +5,7 @@
  */
 import { MODES, MODE_IDS } from '../agents/contract/modes.js';
 import type { ResultsDocument } from '../agents/contract/schema.js';
-import { groupCases, lossyCases, warnedCases, type CaseGroup } from './case-groups.js';
+import { groupCases, lossyCases, seriesName, warnedCases, type CaseGroup } from './case-groups.js';
 import { SUMMARY_FIELDS, headlines, isWinner, winners } from './figures.js';
 import { capitalised, caseLabel, formatCpuUs, formatSize, orDash } from './format.js';
 import { COST_NOTE, costTables, protocolCosts } from './protocol-cost.js';
@@ -58,7 +58,7 @@ export function renderMarkdown(doc: ResultsDocument): string {
     if (!measured.length) continue;
     const fields = MODES[mode].summary.map((f) => SUMMARY_FIELDS[f]);
     const rows = measured.map((g) => [
-      `${g.channel}${g.connections ? ` ×${g.connections}` : ''}${isWinner(best, g) ? ' ★' : ''}`,
+      `${seriesName(g)}${isWinner(best, g) ? ' ★' : ''}`,
       formatSize(g.sizeBytes),
       ...fields.map((f) => orDash(f.ofGroup(g), f.show)),
       cpu(g),

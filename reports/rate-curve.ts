@@ -6,7 +6,7 @@
  */
 import { MODES, RATE_DEFAULTS } from '../agents/contract/modes.js';
 import type { CaseResult, LatencySummary, ResultsDocument } from '../agents/contract/schema.js';
-import { groupCases, median, type CaseGroup } from './case-groups.js';
+import { groupCases, median, seriesName, type CaseGroup } from './case-groups.js';
 import { formatCount, formatCpuUs, formatRate, formatSize, formatUs, orDash } from './format.js';
 
 /** One target rate of a curve: medians over its ok repeats. */
@@ -32,8 +32,10 @@ export interface RatePoint {
 export interface RateCurve {
   readonly channel: CaseResult['channel'];
   readonly sizeBytes: number;
-  /** Parallel connections, when more than one. */
+  /** Parallel connections, when more than one (and for h2 and grpc, sessions and requests in flight). */
   readonly connections: number | undefined;
+  readonly sessions: number | undefined;
+  readonly inFlight: number | undefined;
   /** By target rate, ascending. */
   readonly points: readonly RatePoint[];
   /** The highest target rate that held within the limit (every lower one held too), if any did. */
@@ -94,34 +96,36 @@ function pointOf(g: CaseGroup, limitMs: number): RatePoint | undefined {
 /** The rate curves of a run, in plan order. */
 export function rateCurves(doc: ResultsDocument): RateCurve[] {
   const limitMs = latencyLimitMsOf(doc);
-  type Curve = Pick<RateCurve, 'channel' | 'sizeBytes' | 'connections'> & { groups: CaseGroup[] };
+  type Curve = Pick<RateCurve, 'channel' | 'sizeBytes' | 'connections' | 'sessions' | 'inFlight'> & {
+    groups: CaseGroup[];
+  };
   const byCurve = new Map<string, Curve>();
   for (const g of groupCases(doc)) {
     if (!MODES[g.mode].paced) continue;
-    const key = `${g.channel}/${g.sizeBytes}/${g.connections ?? 1}`;
+    const key = `${g.channel}/${g.sizeBytes}/${seriesName(g)}`;
     const curve = byCurve.get(key) ?? {
       channel: g.channel,
       sizeBytes: g.sizeBytes,
       connections: g.connections,
+      sessions: g.sessions,
+      inFlight: g.inFlight,
       groups: [],
     };
     curve.groups.push(g);
     byCurve.set(key, curve);
   }
-  return [...byCurve.values()].flatMap(({ channel, sizeBytes, connections, groups }) => {
+  return [...byCurve.values()].flatMap(({ groups, ...identity }) => {
     const points = groups.flatMap((g) => pointOf(g, limitMs) ?? []).sort((a, b) => a.targetPerSec - b.targetPerSec);
     if (!points.length) return [];
     const firstMiss = points.findIndex((p) => !p.held || !p.withinLimit);
     const knee = firstMiss < 0 ? points.at(-1) : points[firstMiss - 1];
-    return [
-      { channel, sizeBytes, connections, points, knee, limitedBy: firstMiss < 0 ? undefined : points[firstMiss] },
-    ];
+    return [{ ...identity, points, knee, limitedBy: firstMiss < 0 ? undefined : points[firstMiss] }];
   });
 }
 
 /** A curve's channel, with its connections when more than one: `tcp ×4`. */
-export const curveName = (c: Pick<RateCurve, 'channel' | 'connections'>): string =>
-  `${c.channel}${c.connections ? ` ×${c.connections}` : ''}`;
+export const curveName = (c: Pick<RateCurve, 'channel' | 'connections' | 'sessions' | 'inFlight'>): string =>
+  seriesName({ channel: c.channel, connections: c.connections, sessions: c.sessions, inFlight: c.inFlight });
 
 /** Whether a point held, in a word or two: `held`, `not held`, `over limit`. */
 export function heldWord(p: Pick<RatePoint, 'held' | 'withinLimit' | 'failed'>): string {

@@ -6,7 +6,7 @@
 import { ALL_SUMMARY_FIELDS } from '../agents/contract/modes.js';
 import type { CaseResult, ResultsDocument } from '../agents/contract/schema.js';
 import { SUMMARY_FIELDS } from './figures.js';
-import { formatCpuUs, formatRate, formatSize, lossNote, orDash } from './format.js';
+import { concurrencyLabel, formatCpuUs, formatRate, formatSize, lossNote, orDash } from './format.js';
 import { protocolCaseNote } from './protocol-cost.js';
 import { rateCaseNote } from './rate-curve.js';
 
@@ -23,9 +23,8 @@ function row(c: CaseResult, repeats: number, doc: ResultsDocument): string[] {
     c.status === 'ok'
       ? [warning, lossNote(c), protocolCaseNote(c, doc), rateCaseNote(c)].filter(Boolean).join('; ')
       : (c.reason ?? '');
-  const connections = c.connections ? ` ×${c.connections}` : '';
   const rate = c.targetRatePerSec === undefined ? '' : ` ${formatRate(c.targetRatePerSec)}`;
-  const mode = `${c.mode}${rate}${connections}`;
+  const mode = `${c.mode}${rate}${concurrencyLabel(c)}`;
   return [
     c.channel,
     repeats > 1 ? `${mode} #${c.repeat + 1}` : mode,

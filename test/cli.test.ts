@@ -72,6 +72,8 @@ describe('bad input', () => {
     [['run', '--modes', 'rate', '--arrival', 'bursty'], /--arrival.*uniform, poisson/],
     [['run', '--modes', 'rate', '--latency-limit', '1'], /--latency-limit.*with a unit/],
     [['run', '--connections', '0'], /--connections.*"0" is not allowed.*1 to 64/],
+    [['run', '--sessions', '0'], /--sessions.*1 to 64/],
+    [['run', '--in-flight', 'many'], /--in-flight.*1 to 64/],
     [['run', '--no-such-flag'], /unknown option '--no-such-flag'/],
     [['run', '--repeat', '100'], new RegExp(`the plan has ${CHANNEL_IDS.length * 2 * 5 * 100} cases .*at most 1000`)],
     [['frobnicate'], /unknown command 'frobnicate'/],
@@ -221,7 +223,7 @@ describe('podbench channels', () => {
       (support as unknown as { id: string; connections: string }[]).map((s) => [s.id, s.connections]),
     );
     assert.equal(connections.tcp, 'connections');
-    assert.equal(connections.h2, 'sessions');
+    assert.equal(connections.h2, 'streams');
     assert.equal(connections.mq, 'queue pairs');
     assert.equal(connections.shm, 'rings');
     assert.equal(connections.udp, 'one only');

@@ -28,7 +28,7 @@ async function inOutDir(body: (outDir: string) => Promise<void>): Promise<void> 
 }
 
 describe('four connections', () => {
-  it('tcp, http1, h2, grpc and mq run four instances each, in every mode, and their counts add up', async () => {
+  it('tcp, http1, h2, grpc and mq run four connections (h2, grpc: streams on one session) in every mode; counts add up', async () => {
     await inOutDir(async (outDir) => {
       const result = await runCli([
         ...['run', '--target', 'local', '--channels', 'tcp,http1,h2,grpc,mq', '--modes', 'latency,throughput,rate'],
@@ -42,11 +42,13 @@ describe('four connections', () => {
         const label = `${c.channel} ${c.mode}`;
         assert.equal(c.status, 'ok', `${label}: ${c.reason}`);
         assert.equal(c.connections, 4, label);
-        assert.equal(c.details?.['initiator.threads'], 4, `${label}: four initiator threads`);
-        assert.equal(c.details?.['responder.threads'], 4, `${label}: four responder threads`);
-        // The protocols count the sockets that carried their messages: one kept alive per connection.
-        if (['http1', 'h2', 'grpc'].includes(c.channel))
-          assert.equal(c.details?.['responder.connections'], 4, `${label}: four sockets, each kept alive`);
+        // h2 and grpc: four streams on one session, on one thread; the others a thread per connection.
+        const streams = c.channel === 'h2' || c.channel === 'grpc';
+        assert.equal(c.details?.['initiator.threads'], streams ? 1 : 4, `${label}: initiator threads`);
+        assert.equal(c.details?.['responder.threads'], streams ? 1 : 4, `${label}: responder threads`);
+        // The protocols count the sockets that carried their messages, each kept alive.
+        if (c.channel === 'http1') assert.equal(c.details?.['responder.connections'], 4, `${label}: four sockets`);
+        if (streams) assert.equal(c.details?.['responder.connections'], 1, `${label}: one socket, one session`);
         assert.equal(c.errors, 0);
         assert.ok(c.cpu!.initiator.perMessageUs > 0 && c.cpu!.responder.perMessageUs > 0, `${label}: CPU measured`);
         if (c.mode === 'throughput') {
@@ -67,6 +69,37 @@ describe('four connections', () => {
       const markdown = readFileSync(join(outDir, 'report.md'), 'utf8');
       assert.match(markdown, /\| tcp ×4 \| 64 B \|/);
       assert.match(markdown, /Knee of mq ×4 at 64 B: /);
+    });
+  });
+
+  it('h2 and grpc: eight streams on two sessions (four connections, two in flight each), one thread per session', async () => {
+    await inOutDir(async (outDir) => {
+      const result = await runCli([
+        ...['run', '--target', 'local', '--channels', 'h2,grpc-uds', '--modes', 'latency,rate', '--rate', '1k'],
+        ...['--connections', '4', '--sessions', '2', '--in-flight', '2', '--sizes', '64', '--duration', '500ms'],
+        ...['--warmup', '20ms', '--verify', 'full', '--out-dir', outDir, '-o', 'json'],
+      ]);
+      assert.equal(result.code, 0, result.stderr);
+      const doc = readResults(outDir);
+      const streams = doc.cases.filter((c) => c.channel === 'h2' || c.channel === 'grpc-uds');
+      assert.equal(streams.length, 4);
+      for (const c of streams) {
+        const label = `${c.channel} ${c.mode}`;
+        assert.equal(c.status, 'ok', `${label}: ${c.reason}`);
+        assert.deepEqual([c.connections, c.sessions, c.inFlight], [4, 2, 2], label);
+        assert.equal(c.details?.['initiator.threads'], 2, `${label}: a thread per session`);
+        assert.equal(c.details?.['responder.connections'], 2, `${label}: one socket per session, kept alive`);
+        // Every request of the eight lanes is counted once: the bytes per request are one request's.
+        const perRequest = Number(c.details?.['responder.wireBytesInPerMessage']);
+        assert.ok(perRequest > 64 && perRequest < 64 + 400, `${label}: ${perRequest} B per request`);
+        assert.equal(hdr.decodeFromCompressedBase64(c.histogram!).totalCount, c.messages, label);
+        if (c.mode === 'rate') assert.equal(c.rate!.sent + c.rate!.dropped, c.rate!.intended, label);
+      }
+      // The raw channels keep one request in flight per connection: no in-flight count on them.
+      for (const c of doc.cases.filter((x) => x.channel === 'tcp' || x.channel === 'uds')) {
+        assert.equal(c.status, 'ok', `${c.channel}: ${c.reason}`);
+        assert.deepEqual([c.connections, c.sessions, c.inFlight], [4, undefined, undefined]);
+      }
     });
   });
 

@@ -67,7 +67,7 @@ describe('rate and connection cases in the reports', () => {
     assert.match(renderTable(missed), /tcp +rate 5k\/s #1 +64 B +ok .*NOT HELD \([\d,]+\/s achieved\)/);
     const csv = renderCsv(missed).split('\n');
     const header = csv[0]!.split(',');
-    const row = csv.find((l) => l.includes(',tcp,rate,64,1,5000,'))!.split(',');
+    const row = csv.find((l) => l.includes(',tcp,rate,64,1,,,5000,'))!.split(',');
     assert.equal(row[header.indexOf('held')], 'false');
     assert.ok(Number(row[header.indexOf('serviceP99Ns')]) > 0);
     assert.ok(Number(row[header.indexOf('sendLagP99Ns')]) >= 0);

@@ -235,3 +235,36 @@ describe('rates and connections', () => {
     assert.match(leftOut[0]!.reason, /one connection only/);
   });
 });
+
+describe('sessions and requests in flight', () => {
+  const settings = {
+    durationMs: 100,
+    warmupMs: 10,
+    verify: 'sample',
+    pin: 'none',
+    connectTimeoutMs: 1000,
+    peerTimeoutMs: 1000,
+  } as const;
+  it('spreads h2 and grpc connections over sessions, keeps the others at one request in flight', () => {
+    const options = {
+      channels: ['h2', 'tcp'] as const,
+      modes: ['latency'] as const,
+      sizesBytes: [64],
+      repeat: 1,
+      connections: [1, 2, 3, 4],
+      sessions: 2,
+      inFlight: 4,
+      settings,
+    };
+    const plan = buildPlan({ ...options, channels: [...options.channels], modes: [...options.modes] });
+    assert.deepEqual(
+      plan.cases.map((c) => `${c.channel} ${c.connections ?? 1} ${c.sessions ?? 1} ${c.inFlight ?? 1}`),
+      ['tcp 1 1 1', 'tcp 2 1 1', 'tcp 3 1 1', 'tcp 4 1 1', 'h2 1 1 4', 'h2 2 2 4', 'h2 4 2 4'],
+    );
+    const leftOut = leftOutOfPlan({ ...options, channels: [...options.channels], modes: [...options.modes] });
+    assert.deepEqual(
+      leftOut.map((l) => `${l.channel} ${l.connections}: ${l.reason}`),
+      ['h2 3: 3 connections do not spread evenly over 2 sessions'],
+    );
+  });
+});

@@ -101,8 +101,28 @@ export interface Hosted {
 /** Either why a case cannot run here (a limit, with its value), or the settings it runs with. */
 export type Feasibility = { readonly skip: string } | { readonly details: Record<string, number | string> };
 
+/** A hosted channel instance that carries several lanes at once (see {@link Lanes}). */
+export interface HostedLanes extends Hosted {
+  /** Waits (bounded) for the initiator's session and returns one endpoint per lane, in lane order. */
+  acceptLanes(): Promise<EventLoopEndpoint[]>;
+}
+
+/**
+ * A channel that carries several requests at once on one instance — HTTP/2 streams on one
+ * session — each lane a loop of its own: requests carry their lane's number, and each lane's
+ * endpoint sees only its own.
+ */
+export interface Lanes {
+  /** Responder: one instance (one server, one session) with `lanes` endpoints. */
+  hostLanes(ctx: ChannelContext, lanes: number): Promise<HostedLanes>;
+  /** Initiator: one session, `lanes` endpoints on it. */
+  joinLanes(ctx: ChannelContext, params: JoinParams, lanes: number): Promise<EventLoopEndpoint[]>;
+}
+
 /** A channel implementation. */
 export interface Channel {
+  /** Whether (and how) it carries several requests at once on one instance; the registry's `streams`. */
+  readonly lanes?: Lanes;
   readonly id: ChannelId;
   /**
    * `podbench channels`: whether the channel works on this host, found by creating and removing

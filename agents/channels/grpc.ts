@@ -16,6 +16,7 @@
  */
 import {
   Client,
+  Metadata,
   Server,
   ServerCredentials,
   credentials,
@@ -38,6 +39,7 @@ import {
   protocolChannel,
   protocolSocketPath,
   removeSocketFile,
+  type ExchangeCounts,
   type Transport,
 } from './http-exchange.js';
 import {
@@ -45,7 +47,7 @@ import {
   type Channel,
   type ChannelContext,
   type EventLoopEndpoint,
-  type Hosted,
+  type HostedLanes,
   type JoinParams,
 } from './channel.js';
 
@@ -90,13 +92,15 @@ class ServerEndpoint implements EventLoopEndpoint {
   private readonly bodies: Bodies;
   /** Unary calls owed an answer, oldest first. */
   private readonly owed: sendUnaryData<Buffer>[] = [];
-  private received = 0;
-  /** Unary answers sent; a client-streaming call's answer traffic is counted per message received. */
-  private answered = 0;
 
+  /**
+   * `counts.answered`: unary answers sent; a client-streaming call's answer traffic is counted
+   * per message received.
+   */
   constructor(
     private readonly transport: Transport,
     private readonly tally: SocketTally,
+    private readonly counts: ExchangeCounts,
     peerTimeoutMs: number,
   ) {
     this.bodies = new Bodies(peerTimeoutMs, 'the initiator', () => transport === 'tcp' && tally.sampleNoDelay());
@@ -108,7 +112,7 @@ class ServerEndpoint implements EventLoopEndpoint {
 
   /** A unary call (latency mode). */
   echo(call: ServerUnaryCall<Buffer, Buffer>, answer: sendUnaryData<Buffer>): void {
-    this.received++;
+    this.counts.received++;
     this.owed.push(answer);
     this.bodies.arrived([call.request]);
   }
@@ -116,7 +120,7 @@ class ServerEndpoint implements EventLoopEndpoint {
   /** The client-streaming call (throughput mode): every message arrives on it. */
   drain(call: ServerReadableStream<Buffer, Buffer>, answer: sendUnaryData<Buffer>): void {
     call.on('data', (body: Buffer) => {
-      this.received++;
+      this.counts.received++;
       this.bodies.arrived([body]);
     });
     call.on('end', () => answer(null, EMPTY));
@@ -127,7 +131,7 @@ class ServerEndpoint implements EventLoopEndpoint {
     const answer = this.owed.shift();
     if (!answer) throw new Error('grpc: an answer with no call to answer');
     answer(null, bodyOf(message));
-    this.answered++;
+    this.counts.answered++;
     return undefined;
   }
 
@@ -136,9 +140,9 @@ class ServerEndpoint implements EventLoopEndpoint {
   }
 
   details(): Record<string, number | string | boolean> {
-    const answers = this.answered || this.received;
+    const answers = this.counts.answered || this.counts.received;
     return {
-      ...this.tally.details('gRPC', this.transport, { requests: this.received, answers }),
+      ...this.tally.details('gRPC', this.transport, { requests: this.counts.received, answers }),
       maxMessageBytes: -1,
     };
   }
@@ -147,6 +151,40 @@ class ServerEndpoint implements EventLoopEndpoint {
   close(): void {
     for (const answer of this.owed.splice(0)) answer({ code: status.CANCELLED, details: 'the case is over' });
     this.bodies.fail(new PeerError('the gRPC server closed'));
+  }
+}
+
+/** The metadata key that names a call's lane when a channel carries several. */
+const LANE_KEY = 'x-podbench-lane';
+
+/** The lane a call says it is on (0 when it says none). */
+const laneOf = (call: { metadata: Metadata }): number => Number(call.metadata.get(LANE_KEY)[0] ?? 0);
+
+/**
+ * Closes a client (its channel, its session) once every lane on it has closed and its last call
+ * is answered (or after the timeout): the first lane to finish must not cut the others off.
+ */
+class ClientCloser {
+  private readonly lasts: Promise<unknown>[] = [];
+  private open: number;
+
+  constructor(
+    private readonly client: Client,
+    private readonly tally: SocketTally,
+    lanes: number,
+    private readonly timeoutMs: number,
+  ) {
+    this.open = lanes;
+  }
+
+  /** A lane has closed; `last` settles when its last call is answered. */
+  laneClosed(last: Promise<unknown> | undefined): void {
+    if (last) this.lasts.push(last);
+    if (--this.open > 0) return;
+    afterLast(this.lasts.length ? Promise.all(this.lasts) : undefined, this.timeoutMs, () => {
+      this.client.close();
+      this.tally.close();
+    });
   }
 }
 
@@ -162,14 +200,22 @@ class ClientEndpoint implements EventLoopEndpoint {
     else if (body) this.bodies.arrived([body]);
   };
 
+  private closed = false;
+  /** The lane's metadata, made once (grpc-js copies it into each call). */
+  private readonly metadata = new Metadata();
+
   constructor(
     private readonly client: Client,
     private readonly echoes: boolean,
-    private readonly timeoutMs: number,
+    timeoutMs: number,
     private readonly transport: Transport,
     private readonly tally: SocketTally,
     private readonly windowBytes: number,
+    lane: number | undefined,
+    private readonly closer: ClientCloser,
   ) {
+    // Only a client with several lanes names them: one lane's calls stay as a client's are.
+    if (lane !== undefined) this.metadata.set(LANE_KEY, String(lane));
     // The endpoint's watchdog, not a deadline (and a timer) per call, bounds every wait.
     this.bodies = new Bodies(timeoutMs, 'the responder', () => transport === 'tcp' && tally.sampleNoDelay());
   }
@@ -180,7 +226,7 @@ class ClientEndpoint implements EventLoopEndpoint {
       const body = bodyOf(message);
       let answered!: () => void;
       this.last = new Promise((resolve) => (answered = resolve));
-      this.client.makeUnaryRequest(ECHO_PATH, passThrough, passThrough, body, (err, reply) => {
+      this.client.makeUnaryRequest(ECHO_PATH, passThrough, passThrough, body, this.metadata, (err, reply) => {
         answered();
         this.onAnswer(err, reply);
       });
@@ -197,7 +243,7 @@ class ClientEndpoint implements EventLoopEndpoint {
   private openStream(): ClientWritableStream<Buffer> {
     let answered!: () => void;
     this.last = new Promise((resolve) => (answered = resolve));
-    return this.client.makeClientStreamRequest(DRAIN_PATH, passThrough, passThrough, (err) => {
+    return this.client.makeClientStreamRequest(DRAIN_PATH, passThrough, passThrough, this.metadata, (err) => {
       answered();
       if (err) this.onAnswer(err);
     });
@@ -215,18 +261,17 @@ class ClientEndpoint implements EventLoopEndpoint {
     };
   }
 
-  /** Ends the stream, then closes the channel once the last call is answered, or after the timeout. */
+  /** Ends the stream; the client closes once every lane has and their last calls are answered. */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     this.bodies.close(new PeerError('the gRPC client closed'));
     this.stream?.end();
-    afterLast(this.last, this.timeoutMs, () => {
-      this.client.close();
-      this.tally.close();
-    });
+    this.closer.laneClosed(this.last);
   }
 }
 
-async function hostGrpc(transport: Transport, ctx: ChannelContext): Promise<Hosted> {
+async function hostGrpc(transport: Transport, ctx: ChannelContext, lanes = 1): Promise<HostedLanes> {
   const path = transport === 'uds' ? protocolSocketPath(ctx, 'grpc') : undefined;
   let port = -1;
   let connected!: () => void;
@@ -240,15 +285,28 @@ async function hostGrpc(transport: Transport, ctx: ChannelContext): Promise<Host
     (socket: Socket) => {
       socket.setNoDelay(true);
       // grpc-js tells a handler nothing when its client's connection goes: the socket does.
-      socket.on('close', () => endpoint.connectionLost(new PeerError('the initiator closed the gRPC connection')));
+      socket.on('close', () =>
+        endpoints.forEach((e) => e.connectionLost(new PeerError('the initiator closed the gRPC connection'))),
+      );
       connected();
     },
   );
-  const endpoint = new ServerEndpoint(transport, tally, ctx.peerTimeoutMs);
+  const counts: ExchangeCounts = { received: 0, answered: 0 };
+  const endpoints = Array.from(
+    { length: lanes },
+    () => new ServerEndpoint(transport, tally, counts, ctx.peerTimeoutMs),
+  );
+  const laneEndpoint = (call: { metadata: Metadata }, answer: sendUnaryData<Buffer>): ServerEndpoint | undefined => {
+    const endpoint = endpoints[laneOf(call)];
+    if (!endpoint) answer({ code: status.INVALID_ARGUMENT, details: `no lane ${laneOf(call)}` });
+    return endpoint;
+  };
   const server = new Server(UNLIMITED);
   server.addService(PIPE, {
-    Echo: (call: ServerUnaryCall<Buffer, Buffer>, answer: sendUnaryData<Buffer>) => endpoint.echo(call, answer),
-    Drain: (call: ServerReadableStream<Buffer, Buffer>, answer: sendUnaryData<Buffer>) => endpoint.drain(call, answer),
+    Echo: (call: ServerUnaryCall<Buffer, Buffer>, answer: sendUnaryData<Buffer>) =>
+      laneEndpoint(call, answer)?.echo(call, answer),
+    Drain: (call: ServerReadableStream<Buffer, Buffer>, answer: sendUnaryData<Buffer>) =>
+      laneEndpoint(call, answer)?.drain(call, answer),
   });
   if (path) removeSocketFile(path);
   try {
@@ -264,10 +322,15 @@ async function hostGrpc(transport: Transport, ctx: ChannelContext): Promise<Host
   }
   const params: JoinParams = path ? { path } : { port };
   const closeServer = () => server.forceShutdown();
-  return hostedServer({ params, connection, endpoint, tally, path, closeServer }, ctx.peerTimeoutMs);
+  return hostedServer({ params, connection, endpoints, tally, path, closeServer }, ctx.peerTimeoutMs);
 }
 
-async function joinGrpc(transport: Transport, ctx: ChannelContext, params: JoinParams): Promise<ClientEndpoint> {
+async function joinGrpc(
+  transport: Transport,
+  ctx: ChannelContext,
+  params: JoinParams,
+  lanes = 1,
+): Promise<ClientEndpoint[]> {
   const echoes = MODES[ctx.spec.mode].responderEchoes;
   const windowBytes = clientWindowBytes(ctx.spec.sizeBytes);
   const tally = new SocketTally('client');
@@ -287,7 +350,21 @@ async function joinGrpc(transport: Transport, ctx: ChannelContext, params: JoinP
     tally.close();
     throw err;
   }
-  return new ClientEndpoint(client, echoes, ctx.peerTimeoutMs, transport, tally, windowBytes);
+  const closer = new ClientCloser(client, tally, lanes, ctx.peerTimeoutMs);
+  return Array.from(
+    { length: lanes },
+    (_, lane) =>
+      new ClientEndpoint(
+        client,
+        echoes,
+        ctx.peerTimeoutMs,
+        transport,
+        tally,
+        windowBytes,
+        lanes > 1 ? lane : undefined,
+        closer,
+      ),
+  );
 }
 
 const rpcChannel = (id: 'grpc' | 'grpc-uds', transport: Transport): Channel =>
@@ -304,7 +381,11 @@ const rpcChannel = (id: 'grpc' | 'grpc-uds', transport: Transport): Channel =>
       return `@grpc/grpc-js listens on ${transport === 'uds' ? 'a Unix socket in the temp directory' : '127.0.0.1'}`;
     },
     host: (ctx) => hostGrpc(transport, ctx),
-    join: (ctx, params) => joinGrpc(transport, ctx, params),
+    join: async (ctx, params) => (await joinGrpc(transport, ctx, params))[0]!,
+    lanes: {
+      hostLanes: (ctx, lanes) => hostGrpc(transport, ctx, lanes),
+      joinLanes: (ctx, params, lanes) => joinGrpc(transport, ctx, params, lanes),
+    },
   });
 
 /** gRPC over TCP on 127.0.0.1. */

@@ -34,6 +34,7 @@ import {
   protocolChannel,
   protocolSocketPath,
   readBody,
+  type ExchangeCounts,
   type Transport,
 } from './http-exchange.js';
 import {
@@ -41,7 +42,7 @@ import {
   type Channel,
   type ChannelContext,
   type EventLoopEndpoint,
-  type Hosted,
+  type HostedLanes,
   type JoinParams,
 } from './channel.js';
 
@@ -98,14 +99,13 @@ class ServerEndpoint implements EventLoopEndpoint {
   private readonly facts: SessionFacts;
   /** Streams owed an echo, oldest first. */
   private readonly owed: ServerHttp2Stream[] = [];
-  private received = 0;
-  private answered = 0;
   session: Http2Session | undefined;
 
   constructor(
     private readonly echoes: boolean,
     private readonly transport: Transport,
     private readonly tally: SocketTally,
+    private readonly counts: ExchangeCounts,
     maxSessionMemoryMiB: number,
     peerTimeoutMs: number,
   ) {
@@ -123,11 +123,11 @@ class ServerEndpoint implements EventLoopEndpoint {
     readBody(
       stream,
       (body) => {
-        this.received++;
+        this.counts.received++;
         if (this.echoes) this.owed.push(stream);
         else {
           stream.respond({ ':status': 204 }, { endStream: true });
-          this.answered++;
+          this.counts.answered++;
         }
         this.bodies.arrived(body);
       },
@@ -144,7 +144,7 @@ class ServerEndpoint implements EventLoopEndpoint {
     if (!stream) throw new Error('h2: an answer with no stream to answer');
     stream.respond({ ':status': 200, 'content-length': message.bytes.length });
     stream.end(bodyOf(message));
-    this.answered++;
+    this.counts.answered++;
     return undefined;
   }
 
@@ -154,7 +154,10 @@ class ServerEndpoint implements EventLoopEndpoint {
 
   details(): Record<string, number | string | boolean> {
     return {
-      ...this.tally.details('HTTP/2', this.transport, { requests: this.received, answers: this.answered }),
+      ...this.tally.details('HTTP/2', this.transport, {
+        requests: this.counts.received,
+        answers: this.counts.answered,
+      }),
       ...this.facts.read(this.session),
     };
   }
@@ -166,30 +169,66 @@ class ServerEndpoint implements EventLoopEndpoint {
   }
 }
 
-/** The initiator's side: one stream per message on one session. */
+/** The request header that names a request's lane when a session carries several. */
+const LANE_HEADER = 'x-podbench-lane';
+
+/**
+ * Closes a client session once every lane on it has closed and its last stream is done (or after
+ * the timeout): lanes share the session, and the first to finish must not cut the others off.
+ */
+class SessionCloser {
+  private readonly lasts: Promise<unknown>[] = [];
+  private open: number;
+
+  constructor(
+    private readonly session: ClientHttp2Session,
+    private readonly tally: SocketTally,
+    lanes: number,
+    private readonly timeoutMs: number,
+  ) {
+    this.open = lanes;
+  }
+
+  /** A lane has closed; `last` settles when its last stream has. */
+  laneClosed(last: Promise<unknown> | undefined): void {
+    if (last) this.lasts.push(last);
+    if (--this.open > 0) return;
+    afterLast(this.lasts.length ? Promise.all(this.lasts) : undefined, this.timeoutMs, () => {
+      this.session.destroy();
+      this.tally.close();
+    });
+  }
+}
+
+/** The initiator's side: one stream per message on one session (which other lanes may share). */
 class ClientEndpoint implements EventLoopEndpoint {
   readonly blocking = false;
   private readonly bodies: Bodies;
   private readonly facts: SessionFacts;
   private readonly headers: OutgoingHttpHeaders;
   private last: ClientHttp2Stream | undefined;
+  private closed = false;
   private readonly onStreamError = (err: Error) =>
     this.bodies.fail(err instanceof PeerError ? err : new PeerError(`HTTP/2: ${err.message}`));
 
   constructor(
     private readonly session: ClientHttp2Session,
     private readonly echoes: boolean,
-    private readonly timeoutMs: number,
+    timeoutMs: number,
     sizeBytes: number,
     private readonly transport: Transport,
     private readonly tally: SocketTally,
     maxSessionMemoryMiB: number,
+    lane: number | undefined,
+    private readonly closer: SessionCloser,
   ) {
     this.headers = {
       ':method': 'POST',
       ':path': '/log',
       'content-type': 'application/octet-stream',
       'content-length': sizeBytes,
+      // Only a session with several lanes names them: one lane's requests stay as a client's are.
+      ...(lane === undefined ? {} : { [LANE_HEADER]: lane }),
     };
     this.facts = new SessionFacts(maxSessionMemoryMiB);
     this.bodies = new Bodies(timeoutMs, 'the responder', () => {
@@ -198,9 +237,6 @@ class ClientEndpoint implements EventLoopEndpoint {
     });
     session.on('error', (err) => this.onStreamError(err));
     session.on('close', () => this.bodies.fail(new PeerError('the HTTP/2 session closed')));
-    session.setTimeout(timeoutMs, () =>
-      session.destroy(new PeerError(`the responder did not answer within ${timeoutMs} ms`)),
-    );
   }
 
   send(message: MessageBuffer): Promise<void> | undefined {
@@ -227,24 +263,26 @@ class ClientEndpoint implements EventLoopEndpoint {
     };
   }
 
-  /** Closes the session once the last stream (the end message) is closed, or after the timeout. */
+  /** Closes the lane; the session closes once every lane has and their last streams (the end messages) are. */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     const last = this.last;
-    const closed = last && !last.closed ? new Promise((resolve) => last.once('close', resolve)) : undefined;
-    afterLast(closed, this.timeoutMs, () => {
-      this.session.destroy();
-      this.tally.close();
-    });
+    this.closer.laneClosed(last && !last.closed ? new Promise((resolve) => last.once('close', resolve)) : undefined);
     this.bodies.close(new PeerError('the HTTP/2 client closed'));
   }
 }
 
-async function hostH2(transport: Transport, ctx: ChannelContext): Promise<Hosted> {
+async function hostH2(transport: Transport, ctx: ChannelContext, lanes = 1): Promise<HostedLanes> {
   const echoes = MODES[ctx.spec.mode].responderEchoes;
   const { windowBytes, maxSessionMemoryMiB } = sessionSizing(ctx.spec.sizeBytes);
   const path = transport === 'uds' ? protocolSocketPath(ctx, 'h2') : undefined;
   const tally = new SocketTally('server', (listener) => listener === server);
-  const endpoint = new ServerEndpoint(echoes, transport, tally, maxSessionMemoryMiB, ctx.peerTimeoutMs);
+  const counts: ExchangeCounts = { received: 0, answered: 0 };
+  const endpoints = Array.from(
+    { length: lanes },
+    () => new ServerEndpoint(echoes, transport, tally, counts, maxSessionMemoryMiB, ctx.peerTimeoutMs),
+  );
   const server = createServer({ settings: { initialWindowSize: windowBytes }, maxSessionMemory: maxSessionMemoryMiB });
   const sessions = new Set<Http2Session>();
   const connection = new Promise<void>((resolve) => {
@@ -256,16 +294,18 @@ async function hostH2(transport: Transport, ctx: ChannelContext): Promise<Hosted
         session.destroy(new PeerError(`the initiator sent nothing within ${ctx.peerTimeoutMs} ms`)),
       );
       // A session that ends before its first stream is a client's probe, not the case's session.
-      const carrying = () => endpoint.session === session;
-      session.on('error', (err) => carrying() && endpoint.connectionLost(err));
-      session.on(
-        'close',
-        () => carrying() && endpoint.connectionLost(new PeerError('the initiator closed the HTTP/2 session')),
-      );
+      const lost = (err: Error) => endpoints.forEach((e) => e.session === session && e.connectionLost(err));
+      session.on('error', lost);
+      session.on('close', () => lost(new PeerError('the initiator closed the HTTP/2 session')));
       resolve();
     });
   });
-  server.on('stream', (stream) => {
+  server.on('stream', (stream, headers) => {
+    const endpoint = endpoints[Number(headers[LANE_HEADER] ?? 0)];
+    if (!endpoint) {
+      stream.close(constants.NGHTTP2_REFUSED_STREAM);
+      return;
+    }
     endpoint.session = stream.session;
     endpoint.handle(stream);
   });
@@ -277,10 +317,15 @@ async function hostH2(transport: Transport, ctx: ChannelContext): Promise<Hosted
     for (const session of sessions) session.destroy();
     server.close();
   };
-  return hostedServer({ params, connection, endpoint, tally, path, closeServer }, ctx.peerTimeoutMs);
+  return hostedServer({ params, connection, endpoints, tally, path, closeServer }, ctx.peerTimeoutMs);
 }
 
-async function joinH2(transport: Transport, ctx: ChannelContext, params: JoinParams): Promise<ClientEndpoint> {
+async function joinH2(
+  transport: Transport,
+  ctx: ChannelContext,
+  params: JoinParams,
+  lanes = 1,
+): Promise<ClientEndpoint[]> {
   const echoes = MODES[ctx.spec.mode].responderEchoes;
   const { windowBytes, maxSessionMemoryMiB } = sessionSizing(ctx.spec.sizeBytes);
   const tally = new SocketTally('client');
@@ -313,14 +358,26 @@ async function joinH2(transport: Transport, ctx: ChannelContext, params: JoinPar
     throw err;
   }
   raiseConnectionWindow(session, windowBytes);
-  return new ClientEndpoint(
-    session,
-    echoes,
-    ctx.peerTimeoutMs,
-    ctx.spec.sizeBytes,
-    transport,
-    tally,
-    maxSessionMemoryMiB,
+  session.setMaxListeners(0); // two per lane
+  const timeoutMs = ctx.peerTimeoutMs;
+  session.setTimeout(timeoutMs, () =>
+    session.destroy(new PeerError(`the responder did not answer within ${timeoutMs} ms`)),
+  );
+  const closer = new SessionCloser(session, tally, lanes, timeoutMs);
+  return Array.from(
+    { length: lanes },
+    (_, lane) =>
+      new ClientEndpoint(
+        session,
+        echoes,
+        timeoutMs,
+        ctx.spec.sizeBytes,
+        transport,
+        tally,
+        maxSessionMemoryMiB,
+        lanes > 1 ? lane : undefined,
+        closer,
+      ),
   );
 }
 
@@ -328,7 +385,11 @@ const http2Channel = (id: 'h2' | 'h2-uds', transport: Transport): Channel =>
   protocolChannel(id, transport, 'h2', {
     probe: (scratchDir) => probeListener(createServer(), transport, scratchDir, 'node:http2'),
     host: (ctx) => hostH2(transport, ctx),
-    join: (ctx, params) => joinH2(transport, ctx, params),
+    join: async (ctx, params) => (await joinH2(transport, ctx, params))[0]!,
+    lanes: {
+      hostLanes: (ctx, lanes) => hostH2(transport, ctx, lanes),
+      joinLanes: (ctx, params, lanes) => joinH2(transport, ctx, params, lanes),
+    },
   });
 
 /** HTTP/2 (prior knowledge) over TCP on 127.0.0.1. */

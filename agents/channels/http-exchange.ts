@@ -21,7 +21,7 @@ import {
   type Channel,
   type ChannelContext,
   type EventLoopEndpoint,
-  type Hosted,
+  type HostedLanes,
   type JoinParams,
 } from './channel.js';
 import type { ChannelId } from '../contract/channels.js';
@@ -334,11 +334,21 @@ export async function probeListener(
 }
 
 /** What a protocol server hands over for its case: see {@link hostedServer}. */
+/**
+ * Requests a protocol server received and answers it sent, counted over all the lanes of one
+ * instance: they share its sockets, whose bytes are divided by these counts.
+ */
+export interface ExchangeCounts {
+  received: number;
+  answered: number;
+}
+
 export interface ServerParts {
   readonly params: JoinParams;
   /** Settles when the initiator's first connection is in. */
   readonly connection: Promise<void>;
-  readonly endpoint: EventLoopEndpoint;
+  /** One per lane (one, unless the channel carries several at once: see Lanes). */
+  readonly endpoints: readonly EventLoopEndpoint[];
   readonly tally: SocketTally;
   /** The Unix socket's file, if the server listens on one. */
   readonly path: string | undefined;
@@ -351,13 +361,17 @@ export interface ServerParts {
  * initiator's connection; `dispose` closes the server, its connections, the tally and the socket
  * file, once, on every exit path.
  */
-export function hostedServer(parts: ServerParts, peerTimeoutMs: number): Hosted {
+export function hostedServer(parts: ServerParts, peerTimeoutMs: number): HostedLanes {
   let closed = false;
   return {
     params: parts.params,
     async accept() {
       await connectedWithin(parts.connection, peerTimeoutMs);
-      return parts.endpoint;
+      return parts.endpoints[0]!;
+    },
+    async acceptLanes() {
+      await connectedWithin(parts.connection, peerTimeoutMs);
+      return [...parts.endpoints];
     },
     dispose() {
       if (closed) return;
@@ -365,7 +379,7 @@ export function hostedServer(parts: ServerParts, peerTimeoutMs: number): Hosted 
       try {
         parts.closeServer();
       } finally {
-        parts.endpoint.close(); // its watchdog, when the initiator never came
+        for (const endpoint of parts.endpoints) endpoint.close(); // their watchdogs, when the initiator never came
         parts.tally.close();
         if (parts.path) removeSocketFile(parts.path);
       }
@@ -382,7 +396,7 @@ export function protocolChannel(
   id: ChannelId,
   transport: Transport,
   protocol: string,
-  parts: Pick<Channel, 'probe' | 'host' | 'join'>,
+  parts: Pick<Channel, 'probe' | 'host' | 'join' | 'lanes'>,
 ): Channel {
   return {
     id,

@@ -210,7 +210,7 @@ async function hostHttp(transport: Transport, ctx: ChannelContext): Promise<Host
     server.closeAllConnections();
     server.close();
   };
-  return hostedServer({ params, connection, endpoint, tally, path, closeServer }, ctx.peerTimeoutMs);
+  return hostedServer({ params, connection, endpoints: [endpoint], tally, path, closeServer }, ctx.peerTimeoutMs);
 }
 
 function joinHttp(transport: Transport, ctx: ChannelContext, params: JoinParams): ClientEndpoint {

@@ -33,9 +33,13 @@ export interface FidelityKinds {
   readonly throughput?: 'sizes' | 'largest';
 }
 
-/** What one of several parallel connections of a channel is, in its own terms. */
+/**
+ * What one of several parallel connections of a channel is, in its own terms. `streams`: HTTP/2
+ * streams, several at once on one session (`--sessions` spreads them over more, `--in-flight`
+ * keeps more outstanding per connection).
+ */
 export type Concurrency =
-  'connections' | 'sessions' | 'socket pairs' | 'pipe pairs' | 'file pairs' | 'log pairs' | 'rings' | 'queue pairs';
+  'connections' | 'streams' | 'socket pairs' | 'pipe pairs' | 'file pairs' | 'log pairs' | 'rings' | 'queue pairs';
 
 /** One channel, described once. */
 export interface ChannelInfo {
@@ -260,7 +264,7 @@ export const CHANNELS = {
   },
   h2: {
     ...PLAIN,
-    concurrency: 'sessions',
+    concurrency: 'streams',
     mechanism: 'HTTP/2 streams on one session over TCP on 127.0.0.1, prior knowledge, windows raised (node:http2)',
     shares: 'network namespace',
     ridesOn: 'tcp',
@@ -270,7 +274,7 @@ export const CHANNELS = {
   },
   'h2-uds': {
     ...PLAIN,
-    concurrency: 'sessions',
+    concurrency: 'streams',
     mechanism: 'the same over a Unix socket in the shared volume',
     shares: 'volume',
     ridesOn: 'uds',
@@ -280,7 +284,7 @@ export const CHANNELS = {
   },
   grpc: {
     ...PLAIN,
-    concurrency: 'sessions',
+    concurrency: 'streams',
     mechanism: 'gRPC over TCP on 127.0.0.1: unary echo, client streaming; raw bytes, no protobuf (@grpc/grpc-js)',
     shares: 'network namespace',
     ridesOn: 'tcp',
@@ -290,7 +294,7 @@ export const CHANNELS = {
   },
   'grpc-uds': {
     ...PLAIN,
-    concurrency: 'sessions',
+    concurrency: 'streams',
     mechanism: 'the same over a Unix socket in the shared volume',
     shares: 'volume',
     ridesOn: 'uds',

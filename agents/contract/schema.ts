@@ -51,6 +51,19 @@ export const CaseSpecSchema = Type.Object({
         'parallel connections (sessions, queue pairs, rings: the registry says), each on a thread of its own; omitted for one',
     }),
   ),
+  sessions: Type.Optional(
+    Type.Integer({
+      minimum: 2,
+      description:
+        'h2 and grpc: the sessions the connections (streams) are spread over, each on a thread of its own; omitted for one',
+    }),
+  ),
+  inFlight: Type.Optional(
+    Type.Integer({
+      minimum: 2,
+      description: 'h2 and grpc: requests outstanding per connection (concurrent streams); omitted for one',
+    }),
+  ),
   targetRatePerSec: Type.Optional(
     Type.Number({ exclusiveMinimum: 0, description: 'rate mode: the messages per second the initiator paces to' }),
   ),

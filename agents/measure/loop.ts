@@ -59,8 +59,8 @@ export interface InitiatorOptions {
   readonly pacing?: Pacing;
   /** Where CPU time is read [the process]. */
   readonly cpuClock?: CpuClock;
-  /** Called between the warm-up and the timed part (the connections of a case start theirs together). */
-  readonly beforeTimed?: () => void;
+  /** Awaited between the warm-up and the timed part (the connections of a case start theirs together). */
+  readonly beforeTimed?: () => void | Promise<void>;
 }
 
 /** How a paced mode's case paces its sends. */
@@ -623,7 +623,7 @@ export async function runInitiator(
       : blockingSteps(endpoint);
 
   const warmUp = await inChunks(now() + timing.warmupMs, (untilMs) => steps.warmUp(s, untilMs), stop);
-  beforeTimed?.();
+  await beforeTimed?.();
   const cpuStart = cpuClock();
   const start = now();
   const paced = s.paced;

@@ -25,6 +25,7 @@ import {
   parseChannels,
   parseConnections,
   parseLatencyLimit,
+  parseSessions,
   parseModes,
   parseRates,
   parseRepeat,
@@ -115,6 +116,22 @@ export function addPlanOptions(cmd: Command): Command {
         .argParser(parseConnections),
     )
     .addOption(
+      new Option(
+        '--sessions <n>',
+        'h2 and grpc: the sessions their connections (streams) are spread over, each on a thread of its own',
+      )
+        .default(1)
+        .argParser(parseSessions),
+    )
+    .addOption(
+      new Option(
+        '--in-flight <n>',
+        'h2 and grpc: requests outstanding per connection, as concurrent streams (the other channels keep one)',
+      )
+        .default(1)
+        .argParser(parseSessions),
+    )
+    .addOption(
       new Option('--repeat <n>', 'run the whole matrix n times (spread over the run)')
         .default(1)
         .argParser(parseRepeat),
@@ -180,6 +197,8 @@ export function planOptionsFrom(opts: Record<string, unknown>, cmd: Command): Pl
     modes,
     rates,
     connections: opts.connections as number[],
+    sessions: opts.sessions as number,
+    inFlight: opts.inFlight as number,
     sizesBytes: preset('sizes') ? parseSizes(QUICK.sizes) : (opts.sizes as number[]),
     repeat: opts.repeat as number,
     settings: {

@@ -128,6 +128,9 @@ export function parseConnections(text: string): number[] {
   return [...new Set(items.map(Number))].sort((a, b) => a - b);
 }
 
+/** `--sessions N` and `--in-flight N`: 1 to {@link MAX_CONNECTIONS}. */
+export const parseSessions = wholeNumberParser(1, MAX_CONNECTIONS);
+
 /** `--latency-limit 1ms`: a duration from 10 µs (0.01ms) to 10 s, in milliseconds. */
 export function parseLatencyLimit(text: string): number {
   const ms = parseDurationMs(text);

@@ -23,6 +23,10 @@ export interface PlanOptions {
   readonly rates?: RateChoice;
   /** Parallel connections per case, each value its own cases [1]. */
   readonly connections?: readonly number[];
+  /** Streams channels (h2, grpc): the sessions their connections are spread over [1]. */
+  readonly sessions?: number;
+  /** Streams channels: requests outstanding per connection [1]. */
+  readonly inFlight?: number;
   readonly sizesBytes: readonly number[];
   readonly repeat: number;
   readonly settings: RunSettings;
@@ -41,13 +45,52 @@ export interface LeftOut {
 export type ChannelTable = { readonly [id in ChannelId]: ChannelInfo };
 
 /** Why `info` cannot run `mode` at `sizeBytes` over `connections`, or undefined when it can. */
-function unsupported(info: ChannelInfo, mode: ModeId, sizeBytes: number, connections = 1): string | undefined {
+function unsupported(
+  info: ChannelInfo,
+  mode: ModeId,
+  sizeBytes: number,
+  connections = 1,
+  options: Pick<PlanOptions, 'sessions' | 'inFlight'> = {},
+): string | undefined {
   if (!info.modes.includes(mode)) return `the channel has no ${mode} mode (it supports ${info.modes.join(', ')})`;
   if (info.maxSize && sizeBytes > info.maxSize.bytes)
     return `above the largest message the channel carries, ${formatSize(info.maxSize.bytes)} (${info.maxSize.reason})`;
   if (connections > 1 && !info.concurrency)
     return 'the channel runs one connection only (its registry entry declares no concurrency: datagrams may be lost)';
+  const sessions = sessionsFor(info, connections, options);
+  if (sessions && connections % sessions !== 0)
+    return `${connections} connections do not spread evenly over ${sessions} sessions`;
   return undefined;
+}
+
+/** The sessions a streams channel's connections are spread over (at most one per connection); undefined for one. */
+function sessionsFor(
+  info: ChannelInfo,
+  connections: number,
+  options: Pick<PlanOptions, 'sessions'>,
+): number | undefined {
+  if (info.concurrency !== 'streams') return undefined;
+  const sessions = Math.min(options.sessions ?? 1, connections);
+  return sessions > 1 ? sessions : undefined;
+}
+
+/**
+ * The concurrency fields of a case of `info` over `connections`. `--in-flight` applies to the
+ * channels whose connections are streams (h2, grpc); every other keeps one request outstanding
+ * per connection (HTTP/1.1 defines pipelining, but Node's client does not pipeline).
+ */
+function concurrencyOf(
+  info: ChannelInfo,
+  connections: number,
+  options: Pick<PlanOptions, 'sessions' | 'inFlight'>,
+): Pick<CaseSpec, 'connections' | 'sessions' | 'inFlight'> {
+  const sessions = sessionsFor(info, connections, options);
+  const inFlight = info.concurrency === 'streams' && (options.inFlight ?? 1) > 1 ? options.inFlight : undefined;
+  return {
+    ...(connections > 1 ? { connections } : {}),
+    ...(sessions ? { sessions } : {}),
+    ...(inFlight ? { inFlight } : {}),
+  };
 }
 
 /** The connection counts asked for, one when none. */
@@ -99,13 +142,13 @@ function supportedCombinations(options: PlanOptions, channels: ChannelTable): Om
     options.modes.flatMap((mode) =>
       options.sizesBytes.flatMap((sizeBytes) =>
         connectionCounts(options)
-          .filter((connections) => !unsupported(channels[channel], mode, sizeBytes, connections))
+          .filter((connections) => !unsupported(channels[channel], mode, sizeBytes, connections, options))
           .flatMap((connections) =>
             ratesFor(mode, options.rates).map((rate) => ({
               channel,
               mode,
               sizeBytes,
-              ...(connections > 1 ? { connections } : {}),
+              ...concurrencyOf(channels[channel], connections, options),
               ...rate,
             })),
           ),
@@ -120,7 +163,7 @@ export function leftOutOfPlan(options: PlanOptions, channels: ChannelTable = CHA
     options.modes.flatMap((mode) =>
       options.sizesBytes.flatMap((sizeBytes) =>
         connectionCounts(options).flatMap((connections) => {
-          const reason = unsupported(channels[channel], mode, sizeBytes, connections);
+          const reason = unsupported(channels[channel], mode, sizeBytes, connections, options);
           return reason ? [{ channel, mode, sizeBytes, ...(connections > 1 ? { connections } : {}), reason }] : [];
         }),
       ),
