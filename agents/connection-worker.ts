@@ -103,20 +103,29 @@ function posted(outcome: InitiatorOutcome): PostedInitiatorOutcome {
 
 /**
  * The CPU time of a thread's lanes together: their loops run at once on this thread, so each
- * loop's own reading of the thread's clock would count the others' time too. The first loop to
- * start its timed part opens the window; `total` closes it once all have ended.
+ * loop's own reading of the thread's clock would count the others' time too. Each loop reads the
+ * clock twice, where its timed part starts and where it ends: the first reading of all opens
+ * the window, the last closes it — where a single loop's own readings would be.
  */
 class CpuWindow {
   private start: CpuSpent | undefined;
-  /** The clock the loops read: it opens the window and reads nothing for them. */
+  private end: CpuSpent | undefined;
+  private readings = 0;
+
+  constructor(private readonly lanes: number) {}
+
+  /** The clock the loops read: it opens and closes the window and reads nothing for them. */
   readonly clock: CpuClock = () => {
-    this.start ??= threadCpuUsage();
+    this.readings++;
+    if (!this.start) this.start = threadCpuUsage();
+    else if (this.readings === 2 * this.lanes) this.end = threadCpuUsage();
     return { userUs: 0, systemUs: 0 };
   };
 
+  /** The window's CPU time; a window a lane never closed (it failed, or saw no timed message) ends now. */
   total(): CpuSpent {
     if (!this.start) return { userUs: 0, systemUs: 0 };
-    const end = threadCpuUsage();
+    const end = this.end ?? threadCpuUsage();
     return { userUs: end.userUs - this.start.userUs, systemUs: end.systemUs - this.start.systemUs };
   }
 }
@@ -144,7 +153,7 @@ async function measure(data: ConnectionWorkerData, post: (m: ConnectionMessage) 
   const codec = () => new MessageCodec(spec.sizeBytes, settings.verify);
   const lanes = data.lanes > 1 ? channel.lanes : undefined;
   if (data.lanes > 1 && !lanes) throw new Error(`${spec.channel} carries one request at a time on a connection`);
-  const cpu = new CpuWindow();
+  const cpu = new CpuWindow(data.lanes);
   let hosted: Hosted | undefined;
   let endpoints: Endpoint[] = [];
   try {

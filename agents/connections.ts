@@ -89,6 +89,8 @@ export function connectionLayout(spec: CaseSpec): { threads: number; lanes: numb
   const connections = spec.connections ?? 1;
   if (channelInfo(spec.channel).concurrency !== 'streams') return { threads: connections, lanes: 1 };
   const threads = spec.sessions ?? 1;
+  if (threads > connections || connections % threads !== 0)
+    throw new Error(`case ${spec.index}: ${connections} connections do not spread evenly over ${threads} sessions`);
   return { threads, lanes: (connections / threads) * (spec.inFlight ?? 1) };
 }
 
@@ -202,7 +204,12 @@ export async function initiateConnections(
   const threads = params.map(
     (p, i) =>
       new ConnectionThread(
-        { ...threadData(run, spec, i, stopFlag), role: 'initiator', params: p, ...(share ? { pacing: share } : {}) },
+        {
+          ...threadData(run, spec, i, stopFlag),
+          role: 'initiator',
+          params: p,
+          ...(share ? { pacing: { ...share, phase: i / layout.threads } } : {}),
+        },
         i,
       ),
   );

@@ -134,7 +134,7 @@ export function winners(groups: readonly CaseGroup[]): Winners {
       mode,
       bestBySize(
         // One connection: the channel itself, as every headline names it.
-        groups.filter((g) => g.mode === mode && !g.connections),
+        groups.filter((g) => g.mode === mode && !g.connections && !g.sessions && !g.inFlight),
         primaryFigure(mode),
       ),
     ]),

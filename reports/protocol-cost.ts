@@ -110,6 +110,7 @@ export function protocolCosts(doc: ResultsDocument): ProtocolCost[] {
         g.mode === protocol.mode &&
         g.sizeBytes === protocol.sizeBytes &&
         g.connections === protocol.connections &&
+        !protocol.inFlight && // the raw channel keeps one request in flight per connection
         g.ok.length,
     );
     return [
@@ -172,6 +173,7 @@ export function protocolCaseNote(c: CaseResult, doc: ResultsDocument): string | 
       r.mode === c.mode &&
       r.sizeBytes === c.sizeBytes &&
       r.connections === c.connections &&
+      !c.inFlight &&
       r.repeat === c.repeat &&
       r.status === 'ok',
   );

@@ -81,9 +81,9 @@ const PIPE: ServiceDefinition = {
 /** No message-size limit either way (the sizes are the case's). */
 const UNLIMITED = { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 } as const;
 
-/** The client's flow-control window for messages of `sizeBytes`: as `h2`'s. */
-function clientWindowBytes(sizeBytes: number): number {
-  return Math.min(2 ** 31 - 1, Math.max(1024 * 1024, 2 * sizeBytes));
+/** The client's flow-control window for messages of `sizeBytes` on `lanes` calls at once: as `h2`'s connection window. */
+function clientWindowBytes(sizeBytes: number, lanes: number): number {
+  return Math.min(2 ** 31 - 1, Math.max(1024 * 1024, 2 * lanes * sizeBytes));
 }
 
 /** The responder's side: calls in, answers out. */
@@ -332,7 +332,7 @@ async function joinGrpc(
   lanes = 1,
 ): Promise<ClientEndpoint[]> {
   const echoes = MODES[ctx.spec.mode].responderEchoes;
-  const windowBytes = clientWindowBytes(ctx.spec.sizeBytes);
+  const windowBytes = clientWindowBytes(ctx.spec.sizeBytes, lanes);
   const tally = new SocketTally('client');
   const target = transport === 'uds' ? `unix:${String(params.path)}` : `127.0.0.1:${Number(params.port)}`;
   const client = new Client(target, credentials.createInsecure(), {

@@ -50,11 +50,20 @@ const MiB = 1024 * 1024;
 /** HTTP/2's largest window (RFC 9113, 6.9.1). */
 const MAX_WINDOW_BYTES = 2 ** 31 - 1;
 
-/** The flow-control and memory settings for messages of `sizeBytes`, the same on both sides. */
-function sessionSizing(sizeBytes: number): { windowBytes: number; maxSessionMemoryMiB: number } {
+/**
+ * The flow-control and memory settings for messages of `sizeBytes` on `lanes` streams at once,
+ * the same on both sides: each stream's window holds two messages, the connection's two per
+ * lane, and the session's memory four per lane (node:http2 refuses streams past it).
+ */
+function sessionSizing(
+  sizeBytes: number,
+  lanes: number,
+): { streamWindowBytes: number; connectionWindowBytes: number; maxSessionMemoryMiB: number } {
+  const window = (messages: number) => Math.min(MAX_WINDOW_BYTES, Math.max(MiB, messages * sizeBytes));
   return {
-    windowBytes: Math.min(MAX_WINDOW_BYTES, Math.max(MiB, 2 * sizeBytes)),
-    maxSessionMemoryMiB: Math.max(10, Math.ceil((4 * sizeBytes) / MiB)),
+    streamWindowBytes: window(2),
+    connectionWindowBytes: window(2 * lanes),
+    maxSessionMemoryMiB: Math.max(10, Math.ceil((4 * lanes * sizeBytes) / MiB)),
   };
 }
 
@@ -275,7 +284,7 @@ class ClientEndpoint implements EventLoopEndpoint {
 
 async function hostH2(transport: Transport, ctx: ChannelContext, lanes = 1): Promise<HostedLanes> {
   const echoes = MODES[ctx.spec.mode].responderEchoes;
-  const { windowBytes, maxSessionMemoryMiB } = sessionSizing(ctx.spec.sizeBytes);
+  const { streamWindowBytes, connectionWindowBytes, maxSessionMemoryMiB } = sessionSizing(ctx.spec.sizeBytes, lanes);
   const path = transport === 'uds' ? protocolSocketPath(ctx, 'h2') : undefined;
   const tally = new SocketTally('server', (listener) => listener === server);
   const counts: ExchangeCounts = { received: 0, answered: 0 };
@@ -283,13 +292,16 @@ async function hostH2(transport: Transport, ctx: ChannelContext, lanes = 1): Pro
     { length: lanes },
     () => new ServerEndpoint(echoes, transport, tally, counts, maxSessionMemoryMiB, ctx.peerTimeoutMs),
   );
-  const server = createServer({ settings: { initialWindowSize: windowBytes }, maxSessionMemory: maxSessionMemoryMiB });
+  const server = createServer({
+    settings: { initialWindowSize: streamWindowBytes },
+    maxSessionMemory: maxSessionMemoryMiB,
+  });
   const sessions = new Set<Http2Session>();
   const connection = new Promise<void>((resolve) => {
     server.on('connection', (socket: Socket) => socket.setNoDelay(true));
     server.on('session', (session) => {
       sessions.add(session);
-      raiseConnectionWindow(session, windowBytes);
+      raiseConnectionWindow(session, connectionWindowBytes);
       session.setTimeout(ctx.peerTimeoutMs, () =>
         session.destroy(new PeerError(`the initiator sent nothing within ${ctx.peerTimeoutMs} ms`)),
       );
@@ -306,6 +318,9 @@ async function hostH2(transport: Transport, ctx: ChannelContext, lanes = 1): Pro
       stream.close(constants.NGHTTP2_REFUSED_STREAM);
       return;
     }
+    // Every lane is carried by the session from its first stream on, so that the session's loss
+    // fails a lane that has not had a stream yet too.
+    for (const e of endpoints) e.session ??= stream.session;
     endpoint.session = stream.session;
     endpoint.handle(stream);
   });
@@ -327,10 +342,10 @@ async function joinH2(
   lanes = 1,
 ): Promise<ClientEndpoint[]> {
   const echoes = MODES[ctx.spec.mode].responderEchoes;
-  const { windowBytes, maxSessionMemoryMiB } = sessionSizing(ctx.spec.sizeBytes);
+  const { streamWindowBytes, connectionWindowBytes, maxSessionMemoryMiB } = sessionSizing(ctx.spec.sizeBytes, lanes);
   const tally = new SocketTally('client');
   const session = connect(transport === 'uds' ? 'http://localhost' : `http://127.0.0.1:${Number(params.port)}`, {
-    settings: { initialWindowSize: windowBytes },
+    settings: { initialWindowSize: streamWindowBytes },
     maxSessionMemory: maxSessionMemoryMiB,
     createConnection: () =>
       transport === 'uds'
@@ -357,7 +372,7 @@ async function joinH2(
     tally.close();
     throw err;
   }
-  raiseConnectionWindow(session, windowBytes);
+  raiseConnectionWindow(session, connectionWindowBytes);
   session.setMaxListeners(0); // two per lane
   const timeoutMs = ctx.peerTimeoutMs;
   session.setTimeout(timeoutMs, () =>

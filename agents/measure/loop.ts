@@ -68,6 +68,12 @@ export interface Pacing {
   readonly ratePerSec: number;
   readonly arrival: Arrival;
   readonly onLate: OnLate;
+  /**
+   * Where in the first interval the schedule starts, as a fraction of it (0 to 1): the
+   * connections of a case, each pacing its share, are spread over the interval, so that together
+   * they send at the target rate, not in bursts of one message each at the same instants.
+   */
+  readonly phase?: number;
 }
 
 /** What a paced case's schedule came to, and its two extra histograms (ns). */
@@ -628,7 +634,14 @@ export async function runInitiator(
   const start = now();
   const paced = s.paced;
   // The schedule starts with the timed part.
-  const pacer = paced && new Pacer(paced.pacing.ratePerSec, paced.pacing.arrival, paced.pacing.onLate, start);
+  const pacer =
+    paced &&
+    new Pacer(
+      paced.pacing.ratePerSec,
+      paced.pacing.arrival,
+      paced.pacing.onLate,
+      start + (paced.pacing.phase ?? 0) * (1000 / paced.pacing.ratePerSec),
+    );
   const endMs = start + timing.durationMs;
   const timed = warmUp.stopped
     ? { t: start, stopped: true }

@@ -60,6 +60,13 @@ function unsupported(
   const sessions = sessionsFor(info, connections, options);
   if (sessions && connections % sessions !== 0)
     return `${connections} connections do not spread evenly over ${sessions} sessions`;
+  const streamsPerSession =
+    info.concurrency === 'streams' ? (connections / (sessions ?? 1)) * (options.inFlight ?? 1) : 1;
+  if (MODES[mode].paced && streamsPerSession > 1)
+    return (
+      `rate mode paces one request stream per thread, and this case has ${streamsPerSession} streams on a session ` +
+      `(give h2 and grpc as many --sessions as connections, and no --in-flight)`
+    );
   return undefined;
 }
 
