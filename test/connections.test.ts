@@ -5,31 +5,19 @@
  * connections stops them all and leaves nothing behind.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import * as hdr from 'hdr-histogram-js';
 import type { ResultsDocument } from '../agents/contract/schema.js';
 import { interruptFirstCase, runCli } from './helpers/run-cli.js';
-import { NOTHING_LEFT, newLeftovers, snapshotLeftovers } from './helpers/leftovers.js';
+import { leakChecked } from './helpers/leftovers.js';
 
 const readResults = (dir: string) => JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as ResultsDocument;
 
-async function inOutDir(body: (outDir: string) => Promise<void>): Promise<void> {
-  const before = snapshotLeftovers();
-  const outDir = mkdtempSync(join(tmpdir(), 'pbtest-'));
-  try {
-    await body(outDir);
-  } finally {
-    rmSync(outDir, { recursive: true, force: true });
-  }
-  assert.deepEqual(newLeftovers(before, snapshotLeftovers()), NOTHING_LEFT);
-}
-
 describe('four connections', () => {
   it('tcp, http1, h2, grpc and mq run four connections in every mode (h2, grpc: a session each); counts add up', async () => {
-    await inOutDir(async (outDir) => {
+    await leakChecked(async (outDir) => {
       const result = await runCli([
         ...['run', '--target', 'local', '--channels', 'tcp,http1,h2,grpc,mq', '--modes', 'latency,throughput,rate'],
         ...['--connections', '4', '--sessions', '4', '--rate', '1k', '--sizes', '64', '--duration', '500ms'],
@@ -72,7 +60,7 @@ describe('four connections', () => {
   });
 
   it('h2 and grpc: eight streams on two sessions (four connections, two in flight each), one thread per session', async () => {
-    await inOutDir(async (outDir) => {
+    await leakChecked(async (outDir) => {
       const result = await runCli([
         ...['run', '--target', 'local', '--channels', 'h2,grpc-uds', '--modes', 'latency,throughput'],
         ...['--connections', '4', '--sessions', '2', '--in-flight', '2', '--sizes', '64', '--duration', '500ms'],
@@ -127,7 +115,7 @@ describe('four connections', () => {
 
 describe('Ctrl-C in a long case with several connections', () => {
   it('stops every connection, records the case as interrupted and leaves nothing', async () => {
-    await inOutDir(async (outDir) => {
+    await leakChecked(async (outDir) => {
       await interruptFirstCase(
         ['--target', 'local', '--channels', 'mq', '--modes', 'latency', '--sizes', '64', '--connections', '3'],
         outDir,

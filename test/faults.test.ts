@@ -12,22 +12,10 @@ import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import type { ResultsDocument } from '../agents/contract/schema.js';
 import { CLI, interruptFirstCase, startCli, waitForStderr, waitIntoFirstCase } from './helpers/run-cli.js';
-import { NOTHING_LEFT, newLeftovers, snapshotLeftovers } from './helpers/leftovers.js';
+import { NOTHING_LEFT, leakChecked, newLeftovers, snapshotLeftovers } from './helpers/leftovers.js';
 import { childPids } from './helpers/processes.js';
 
 const readResults = (dir: string) => JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as ResultsDocument;
-
-/** Runs `body` with a fresh output directory, removes it, then checks the run left nothing behind. */
-async function leakChecked(body: (outDir: string) => Promise<void>): Promise<void> {
-  const before = snapshotLeftovers();
-  const outDir = mkdtempSync(join(tmpdir(), 'pbtest-'));
-  try {
-    await body(outDir);
-  } finally {
-    rmSync(outDir, { recursive: true, force: true });
-  }
-  assert.deepEqual(newLeftovers(before, snapshotLeftovers()), NOTHING_LEFT);
-}
 
 describe('responder killed with SIGKILL mid-case', () => {
   // shm, shm-sem and sysv-mq are the channels where the kernel does not tell the initiator its

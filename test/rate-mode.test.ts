@@ -5,8 +5,7 @@
  * channel paced at a rate it holds.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import * as hdr from 'hdr-histogram-js';
@@ -16,21 +15,9 @@ import { SWEEP_RATES_PER_SEC } from '../bench/running/planner.js';
 import { rateCurves } from '../reports/rate-curve.js';
 import { runCli, startCli, waitIntoFirstCase } from './helpers/run-cli.js';
 import { childPids } from './helpers/processes.js';
-import { NOTHING_LEFT, newLeftovers, snapshotLeftovers } from './helpers/leftovers.js';
+import { leakChecked } from './helpers/leftovers.js';
 
 const readResults = (dir: string) => JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as ResultsDocument;
-
-/** Runs `body` with a fresh output directory, removes it, then checks the run left nothing behind. */
-async function inOutDir(body: (outDir: string) => Promise<void>): Promise<void> {
-  const before = snapshotLeftovers();
-  const outDir = mkdtempSync(join(tmpdir(), 'pbtest-'));
-  try {
-    await body(outDir);
-  } finally {
-    rmSync(outDir, { recursive: true, force: true });
-  }
-  assert.deepEqual(newLeftovers(before, snapshotLeftovers()), NOTHING_LEFT);
-}
 
 /** What every measured rate case must add up to, whatever its rate did. */
 function assertRateAccounts(c: CaseResult): void {
@@ -53,7 +40,7 @@ function assertRateAccounts(c: CaseResult): void {
 describe('a responder stalled (SIGSTOP) during a rate case', () => {
   const STALL_MS = 300;
   it('shows the stall in the corrected latency tail, not in the service time tail', async () => {
-    await inOutDir(async (outDir) => {
+    await leakChecked(async (outDir) => {
       const run = startCli([
         ...['run', '--target', 'local', '--channels', 'tcp', '--modes', 'rate', '--rate', '1k', '--sizes', '64'],
         ...['--duration', '4s', '--warmup', '10ms', '--out-dir', outDir, '-o', 'json'],
@@ -87,7 +74,7 @@ describe('a responder stalled (SIGSTOP) during a rate case', () => {
 
 describe('a rate sweep', () => {
   it('steps up until a rate does not hold, skips the steps above with the reason, and reports the knee', async () => {
-    await inOutDir(async (outDir) => {
+    await leakChecked(async (outDir) => {
       const result = await runCli([
         ...['run', '--target', 'local', '--channels', 'uds', '--modes', 'rate', '--rate', 'sweep', '--sizes', '64'],
         ...['--duration', '300ms', '--warmup', '10ms', '--out-dir', outDir, '-o', 'json'],
@@ -126,7 +113,7 @@ describe('a rate sweep', () => {
 
 describe('rate mode with --on-late drop and Poisson arrivals', () => {
   it('drops what it cannot send in time, counts it, and marks the rate as not held', async () => {
-    await inOutDir(async (outDir) => {
+    await leakChecked(async (outDir) => {
       const result = await runCli([
         ...['run', '--target', 'local', '--channels', 'tcp', '--modes', 'rate', '--rate', '500,2M', '--sizes', '64'],
         ...['--on-late', 'drop', '--arrival', 'poisson', '--duration', '1s', '--warmup', '10ms'],
@@ -153,7 +140,7 @@ describe('rate mode with --on-late drop and Poisson arrivals', () => {
 
 describe('rate mode on every channel', () => {
   it('paces each channel at 500/s and accounts for every message', async () => {
-    await inOutDir(async (outDir) => {
+    await leakChecked(async (outDir) => {
       const result = await runCli([
         ...['run', '--target', 'local', '--channels', 'all', '--modes', 'rate', '--rate', '500', '--sizes', '64'],
         ...['--duration', '400ms', '--warmup', '20ms', '--verify', 'full', '--out-dir', outDir, '-o', 'json'],

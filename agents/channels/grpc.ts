@@ -33,12 +33,12 @@ import type { MessageBuffer } from '../measure/message.js';
 import {
   Bodies,
   SocketTally,
-  afterLast,
   bodyOf,
   hostedServer,
   protocolChannel,
   protocolSocketPath,
   removeSocketFile,
+  LaneCloser,
   type ExchangeCounts,
   type Transport,
 } from './http-exchange.js';
@@ -160,34 +160,6 @@ const LANE_KEY = 'x-podbench-lane';
 /** The lane a call says it is on (0 when it says none). */
 const laneOf = (call: { metadata: Metadata }): number => Number(call.metadata.get(LANE_KEY)[0] ?? 0);
 
-/**
- * Closes a client (its channel, its session) once every lane on it has closed and its last call
- * is answered (or after the timeout): the first lane to finish must not cut the others off.
- */
-class ClientCloser {
-  private readonly lasts: Promise<unknown>[] = [];
-  private open: number;
-
-  constructor(
-    private readonly client: Client,
-    private readonly tally: SocketTally,
-    lanes: number,
-    private readonly timeoutMs: number,
-  ) {
-    this.open = lanes;
-  }
-
-  /** A lane has closed; `last` settles when its last call is answered. */
-  laneClosed(last: Promise<unknown> | undefined): void {
-    if (last) this.lasts.push(last);
-    if (--this.open > 0) return;
-    afterLast(this.lasts.length ? Promise.all(this.lasts) : undefined, this.timeoutMs, () => {
-      this.client.close();
-      this.tally.close();
-    });
-  }
-}
-
 /** The initiator's side: a unary call per message, or one client-streaming call for them all. */
 class ClientEndpoint implements EventLoopEndpoint {
   readonly blocking = false;
@@ -212,7 +184,7 @@ class ClientEndpoint implements EventLoopEndpoint {
     private readonly tally: SocketTally,
     private readonly windowBytes: number,
     lane: number | undefined,
-    private readonly closer: ClientCloser,
+    private readonly closer: LaneCloser,
   ) {
     // Only a client with several lanes names them: one lane's calls stay as a client's are.
     if (lane !== undefined) this.metadata.set(LANE_KEY, String(lane));
@@ -350,7 +322,10 @@ async function joinGrpc(
     tally.close();
     throw err;
   }
-  const closer = new ClientCloser(client, tally, lanes, ctx.peerTimeoutMs);
+  const closer = new LaneCloser(lanes, ctx.peerTimeoutMs, () => {
+    client.close();
+    tally.close();
+  });
   return Array.from(
     { length: lanes },
     (_, lane) =>

@@ -26,7 +26,6 @@ import type { MessageBuffer } from '../measure/message.js';
 import {
   Bodies,
   SocketTally,
-  afterLast,
   bodyOf,
   hostedServer,
   listenOn,
@@ -34,6 +33,7 @@ import {
   protocolChannel,
   protocolSocketPath,
   readBody,
+  LaneCloser,
   type ExchangeCounts,
   type Transport,
 } from './http-exchange.js';
@@ -181,34 +181,6 @@ class ServerEndpoint implements EventLoopEndpoint {
 /** The request header that names a request's lane when a session carries several. */
 const LANE_HEADER = 'x-podbench-lane';
 
-/**
- * Closes a client session once every lane on it has closed and its last stream is done (or after
- * the timeout): lanes share the session, and the first to finish must not cut the others off.
- */
-class SessionCloser {
-  private readonly lasts: Promise<unknown>[] = [];
-  private open: number;
-
-  constructor(
-    private readonly session: ClientHttp2Session,
-    private readonly tally: SocketTally,
-    lanes: number,
-    private readonly timeoutMs: number,
-  ) {
-    this.open = lanes;
-  }
-
-  /** A lane has closed; `last` settles when its last stream has. */
-  laneClosed(last: Promise<unknown> | undefined): void {
-    if (last) this.lasts.push(last);
-    if (--this.open > 0) return;
-    afterLast(this.lasts.length ? Promise.all(this.lasts) : undefined, this.timeoutMs, () => {
-      this.session.destroy();
-      this.tally.close();
-    });
-  }
-}
-
 /** The initiator's side: one stream per message on one session (which other lanes may share). */
 class ClientEndpoint implements EventLoopEndpoint {
   readonly blocking = false;
@@ -229,7 +201,7 @@ class ClientEndpoint implements EventLoopEndpoint {
     private readonly tally: SocketTally,
     maxSessionMemoryMiB: number,
     lane: number | undefined,
-    private readonly closer: SessionCloser,
+    private readonly closer: LaneCloser,
   ) {
     this.headers = {
       ':method': 'POST',
@@ -378,7 +350,10 @@ async function joinH2(
   session.setTimeout(timeoutMs, () =>
     session.destroy(new PeerError(`the responder did not answer within ${timeoutMs} ms`)),
   );
-  const closer = new SessionCloser(session, tally, lanes, timeoutMs);
+  const closer = new LaneCloser(lanes, timeoutMs, () => {
+    session.destroy();
+    tally.close();
+  });
   return Array.from(
     { length: lanes },
     (_, lane) =>

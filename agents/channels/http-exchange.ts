@@ -295,6 +295,31 @@ export function afterLast(last: Promise<unknown> | undefined, timeoutMs: number,
   last.then(once, once);
 }
 
+/**
+ * Closes a client that several lanes share (an HTTP/2 session, a gRPC client) once every lane
+ * has closed and its last request is done, or after the timeout: the first lane to finish must
+ * not cut the others off.
+ */
+export class LaneCloser {
+  private readonly lasts: Promise<unknown>[] = [];
+  private open: number;
+
+  constructor(
+    lanes: number,
+    private readonly timeoutMs: number,
+    private readonly closeClient: () => void,
+  ) {
+    this.open = lanes;
+  }
+
+  /** A lane has closed; `last` settles when its last request is done. */
+  laneClosed(last: Promise<unknown> | undefined): void {
+    if (last) this.lasts.push(last);
+    if (--this.open > 0) return;
+    afterLast(this.lasts.length ? Promise.all(this.lasts) : undefined, this.timeoutMs, this.closeClient);
+  }
+}
+
 /** Removes a case's Unix socket file, if it is there. */
 export function removeSocketFile(path: string): void {
   rmSync(path, { force: true });

@@ -4,8 +4,10 @@
  * they can be seen — System V queues), and temp/tmpfs directories.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { OBJECT_KINDS, type ObjectKind } from '../../agents/contract/channels.js';
 import { KERNEL_OBJECTS } from '../../agents/kernel-objects.js';
 
@@ -42,4 +44,16 @@ export function newLeftovers(before: Leftovers, after: Leftovers): Leftovers {
 }
 
 /** The empty diff, for deepStrictEqual. */
+/** Runs `body` with a fresh output directory, removes it, then checks the run left nothing behind. */
+export async function leakChecked(body: (outDir: string) => Promise<void>): Promise<void> {
+  const before = snapshotLeftovers();
+  const outDir = mkdtempSync(join(tmpdir(), 'pbtest-'));
+  try {
+    await body(outDir);
+  } finally {
+    rmSync(outDir, { recursive: true, force: true });
+  }
+  assert.deepEqual(newLeftovers(before, snapshotLeftovers()), NOTHING_LEFT);
+}
+
 export const NOTHING_LEFT = Object.fromEntries([...OBJECT_KINDS, 'tmp'].map((k) => [k, []])) as unknown as Leftovers;
