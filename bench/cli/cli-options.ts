@@ -109,8 +109,9 @@ export function addPlanOptions(cmd: Command): Command {
     .addOption(
       new Option(
         '--connections <list>',
-        'parallel connections per case, e.g. 1,4 (sessions for h2 and grpc, queue pairs for queues, rings for ' +
-          'shared memory: `podbench channels` lists each); each runs on a thread of its own on both sides',
+        'parallel connections per case, e.g. 1,4, each a channel instance on a thread of its own on both sides ' +
+          '(queue pairs for queues, rings for shared memory: `podbench channels` lists each); for h2 and grpc, ' +
+          'streams on one session (see --sessions)',
       )
         .default([1], '1')
         .argParser(parseConnections),
