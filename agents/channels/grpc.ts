@@ -243,7 +243,7 @@ class ClientEndpoint implements EventLoopEndpoint {
   }
 }
 
-async function hostGrpc(transport: Transport, ctx: ChannelContext, lanes = 1): Promise<HostedLanes> {
+async function hostGrpc(transport: Transport, ctx: ChannelContext, lanes: number): Promise<HostedLanes> {
   const path = transport === 'uds' ? protocolSocketPath(ctx, 'grpc') : undefined;
   let port = -1;
   let connected!: () => void;
@@ -301,7 +301,7 @@ async function joinGrpc(
   transport: Transport,
   ctx: ChannelContext,
   params: JoinParams,
-  lanes = 1,
+  lanes: number,
 ): Promise<ClientEndpoint[]> {
   const echoes = MODES[ctx.spec.mode].responderEchoes;
   const windowBytes = clientWindowBytes(ctx.spec.sizeBytes, lanes);
@@ -355,8 +355,6 @@ const rpcChannel = (id: 'grpc' | 'grpc-uds', transport: Transport): Channel =>
       server.forceShutdown();
       return `@grpc/grpc-js listens on ${transport === 'uds' ? 'a Unix socket in the temp directory' : '127.0.0.1'}`;
     },
-    host: (ctx) => hostGrpc(transport, ctx),
-    join: async (ctx, params) => (await joinGrpc(transport, ctx, params))[0]!,
     lanes: {
       hostLanes: (ctx, lanes) => hostGrpc(transport, ctx, lanes),
       joinLanes: (ctx, params, lanes) => joinGrpc(transport, ctx, params, lanes),

@@ -254,7 +254,7 @@ class ClientEndpoint implements EventLoopEndpoint {
   }
 }
 
-async function hostH2(transport: Transport, ctx: ChannelContext, lanes = 1): Promise<HostedLanes> {
+async function hostH2(transport: Transport, ctx: ChannelContext, lanes: number): Promise<HostedLanes> {
   const echoes = MODES[ctx.spec.mode].responderEchoes;
   const { streamWindowBytes, connectionWindowBytes, maxSessionMemoryMiB } = sessionSizing(ctx.spec.sizeBytes, lanes);
   const path = transport === 'uds' ? protocolSocketPath(ctx, 'h2') : undefined;
@@ -311,7 +311,7 @@ async function joinH2(
   transport: Transport,
   ctx: ChannelContext,
   params: JoinParams,
-  lanes = 1,
+  lanes: number,
 ): Promise<ClientEndpoint[]> {
   const echoes = MODES[ctx.spec.mode].responderEchoes;
   const { streamWindowBytes, connectionWindowBytes, maxSessionMemoryMiB } = sessionSizing(ctx.spec.sizeBytes, lanes);
@@ -374,8 +374,6 @@ async function joinH2(
 const http2Channel = (id: 'h2' | 'h2-uds', transport: Transport): Channel =>
   protocolChannel(id, transport, 'h2', {
     probe: (scratchDir) => probeListener(createServer(), transport, scratchDir, 'node:http2'),
-    host: (ctx) => hostH2(transport, ctx),
-    join: async (ctx, params) => (await joinH2(transport, ctx, params))[0]!,
     lanes: {
       hostLanes: (ctx, lanes) => hostH2(transport, ctx, lanes),
       joinLanes: (ctx, params, lanes) => joinH2(transport, ctx, params, lanes),

@@ -22,6 +22,7 @@ import {
   type ChannelContext,
   type EventLoopEndpoint,
   type HostedLanes,
+  type Lanes,
   type JoinParams,
 } from './channel.js';
 import type { ChannelId } from '../contract/channels.js';
@@ -414,19 +415,29 @@ export function hostedServer(parts: ServerParts, peerTimeoutMs: number): HostedL
 
 /**
  * A protocol channel over one transport: its socket file is named for `protocol` in the shared
- * volume (a `-uds` case is skipped when that path is too long for sun_path), and `probe`,
- * `host` and `join` are the protocol's own.
+ * volume (a `-uds` case is skipped when that path is too long for sun_path), and `probe` and
+ * `host` and `join` — or, for a protocol that carries lanes, `lanes`, whose one-lane instance is
+ * then its `host` and `join` — are the protocol's own.
  */
 export function protocolChannel(
   id: ChannelId,
   transport: Transport,
   protocol: string,
-  parts: Pick<Channel, 'probe' | 'host' | 'join' | 'lanes'>,
+  parts: Pick<Channel, 'probe'> & (Pick<Channel, 'host' | 'join'> | { readonly lanes: Lanes }),
 ): Channel {
+  const own =
+    'lanes' in parts
+      ? {
+          probe: parts.probe,
+          lanes: parts.lanes,
+          host: (ctx: ChannelContext) => parts.lanes.hostLanes(ctx, 1),
+          join: async (ctx: ChannelContext, params: JoinParams) => (await parts.lanes.joinLanes(ctx, params, 1))[0]!,
+        }
+      : parts;
   return {
     id,
     feasibility: (ctx) =>
       transport === 'uds' ? unixSocketFeasibility(ctx, {}, protocolSocketPath(ctx, protocol)) : { details: {} },
-    ...parts,
+    ...own,
   };
 }
